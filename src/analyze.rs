@@ -1,0 +1,375 @@
+//! The parallel stage: inputs -> decoded text -> records -> lean events -> compact events.
+//!
+//! Each rayon worker folds whole inputs into its own [`Batch`] (interner, compact events,
+//! summary); batches are merged without locks, and everything order-dependent happens after
+//! the merge, in [`crate::correlate`]. So the same inputs give the same report on any number of
+//! threads.
+
+use crate::config::AnalyzeConfig;
+use crate::correlate::{self, KmsRec, S3Rec};
+use crate::event::{self, Event, NotUsed};
+use crate::filter;
+use crate::intern::{Interner, Sym};
+use crate::report::Report;
+use crate::source::frame::{self, Item, Wrapping};
+use crate::source::{self, decode, Input};
+use crate::summary::{Problem, Summary};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the parallel stage hands to the barrier.
+#[derive(Default)]
+pub struct Batch {
+    pub strings: Interner,
+    pub kms: Vec<KmsRec>,
+    pub s3: Vec<S3Rec>,
+    pub summary: Summary,
+}
+
+impl Batch {
+    /// Absorbs `other`, remapping its symbols.
+    pub fn merge(mut self, other: Batch) -> Batch {
+        if self.strings.is_empty() && self.kms.is_empty() && self.s3.is_empty() {
+            let mut other = other;
+            other.summary.merge(self.summary);
+            return other;
+        }
+        let remap = self.strings.absorb(other.strings);
+        self.kms
+            .extend(other.kms.into_iter().map(|k| k.remapped(&remap)));
+        self.s3
+            .extend(other.s3.into_iter().map(|s| s.remapped(&remap)));
+        self.summary.merge(other.summary);
+        self
+    }
+}
+
+/// A run stopped early by `--strict`.
+#[derive(Debug, thiserror::Error)]
+#[error("{problem}")]
+pub struct StrictStop {
+    pub problem: Problem,
+}
+
+/// Something that watches the run (the progress bar, in the CLI).
+pub trait Observer: Sync {
+    fn started(&self, _total_bytes: u64, _files: u64) {}
+    fn input_done(&self, _stored_bytes: u64) {}
+    fn problem(&self, _problem: &Problem) {}
+    fn finished(&self) {}
+}
+
+/// An observer that does nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Runs `analyze` end to end and returns the report.
+pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, StrictStop> {
+    let mut discovered = Summary::default();
+    let inputs = source::discover(
+        &cfg.inputs,
+        cfg.filters.since,
+        cfg.filters.until,
+        &mut discovered,
+    );
+    if cfg.strict {
+        if let Some(p) = discovered.problems.first() {
+            return Err(StrictStop { problem: p.clone() });
+        }
+    }
+    for p in &discovered.problems {
+        observer.problem(p);
+    }
+    let total: u64 = inputs.iter().map(|i| i.size).sum();
+    observer.started(total, inputs.len() as u64);
+    let stop = AtomicBool::new(false);
+    let work = || {
+        inputs
+            .par_iter()
+            .fold(Batch::default, |mut batch, input| {
+                if !stop.load(Ordering::Relaxed) {
+                    let before = batch.summary.problems.len();
+                    read_input(input, cfg, &mut batch);
+                    for p in &batch.summary.problems[before..] {
+                        observer.problem(p);
+                        if cfg.strict {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    observer.input_done(input.size);
+                }
+                batch
+            })
+            .reduce(Batch::default, Batch::merge)
+    };
+    let mut batch = match build_pool(cfg.threads) {
+        Some(pool) => pool.install(work),
+        None => work(),
+    };
+    observer.finished();
+    batch.summary.merge(discovered);
+    batch.summary.problems.sort();
+    if cfg.strict {
+        if let Some(p) = batch.summary.problems.first() {
+            return Err(StrictStop { problem: p.clone() });
+        }
+    }
+    Ok(correlate::correlate(batch, cfg))
+}
+
+fn build_pool(threads: usize) -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .ok()
+}
+
+/// Reads one input into `batch`: its bytes, records and problems.
+pub fn read_input(input: &Input, cfg: &AnalyzeConfig, batch: &mut Batch) {
+    let name = input.display();
+    let raw = match input.read() {
+        Ok(raw) => raw,
+        Err(e) => {
+            batch.summary.file_problem("unreadable");
+            batch.summary.problems.push(Problem {
+                file: name,
+                location: String::new(),
+                reason: "unreadable".into(),
+                message: format!("cannot read: {e}"),
+            });
+            return;
+        }
+    };
+    batch.summary.files.read += 1;
+    batch.summary.bytes.read += raw.len() as u64;
+    let decoded = decode::decode(raw, &cfg.limits);
+    batch.summary.files.gzip_members += decoded.gzip_members as u64;
+    batch.summary.bytes.decoded += decoded.text.len() as u64;
+    if let Some(problem) = &decoded.problem {
+        batch.summary.file_problem(problem.reason());
+        let location = match problem {
+            decode::DecodeProblem::Truncated { at }
+            | decode::DecodeProblem::Corrupt { at, .. }
+            | decode::DecodeProblem::TrailingGarbage { at, .. } => {
+                format!("compressed byte {at}")
+            }
+            _ => String::new(),
+        };
+        batch.summary.problems.push(Problem {
+            file: name.clone(),
+            location,
+            reason: problem.reason().into(),
+            message: problem.to_string(),
+        });
+    }
+    let mut reader = RecordReader {
+        cfg,
+        batch,
+        name: &name,
+        index: 0,
+        finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
+    };
+    let text = decoded.text;
+    frame::frame(&text, &mut |item| reader.item(item));
+    if text.is_empty() && decoded.problem.is_none() {
+        reader.batch.summary.file_problem("empty");
+        reader.batch.summary.problems.push(Problem {
+            file: name.clone(),
+            location: String::new(),
+            reason: "empty".into(),
+            message: "the file is empty".into(),
+        });
+    }
+}
+
+struct RecordReader<'c, 'b, 'n> {
+    cfg: &'c AnalyzeConfig,
+    batch: &'b mut Batch,
+    name: &'n str,
+    /// Index of the next record in this input, for messages.
+    index: u64,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl RecordReader<'_, '_, '_> {
+    fn item(&mut self, item: Item<'_>) {
+        match item {
+            Item::Document { kind, .. } => {
+                crate::summary::bump(&mut self.batch.summary.documents_skipped, kind, 1);
+            }
+            Item::Problem { offset, problem } => {
+                self.batch.summary.records.read += 1;
+                self.index += 1;
+                self.reject(
+                    problem.reason(),
+                    format!("byte {offset}"),
+                    problem.to_string(),
+                );
+            }
+            Item::Record {
+                text,
+                offset,
+                wrapping,
+            } => {
+                self.batch.summary.records.read += 1;
+                self.index += 1;
+                match wrapping {
+                    Wrapping::Plain => {
+                        if !event::prefilter(text, &self.finder) {
+                            self.batch.summary.filter(event::reason::OTHER_SERVICE);
+                            return;
+                        }
+                        self.record(text, offset);
+                    }
+                    Wrapping::InString(field) => match unwrap_string_field(text, field) {
+                        Ok(Some(inner)) => self.record(inner.as_bytes(), offset),
+                        Ok(None) => self.record(text, offset),
+                        Err(message) => {
+                            self.reject("not_cloudtrail", format!("byte {offset}"), message)
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, text: &[u8], offset: usize) {
+        match event::parse(text) {
+            Ok(ev) => self.event(ev),
+            Err(NotUsed::Filtered(reason)) => self.batch.summary.filter(reason),
+            Err(NotUsed::Rejected(reason, message)) => {
+                let location = format!("record {} at byte {offset}", self.index);
+                self.reject(reason, location, message)
+            }
+        }
+    }
+
+    fn reject(&mut self, reason: &str, location: String, message: String) {
+        self.batch.summary.reject(reason);
+        self.batch.summary.problems.push(Problem {
+            file: self.name.to_string(),
+            location,
+            reason: reason.to_string(),
+            message,
+        });
+    }
+
+    fn event(&mut self, ev: Event<'_>) {
+        let common = match &ev {
+            Event::Kms(k) => &k.common,
+            Event::S3(s) => &s.common,
+        };
+        self.batch.summary.saw_time(common.time);
+        if let Err(reason) = filter::record_passes(&self.cfg.filters, common) {
+            self.batch.summary.filter(reason);
+            return;
+        }
+        let strings = &mut self.batch.strings;
+        match ev {
+            Event::Kms(k) => {
+                let ctx = &self.cfg.filters.context;
+                let pairs = || k.context.iter().map(|(a, b)| (a.as_ref(), b.as_ref()));
+                let ctx_pass = filter::context_matches(ctx, pairs());
+                let ctx_value = match &self.cfg.group_by {
+                    crate::config::GroupBy::Context(key) => {
+                        strings.intern_opt(pairs().find(|(k, _)| k == key).map(|(_, v)| v))
+                    }
+                    _ => Sym::NONE,
+                };
+                let head_len = k.bucket_arn.len() - k.bucket.len();
+                let rec = KmsRec {
+                    time: k.common.time,
+                    id: event_id(&k.common.event_id),
+                    op: k.op,
+                    mode: k.mode,
+                    failure: k.common.failure,
+                    ctx_pass,
+                    head: strings.intern(&k.bucket_arn[..head_len]),
+                    account: strings.intern(&k.common.account),
+                    region: strings.intern(&k.common.region),
+                    requester: strings.intern(&k.common.requester),
+                    bucket: strings.intern(&k.bucket),
+                    key: strings.intern_opt(k.key.as_deref()),
+                    kms_key: strings.intern_opt(k.kms_key.as_deref()),
+                    ctx_value,
+                };
+                self.batch.kms.push(rec);
+            }
+            Event::S3(s) => {
+                let (src_bucket, src_key) = match &s.source {
+                    Some((b, k)) => (strings.intern(b), strings.intern(k)),
+                    None => (Sym::NONE, Sym::NONE),
+                };
+                let rec = S3Rec {
+                    time: s.common.time,
+                    id: event_id(&s.common.event_id),
+                    op: s.op,
+                    failure: s.common.failure,
+                    bucket_key: s.bucket_key,
+                    head: strings.intern(s.partition),
+                    account: strings.intern(&s.common.account),
+                    region: strings.intern(&s.common.region),
+                    requester: strings.intern(&s.common.requester),
+                    bucket: strings.intern(&s.bucket),
+                    key: strings.intern(&s.key),
+                    kms_key: strings.intern_opt(s.kms_key.as_deref()),
+                    src_bucket,
+                    src_key,
+                };
+                self.batch.s3.push(rec);
+            }
+        }
+    }
+}
+
+/// Reads `field` of a wrapper object as a string (lookup-events' `CloudTrailEvent`, CloudWatch's
+/// `message`). `Ok(None)`: the element is a record itself (`lookup-events --event-category
+/// insight` lists Insights records directly).
+fn unwrap_string_field(text: &[u8], field: &str) -> Result<Option<String>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    match value.get(field) {
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{field} is not a string")),
+        None if value.get("eventVersion").is_some() || value.get("eventCategory").is_some() => {
+            Ok(None)
+        }
+        None => Err(format!("an element without {field}")),
+    }
+}
+
+/// A compact event ID: a UUID's 128 bits, or a hash of any other text. `0` means none, and
+/// records without an ID are never taken for duplicates.
+pub fn event_id(s: &str) -> u128 {
+    if s.is_empty() {
+        return 0;
+    }
+    let hex: Vec<u8> = s.bytes().filter(|&b| b != b'-').collect();
+    if hex.len() == 32 && s.len() == 36 {
+        if let Ok(v) = u128::from_str_radix(std::str::from_utf8(&hex).unwrap_or(""), 16) {
+            return v.max(1);
+        }
+    }
+    // FNV-1a, twice with different offsets: stable across runs and platforms.
+    let fnv = |offset: u64| {
+        s.bytes().fold(offset, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3)
+        })
+    };
+    let v = ((fnv(0xcbf2_9ce4_8422_2325) as u128) << 64) | fnv(0x8422_2325_cbf2_9ce4) as u128;
+    v.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_compact_and_stable() {
+        let a = event_id("80721262-21a5-49b9-8b63-28740e7ce9c9");
+        assert_eq!(a, 0x8072126221a549b98b6328740e7ce9c9);
+        assert_eq!(event_id("not-a-uuid"), event_id("not-a-uuid"));
+        assert_ne!(event_id("a"), event_id("b"));
+        assert_eq!(event_id(""), 0);
+    }
+}

@@ -1,0 +1,224 @@
+//! The command line: clap derive types only, no I/O.
+
+use crate::report::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// What SSE-KMS really costs: KMS calls per S3 object, read from CloudTrail logs, with and
+/// without S3 Bucket Keys.
+#[derive(Debug, Parser)]
+#[command(name = "keytrail", version, after_help = crate::exit::HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report KMS calls per S3 object, per bucket and encryption mode (bucket key / per object).
+    #[command(after_help = analyze_after_help())]
+    Analyze(AnalyzeArgs),
+    /// Write a simulated trail (delivered layout) and its manifest of true figures.
+    #[command(after_help = SIMULATE_AFTER_HELP)]
+    Simulate(SimulateArgs),
+}
+
+const SIMULATE_AFTER_HELP: &str = "\
+The trail is written as AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz, with
+manifest.json written last: `keytrail analyze DIR --expect DIR/manifest.json` checks the
+analyzer against it. The same scenario and seed give byte-identical files.
+
+Examples:
+  keytrail simulate --builtin seed-10k --out ./trail
+  keytrail simulate --scenario datalake.toml --out ./trail --seed 7
+  keytrail simulate --list-builtins";
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A scenario file (TOML; see README.md for every field).
+    #[arg(long, value_name = "FILE", conflicts_with = "builtin",
+          required_unless_present_any = ["builtin", "list_builtins"])]
+    pub scenario: Option<PathBuf>,
+
+    /// A built-in scenario (see --list-builtins).
+    #[arg(long, value_name = "NAME")]
+    pub builtin: Option<String>,
+
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    pub list_builtins: bool,
+
+    /// Print the TOML of the --builtin scenario instead of simulating it.
+    #[arg(long, requires = "builtin")]
+    pub print_scenario: bool,
+
+    /// The directory to write the trail into.
+    #[arg(long, value_name = "DIR",
+          required_unless_present_any = ["list_builtins", "print_scenario"])]
+    pub out: Option<PathBuf>,
+
+    /// The random seed: the same scenario and seed give the same trail.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+
+    /// Write into a directory that is not empty.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Threads compressing files [default: one per core]. The output does not depend on it.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+const INPUTS_HELP: &str = "\
+Inputs are sniffed from their content: gzip (one or several members) or plain JSON, as a
+delivered {\"Records\":[...]} file, `aws cloudtrail lookup-events` output, one record per line,
+a bare array of records, or a CloudWatch Logs subscription envelope. Digest and Insights files
+are skipped and counted.
+
+Filters combine with AND; a repeated flag is an OR within itself.";
+
+const ANALYZE_EXAMPLES: &str = "\
+Examples:
+  keytrail analyze ./AWSLogs
+  keytrail analyze trail.json.gz events.json -
+  keytrail analyze ./AWSLogs --bucket-arn-prefix arn:aws:s3:::datalake/user-1/ --context username_owner=alice
+  keytrail analyze ./AWSLogs --group-by prefix:1 --format json --output report.json";
+
+fn analyze_after_help() -> String {
+    format!(
+        "{INPUTS_HELP}\n\n{}\n\n{ANALYZE_EXAMPLES}",
+        crate::exit::HELP
+    )
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Trail files or directories (walked recursively, in sorted order); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Keep objects whose ARN starts with this (e.g. arn:aws:s3:::datalake/user-1/).
+    /// Bucket-key KMS calls below the bucket level are attributed through correlation.
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub bucket_arn_prefix: Vec<String>,
+
+    /// Keep KMS calls whose encryption context has this pair (S3 requests follow their calls).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "Filters")]
+    pub context: Vec<(String, String)>,
+
+    /// Keep events with this name (GetObject, Decrypt, ...).
+    #[arg(long, value_name = "NAME", help_heading = "Filters")]
+    pub event_name: Vec<String>,
+
+    /// Keep traffic under this KMS key (its ARN or key ID).
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub kms_key: Vec<String>,
+
+    /// Keep events of this AWS account.
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub account: Vec<String>,
+
+    /// Keep events of this Region.
+    #[arg(long, value_name = "REGION", help_heading = "Filters")]
+    pub region: Vec<String>,
+
+    /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub principal: Vec<String>,
+
+    /// Keep events at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
+    pub since: Option<i64>,
+
+    /// Keep events before this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
+    pub until: Option<i64>,
+
+    /// Group rows by bucket, prefix:N (first N key segments), kms-key, principal or
+    /// context:KEY. Rows are always split by bucket and mode.
+    #[arg(
+        long,
+        value_name = "GROUPING",
+        default_value = "bucket",
+        help_heading = "Report"
+    )]
+    pub group_by: String,
+
+    /// Largest gap in seconds between an S3 request and the KMS call it caused.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::config::DEFAULT_WINDOW_SECS,
+          value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report")]
+    pub window: i64,
+
+    /// Output format [default: table on a terminal, else from the --output extension, else json].
+    #[arg(long, value_enum, help_heading = "Report")]
+    pub format: Option<Format>,
+
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE", help_heading = "Report")]
+    pub output: Option<PathBuf>,
+
+    /// Worker threads [default: one per core].
+    #[arg(long, short = 'j', value_name = "N", help_heading = "Run")]
+    pub threads: Option<usize>,
+
+    /// Compare the report with a simulator's manifest; exit 4 and print the differences if
+    /// they differ.
+    #[arg(long, value_name = "MANIFEST", help_heading = "Run")]
+    pub expect: Option<PathBuf>,
+
+    /// Make any input problem fatal (exit code 3).
+    #[arg(long, help_heading = "Run")]
+    pub strict: bool,
+
+    /// Print no per-file problems and no progress on stderr (the summary still counts them).
+    #[arg(long, short, help_heading = "Run")]
+    pub quiet: bool,
+
+    /// Refuse an input that decompresses to more than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::source::decode::DEFAULT_MAX_BYTES,
+          help_heading = "Run")]
+    pub max_decompressed_bytes: u64,
+
+    /// Refuse an input whose decompressed/compressed ratio passes this (above 16 MiB).
+    #[arg(long, value_name = "RATIO", default_value_t = crate::source::decode::DEFAULT_MAX_RATIO,
+          help_heading = "Run")]
+    pub max_ratio: u64,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// RFC 3339, or a bare date (midnight UTC).
+pub fn parse_when(s: &str) -> Result<i64, String> {
+    if let Some(t) = crate::event::parse_time(s) {
+        return Ok(t);
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp())
+        .ok_or_else(|| format!("expected RFC 3339 (2024-03-01T10:00:00Z) or YYYY-MM-DD, got {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn times_accept_dates_and_rfc3339() {
+        assert_eq!(parse_when("1970-01-02"), Ok(86_400));
+        assert_eq!(parse_when("1970-01-01T00:01:00Z"), Ok(60));
+        assert!(parse_when("yesterday").is_err());
+    }
+}

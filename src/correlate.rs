@@ -1,0 +1,543 @@
+//! The barrier stage: join KMS calls to the S3 requests that caused them, then build the rows.
+//!
+//! No request ID links the two (DOMAIN.md 4), so a KMS call is matched to an S3 request of the
+//! same requester within the time window:
+//! - per-object mode (the context is an object ARN): on the object ARN;
+//! - bucket-key mode (the context is the bucket ARN): on the bucket, and on the KMS key when
+//!   both sides know it (an S3 request knows its key from its SSE headers, or from the PUT that
+//!   wrote the object).
+//!
+//! GenerateDataKey pairs with writes (PutObject, CreateMultipartUpload, the destination of
+//! CopyObject); Decrypt with reads (GetObject, UploadPart, UploadPartCopy, the source of
+//! CopyObject); CompleteMultipartUpload, whose KMS use is undocumented, with either, last.
+//! Among candidates the nearest in time wins; each S3 request side is used once. Matching is
+//! greedy in time order over canonically sorted events, so it is deterministic.
+//!
+//! An S3 request that caused no KMS call is a bucket-key cache hit or traffic whose KMS event
+//! was not logged; a KMS call with no S3 request is one whose data event was not logged (or
+//! another caller's, such as replication's Encrypt). Both are counted, per row.
+
+use crate::analyze::Batch;
+use crate::config::{AnalyzeConfig, GroupBy};
+use crate::event::{Failure, KmsOp, Mode, S3Op};
+use crate::filter::{self, PrefixMatch};
+use crate::intern::{Remap, Sym};
+use crate::report::{Report, Row, Settings};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// A KMS call kept for correlation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KmsRec {
+    pub time: i64,
+    pub requester: Sym,
+    pub bucket: Sym,
+    pub key: Sym,
+    pub op: KmsOp,
+    pub mode: Mode,
+    pub kms_key: Sym,
+    pub head: Sym,
+    pub account: Sym,
+    pub region: Sym,
+    pub failure: Failure,
+    pub ctx_pass: bool,
+    pub ctx_value: Sym,
+    pub id: u128,
+}
+
+/// An S3 object request kept for correlation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct S3Rec {
+    pub time: i64,
+    pub requester: Sym,
+    pub bucket: Sym,
+    pub key: Sym,
+    pub op: S3Op,
+    pub kms_key: Sym,
+    pub bucket_key: Option<bool>,
+    pub head: Sym,
+    pub account: Sym,
+    pub region: Sym,
+    pub failure: Failure,
+    pub src_bucket: Sym,
+    pub src_key: Sym,
+    pub id: u128,
+}
+
+impl KmsRec {
+    pub fn remapped(mut self, r: &Remap) -> KmsRec {
+        for s in [
+            &mut self.requester,
+            &mut self.bucket,
+            &mut self.key,
+            &mut self.kms_key,
+            &mut self.head,
+            &mut self.account,
+            &mut self.region,
+            &mut self.ctx_value,
+        ] {
+            *s = r.apply(*s);
+        }
+        self
+    }
+}
+
+impl S3Rec {
+    pub fn remapped(mut self, r: &Remap) -> S3Rec {
+        for s in [
+            &mut self.requester,
+            &mut self.bucket,
+            &mut self.key,
+            &mut self.kms_key,
+            &mut self.head,
+            &mut self.account,
+            &mut self.region,
+            &mut self.src_bucket,
+            &mut self.src_key,
+        ] {
+            *s = r.apply(*s);
+        }
+        self
+    }
+}
+
+/// Which KMS operation a side of an S3 request can cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Write,
+    Read,
+    /// CompleteMultipartUpload: undocumented, so it takes either, after every other candidate.
+    Either,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    time: i64,
+    s3: u32,
+    role: Role,
+}
+
+/// The outcome of matching.
+pub struct Matches {
+    /// For each KMS call, the S3 request it was matched to.
+    pub kms_to_s3: Vec<Option<u32>>,
+    /// For each S3 request, the KMS calls matched to it (at most two: CopyObject).
+    pub s3_to_kms: Vec<Vec<u32>>,
+    /// For each S3 request, its KMS key: its own, or the one of the PUT that wrote the object.
+    pub s3_kms_key: Vec<Sym>,
+    /// For each S3 request, the bucket-key setting of the PUT that wrote the object.
+    pub s3_writer_bucket_key: Vec<Option<bool>>,
+}
+
+/// Joins KMS calls to S3 requests. Both lists must be sorted.
+pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
+    // What the writes of each object say about its key and bucket-key setting (last one wins).
+    let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::new();
+    for r in s3 {
+        if matches!(
+            r.op,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        ) && r.failure == Failure::None
+        {
+            let w = writers
+                .entry((r.bucket, r.key))
+                .or_insert((Sym::NONE, None));
+            if !r.kms_key.is_none() {
+                w.0 = r.kms_key;
+            }
+            if r.bucket_key.is_some() {
+                w.1 = r.bucket_key;
+            }
+        }
+    }
+    let writer = |b: Sym, k: Sym| writers.get(&(b, k)).copied().unwrap_or((Sym::NONE, None));
+    let s3_kms_key: Vec<Sym> = s3
+        .iter()
+        .map(|r| {
+            if r.kms_key.is_none() {
+                writer(r.bucket, r.key).0
+            } else {
+                r.kms_key
+            }
+        })
+        .collect();
+    let s3_writer_bucket_key: Vec<Option<bool>> =
+        s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
+
+    let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
+    let mut per_object: HashMap<(Sym, Sym, Sym, Sym), Vec<u32>> = HashMap::new();
+    let mut per_bucket: HashMap<(Sym, Sym), Vec<u32>> = HashMap::new();
+    for (i, r) in s3.iter().enumerate() {
+        let mut add = |bucket: Sym, key: Sym, role: Role| {
+            let n = slots.len() as u32;
+            slots.push(Slot {
+                time: r.time,
+                s3: i as u32,
+                role,
+            });
+            per_object
+                .entry((r.head, bucket, key, r.requester))
+                .or_default()
+                .push(n);
+            per_bucket.entry((bucket, r.requester)).or_default().push(n);
+        };
+        match r.op {
+            S3Op::PutObject | S3Op::CreateMultipartUpload => add(r.bucket, r.key, Role::Write),
+            S3Op::GetObject | S3Op::UploadPart | S3Op::UploadPartCopy => {
+                add(r.bucket, r.key, Role::Read)
+            }
+            S3Op::CopyObject => {
+                add(r.bucket, r.key, Role::Write);
+                if !r.src_bucket.is_none() {
+                    add(r.src_bucket, r.src_key, Role::Read);
+                }
+            }
+            S3Op::CompleteMultipartUpload => add(r.bucket, r.key, Role::Either),
+        }
+    }
+
+    let mut used = vec![false; slots.len()];
+    let mut kms_to_s3 = vec![None; kms.len()];
+    let mut s3_to_kms = vec![Vec::new(); s3.len()];
+    for (j, call) in kms.iter().enumerate() {
+        let role = match call.op {
+            KmsOp::GenerateDataKey => Role::Write,
+            KmsOp::Decrypt => Role::Read,
+            _ => continue,
+        };
+        let candidates = match call.mode {
+            Mode::PerObject => per_object.get(&(call.head, call.bucket, call.key, call.requester)),
+            _ => per_bucket.get(&(call.bucket, call.requester)),
+        };
+        let Some(candidates) = candidates else {
+            continue;
+        };
+        let first = candidates.partition_point(|&n| slots[n as usize].time < call.time - window);
+        let mut best: Option<(u8, i64, u32)> = None;
+        for &n in &candidates[first..] {
+            let slot = slots[n as usize];
+            if slot.time > call.time + window {
+                break;
+            }
+            if used[n as usize] {
+                continue;
+            }
+            let priority = match slot.role {
+                r if r == role => 0,
+                Role::Either => 1,
+                _ => continue,
+            };
+            if call.mode == Mode::BucketKey {
+                let key = s3_kms_key[slot.s3 as usize];
+                if !key.is_none() && !call.kms_key.is_none() && key != call.kms_key {
+                    continue;
+                }
+            }
+            let score = (priority, (slot.time - call.time).abs(), n);
+            if best.is_none_or(|b| score < b) {
+                best = Some(score);
+            }
+        }
+        if let Some((_, _, n)) = best {
+            used[n as usize] = true;
+            let i = slots[n as usize].s3;
+            kms_to_s3[j] = Some(i);
+            s3_to_kms[i as usize].push(j as u32);
+        }
+    }
+    Matches {
+        kms_to_s3,
+        s3_to_kms,
+        s3_kms_key,
+        s3_writer_bucket_key,
+    }
+}
+
+/// Per-row accumulator.
+#[derive(Default)]
+struct RowAcc {
+    row: Row,
+    objects: HashSet<(Sym, Sym, Sym)>,
+}
+
+/// Dedups, matches, filters and groups the merged batch into the report.
+pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
+    let remap = batch.strings.canonicalize();
+    let strings = &batch.strings;
+    let mut kms: Vec<KmsRec> = batch.kms.into_iter().map(|k| k.remapped(&remap)).collect();
+    let mut s3: Vec<S3Rec> = batch.s3.into_iter().map(|s| s.remapped(&remap)).collect();
+    kms.sort_unstable();
+    s3.sort_unstable();
+    let summary = &mut batch.summary;
+    let before = kms.len() + s3.len();
+    dedup(&mut kms, |k| k.id);
+    dedup(&mut s3, |s| s.id);
+    summary
+        .records
+        .filtered_out
+        .entry(filter::reason::DUPLICATE.to_string())
+        .and_modify(|n| *n += (before - kms.len() - s3.len()) as u64)
+        .or_insert((before - kms.len() - s3.len()) as u64);
+    summary.records.filtered_out.retain(|_, n| *n > 0);
+
+    let m = match_events(&kms, &s3, cfg.window_secs);
+    let f = &cfg.filters;
+
+    // Which buckets hold which kind of KMS traffic (for the mode of unmatched requests and the
+    // mixed-mode warning), and which bucket-key streams pass the context filter.
+    let mut bucket_modes: HashMap<Sym, (bool, bool)> = HashMap::new();
+    let mut ctx_streams: HashSet<(Sym, Sym, Sym)> = HashSet::new();
+    for k in &kms {
+        let e = bucket_modes.entry(k.bucket).or_default();
+        match k.mode {
+            Mode::BucketKey => e.0 = true,
+            _ => e.1 = true,
+        }
+        if k.mode == Mode::BucketKey && k.ctx_pass {
+            ctx_streams.insert((k.bucket, k.requester, k.kms_key));
+        }
+    }
+
+    let group_label = |key: Sym, requester: Sym, kms_key: Sym, ctx: Sym| -> Option<String> {
+        Some(match &cfg.group_by {
+            GroupBy::Bucket => String::new(),
+            GroupBy::Prefix(n) => key_prefix(strings.get_opt(key)?, *n),
+            GroupBy::KmsKey => strings.get_opt(kms_key).unwrap_or("(unknown)").to_string(),
+            GroupBy::Principal => strings.get(requester).to_string(),
+            GroupBy::Context(_) => strings.get_opt(ctx).unwrap_or("(none)").to_string(),
+        })
+    };
+
+    let mut rows: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
+    let mut used = 0u64;
+    for (j, k) in kms.iter().enumerate() {
+        if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(k.kms_key)) {
+            summary.filter(filter::reason::KMS_KEY);
+            continue;
+        }
+        if !k.ctx_pass {
+            summary.filter(filter::reason::CONTEXT);
+            continue;
+        }
+        let matched = m.kms_to_s3[j].map(|i| &s3[i as usize]);
+        let head = strings.get(k.head);
+        let bucket = strings.get(k.bucket);
+        let mut attributed = false;
+        match filter::prefix_match(&f.bucket_arn_prefixes, head, bucket, strings.get_opt(k.key)) {
+            PrefixMatch::Yes => {}
+            PrefixMatch::No => {
+                summary.filter(filter::reason::PREFIX);
+                continue;
+            }
+            PrefixMatch::BelowBucket => {
+                let hit = matched.is_some_and(|r| {
+                    f.bucket_arn_prefixes
+                        .iter()
+                        .any(|p| filter::arn_starts_with(p, head, bucket, Some(strings.get(r.key))))
+                });
+                if !hit {
+                    summary.filter(filter::reason::PREFIX);
+                    continue;
+                }
+                attributed = true;
+            }
+        }
+        // A bucket-key call names no object: its prefix comes from the request it matched.
+        let (key_for_group, by_correlation) = match (k.mode, matched) {
+            (Mode::BucketKey, Some(r)) => (r.key, true),
+            _ => (k.key, false),
+        };
+        let group = group_label(key_for_group, k.requester, k.kms_key, k.ctx_value)
+            .unwrap_or_else(|| "(unattributed)".to_string());
+        if by_correlation && matches!(cfg.group_by, GroupBy::Prefix(_)) {
+            attributed = true;
+        }
+        let acc = rows.entry((k.bucket, group, k.mode)).or_default();
+        acc.row.kms[k.op as usize] += 1;
+        if attributed {
+            acc.row.kms_attributed += 1;
+        }
+        match k.failure {
+            Failure::None => {}
+            Failure::Throttled => acc.row.kms_throttled += 1,
+            Failure::AccessDenied => acc.row.kms_access_denied += 1,
+            Failure::Other => acc.row.kms_other_errors += 1,
+        }
+        if matched.is_none() {
+            acc.row.unmatched_kms += 1;
+        }
+        if k.mode == Mode::PerObject {
+            acc.objects.insert((k.head, k.bucket, k.key));
+        }
+        used += 1;
+    }
+
+    for (i, r) in s3.iter().enumerate() {
+        let calls = &m.s3_to_kms[i];
+        // A CopyObject's own mode is its destination's, the GenerateDataKey side.
+        let writes = matches!(
+            r.op,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        );
+        let first_call = calls
+            .iter()
+            .map(|&j| &kms[j as usize])
+            .find(|c| writes && c.op == KmsOp::GenerateDataKey)
+            .or_else(|| calls.first().map(|&j| &kms[j as usize]));
+        let kms_key = if m.s3_kms_key[i].is_none() {
+            first_call.map_or(Sym::NONE, |c| c.kms_key)
+        } else {
+            m.s3_kms_key[i]
+        };
+        if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(kms_key)) {
+            summary.filter(filter::reason::KMS_KEY);
+            continue;
+        }
+        let mode = if let Some(c) = first_call {
+            c.mode
+        } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
+            if b {
+                Mode::BucketKey
+            } else {
+                Mode::PerObject
+            }
+        } else {
+            match bucket_modes.get(&r.bucket) {
+                Some((true, false)) => Mode::BucketKey,
+                Some((false, true)) => Mode::PerObject,
+                _ => Mode::Unknown,
+            }
+        };
+        if !f.context.is_empty() {
+            let pass = if calls.is_empty() {
+                mode == Mode::BucketKey && ctx_streams.contains(&(r.bucket, r.requester, kms_key))
+            } else {
+                calls.iter().any(|&j| kms[j as usize].ctx_pass)
+            };
+            if !pass {
+                summary.filter(filter::reason::CONTEXT);
+                continue;
+            }
+        }
+        let head = strings.get(r.head);
+        if !f.bucket_arn_prefixes.is_empty()
+            && !f.bucket_arn_prefixes.iter().any(|p| {
+                filter::arn_starts_with(p, head, strings.get(r.bucket), Some(strings.get(r.key)))
+            })
+        {
+            summary.filter(filter::reason::PREFIX);
+            continue;
+        }
+        let ctx = first_call.map_or(Sym::NONE, |c| c.ctx_value);
+        let group = group_label(r.key, r.requester, kms_key, ctx).unwrap_or_default();
+        let acc = rows.entry((r.bucket, group, mode)).or_default();
+        acc.row.s3[r.op as usize] += 1;
+        if r.failure != Failure::None {
+            acc.row.s3_errors += 1;
+        }
+        if calls.is_empty() {
+            acc.row.unmatched_s3 += 1;
+        }
+        acc.objects.insert((r.head, r.bucket, r.key));
+        used += 1;
+    }
+    summary.records.used += used;
+
+    let mut warnings = Vec::new();
+    let kms_read = kms.len();
+    let s3_data_events = s3.len() as u64
+        + summary.filtered(crate::event::reason::S3_NOT_SSE_KMS)
+        + summary.filtered(crate::event::reason::S3_DATA_NO_KMS);
+    if kms_read == 0 {
+        warnings.push(
+            "no KMS calls made for S3 objects were found: the trail may exclude KMS events \
+             (trails have an option for that), or the filters removed them"
+                .to_string(),
+        );
+    }
+    if s3_data_events == 0 {
+        warnings.push(
+            "no S3 data events were found (trails log them only with data-event selectors, and \
+             lookup-events never has them): objects are counted from per-object KMS contexts \
+             only, and bucket-key calls cannot be tied to objects or prefixes"
+                .to_string(),
+        );
+    }
+    for (bucket, (bk, po)) in &bucket_modes {
+        if *bk && *po {
+            warnings.push(format!(
+                "bucket {} has both bucket-key and per-object KMS calls (objects written before \
+                 bucket keys were enabled, or a per-request bucket-key header)",
+                strings.get(*bucket)
+            ));
+        }
+    }
+    warnings.sort();
+
+    let rows = rows
+        .into_iter()
+        .map(|((bucket, group, mode), mut acc)| {
+            acc.row.bucket = strings.get(bucket).to_string();
+            acc.row.group = if matches!(cfg.group_by, GroupBy::Bucket) {
+                acc.row.bucket.clone()
+            } else {
+                group
+            };
+            acc.row.mode = mode;
+            acc.row.objects = acc.objects.len() as u64;
+            acc.row
+        })
+        .collect();
+
+    Report {
+        settings: Settings::from_config(cfg),
+        summary: batch.summary,
+        rows,
+        warnings,
+        s3_data_events,
+    }
+}
+
+/// Keeps the first record of each event ID (records without one are all kept).
+fn dedup<T>(v: &mut Vec<T>, id: impl Fn(&T) -> u128) {
+    let mut seen = HashSet::with_capacity(v.len());
+    v.retain(|r| {
+        let id = id(r);
+        id == 0 || seen.insert(id)
+    });
+}
+
+/// The first `n` `/`-separated segments of an object key, with their trailing `/`; objects
+/// with fewer segments give their whole directory, and root objects `/`.
+pub fn key_prefix(key: &str, n: usize) -> String {
+    let mut end = 0;
+    for (count, (i, _)) in key.match_indices('/').enumerate() {
+        end = i + 1;
+        if count + 1 == n {
+            break;
+        }
+    }
+    if end == 0 {
+        "/".to_string()
+    } else {
+        key[..end].to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_prefixes_take_whole_segments() {
+        assert_eq!(key_prefix("user-1/2024/a.txt", 1), "user-1/");
+        assert_eq!(key_prefix("user-1/2024/a.txt", 2), "user-1/2024/");
+        assert_eq!(key_prefix("user-1/a.txt", 3), "user-1/");
+        assert_eq!(key_prefix("a.txt", 1), "/");
+    }
+}

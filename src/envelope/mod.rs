@@ -1,0 +1,551 @@
+//! The envelope engine: which KMS calls an S3 request causes, with and without bucket keys.
+//!
+//! One model, shared by the simulator (which writes the calls it yields as CloudTrail records)
+//! and by what-if projections. It follows DOMAIN.md sections 2 and 3:
+//!
+//! - **Per-object keys** (SSE-KMS without a bucket key, and DSSE-KMS always): PutObject,
+//!   CreateMultipartUpload -> GenerateDataKey; GetObject (each request, ranged ones too),
+//!   UploadPart, UploadPartCopy -> Decrypt; CopyObject -> Decrypt of the source and
+//!   GenerateDataKey for the destination; replication -> Decrypt of the source and Encrypt of
+//!   the replica; HeadObject -> nothing. The context is the object ARN plus any custom pairs.
+//! - **Bucket keys**: a bucket-level key belongs to (bucket, KMS key, requester), where the
+//!   requester is the IAM session or, in the newer sharing mode, the role plus its session
+//!   policy. S3 serves one requester's traffic from several front-end caches (more when the
+//!   request rate is higher), each with its own cache of bucket-level keys kept for a TTL. A
+//!   write that finds no live key in its cache calls GenerateDataKey with the bucket ARN as
+//!   context and caches the new key; every object remembers the bucket-level key that derived
+//!   it. A read needs that key in the reader's cache; a miss calls Decrypt and caches it.
+//!
+//! What AWS does not publish is a named parameter of [`Params`]; the defaults are calibrated to
+//! the two published observations (seed 000, and aws-samples/s3-bucketkey-poc), each pinned by
+//! a test.
+
+use std::collections::HashMap;
+
+/// Defaults of the unpublished parameters, calibrated (see the tests).
+pub mod defaults {
+    /// How long a front-end cache keeps a bucket-level key, in seconds. AWS says only
+    /// "time-limited"; 120 s reproduces seed 000 (about 10 GenerateDataKey for 10,000 writes).
+    pub const BUCKET_KEY_TTL_SECS: i64 = 120;
+    /// The most front-end caches one requester's traffic spreads over. Seed 000's ratio of
+    /// Decrypt to GenerateDataKey (about 60 to 10) suggests about 6.
+    pub const MAX_FRONT_END_CACHES: u32 = 6;
+    /// Requests per second one front-end cache serves before traffic spreads to another. With
+    /// 10, a single Lambda session's quick burst (the aws-samples experiment) stays on one or
+    /// two caches, and 4 calls, as observed.
+    pub const REQUESTS_PER_CACHE: u32 = 10;
+    /// Whether CompleteMultipartUpload calls KMS (undocumented): no.
+    pub const COMPLETE_MULTIPART_CALLS_KMS: bool = false;
+}
+
+/// The engine's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub bucket_key_ttl_secs: i64,
+    pub max_front_end_caches: u32,
+    pub requests_per_cache: u32,
+    pub complete_multipart_calls_kms: bool,
+    pub sharing: Sharing,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            bucket_key_ttl_secs: defaults::BUCKET_KEY_TTL_SECS,
+            max_front_end_caches: defaults::MAX_FRONT_END_CACHES,
+            requests_per_cache: defaults::REQUESTS_PER_CACHE,
+            complete_multipart_calls_kms: defaults::COMPLETE_MULTIPART_CALLS_KMS,
+            sharing: Sharing::PerSession,
+        }
+    }
+}
+
+/// Who shares a bucket-level key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Each IAM session is its own requester (the original behaviour).
+    PerSession,
+    /// Sessions of one role with the same session policy share keys (the 2024 change).
+    RoleAndPolicy,
+}
+
+/// S3 operations the engine knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    PutObject,
+    GetObject,
+    HeadObject,
+    CopyObject,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    /// S3 replicating an object to an SSE-KMS replica.
+    Replicate,
+}
+
+/// How an object is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// SSE-KMS; `bucket_key` is the effective setting for this request (the bucket's, or the
+    /// request's header).
+    SseKms { bucket_key: bool },
+    /// DSSE-KMS: never uses bucket keys.
+    DsseKms,
+}
+
+/// One S3 request, as the engine sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub time: i64,
+    /// The IAM session ARN.
+    pub session: String,
+    /// The role (or user) ARN the session belongs to, and its session policy's name, for the
+    /// sharing mode.
+    pub role: String,
+    pub session_policy: String,
+    pub bucket: String,
+    pub key: String,
+    pub kms_key: String,
+    pub op: Op,
+    pub encryption: Encryption,
+    /// For CopyObject, UploadPartCopy and Replicate: the source object, and its KMS key.
+    pub source: Option<(String, String, String)>,
+    /// For Replicate: the replica's bucket and KMS key.
+    pub destination: Option<(String, String)>,
+}
+
+/// KMS operations the engine yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KmsOp {
+    GenerateDataKey,
+    Decrypt,
+    Encrypt,
+}
+
+/// One KMS call caused by a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsCall {
+    pub time: i64,
+    pub op: KmsOp,
+    /// The index of the request that caused it.
+    pub request: usize,
+    /// The caller logged in CloudTrail: the S3 requester's session.
+    pub session: String,
+    pub bucket: String,
+    /// `Some` for a per-object key (the context names the object), `None` for a bucket key.
+    pub key: Option<String>,
+    pub kms_key: String,
+}
+
+/// A small, fixed PRNG (SplitMix64): the engine's output must not change when a dependency
+/// changes its algorithms, or every committed fixture would.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+type KeyId = u64;
+
+/// The state of the model.
+pub struct Engine {
+    params: Params,
+    rng: Rng,
+    next_key_id: KeyId,
+    /// Live bucket-level keys for writing: (requester, bucket, kms key, cache) -> (key, expiry).
+    write_cache: HashMap<(String, String, String, u32), (KeyId, i64)>,
+    /// Decrypted bucket-level keys for reading: (requester, key id, cache) -> expiry.
+    read_cache: HashMap<(String, KeyId, u32), i64>,
+    /// Which bucket-level key derived each object's data key (`None`: a per-object key).
+    objects: HashMap<(String, String), Option<KeyId>>,
+    /// Requests per requester in the current second, for the front-end fan-out.
+    rate: HashMap<String, (i64, u32)>,
+    requests_seen: usize,
+}
+
+impl Engine {
+    pub fn new(params: Params, seed: u64) -> Engine {
+        Engine {
+            params,
+            rng: Rng::new(seed),
+            next_key_id: 1,
+            write_cache: HashMap::new(),
+            read_cache: HashMap::new(),
+            objects: HashMap::new(),
+            rate: HashMap::new(),
+            requests_seen: 0,
+        }
+    }
+
+    /// Runs a whole stream of requests (sorted by time) and returns the calls.
+    pub fn run(params: Params, seed: u64, requests: &[Request]) -> Vec<KmsCall> {
+        let mut e = Engine::new(params, seed);
+        let mut out = Vec::new();
+        for r in requests {
+            e.request(r, &mut out);
+        }
+        out
+    }
+
+    fn requester(&self, r: &Request) -> String {
+        match self.params.sharing {
+            Sharing::PerSession => r.session.clone(),
+            Sharing::RoleAndPolicy => format!("{}#{}", r.role, r.session_policy),
+        }
+    }
+
+    /// The front-end cache serving this request: traffic spreads over more caches as the
+    /// requester's rate in the current second grows.
+    fn cache(&mut self, requester: &str, time: i64) -> u32 {
+        let entry = self.rate.entry(requester.to_string()).or_insert((time, 0));
+        if entry.0 != time {
+            *entry = (time, 0);
+        }
+        entry.1 += 1;
+        let spread = entry
+            .1
+            .div_ceil(self.params.requests_per_cache.max(1))
+            .clamp(1, self.params.max_front_end_caches.max(1));
+        self.rng.below(spread as u64) as u32
+    }
+
+    /// The KMS calls one request causes, appended to `out`.
+    pub fn request(&mut self, r: &Request, out: &mut Vec<KmsCall>) {
+        let index = self.requests_seen;
+        self.requests_seen += 1;
+        let call = |op, bucket: &str, key: Option<&str>, kms_key: &str| KmsCall {
+            time: r.time,
+            op,
+            request: index,
+            session: r.session.clone(),
+            bucket: bucket.to_string(),
+            key: key.map(str::to_string),
+            kms_key: kms_key.to_string(),
+        };
+        let bucket_key = matches!(r.encryption, Encryption::SseKms { bucket_key: true });
+        match r.op {
+            Op::HeadObject => {}
+            Op::PutObject | Op::CreateMultipartUpload => {
+                self.write(r, bucket_key, out, index);
+            }
+            Op::CompleteMultipartUpload => {
+                if self.params.complete_multipart_calls_kms {
+                    self.write(r, bucket_key, out, index);
+                }
+            }
+            Op::GetObject | Op::UploadPart => {
+                self.read(r, &r.bucket, &r.key, &r.kms_key, out, index);
+            }
+            Op::UploadPartCopy | Op::CopyObject => {
+                if let Some((sb, sk, skms)) = &r.source {
+                    self.read(r, sb, sk, skms, out, index);
+                }
+                if r.op == Op::UploadPartCopy {
+                    // The part is encrypted under the upload's data key.
+                    self.read(r, &r.bucket, &r.key, &r.kms_key, out, index);
+                } else {
+                    self.write(r, bucket_key, out, index);
+                }
+            }
+            Op::Replicate => {
+                if let Some((sb, sk, skms)) = &r.source {
+                    self.read(r, sb, sk, skms, out, index);
+                }
+                if let Some((db, dkms)) = &r.destination {
+                    out.push(call(KmsOp::Encrypt, db, Some(&r.key), dkms));
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, r: &Request, bucket_key: bool, out: &mut Vec<KmsCall>, index: usize) {
+        let object = (r.bucket.clone(), r.key.clone());
+        if !bucket_key {
+            self.objects.insert(object, None);
+            out.push(KmsCall {
+                time: r.time,
+                op: KmsOp::GenerateDataKey,
+                request: index,
+                session: r.session.clone(),
+                bucket: r.bucket.clone(),
+                key: Some(r.key.clone()),
+                kms_key: r.kms_key.clone(),
+            });
+            return;
+        }
+        let requester = self.requester(r);
+        let cache = self.cache(&requester, r.time);
+        let slot = (
+            requester.clone(),
+            r.bucket.clone(),
+            r.kms_key.clone(),
+            cache,
+        );
+        let live = self
+            .write_cache
+            .get(&slot)
+            .filter(|(_, expiry)| *expiry > r.time)
+            .map(|(id, _)| *id);
+        let id = match live {
+            Some(id) => id,
+            None => {
+                let id = self.next_key_id;
+                self.next_key_id += 1;
+                let expiry = r.time + self.params.bucket_key_ttl_secs;
+                self.write_cache.insert(slot, (id, expiry));
+                // The writer holds the plaintext key it generated: reads through the same cache
+                // need no Decrypt until it expires.
+                self.read_cache.insert((requester, id, cache), expiry);
+                out.push(KmsCall {
+                    time: r.time,
+                    op: KmsOp::GenerateDataKey,
+                    request: index,
+                    session: r.session.clone(),
+                    bucket: r.bucket.clone(),
+                    key: None,
+                    kms_key: r.kms_key.clone(),
+                });
+                id
+            }
+        };
+        self.objects.insert(object, Some(id));
+    }
+
+    fn read(
+        &mut self,
+        r: &Request,
+        bucket: &str,
+        key: &str,
+        kms_key: &str,
+        out: &mut Vec<KmsCall>,
+        index: usize,
+    ) {
+        let derived = match r.encryption {
+            Encryption::DsseKms => None,
+            Encryption::SseKms { .. } => self
+                .objects
+                .get(&(bucket.to_string(), key.to_string()))
+                .copied()
+                .flatten(),
+        };
+        let Some(id) = derived else {
+            out.push(KmsCall {
+                time: r.time,
+                op: KmsOp::Decrypt,
+                request: index,
+                session: r.session.clone(),
+                bucket: bucket.to_string(),
+                key: Some(key.to_string()),
+                kms_key: kms_key.to_string(),
+            });
+            return;
+        };
+        let requester = self.requester(r);
+        let cache = self.cache(&requester, r.time);
+        let slot = (requester, id, cache);
+        if self.read_cache.get(&slot).is_some_and(|&e| e > r.time) {
+            return;
+        }
+        self.read_cache
+            .insert(slot, r.time + self.params.bucket_key_ttl_secs);
+        out.push(KmsCall {
+            time: r.time,
+            op: KmsOp::Decrypt,
+            request: index,
+            session: r.session.clone(),
+            bucket: bucket.to_string(),
+            key: None,
+            kms_key: kms_key.to_string(),
+        });
+    }
+
+    /// Whether the object's data key was derived from a bucket-level key (`None`: unknown
+    /// object).
+    pub fn under_bucket_key(&self, bucket: &str, key: &str) -> Option<bool> {
+        self.objects
+            .get(&(bucket.to_string(), key.to_string()))
+            .map(|id| id.is_some())
+    }
+
+    /// Records that an object exists, written earlier under a per-object key or a bucket-level
+    /// key, without a KMS call (objects older than the trail).
+    pub fn preexisting(&mut self, bucket: &str, key: &str, under_bucket_key: bool) {
+        let id = under_bucket_key.then(|| {
+            let id = self.next_key_id;
+            self.next_key_id += 1;
+            id
+        });
+        self.objects
+            .insert((bucket.to_string(), key.to_string()), id);
+    }
+}
+
+/// Counts calls by operation.
+pub fn count(calls: &[KmsCall], op: KmsOp) -> usize {
+    calls.iter().filter(|c| c.op == op).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(time: i64, session: &str, op: Op, key: &str, bucket_key: bool) -> Request {
+        Request {
+            time,
+            session: format!("arn:aws:sts::111122223333:assumed-role/app/{session}"),
+            role: "arn:aws:iam::111122223333:role/app".into(),
+            session_policy: String::new(),
+            bucket: "bucket".into(),
+            key: key.into(),
+            kms_key: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+            op,
+            encryption: Encryption::SseKms { bucket_key },
+            source: None,
+            destination: None,
+        }
+    }
+
+    /// Seed 000: one requester writes 10,000 objects, then reads them, at 50 requests a second.
+    fn seed_000(bucket_key: bool) -> Vec<KmsCall> {
+        let mut reqs = Vec::new();
+        for i in 0..10_000 {
+            reqs.push(request(
+                i / 50,
+                "s",
+                Op::PutObject,
+                &format!("user-1/{i}"),
+                bucket_key,
+            ));
+        }
+        for i in 0..10_000 {
+            let t = 10_000 / 50 + 60 + i / 50;
+            reqs.push(request(
+                t,
+                "s",
+                Op::GetObject,
+                &format!("user-1/{i}"),
+                bucket_key,
+            ));
+        }
+        Engine::run(Params::default(), 7, &reqs)
+    }
+
+    #[test]
+    fn seed_000_without_bucket_keys_costs_one_call_per_request() {
+        let calls = seed_000(false);
+        assert_eq!(count(&calls, KmsOp::GenerateDataKey), 10_000);
+        assert_eq!(count(&calls, KmsOp::Decrypt), 10_000);
+    }
+
+    #[test]
+    fn seed_000_with_bucket_keys_lands_near_ten_and_sixty() {
+        let calls = seed_000(true);
+        let gdk = count(&calls, KmsOp::GenerateDataKey);
+        let decrypt = count(&calls, KmsOp::Decrypt);
+        eprintln!("seed-000 with bucket keys: {gdk} GenerateDataKey, {decrypt} Decrypt");
+        assert!((5..=20).contains(&gdk), "GenerateDataKey {gdk}");
+        assert!((30..=120).contains(&decrypt), "Decrypt {decrypt}");
+    }
+
+    /// aws-samples/s3-bucketkey-poc: one Lambda session uploads 50 objects, then downloads 9 of
+    /// them 100 times, quickly.
+    fn poc(bucket_key: bool) -> Vec<KmsCall> {
+        let mut reqs = Vec::new();
+        for i in 0..50 {
+            reqs.push(request(
+                i / 10,
+                "lambda",
+                Op::PutObject,
+                &format!("o{i}"),
+                bucket_key,
+            ));
+        }
+        for i in 0..100 {
+            let key = format!("o{}", i % 9);
+            reqs.push(request(
+                10 + i / 20,
+                "lambda",
+                Op::GetObject,
+                &key,
+                bucket_key,
+            ));
+        }
+        Engine::run(Params::default(), 7, &reqs)
+    }
+
+    #[test]
+    fn the_poc_costs_150_calls_without_bucket_keys_and_a_handful_with() {
+        assert_eq!(poc(false).len(), 150);
+        let with = poc(true).len();
+        eprintln!("poc with a bucket key: {with} calls");
+        assert!((2..=6).contains(&with), "{with} calls");
+    }
+
+    #[test]
+    fn ten_sessions_of_one_role_need_ten_keys_unless_they_share() {
+        let reqs: Vec<Request> = (0..10)
+            .map(|s| request(0, &format!("i-{s}"), Op::PutObject, &format!("k{s}"), true))
+            .collect();
+        let per_session = Engine::run(Params::default(), 1, &reqs);
+        assert_eq!(count(&per_session, KmsOp::GenerateDataKey), 10);
+        let shared = Params {
+            sharing: Sharing::RoleAndPolicy,
+            ..Params::default()
+        };
+        let calls = Engine::run(shared, 1, &reqs);
+        assert_eq!(count(&calls, KmsOp::GenerateDataKey), 1);
+    }
+
+    #[test]
+    fn a_copy_decrypts_the_source_and_generates_for_the_destination() {
+        let mut copy = request(0, "s", Op::CopyObject, "dst", false);
+        copy.source = Some(("src-bucket".into(), "src".into(), "arn:k2".into()));
+        let calls = Engine::run(Params::default(), 1, &[copy]);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].op, KmsOp::Decrypt);
+        assert_eq!(calls[0].bucket, "src-bucket");
+        assert_eq!(calls[1].op, KmsOp::GenerateDataKey);
+    }
+
+    #[test]
+    fn dsse_never_uses_bucket_keys_and_head_calls_nothing() {
+        let mut put = request(0, "s", Op::PutObject, "a", true);
+        put.encryption = Encryption::DsseKms;
+        let mut get = request(0, "s", Op::GetObject, "a", true);
+        get.encryption = Encryption::DsseKms;
+        let head = request(0, "s", Op::HeadObject, "a", true);
+        let calls = Engine::run(Params::default(), 1, &[put, get.clone(), get, head]);
+        assert_eq!(calls.len(), 3);
+    }
+
+    #[test]
+    fn objects_older_than_the_bucket_key_still_cost_a_decrypt_per_read() {
+        let mut e = Engine::new(Params::default(), 1);
+        e.preexisting("bucket", "old", false);
+        let mut out = Vec::new();
+        for t in 0..3 {
+            e.request(&request(t, "s", Op::GetObject, "old", true), &mut out);
+        }
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|c| c.key.is_some()));
+    }
+}

@@ -1,0 +1,761 @@
+//! The lean CloudTrail record the analyzer reads, and its classification.
+//!
+//! [`RawRecord`] names only the fields keytrail uses, borrowing strings from the decoded text
+//! whenever they hold no escapes. [`classify`] turns one into an [`Event`]: a KMS call made for
+//! S3 object traffic, an S3 object request, or a reason why the record is not one of those. The
+//! cheap [`prefilter`] decides, without parsing, which records can possibly be either, so the
+//! other 70 % of a typical trail is never parsed at all.
+
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+
+/// A record as far as keytrail reads it. Unknown fields are ignored; fields it reads must have
+/// the documented type, or the record is rejected with serde's message.
+#[derive(Debug, Deserialize)]
+pub struct RawRecord<'a> {
+    #[serde(rename = "eventTime", borrow)]
+    pub event_time: Option<Cow<'a, str>>,
+    /// Records shipped through Logstash lose `eventTime` to this.
+    #[serde(rename = "@timestamp", borrow)]
+    pub logstash_time: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSource", borrow)]
+    pub event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow)]
+    pub event_name: Option<Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow)]
+    pub region: Option<Cow<'a, str>>,
+    #[serde(rename = "eventID", borrow)]
+    pub event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "errorCode", borrow)]
+    pub error_code: Option<Cow<'a, str>>,
+    #[serde(rename = "recipientAccountId", borrow)]
+    pub recipient_account: Option<Cow<'a, str>>,
+    #[serde(rename = "eventCategory", borrow)]
+    pub category: Option<Cow<'a, str>>,
+    #[serde(rename = "userIdentity", borrow)]
+    pub identity: Option<Identity<'a>>,
+    #[serde(rename = "requestParameters", borrow)]
+    pub request: Option<Params<'a>>,
+    #[serde(rename = "responseElements", borrow)]
+    pub response: Option<Params<'a>>,
+    #[serde(rename = "additionalEventData", borrow)]
+    pub additional: Option<Additional<'a>>,
+    #[serde(borrow)]
+    pub resources: Option<Vec<Resource<'a>>>,
+    #[serde(rename = "insightDetails")]
+    pub insight_details: Option<IgnoredAny>,
+}
+
+/// `userIdentity`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Identity<'a> {
+    #[serde(borrow)]
+    pub arn: Option<Cow<'a, str>>,
+    #[serde(rename = "accountId", borrow)]
+    pub account_id: Option<Cow<'a, str>>,
+    #[serde(rename = "principalId", borrow)]
+    pub principal_id: Option<Cow<'a, str>>,
+    #[serde(rename = "invokedBy", borrow)]
+    pub invoked_by: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    pub kind: Option<Cow<'a, str>>,
+}
+
+/// The union of the `requestParameters` and `responseElements` fields keytrail reads, for KMS
+/// and S3 alike.
+#[derive(Debug, Default, Deserialize)]
+pub struct Params<'a> {
+    #[serde(rename = "encryptionContext", borrow)]
+    pub encryption_context: Option<Context<'a>>,
+    #[serde(rename = "keyId", borrow)]
+    pub key_id: Option<Cow<'a, str>>,
+    #[serde(rename = "bucketName", borrow)]
+    pub bucket_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub key: Option<Cow<'a, str>>,
+    #[serde(rename = "x-amz-server-side-encryption", borrow)]
+    pub sse: Option<Cow<'a, str>>,
+    #[serde(rename = "x-amz-server-side-encryption-aws-kms-key-id", borrow)]
+    pub sse_kms_key: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "x-amz-server-side-encryption-bucket-key-enabled",
+        default,
+        deserialize_with = "bool_or_string"
+    )]
+    pub bucket_key_enabled: Option<bool>,
+    #[serde(rename = "x-amz-copy-source", borrow)]
+    pub copy_source: Option<Cow<'a, str>>,
+}
+
+/// `additionalEventData`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Additional<'a> {
+    #[serde(rename = "SSEApplied", borrow)]
+    pub sse_applied: Option<Cow<'a, str>>,
+}
+
+/// One entry of `resources[]`; `type` is missing in some records.
+#[derive(Debug, Deserialize)]
+pub struct Resource<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(rename = "ARN", borrow)]
+    pub arn: Option<Cow<'a, str>>,
+}
+
+/// An encryption context: string pairs, in the order logged.
+#[derive(Debug, Default)]
+pub struct Context<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Context<'a> {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Context<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Context<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of string pairs")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Context<'a>, M::Error> {
+                let mut pairs = Vec::new();
+                while let Some((k, v)) = map.next_entry::<Borrowed<'a>, Borrowed<'a>>()? {
+                    pairs.push((k.0, v.0));
+                }
+                Ok(Context(pairs))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A string that borrows when it can (`Cow` alone always copies inside maps).
+struct Borrowed<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Borrowed<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Borrowed<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Borrowed(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Borrowed(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+/// `x-amz-server-side-encryption-bucket-key-enabled` is logged as `true` or as `"true"`.
+fn bool_or_string<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B<'a> {
+        Bool(bool),
+        Str(&'a str),
+        Null(()),
+    }
+    Ok(match B::deserialize(d)? {
+        B::Bool(b) => Some(b),
+        B::Str(s) => Some(s.eq_ignore_ascii_case("true")),
+        B::Null(()) => None,
+    })
+}
+
+/// The cheap text test run before parsing: can this record be a KMS or S3 event? It must never
+/// say no to one that is: it answers yes unless every `"eventSource"` in the record has a plain
+/// string value naming another service.
+pub fn prefilter(record: &[u8], finder: &memchr::memmem::Finder) -> bool {
+    let mut seen = false;
+    for at in finder.find_iter(record) {
+        seen = true;
+        let mut i = at + finder.needle().len();
+        while let Some(b' ' | b'\t' | b'\r' | b'\n' | b':') = record.get(i) {
+            i += 1;
+        }
+        let value = &record[i.min(record.len())..];
+        if value.starts_with(b"\"kms.amazonaws.com\"") || value.starts_with(b"\"s3.amazonaws.com\"")
+        {
+            return true;
+        }
+        let closing = value.get(1..).and_then(|v| memchr::memchr2(b'"', b'\\', v));
+        match closing {
+            Some(n) if value[0] == b'"' && value[1 + n] == b'"' => {}
+            _ => return true, // not a plain string: let the parser decide
+        }
+    }
+    // No eventSource at all: an Insights record, or not CloudTrail. The parser says which.
+    !seen
+}
+
+/// The needle [`prefilter`] searches for.
+pub const EVENT_SOURCE_NEEDLE: &[u8] = b"\"eventSource\"";
+
+/// KMS operations in the report's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KmsOp {
+    GenerateDataKey,
+    Decrypt,
+    Encrypt,
+    /// ReEncrypt*, GenerateDataKeyWithoutPlaintext and the other symmetric operations.
+    Other,
+}
+
+impl KmsOp {
+    pub const ALL: [KmsOp; 4] = [
+        KmsOp::GenerateDataKey,
+        KmsOp::Decrypt,
+        KmsOp::Encrypt,
+        KmsOp::Other,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            KmsOp::GenerateDataKey => "GenerateDataKey",
+            KmsOp::Decrypt => "Decrypt",
+            KmsOp::Encrypt => "Encrypt",
+            KmsOp::Other => "OtherKms",
+        }
+    }
+    /// The symmetric cryptographic operations that share the request quota (DOMAIN.md 6).
+    fn from_event_name(name: &str) -> Option<KmsOp> {
+        Some(match name {
+            "GenerateDataKey" => KmsOp::GenerateDataKey,
+            "Decrypt" => KmsOp::Decrypt,
+            "Encrypt" => KmsOp::Encrypt,
+            "GenerateDataKeyWithoutPlaintext"
+            | "ReEncrypt"
+            | "ReEncryptFrom"
+            | "ReEncryptTo"
+            | "GenerateDataKeyPair"
+            | "GenerateDataKeyPairWithoutPlaintext" => KmsOp::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// S3 object operations that can cause KMS calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum S3Op {
+    PutObject,
+    GetObject,
+    CopyObject,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+}
+
+impl S3Op {
+    pub const ALL: [S3Op; 7] = [
+        S3Op::PutObject,
+        S3Op::GetObject,
+        S3Op::CopyObject,
+        S3Op::CreateMultipartUpload,
+        S3Op::UploadPart,
+        S3Op::UploadPartCopy,
+        S3Op::CompleteMultipartUpload,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            S3Op::PutObject => "PutObject",
+            S3Op::GetObject => "GetObject",
+            S3Op::CopyObject => "CopyObject",
+            S3Op::CreateMultipartUpload => "CreateMultipartUpload",
+            S3Op::UploadPart => "UploadPart",
+            S3Op::UploadPartCopy => "UploadPartCopy",
+            S3Op::CompleteMultipartUpload => "CompleteMultipartUpload",
+        }
+    }
+    fn from_event_name(name: &str) -> Option<S3Op> {
+        Some(match name {
+            // A browser POST upload is a PutObject as far as KMS is concerned.
+            "PutObject" | "PostObject" => S3Op::PutObject,
+            "GetObject" => S3Op::GetObject,
+            "CopyObject" => S3Op::CopyObject,
+            "CreateMultipartUpload" => S3Op::CreateMultipartUpload,
+            "UploadPart" => S3Op::UploadPart,
+            "UploadPartCopy" => S3Op::UploadPartCopy,
+            "CompleteMultipartUpload" => S3Op::CompleteMultipartUpload,
+            _ => return None,
+        })
+    }
+}
+
+/// How a failed request failed; failed requests still count, since they still spend quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Failure {
+    #[default]
+    None,
+    Throttled,
+    AccessDenied,
+    Other,
+}
+
+impl Failure {
+    fn from_code(code: Option<&str>) -> Failure {
+        match code {
+            None | Some("") => Failure::None,
+            Some(c) if c.contains("Throttl") || c == "SlowDown" => Failure::Throttled,
+            Some(c) if c.contains("AccessDenied") => Failure::AccessDenied,
+            Some(_) => Failure::Other,
+        }
+    }
+}
+
+/// Whether a KMS call's encryption context names an object (per-object key) or only its bucket
+/// (bucket key). Read off the context's shape, never off the bucket's setting (DOMAIN.md 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Mode {
+    BucketKey,
+    PerObject,
+    /// An S3 request with no KMS call and nothing else in the trail that tells its mode.
+    #[default]
+    Unknown,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::BucketKey => "bucket_key",
+            Mode::PerObject => "per_object",
+            Mode::Unknown => "unknown",
+        }
+    }
+}
+
+/// Fields common to both kinds of event.
+#[derive(Debug, Clone)]
+pub struct Common<'a> {
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    pub event_id: Cow<'a, str>,
+    pub event_name: Cow<'a, str>,
+    /// The account the event was logged for (`recipientAccountId`, else the caller's).
+    pub account: Cow<'a, str>,
+    pub region: Cow<'a, str>,
+    /// Who made the S3 request (for KMS calls S3 made, the S3 requester): an IAM ARN.
+    pub requester: Cow<'a, str>,
+    pub failure: Failure,
+}
+
+/// A KMS call made for S3 object traffic.
+#[derive(Debug, Clone)]
+pub struct KmsCall<'a> {
+    pub common: Common<'a>,
+    pub op: KmsOp,
+    pub mode: Mode,
+    /// The bucket ARN (`arn:aws:s3:::bucket`).
+    pub bucket_arn: Cow<'a, str>,
+    pub bucket: Cow<'a, str>,
+    /// The object key, in per-object mode.
+    pub key: Option<Cow<'a, str>>,
+    /// The KMS key ARN, from `keyId` when it is an ARN, else from `resources[]`.
+    pub kms_key: Option<Cow<'a, str>>,
+    /// The whole encryption context, for `--context` and `--group-by context:KEY`.
+    pub context: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+/// An S3 object request.
+#[derive(Debug, Clone)]
+pub struct S3Request<'a> {
+    pub common: Common<'a>,
+    pub op: S3Op,
+    pub bucket: Cow<'a, str>,
+    pub key: Cow<'a, str>,
+    /// `arn:<partition>:s3:::`, so object and bucket ARNs can be written.
+    pub partition: &'static str,
+    /// The KMS key named by the request's or response's SSE headers.
+    pub kms_key: Option<Cow<'a, str>>,
+    /// `x-amz-server-side-encryption-bucket-key-enabled`, from the response or the request.
+    pub bucket_key: Option<bool>,
+    /// For CopyObject and UploadPartCopy: the source bucket and key.
+    pub source: Option<(String, String)>,
+}
+
+/// What a record turned out to be.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Kms(KmsCall<'a>),
+    S3(S3Request<'a>),
+}
+
+/// Why a record is not used. `Filtered` reasons are normal traffic; `Rejected` ones are bad
+/// input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotUsed {
+    Filtered(&'static str),
+    Rejected(&'static str, String),
+}
+
+/// Reasons a record is filtered out at classification.
+pub mod reason {
+    pub const OTHER_SERVICE: &str = "other_service";
+    pub const INSIGHTS: &str = "insights_record";
+    pub const KMS_NOT_S3: &str = "kms_call_not_for_s3";
+    pub const KMS_OTHER_OPERATION: &str = "kms_non_cryptographic_operation";
+    pub const CLOUDTRAIL_LOG_ENCRYPTION: &str = "cloudtrail_log_encryption";
+    /// S3 data events of operations that cause no KMS call (HeadObject, ListObjects, ...).
+    pub const S3_DATA_NO_KMS: &str = "s3_data_event_without_kms";
+    pub const S3_MANAGEMENT: &str = "s3_management_event";
+    pub const S3_NOT_SSE_KMS: &str = "s3_not_sse_kms";
+}
+
+/// Parses and classifies one record's JSON text.
+pub fn parse(text: &[u8]) -> Result<Event<'_>, NotUsed> {
+    let raw: RawRecord = serde_json::from_slice(text).map_err(|e| {
+        let kind = if e.is_data() {
+            "wrong_field_type"
+        } else {
+            "invalid_json"
+        };
+        NotUsed::Rejected(kind, e.to_string())
+    })?;
+    classify(raw)
+}
+
+/// Classifies a parsed record.
+pub fn classify(raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
+    if raw.insight_details.is_some() || raw.category.as_deref() == Some("Insight") {
+        return Err(NotUsed::Filtered(reason::INSIGHTS));
+    }
+    let source = raw.event_source.as_deref().ok_or_else(|| {
+        NotUsed::Rejected("missing_field", "the record has no eventSource".into())
+    })?;
+    let is_kms = source == "kms.amazonaws.com";
+    if !is_kms && source != "s3.amazonaws.com" {
+        return Err(NotUsed::Filtered(reason::OTHER_SERVICE));
+    }
+    let name = raw
+        .event_name
+        .clone()
+        .ok_or_else(|| NotUsed::Rejected("missing_field", "the record has no eventName".into()))?;
+    if is_kms {
+        classify_kms(raw, name)
+    } else {
+        classify_s3(raw, name)
+    }
+}
+
+fn common<'a>(raw: &RawRecord<'a>, name: Cow<'a, str>) -> Result<Common<'a>, NotUsed> {
+    let time_text = raw
+        .event_time
+        .as_deref()
+        .or(raw.logstash_time.as_deref())
+        .ok_or_else(|| NotUsed::Rejected("missing_field", "the record has no eventTime".into()))?;
+    let time = parse_time(time_text).ok_or_else(|| {
+        NotUsed::Rejected(
+            "bad_event_time",
+            format!("eventTime {time_text:?} is not a time"),
+        )
+    })?;
+    let identity = raw.identity.as_ref();
+    let requester = identity
+        .and_then(|i| {
+            i.arn
+                .clone()
+                .or_else(|| i.invoked_by.clone())
+                .or_else(|| i.principal_id.clone())
+        })
+        .unwrap_or(Cow::Borrowed("(unknown)"));
+    let account = raw
+        .recipient_account
+        .clone()
+        .or_else(|| identity.and_then(|i| i.account_id.clone()))
+        .unwrap_or(Cow::Borrowed("(unknown)"));
+    Ok(Common {
+        time,
+        event_id: raw.event_id.clone().unwrap_or(Cow::Borrowed("")),
+        event_name: name,
+        account,
+        region: raw.region.clone().unwrap_or(Cow::Borrowed("(unknown)")),
+        requester,
+        failure: Failure::from_code(raw.error_code.as_deref()),
+    })
+}
+
+fn classify_kms<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, NotUsed> {
+    let op = KmsOp::from_event_name(&name).ok_or(NotUsed::Filtered(reason::KMS_OTHER_OPERATION))?;
+    let common = common(&raw, name)?;
+    let mut request = raw.request.unwrap_or_default();
+    let context = request.encryption_context.take().unwrap_or_default();
+    if context.get("aws:cloudtrail:arn").is_some() {
+        return Err(NotUsed::Filtered(reason::CLOUDTRAIL_LOG_ENCRYPTION));
+    }
+    let Some(s3_arn) = context.get("aws:s3:arn") else {
+        return Err(NotUsed::Filtered(reason::KMS_NOT_S3));
+    };
+    let Some((_, after)) = s3_arn.split_once(":::") else {
+        return Err(NotUsed::Rejected(
+            "bad_s3_arn",
+            format!("aws:s3:arn {s3_arn:?} is not an S3 ARN"),
+        ));
+    };
+    let (bucket, key) = match after.split_once('/') {
+        Some((b, k)) => (b.to_string(), Some(k.to_string())),
+        None => (after.to_string(), None),
+    };
+    let bucket_arn_len = s3_arn.len() - key.as_ref().map_or(0, |k| k.len() + 1);
+    let bucket_arn = s3_arn[..bucket_arn_len].to_string();
+    let kms_key = request
+        .key_id
+        .take()
+        .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
+        .or_else(|| {
+            raw.resources.into_iter().flatten().find_map(|r| {
+                let arn = r.arn?;
+                let is_key = r.kind.as_deref() == Some("AWS::KMS::Key")
+                    || (r.kind.is_none() && arn.contains(":kms:") && arn.contains(":key/"));
+                is_key.then_some(arn)
+            })
+        });
+    Ok(Event::Kms(KmsCall {
+        common,
+        op,
+        mode: if key.is_some() {
+            Mode::PerObject
+        } else {
+            Mode::BucketKey
+        },
+        bucket_arn: Cow::Owned(bucket_arn),
+        bucket: Cow::Owned(bucket),
+        key: key.map(Cow::Owned),
+        kms_key,
+        context: context.0,
+    }))
+}
+
+fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, NotUsed> {
+    let Some(op) = S3Op::from_event_name(&name) else {
+        let data = raw.category.as_deref() == Some("Data") || is_object_level(&name);
+        return Err(NotUsed::Filtered(if data {
+            reason::S3_DATA_NO_KMS
+        } else {
+            reason::S3_MANAGEMENT
+        }));
+    };
+    let common = common(&raw, name)?;
+    let request = raw.request.unwrap_or_default();
+    let response = raw.response.unwrap_or_default();
+    let sse = response.sse.as_deref().or(request.sse.as_deref());
+    let applied = raw
+        .additional
+        .as_ref()
+        .and_then(|a| a.sse_applied.as_deref());
+    let not_kms = matches!(sse, Some(s) if !s.starts_with("aws:kms"))
+        || matches!(applied, Some(a) if !a.ends_with("SSE_KMS"));
+    if not_kms {
+        return Err(NotUsed::Filtered(reason::S3_NOT_SSE_KMS));
+    }
+    let (Some(bucket), Some(key)) = (request.bucket_name, request.key) else {
+        return Err(NotUsed::Rejected(
+            "missing_field",
+            "an S3 object request without requestParameters.bucketName and key".into(),
+        ));
+    };
+    let partition = partition_of(&common.region);
+    let source = request.copy_source.as_deref().and_then(parse_copy_source);
+    Ok(Event::S3(S3Request {
+        common,
+        op,
+        bucket,
+        key,
+        partition,
+        kms_key: response.sse_kms_key.or(request.sse_kms_key),
+        // S3 answers a write with the bucket-key header only when a bucket key was used, and
+        // DSSE-KMS never uses one.
+        bucket_key: if response.sse.as_deref() == Some("aws:kms:dsse") {
+            Some(false)
+        } else {
+            response
+                .bucket_key_enabled
+                .or(request.bucket_key_enabled)
+                .or(response.sse.as_ref().map(|_| false))
+        },
+        source,
+    }))
+}
+
+/// S3 data-event names of old records that carry no `eventCategory`.
+fn is_object_level(name: &str) -> bool {
+    name.ends_with("Object")
+        || name.ends_with("Objects")
+        || name.ends_with("ObjectV2")
+        || name.contains("MultipartUpload")
+        || name.starts_with("GetObject")
+        || name.starts_with("PutObject")
+}
+
+/// The ARN prefix of S3 in a Region's partition.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "arn:aws-cn:s3:::"
+    } else if region.starts_with("us-gov-") {
+        "arn:aws-us-gov:s3:::"
+    } else {
+        "arn:aws:s3:::"
+    }
+}
+
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded.
+fn parse_copy_source(s: &str) -> Option<(String, String)> {
+    let s = s.strip_prefix('/').unwrap_or(s);
+    let s = s.split_once("?versionId=").map_or(s, |(p, _)| p);
+    let (bucket, key) = s.split_once('/')?;
+    Some((bucket.to_string(), percent_decode(key)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `eventTime` (`2021-10-26T23:41:27Z`, or any RFC 3339 time) to Unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() == 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[19] == b'Z' {
+        let n = |r: std::ops::Range<usize>| -> Option<u32> {
+            let t = s.get(r)?;
+            t.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| t.parse().ok())?
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)?;
+        let time = chrono::NaiveTime::from_hms_opt(n(11..13)?, n(14..16)?, n(17..19)?)?;
+        return Some(date.and_time(time).and_utc().timestamp());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S3_GDK: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole",
+        "arn":"arn:aws:sts::111122223333:assumed-role/Admins/alice","accountId":"111122223333",
+        "invokedBy":"s3.amazonaws.com"},"eventTime":"2024-03-01T10:00:00Z",
+        "eventSource":"kms.amazonaws.com","eventName":"GenerateDataKey","awsRegion":"us-east-1",
+        "requestParameters":{"encryptionContext":{"aws:s3:arn":"arn:aws:s3:::bkt/a/b.txt"},
+        "keySpec":"AES_256","keyId":"alias/x"},"responseElements":null,"eventID":"e1",
+        "resources":[{"accountId":"111122223333","type":"AWS::KMS::Key",
+        "ARN":"arn:aws:kms:us-east-1:111122223333:key/k1"}],"recipientAccountId":"111122223333"}"#;
+
+    #[test]
+    fn an_s3_generate_data_key_is_a_per_object_kms_call_with_the_key_from_resources() {
+        let Ok(Event::Kms(k)) = parse(S3_GDK.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(k.op, KmsOp::GenerateDataKey);
+        assert_eq!(k.mode, Mode::PerObject);
+        assert_eq!(k.bucket, "bkt");
+        assert_eq!(k.bucket_arn, "arn:aws:s3:::bkt");
+        assert_eq!(k.key.as_deref(), Some("a/b.txt"));
+        assert_eq!(
+            k.kms_key.as_deref(),
+            Some("arn:aws:kms:us-east-1:111122223333:key/k1")
+        );
+        assert_eq!(k.common.time, 1709287200);
+        assert_eq!(
+            k.common.requester,
+            "arn:aws:sts::111122223333:assumed-role/Admins/alice"
+        );
+    }
+
+    #[test]
+    fn a_bucket_arn_context_is_a_bucket_key_call() {
+        let text = S3_GDK.replace("arn:aws:s3:::bkt/a/b.txt", "arn:aws:s3:::bkt");
+        let Ok(Event::Kms(k)) = parse(text.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(k.mode, Mode::BucketKey);
+        assert_eq!(k.key, None);
+    }
+
+    #[test]
+    fn cloudtrail_log_encryption_is_filtered_with_its_own_reason() {
+        let text = S3_GDK.replace(
+            r#"{"aws:s3:arn""#,
+            r#"{"aws:cloudtrail:arn":"arn:aws:cloudtrail:us-east-1:1:trail/t","aws:s3:arn""#,
+        );
+        assert_eq!(
+            parse(text.as_bytes()).unwrap_err(),
+            NotUsed::Filtered(reason::CLOUDTRAIL_LOG_ENCRYPTION)
+        );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_rejected_naming_it() {
+        let text = S3_GDK.replace(r#""awsRegion":"us-east-1""#, r#""awsRegion":7"#);
+        let NotUsed::Rejected(kind, msg) = parse(text.as_bytes()).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(kind, "wrong_field_type");
+        assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn the_prefilter_never_drops_a_kms_or_s3_record() {
+        let f = memchr::memmem::Finder::new(EVENT_SOURCE_NEEDLE);
+        assert!(prefilter(S3_GDK.as_bytes(), &f));
+        assert!(prefilter(br#"{"eventSource" : "s3.amazonaws.com"}"#, &f));
+        assert!(prefilter(
+            br#"{"eventSource":"kms\u002eamazonaws.com"}"#,
+            &f
+        ));
+        assert!(prefilter(br#"{"eventName":"x"}"#, &f));
+        assert!(!prefilter(br#"{"eventSource":"ec2.amazonaws.com"}"#, &f));
+    }
+
+    #[test]
+    fn bucket_key_enabled_is_read_as_bool_or_string() {
+        for v in [r#"true"#, r#""true""#, r#""TRUE""#] {
+            let text = format!(r#"{{"x-amz-server-side-encryption-bucket-key-enabled":{v}}}"#);
+            let p: Params = serde_json::from_str(&text).unwrap();
+            assert_eq!(p.bucket_key_enabled, Some(true));
+        }
+    }
+
+    #[test]
+    fn times_parse_fast_and_in_rfc3339() {
+        assert_eq!(parse_time("1970-01-01T00:00:10Z"), Some(10));
+        assert_eq!(parse_time("1970-01-01T00:00:10.5+00:00"), Some(10));
+        assert_eq!(parse_time("2025-10-21TT00:52:27Z"), None);
+        assert_eq!(parse_time("2025-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn copy_sources_are_decoded() {
+        assert_eq!(
+            parse_copy_source("/src-bkt/dir/a%20b.txt?versionId=1"),
+            Some(("src-bkt".into(), "dir/a b.txt".into()))
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! The exit-code policy, in one place.
+
+/// What `keytrail` exits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// The report was produced (input problems, if any, are in its summary).
+    Success,
+    /// keytrail could not do its job: an output it could not write, an internal error.
+    Failure,
+    /// The command line was wrong (clap's own code for usage errors).
+    Usage,
+    /// `--strict` and the input had a problem (unreadable, truncated, not CloudTrail, ...).
+    InputProblem,
+    /// `analyze --expect`: the figures differ from the manifest.
+    Mismatch,
+}
+
+impl ExitCode {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitCode::Success => 0,
+            ExitCode::Failure => 1,
+            ExitCode::Usage => 2,
+            ExitCode::InputProblem => 3,
+            ExitCode::Mismatch => 4,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        std::process::ExitCode::from(c.code())
+    }
+}
+
+/// The text `--help` shows about exit codes.
+pub const HELP: &str = "\
+Exit codes:
+  0  success (input problems, if any, are counted in the report's summary)
+  1  failure (an output that could not be written, an internal error)
+  2  usage error
+  3  --strict, and an input had a problem (unreadable, truncated, not CloudTrail, ...)
+  4  analyze --expect: the report differs from the manifest";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_documented() {
+        let all = [
+            ExitCode::Success,
+            ExitCode::Failure,
+            ExitCode::Usage,
+            ExitCode::InputProblem,
+            ExitCode::Mismatch,
+        ];
+        let mut codes: Vec<u8> = all.iter().map(|c| c.code()).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+        for c in &all {
+            assert!(HELP.contains(&format!("  {}  ", c.code())), "{c:?}");
+        }
+    }
+}

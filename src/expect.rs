@@ -1,0 +1,80 @@
+//! `analyze --expect manifest.json`: compare a report with a simulator's manifest.
+//!
+//! Compared per bucket and mode: S3 requests and KMS calls by operation, and distinct objects.
+//! These are the figures the analyzer observes; the manifest's `truth` section (prefix
+//! attribution) is an estimate's target, not an exact expectation, and is not compared here.
+
+use crate::event::{KmsOp, S3Op};
+use crate::report::Report;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Figures of one (bucket, mode).
+type Figures = BTreeMap<String, u64>;
+
+/// The differences between `report` and `manifest`, one line each; empty when they agree.
+pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, String> {
+    if manifest.get("schema").and_then(Value::as_str) != Some(crate::simulate::manifest::SCHEMA) {
+        return Err(format!(
+            "not a keytrail manifest (expected \"schema\": \"{}\")",
+            crate::simulate::manifest::SCHEMA
+        ));
+    }
+    let groups = manifest
+        .pointer("/expected/groups")
+        .and_then(Value::as_array)
+        .ok_or("the manifest has no expected.groups")?;
+    let mut expected: BTreeMap<(String, String), Figures> = BTreeMap::new();
+    for g in groups {
+        let key = (
+            g["bucket"].as_str().unwrap_or("").to_string(),
+            g["mode"].as_str().unwrap_or("").to_string(),
+        );
+        let mut f = Figures::new();
+        for section in ["s3_requests", "kms_calls"] {
+            if let Some(m) = g[section].as_object() {
+                for (op, n) in m {
+                    if op != "total" {
+                        f.insert(op.clone(), n.as_u64().unwrap_or(0));
+                    }
+                }
+            }
+        }
+        f.insert("objects".into(), g["objects"].as_u64().unwrap_or(0));
+        expected.insert(key, f);
+    }
+    let mut got: BTreeMap<(String, String), Figures> = BTreeMap::new();
+    for r in &report.rows {
+        let f = got
+            .entry((r.bucket.clone(), r.mode.name().to_string()))
+            .or_default();
+        for op in S3Op::ALL {
+            *f.entry(op.name().into()).or_default() += r.s3_count(op);
+        }
+        for op in KmsOp::ALL {
+            *f.entry(op.name().into()).or_default() += r.kms_count(op);
+        }
+        *f.entry("objects".into()).or_default() += r.objects;
+    }
+    let mut diffs = Vec::new();
+    let keys: std::collections::BTreeSet<_> = expected.keys().chain(got.keys()).cloned().collect();
+    let empty = Figures::new();
+    for key in keys {
+        let e = expected.get(&key).unwrap_or(&empty);
+        let g = got.get(&key).unwrap_or(&empty);
+        let names: std::collections::BTreeSet<_> = e.keys().chain(g.keys()).collect();
+        for name in names {
+            let (ev, gv) = (
+                e.get(name).copied().unwrap_or(0),
+                g.get(name).copied().unwrap_or(0),
+            );
+            if ev != gv {
+                diffs.push(format!(
+                    "{} {}: {name}: expected {ev}, analyzed {gv}",
+                    key.0, key.1
+                ));
+            }
+        }
+    }
+    Ok(diffs)
+}

@@ -1,0 +1,24 @@
+//! keytrail: what SSE-KMS really costs, read from CloudTrail.
+//!
+//! The pipeline runs one way: [`source`] finds inputs and frames their records, [`event`]
+//! parses and classifies them, [`filter`] holds the predicates, [`analyze`] is the parallel
+//! stage that keeps compact events, [`correlate`] is the barrier that joins KMS calls to S3
+//! requests and builds rows, and [`report`] renders them. [`app`] ties the command line to it.
+
+pub mod analyze;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod correlate;
+pub mod envelope;
+pub mod event;
+pub mod exit;
+pub mod expect;
+pub mod filter;
+pub mod intern;
+pub mod output;
+pub mod progress;
+pub mod report;
+pub mod simulate;
+pub mod source;
+pub mod summary;

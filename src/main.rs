@@ -1,0 +1,31 @@
+use clap::Parser;
+use keytrail::app::{self, UsageError};
+use keytrail::cli::Cli;
+use keytrail::exit::ExitCode;
+use keytrail::report::sanitize::visible;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match app::run(cli) {
+        Ok(code) => code.into(),
+        Err(e) if is_broken_pipe(&e) => ExitCode::Success.into(),
+        Err(e) => {
+            eprintln!("keytrail: error: {}", visible(&format!("{e:#}")));
+            let usage = e.chain().any(|c| c.is::<UsageError>());
+            if usage {
+                ExitCode::Usage
+            } else {
+                ExitCode::Failure
+            }
+            .into()
+        }
+    }
+}
+
+/// A reader that went away (`keytrail ... | head`) is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,80 @@
+//! What the user sees on stderr while a run goes on: a progress bar (only on a terminal) and
+//! the input problems, each made safe to print.
+
+use crate::analyze::Observer;
+use crate::report::sanitize::visible;
+use crate::summary::Problem;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Problems printed one by one before the rest are only counted.
+pub const MAX_PRINTED_PROBLEMS: u64 = 20;
+
+pub struct Progress {
+    bar: ProgressBar,
+    print_problems: bool,
+    printed: AtomicU64,
+    files: AtomicU64,
+    done: AtomicU64,
+}
+
+impl Progress {
+    /// `show_bar` should be true only when stderr is a terminal.
+    pub fn new(show_bar: bool, print_problems: bool) -> Progress {
+        let bar = if show_bar {
+            ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4))
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} \
+                 {binary_bytes_per_sec} {msg}",
+            )
+            .expect("a valid template"),
+        );
+        Progress {
+            bar,
+            print_problems,
+            printed: AtomicU64::new(0),
+            files: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn started(&self, total_bytes: u64, files: u64) {
+        self.bar.set_length(total_bytes);
+        self.files.store(files, Ordering::Relaxed);
+        self.bar.set_message(format!("0/{files} files"));
+    }
+
+    fn input_done(&self, stored_bytes: u64) {
+        self.bar.inc(stored_bytes);
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.files.load(Ordering::Relaxed);
+        self.bar.set_message(format!("{done}/{total} files"));
+    }
+
+    fn problem(&self, p: &Problem) {
+        if !self.print_problems {
+            return;
+        }
+        let n = self.printed.fetch_add(1, Ordering::Relaxed);
+        if n < MAX_PRINTED_PROBLEMS {
+            self.bar
+                .suspend(|| eprintln!("keytrail: warning: {}", visible(&p.to_string())));
+        } else if n == MAX_PRINTED_PROBLEMS {
+            self.bar.suspend(|| {
+                eprintln!(
+                    "keytrail: warning: more input problems; the report's summary counts them all"
+                )
+            });
+        }
+    }
+
+    fn finished(&self) {
+        self.bar.finish_and_clear();
+    }
+}

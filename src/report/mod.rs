@@ -1,0 +1,363 @@
+//! The report: the rows and the input summary, and its renderers, one file per format.
+//!
+//! Every renderer is a pure function from a [`Report`] to bytes. The tabular formats (table,
+//! CSV, Markdown, Parquet) all take their columns from [`columns`], so a column is defined once.
+//! polars appears only in [`frame`], which CSV and Parquet go through.
+
+mod csv;
+mod frame;
+mod json;
+mod markdown;
+mod parquet;
+pub mod sanitize;
+mod table;
+
+use crate::config::{AnalyzeConfig, Filters};
+use crate::event::{KmsOp, Mode, S3Op};
+use crate::summary::Summary;
+
+/// The versioned name of the JSON schema; bump it on any incompatible change.
+pub const SCHEMA: &str = "keytrail.analyze/v1";
+
+/// One row: a group within a bucket, in one encryption mode.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    pub bucket: String,
+    /// The group's value (the bucket itself when grouping by bucket).
+    pub group: String,
+    pub mode: Mode,
+    /// S3 requests by operation, indexed like [`S3Op::ALL`].
+    pub s3: [u64; 7],
+    pub s3_errors: u64,
+    /// Distinct objects, from S3 requests and per-object KMS contexts.
+    pub objects: u64,
+    /// KMS calls by operation, indexed like [`KmsOp::ALL`].
+    pub kms: [u64; 4],
+    /// KMS calls whose group (prefix) was attributed through correlation, not read off the call.
+    pub kms_attributed: u64,
+    pub kms_throttled: u64,
+    pub kms_access_denied: u64,
+    pub kms_other_errors: u64,
+    /// S3 requests with no KMS call (bucket-key cache hits, or KMS events not logged).
+    pub unmatched_s3: u64,
+    /// KMS calls with no S3 request (data events not logged, or other callers).
+    pub unmatched_kms: u64,
+}
+
+impl Row {
+    pub fn s3_total(&self) -> u64 {
+        self.s3.iter().sum()
+    }
+    pub fn kms_total(&self) -> u64 {
+        self.kms.iter().sum()
+    }
+    pub fn kms_errors(&self) -> u64 {
+        self.kms_throttled + self.kms_access_denied + self.kms_other_errors
+    }
+    pub fn s3_count(&self, op: S3Op) -> u64 {
+        self.s3[op as usize]
+    }
+    pub fn kms_count(&self, op: KmsOp) -> u64 {
+        self.kms[op as usize]
+    }
+    /// KMS calls per distinct object; `None` without objects.
+    pub fn kms_per_object(&self) -> Option<f64> {
+        ratio(self.kms_total(), self.objects)
+    }
+    /// KMS calls per S3 request; `None` without S3 requests.
+    pub fn kms_per_s3_request(&self) -> Option<f64> {
+        ratio(self.kms_total(), self.s3_total())
+    }
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// What the run was asked for, echoed in the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub group_by: String,
+    pub window_secs: i64,
+    pub filters: Filters,
+}
+
+impl Settings {
+    pub fn from_config(cfg: &AnalyzeConfig) -> Settings {
+        Settings {
+            group_by: cfg.group_by.name(),
+            window_secs: cfg.window_secs,
+            filters: cfg.filters.clone(),
+        }
+    }
+}
+
+/// The result of `keytrail analyze`.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub settings: Settings,
+    pub summary: Summary,
+    pub rows: Vec<Row>,
+    pub warnings: Vec<String>,
+    /// S3 data events seen, used or not.
+    pub s3_data_events: u64,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for the terminal, with the input summary below it.
+    Table,
+    /// The full report, schema `keytrail.analyze/v1`.
+    Json,
+    /// The rows, one per line, with a header.
+    Csv,
+    /// The rows as a Markdown table, with the summary.
+    Markdown,
+    /// The rows as an Apache Parquet file.
+    Parquet,
+}
+
+/// Renders `report` in `format`. `color` is for the table only.
+pub fn render(report: &Report, format: Format) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        Format::Table => table::render(report).into_bytes(),
+        Format::Json => json::render(report),
+        Format::Csv => csv::render(report)?,
+        Format::Markdown => markdown::render(report).into_bytes(),
+        Format::Parquet => parquet::render(report)?,
+    })
+}
+
+/// The values of one tabular column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Text(Vec<String>),
+    Count(Vec<u64>),
+    Ratio(Vec<Option<f64>>),
+}
+
+/// One tabular column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: &'static str,
+    pub values: Values,
+}
+
+/// The columns of the rows, in order: the single definition every tabular format uses.
+pub fn columns(report: &Report) -> Vec<Column> {
+    let rows = &report.rows;
+    let text = |name, f: &dyn Fn(&Row) -> String| Column {
+        name,
+        values: Values::Text(rows.iter().map(f).collect()),
+    };
+    let count = |name, f: &dyn Fn(&Row) -> u64| Column {
+        name,
+        values: Values::Count(rows.iter().map(f).collect()),
+    };
+    let ratio = |name, f: &dyn Fn(&Row) -> Option<f64>| Column {
+        name,
+        values: Values::Ratio(rows.iter().map(f).collect()),
+    };
+    let mut cols = vec![
+        text("bucket", &|r| r.bucket.clone()),
+        text("group", &|r| r.group.clone()),
+        text("mode", &|r| r.mode.name().to_string()),
+    ];
+    for op in S3Op::ALL {
+        cols.push(count(op.name(), &move |r: &Row| r.s3_count(op)));
+    }
+    cols.push(count("s3_requests", &|r| r.s3_total()));
+    cols.push(count("s3_errors", &|r| r.s3_errors));
+    cols.push(count("objects", &|r| r.objects));
+    for op in KmsOp::ALL {
+        cols.push(count(op.name(), &move |r: &Row| r.kms_count(op)));
+    }
+    cols.extend([
+        count("kms_calls", &|r| r.kms_total()),
+        count("kms_calls_attributed", &|r| r.kms_attributed),
+        count("kms_throttled", &|r| r.kms_throttled),
+        count("kms_access_denied", &|r| r.kms_access_denied),
+        count("kms_other_errors", &|r| r.kms_other_errors),
+        ratio("kms_calls_per_object", &|r| r.kms_per_object()),
+        ratio("kms_calls_per_s3_request", &|r| r.kms_per_s3_request()),
+        count("unmatched_s3_requests", &|r| r.unmatched_s3),
+        count("unmatched_kms_calls", &|r| r.unmatched_kms),
+    ]);
+    cols
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// A ratio as printed in text formats.
+pub fn format_ratio(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r >= 100.0 => format!("{r:.0}"),
+        Some(r) if r >= 0.01 || r == 0.0 => format!("{r:.3}"),
+        Some(r) => format!("{r:.2e}"),
+        None => "-".to_string(),
+    }
+}
+
+/// The lines of the summary shared by the text formats.
+pub fn summary_lines(report: &Report) -> Vec<String> {
+    let s = &report.summary;
+    let join = |m: &crate::summary::Reasons| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = vec![format!(
+        "files: {} read{}{}{}",
+        s.files.read,
+        if s.documents_skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (documents without records: {})",
+                join(&s.documents_skipped)
+            )
+        },
+        if s.files.skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; skipped: {}", join(&s.files.skipped))
+        },
+        if s.files.with_problems.is_empty() {
+            String::new()
+        } else {
+            format!("; with problems: {}", join(&s.files.with_problems))
+        },
+    )];
+    lines.push(format!(
+        "bytes: {} read, {} of JSON",
+        s.bytes.read, s.bytes.decoded
+    ));
+    lines.push(format!(
+        "records: {} read = {} used + {} filtered out + {} rejected",
+        s.records.read,
+        s.records.used,
+        s.filtered_total(),
+        s.rejected_total()
+    ));
+    if !s.records.filtered_out.is_empty() {
+        lines.push(format!("  filtered out: {}", join(&s.records.filtered_out)));
+    }
+    if !s.records.rejected.is_empty() {
+        lines.push(format!("  rejected: {}", join(&s.records.rejected)));
+    }
+    if let (Some(a), Some(b)) = (s.first_time, s.last_time) {
+        lines.push(format!(
+            "time span: {} to {}",
+            format_time(a),
+            format_time(b)
+        ));
+    }
+    let attributed: u64 = report.rows.iter().map(|r| r.kms_attributed).sum();
+    if attributed > 0 {
+        lines.push(format!(
+            "{attributed} bucket-key KMS calls were attributed to a prefix through correlation \
+             (marked *): a bucket-key call names only its bucket"
+        ));
+    }
+    for w in &report.warnings {
+        lines.push(format!("warning: {w}"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_print_with_sense() {
+        assert_eq!(format_ratio(Some(1.0)), "1.000");
+        assert_eq!(format_ratio(Some(0.0068)), "6.80e-3");
+        assert_eq!(format_ratio(Some(250.4)), "250");
+        assert_eq!(format_ratio(None), "-");
+    }
+}
+
+/// A column of the text formats (table, Markdown), already formatted and made visible.
+pub struct TextColumn {
+    pub header: &'static str,
+    pub numeric: bool,
+    pub cells: Vec<String>,
+    /// Left out when every cell is zero.
+    pub optional: bool,
+}
+
+/// The compact column set of the text formats: a terminal has no room for every operation.
+pub fn text_columns(report: &Report) -> Vec<TextColumn> {
+    let rows = &report.rows;
+    let mk = |header, numeric, f: &dyn Fn(&Row) -> String| TextColumn {
+        header,
+        numeric,
+        cells: rows.iter().map(f).collect(),
+        optional: false,
+    };
+    let optional = |header, f: &dyn Fn(&Row) -> String| TextColumn {
+        optional: true,
+        ..mk(header, true, f)
+    };
+    let n = |v: u64| v.to_string();
+    let mut cols = vec![mk("bucket", false, &|r| {
+        sanitize::visible(&r.bucket).into_owned()
+    })];
+    if report.settings.group_by != "bucket" {
+        cols.push(mk("group", false, &|r| {
+            sanitize::visible(&r.group).into_owned()
+        }));
+    }
+    cols.extend([
+        mk("mode", false, &|r| r.mode.name().to_string()),
+        mk("Put", true, &|r| n(r.s3_count(S3Op::PutObject))),
+        mk("Get", true, &|r| n(r.s3_count(S3Op::GetObject))),
+        optional("Copy", &|r| n(r.s3_count(S3Op::CopyObject))),
+        optional("Multipart", &|r| {
+            n(r.s3_count(S3Op::CreateMultipartUpload)
+                + r.s3_count(S3Op::UploadPart)
+                + r.s3_count(S3Op::UploadPartCopy)
+                + r.s3_count(S3Op::CompleteMultipartUpload))
+        }),
+        mk("objects", true, &|r| n(r.objects)),
+        mk("GenerateDataKey", true, &|r| {
+            n(r.kms_count(KmsOp::GenerateDataKey))
+        }),
+        mk("Decrypt", true, &|r| n(r.kms_count(KmsOp::Decrypt))),
+        optional("Encrypt", &|r| n(r.kms_count(KmsOp::Encrypt))),
+        optional("other KMS", &|r| n(r.kms_count(KmsOp::Other))),
+        mk("KMS calls", true, &|r| {
+            let mark = if r.kms_attributed > 0 { "*" } else { "" };
+            format!("{}{mark}", r.kms_total())
+        }),
+        mk("KMS/object", true, &|r| format_ratio(r.kms_per_object())),
+        mk("KMS/request", true, &|r| {
+            format_ratio(r.kms_per_s3_request())
+        }),
+        mk("S3 w/o KMS", true, &|r| n(r.unmatched_s3)),
+        mk("KMS w/o S3", true, &|r| n(r.unmatched_kms)),
+        optional("KMS errors", &|r| {
+            if r.kms_errors() == 0 {
+                "0".to_string()
+            } else {
+                format!(
+                    "{} (throttled {}, denied {}, other {})",
+                    r.kms_errors(),
+                    r.kms_throttled,
+                    r.kms_access_denied,
+                    r.kms_other_errors
+                )
+            }
+        }),
+    ]);
+    cols.retain(|c| !c.optional || c.cells.iter().any(|v| v != "0"));
+    cols
+}

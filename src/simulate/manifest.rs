@@ -1,0 +1,122 @@
+//! `manifest.json`: the true figures of a simulated trail.
+//!
+//! `expected.groups` holds, per bucket and mode, what `keytrail analyze` must report from the
+//! trail as logged (the figures it observes: S3 requests by operation, KMS calls by operation,
+//! distinct objects). `truth.prefixes` holds what the analyzer can only estimate: which key
+//! prefix (first segment) each KMS call served, bucket-key calls included.
+
+use super::{op_name, Simulation};
+use crate::correlate::key_prefix;
+use crate::envelope::{KmsOp, Op};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The versioned name of the manifest schema.
+pub const SCHEMA: &str = "keytrail.manifest/v1";
+
+#[derive(Default)]
+struct Group {
+    s3: BTreeMap<&'static str, u64>,
+    kms: BTreeMap<&'static str, u64>,
+    objects: BTreeSet<String>,
+}
+
+fn kms_name(op: KmsOp) -> &'static str {
+    match op {
+        KmsOp::GenerateDataKey => "GenerateDataKey",
+        KmsOp::Decrypt => "Decrypt",
+        KmsOp::Encrypt => "Encrypt",
+    }
+}
+
+fn mode(bucket_key: bool) -> &'static str {
+    if bucket_key {
+        "bucket_key"
+    } else {
+        "per_object"
+    }
+}
+
+pub fn manifest(sim: &Simulation) -> Value {
+    let trail = &sim.scenario.trail;
+    let mut groups: BTreeMap<(String, &'static str), Group> = BTreeMap::new();
+    if trail.s3_data_events {
+        for r in &sim.requests {
+            if matches!(r.op, Op::HeadObject | Op::Replicate) {
+                continue;
+            }
+            let b = &sim.buckets[r.bucket];
+            let g = groups
+                .entry((b.name.clone(), mode(r.bucket_key_path)))
+                .or_default();
+            *g.s3.entry(op_name(r.op)).or_default() += 1;
+            g.objects.insert(r.key.clone());
+        }
+    }
+    let mut prefixes: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
+    for c in &sim.calls {
+        let request = &sim.requests[c.request];
+        let served = c.key.as_deref().unwrap_or(&request.key);
+        *prefixes
+            .entry((
+                c.bucket.clone(),
+                key_prefix(served, 1),
+                mode(c.key.is_none()),
+            ))
+            .or_default() += 1;
+        if !trail.kms_events {
+            continue;
+        }
+        let g = groups
+            .entry((c.bucket.clone(), mode(c.key.is_none())))
+            .or_default();
+        *g.kms.entry(kms_name(c.op)).or_default() += 1;
+        if let Some(k) = &c.key {
+            g.objects.insert(k.clone());
+        }
+    }
+    let count_map = |m: &BTreeMap<&'static str, u64>| -> Value {
+        let mut out: Map<String, Value> =
+            m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        out.insert("total".into(), json!(m.values().sum::<u64>()));
+        Value::Object(out)
+    };
+    let p = &sim.params;
+    json!({
+        "schema": SCHEMA,
+        "scenario": sim.scenario.name,
+        "seed": sim.seed,
+        "engine": {
+            "bucket_key_ttl_secs": p.bucket_key_ttl_secs,
+            "max_front_end_caches": p.max_front_end_caches,
+            "requests_per_cache": p.requests_per_cache,
+            "complete_multipart_calls_kms": p.complete_multipart_calls_kms,
+            "sharing": match p.sharing {
+                crate::envelope::Sharing::PerSession => "session",
+                crate::envelope::Sharing::RoleAndPolicy => "role",
+            },
+        },
+        "trail": {
+            "s3_data_events": trail.s3_data_events,
+            "kms_events": trail.kms_events,
+            "start": crate::report::format_time(sim.start),
+            "end": crate::report::format_time(sim.end),
+        },
+        "expected": {
+            "groups": groups.iter().map(|((bucket, mode), g)| json!({
+                "bucket": bucket,
+                "mode": mode,
+                "s3_requests": count_map(&g.s3),
+                "kms_calls": count_map(&g.kms),
+                "objects": g.objects.len(),
+            })).collect::<Vec<_>>(),
+        },
+        "truth": {
+            "s3_requests": sim.requests.len(),
+            "kms_calls": sim.calls.len(),
+            "prefixes": prefixes.iter().map(|((bucket, prefix, mode), n)| json!({
+                "bucket": bucket, "prefix": prefix, "mode": mode, "kms_calls": n,
+            })).collect::<Vec<_>>(),
+        },
+    })
+}

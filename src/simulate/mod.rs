@@ -1,0 +1,694 @@
+//! The simulator: a scenario -> S3 requests -> the envelope engine -> CloudTrail files in the
+//! delivered layout, plus `manifest.json`, the true figures `keytrail analyze` must report.
+//!
+//! Everything is drawn from one seeded [`Rng`] in a fixed order, and files are compressed
+//! independently (in parallel), so the same scenario and seed give byte-identical trees on any
+//! number of threads.
+
+pub mod builtin;
+pub mod manifest;
+pub mod records;
+pub mod scenario;
+
+use crate::envelope::{self, Encryption, Engine, KmsCall, Op, Params, Rng, Sharing};
+use crate::event::partition_of;
+use records::{Identity, Sse};
+use scenario::{Bucket, Phase, Scenario};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A bucket with everything resolved.
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub head: &'static str,
+    pub kms_key: String,
+    pub prefix_keys: Vec<(String, String)>,
+    pub spec: Bucket,
+}
+
+impl BucketInfo {
+    /// The KMS key of an object: the longest matching prefix's, else the bucket default.
+    pub fn key_for(&self, object: &str) -> &str {
+        self.prefix_keys
+            .iter()
+            .filter(|(p, _)| object.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .map_or(&self.kms_key, |(_, k)| k)
+    }
+
+    fn bucket_key_at(&self, offset: i64) -> bool {
+        match self.spec.bucket_key_from_secs {
+            Some(from) => offset >= from,
+            None => self.spec.bucket_key,
+        }
+    }
+}
+
+/// One S3 request the scenario makes.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub time: i64,
+    pub session: usize,
+    pub bucket: usize,
+    pub key: String,
+    pub op: Op,
+    pub source: Option<(usize, String)>,
+    pub encryption: Encryption,
+    pub context: Vec<(String, String)>,
+    pub bytes: u64,
+    /// Truth: whether the request went through a bucket-level key.
+    pub bucket_key_path: bool,
+}
+
+/// A session that makes requests.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub identity: Identity,
+    pub role: String,
+    pub policy: String,
+}
+
+/// A simulated trail, before it is written.
+pub struct Simulation {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub params: Params,
+    pub start: i64,
+    pub end: i64,
+    pub buckets: Vec<BucketInfo>,
+    pub sessions: Vec<Session>,
+    pub requests: Vec<Planned>,
+    pub calls: Vec<KmsCall>,
+}
+
+fn kms_arn(id: &str, account: &str, region: &str) -> String {
+    if id.starts_with("arn:") {
+        id.to_string()
+    } else {
+        format!("arn:aws:kms:{region}:{account}:key/{id}")
+    }
+}
+
+fn name_uuid(name: &str) -> String {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    records::uuid(&mut Rng::new(h))
+}
+
+/// Plans the requests and runs the engine.
+pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
+    let mut rng = Rng::new(seed);
+    let start = crate::event::parse_time(&scenario.start).expect("validated");
+    let buckets: Vec<BucketInfo> = scenario
+        .buckets
+        .iter()
+        .map(|b| {
+            let spec = b.get_ref().clone();
+            let account = spec
+                .account
+                .clone()
+                .unwrap_or_else(|| scenario.account.clone());
+            let region = spec
+                .region
+                .clone()
+                .unwrap_or_else(|| scenario.region.clone());
+            let default_id = spec
+                .kms_key
+                .clone()
+                .unwrap_or_else(|| name_uuid(&spec.name));
+            BucketInfo {
+                name: spec.name.clone(),
+                head: partition_of(&region),
+                kms_key: kms_arn(&default_id, &account, &region),
+                prefix_keys: spec
+                    .prefix_kms_keys
+                    .iter()
+                    .map(|(p, k)| (p.clone(), kms_arn(k, &account, &region)))
+                    .collect(),
+                account,
+                region,
+                spec,
+            }
+        })
+        .collect();
+    let mut sessions = Vec::new();
+    let mut principal_sessions: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for p in &scenario.principals {
+        let p = p.get_ref();
+        let account = p
+            .account
+            .clone()
+            .unwrap_or_else(|| scenario.account.clone());
+        let role_id = format!(
+            "AROA{}",
+            &name_uuid(&p.name).replace('-', "")[..17].to_uppercase()
+        );
+        for i in 0..p.sessions {
+            let (arn, role, principal_id) = if p.kind == "user" {
+                let arn = format!("arn:aws:iam::{account}:user/{}", p.name);
+                (arn.clone(), arn, format!("AIDA{}", &role_id[4..]))
+            } else {
+                let session = if p.sessions == 1 {
+                    p.name.clone()
+                } else {
+                    format!("{}-{i:03}", p.name)
+                };
+                (
+                    format!("arn:aws:sts::{account}:assumed-role/{}/{session}", p.name),
+                    format!("arn:aws:iam::{account}:role/{}", p.name),
+                    format!("{role_id}:{session}"),
+                )
+            };
+            principal_sessions
+                .entry(p.name.clone())
+                .or_default()
+                .push(sessions.len());
+            sessions.push(Session {
+                identity: Identity {
+                    account: account.clone(),
+                    arn,
+                    role_arn: (p.kind != "user").then(|| role.clone()),
+                    principal_id,
+                    access_key: format!("ASIA{:016X}", rng.next_u64()),
+                    user_agent: "[aws-sdk-java/2.25.1 Linux/6.1 OpenJDK_64-Bit_Server_VM/17.0.9]"
+                        .into(),
+                    source_ip: format!("10.0.{}.{}", rng.below(256), 1 + rng.below(254)),
+                },
+                role,
+                policy: p.session_policy.clone(),
+            });
+        }
+    }
+    let params = engine_params(scenario);
+    let mut engine = Engine::new(params.clone(), seed);
+    // Objects each phase can read, per bucket, in the order written.
+    let mut objects: Vec<Vec<String>> = vec![Vec::new(); buckets.len()];
+    for (bi, b) in buckets.iter().enumerate() {
+        for n in 0..b.spec.preexisting_objects {
+            let key = format!("old/{n:06}.parquet");
+            engine.preexisting(&b.name, &key, false);
+            objects[bi].push(key);
+        }
+    }
+    let phases: Vec<(&Phase, usize, Vec<usize>)> = scenario
+        .phases
+        .iter()
+        .map(|p| {
+            let p = p.get_ref();
+            let bi = buckets
+                .iter()
+                .position(|b| b.name == p.bucket)
+                .expect("validated");
+            (p, bi, principal_sessions[&p.principal].clone())
+        })
+        .collect();
+    let end_offset = phases.iter().map(|(p, _, _)| p.end_secs).max().unwrap_or(0);
+    let first_offset = phases
+        .iter()
+        .map(|(p, _, _)| p.start_secs)
+        .min()
+        .unwrap_or(0);
+    let mut requests: Vec<Planned> = Vec::new();
+    let mut calls: Vec<KmsCall> = Vec::new();
+    let mut seq = vec![0u64; phases.len()];
+    let mut rr = vec![0usize; phases.len()];
+    let draws = |rng: &mut Rng, rate: f64| -> u64 {
+        let whole = rate.floor();
+        whole as u64 + u64::from(rng.unit() < rate - whole)
+    };
+    for offset in first_offset..end_offset {
+        let time = start + offset;
+        for (pi, (phase, bi, phase_sessions)) in phases.iter().enumerate() {
+            if offset < phase.start_secs || offset >= phase.end_secs {
+                continue;
+            }
+            let b = &buckets[*bi];
+            let encryption = if b.spec.dsse {
+                Encryption::DsseKms
+            } else {
+                Encryption::SseKms {
+                    bucket_key: phase.bucket_key_header.unwrap_or(b.bucket_key_at(offset)),
+                }
+            };
+            let context: Vec<(String, String)> = phase
+                .context
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut emit = |rng: &mut Rng,
+                            engine: &mut Engine,
+                            op: Op,
+                            key: String,
+                            source: Option<(usize, String)>| {
+                let session = phase_sessions[rr[pi] % phase_sessions.len()];
+                rr[pi] += 1;
+                let s = &sessions[session];
+                let bucket_key_path = match op {
+                    Op::GetObject | Op::UploadPart | Op::HeadObject => {
+                        engine.under_bucket_key(&b.name, &key).unwrap_or(false)
+                    }
+                    _ => matches!(encryption, Encryption::SseKms { bucket_key: true }),
+                };
+                let kms_key = b.key_for(&key).to_string();
+                let request = envelope::Request {
+                    time,
+                    session: s.identity.arn.clone(),
+                    role: s.role.clone(),
+                    session_policy: s.policy.clone(),
+                    bucket: b.name.clone(),
+                    key: key.clone(),
+                    kms_key,
+                    op,
+                    encryption,
+                    source: source.as_ref().map(|(sb, sk)| {
+                        (
+                            buckets[*sb].name.clone(),
+                            sk.clone(),
+                            buckets[*sb].key_for(sk).to_string(),
+                        )
+                    }),
+                    destination: None,
+                };
+                engine.request(&request, &mut calls);
+                requests.push(Planned {
+                    time,
+                    session,
+                    bucket: *bi,
+                    key,
+                    op,
+                    source,
+                    encryption,
+                    context: context.clone(),
+                    bytes: 1024 + rng.below(64 << 20),
+                    bucket_key_path,
+                });
+            };
+            let prefix = |rng: &mut Rng| {
+                phase.prefixes[rng.below(phase.prefixes.len() as u64) as usize].clone()
+            };
+            for _ in 0..draws(&mut rng, phase.put_rate) {
+                seq[pi] += 1;
+                let key = format!("{}p{pi}-{:07}.parquet", prefix(&mut rng), seq[pi]);
+                emit(&mut rng, &mut engine, Op::PutObject, key.clone(), None);
+                objects[*bi].push(key);
+            }
+            for _ in 0..draws(&mut rng, phase.multipart_rate) {
+                seq[pi] += 1;
+                let key = format!("{}p{pi}-{:07}.mpu.parquet", prefix(&mut rng), seq[pi]);
+                emit(
+                    &mut rng,
+                    &mut engine,
+                    Op::CreateMultipartUpload,
+                    key.clone(),
+                    None,
+                );
+                for _ in 0..phase.parts {
+                    emit(&mut rng, &mut engine, Op::UploadPart, key.clone(), None);
+                }
+                emit(
+                    &mut rng,
+                    &mut engine,
+                    Op::CompleteMultipartUpload,
+                    key.clone(),
+                    None,
+                );
+                objects[*bi].push(key);
+            }
+            let readable: Vec<usize> = objects[*bi]
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| phase.prefixes.iter().any(|p| k.starts_with(p.as_str())))
+                .map(|(i, _)| i)
+                .collect();
+            if !readable.is_empty() {
+                let n = readable.len() as u64;
+                let pick = |rng: &mut Rng| -> String {
+                    let i = match phase.read.as_str() {
+                        "recent" => n - 1 - rng.below(n.min(100)),
+                        "skewed" => ((n as f64) * rng.unit().powi(3)) as u64,
+                        _ => rng.below(n),
+                    };
+                    objects[*bi][readable[i.min(n - 1) as usize]].clone()
+                };
+                for _ in 0..draws(&mut rng, phase.get_rate) {
+                    let key = pick(&mut rng);
+                    for _ in 0..phase.ranged_gets {
+                        emit(&mut rng, &mut engine, Op::GetObject, key.clone(), None);
+                    }
+                }
+                for _ in 0..draws(&mut rng, phase.head_rate) {
+                    let key = pick(&mut rng);
+                    emit(&mut rng, &mut engine, Op::HeadObject, key, None);
+                }
+                let mut copies = Vec::new();
+                for _ in 0..draws(&mut rng, phase.copy_rate) {
+                    let src = pick(&mut rng);
+                    seq[pi] += 1;
+                    let key = format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]);
+                    emit(
+                        &mut rng,
+                        &mut engine,
+                        Op::CopyObject,
+                        key.clone(),
+                        Some((*bi, src)),
+                    );
+                    copies.push(key);
+                }
+                objects[*bi].extend(copies);
+            }
+        }
+    }
+    Simulation {
+        scenario: scenario.clone(),
+        seed,
+        params,
+        start: start + first_offset,
+        end: start + end_offset.max(first_offset + 1),
+        buckets,
+        sessions,
+        requests,
+        calls,
+    }
+}
+
+fn engine_params(s: &Scenario) -> Params {
+    let d = Params::default();
+    let e = &s.engine;
+    Params {
+        bucket_key_ttl_secs: e.bucket_key_ttl_secs.unwrap_or(d.bucket_key_ttl_secs),
+        max_front_end_caches: e.max_front_end_caches.unwrap_or(d.max_front_end_caches),
+        requests_per_cache: e.requests_per_cache.unwrap_or(d.requests_per_cache),
+        complete_multipart_calls_kms: e
+            .complete_multipart_calls_kms
+            .unwrap_or(d.complete_multipart_calls_kms),
+        sharing: match e.sharing.as_deref() {
+            Some("role") => Sharing::RoleAndPolicy,
+            _ => Sharing::PerSession,
+        },
+    }
+}
+
+/// One record placed in the trail.
+struct Placed {
+    account: String,
+    region: String,
+    time: i64,
+    text: Vec<u8>,
+}
+
+/// A file of the tree: its path relative to the output directory, and its bytes.
+pub struct TreeFile {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// Renders the simulation as the files of a delivered trail tree (manifest excluded).
+pub fn render_tree(sim: &Simulation, threads: usize) -> Vec<TreeFile> {
+    let trail = &sim.scenario.trail;
+    let mut rng = Rng::new(sim.seed ^ 0x7472_6169_6c00);
+    let mut placed: Vec<Placed> = Vec::new();
+    let ts = |t: i64| crate::report::format_time(t);
+    if trail.s3_data_events {
+        for r in &sim.requests {
+            let b = &sim.buckets[r.bucket];
+            let s = &sim.sessions[r.session];
+            let mut text = Vec::with_capacity(1600);
+            let (op, copy_source) = match r.op {
+                Op::Replicate => continue,
+                op => (
+                    op_name(op),
+                    r.source
+                        .as_ref()
+                        .map(|(sb, sk)| format!("{}/{}", sim.buckets[*sb].name, sk)),
+                ),
+            };
+            let sse = Sse {
+                kms_key: b.key_for(&r.key),
+                bucket_key: r.bucket_key_path
+                    && !matches!(r.op, Op::GetObject | Op::UploadPart | Op::HeadObject),
+                dsse: b.spec.dsse,
+            };
+            records::s3_request(
+                &mut text,
+                &mut rng,
+                &s.identity,
+                &ts(r.time),
+                &b.region,
+                op,
+                &b.name,
+                &r.key,
+                b.head,
+                sse,
+                copy_source.as_deref(),
+                r.bytes,
+            );
+            placed.push(Placed {
+                account: b.account.clone(),
+                region: b.region.clone(),
+                time: r.time,
+                text,
+            });
+        }
+    }
+    if trail.kms_events {
+        for c in &sim.calls {
+            let r = &sim.requests[c.request];
+            let b = sim
+                .buckets
+                .iter()
+                .find(|b| b.name == c.bucket)
+                .unwrap_or(&sim.buckets[r.bucket]);
+            let s = &sim.sessions[r.session];
+            let arn = match &c.key {
+                Some(k) => format!("{}{}/{}", b.head, c.bucket, k),
+                None => format!("{}{}", b.head, c.bucket),
+            };
+            let mut text = Vec::with_capacity(1600);
+            let op = match c.op {
+                envelope::KmsOp::GenerateDataKey => "GenerateDataKey",
+                envelope::KmsOp::Decrypt => "Decrypt",
+                envelope::KmsOp::Encrypt => "Encrypt",
+            };
+            records::kms_call(
+                &mut text,
+                &mut rng,
+                &s.identity,
+                &ts(c.time),
+                &b.region,
+                op,
+                &arn,
+                &r.context,
+                &c.kms_key,
+                None,
+            );
+            placed.push(Placed {
+                account: b.account.clone(),
+                region: b.region.clone(),
+                time: c.time,
+                text,
+            });
+        }
+    }
+    let related = placed.len() as f64;
+    if trail.noise_share > 0.0 && !sim.sessions.is_empty() {
+        let noise = (related * trail.noise_share / (1.0 - trail.noise_share)).round() as u64;
+        let span = (sim.end - sim.start).max(1) as u64;
+        for _ in 0..noise {
+            let s = &sim.sessions[rng.below(sim.sessions.len() as u64) as usize];
+            let b = &sim.buckets[rng.below(sim.buckets.len() as u64) as usize];
+            let time = sim.start + rng.below(span) as i64;
+            let mut text = Vec::with_capacity(1400);
+            records::noise(&mut text, &mut rng, &s.identity, &ts(time), &b.region);
+            placed.push(Placed {
+                account: b.account.clone(),
+                region: b.region.clone(),
+                time,
+                text,
+            });
+        }
+    }
+    // Files: per account, Region and window, in a stable order.
+    let window = trail.file_minutes as i64 * 60;
+    let mut files: BTreeMap<(String, String, i64), Vec<Vec<u8>>> = BTreeMap::new();
+    for p in placed {
+        let mut w = p.time.div_euclid(window);
+        if rng.unit() < trail.late_delivery_rate {
+            w += 1;
+        }
+        if rng.unit() < trail.duplicate_rate {
+            files
+                .entry((p.account.clone(), p.region.clone(), w + 1))
+                .or_default()
+                .push(p.text.clone());
+        }
+        files
+            .entry((p.account, p.region, w))
+            .or_default()
+            .push(p.text);
+    }
+    let mut plan: Vec<(PathBuf, Vec<Vec<u8>>)> = Vec::new();
+    let mut digest_hours: BTreeMap<(String, String, i64), u32> = BTreeMap::new();
+    for ((account, region, w), mut recs) in files {
+        let delivered = (w + 1) * window + 60 + rng.below(240) as i64;
+        if trail.kms_events && trail.cloudtrail_log_encryption {
+            let mut text = Vec::new();
+            let key = kms_arn(&name_uuid("cloudtrail"), &account, &region);
+            records::cloudtrail_log_encryption(
+                &mut text,
+                &mut rng,
+                &account,
+                &ts(delivered - 30),
+                &region,
+                "trail-logs",
+                &key,
+            );
+            recs.push(text);
+        }
+        // Records in a delivered file are in no particular order.
+        for i in (1..recs.len()).rev() {
+            recs.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let d = chrono::DateTime::from_timestamp(delivered, 0).expect("in range");
+        let suffix: String = (0..16)
+            .map(|_| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[rng.below(36) as usize] as char)
+            .collect();
+        let path = base_dir(trail, &account)
+            .join("CloudTrail")
+            .join(&region)
+            .join(d.format("%Y/%m/%d").to_string())
+            .join(format!(
+                "{account}_CloudTrail_{region}_{}_{suffix}.json.gz",
+                d.format("%Y%m%dT%H%MZ")
+            ));
+        *digest_hours
+            .entry((account, region, delivered / 3600))
+            .or_default() += 1;
+        plan.push((path, recs));
+    }
+    let mut out = compress_all(plan, threads);
+    if trail.digests {
+        for ((account, region, hour), n) in digest_hours {
+            let end = (hour + 1) * 3600;
+            let d = chrono::DateTime::from_timestamp(end, 0).expect("in range");
+            let text = format!(
+                "{{\"awsAccountId\":\"{account}\",\"digestStartTime\":\"{}\",\"digestEndTime\":\"{}\",\"digestS3Bucket\":\"trail-logs\",\"digestS3Object\":\"AWSLogs/{account}/CloudTrail-Digest/{region}/{}\",\"digestPublicKeyFingerprint\":\"{:032x}\",\"digestSignatureAlgorithm\":\"SHA256withRSA\",\"newestEventTime\":\"{}\",\"oldestEventTime\":\"{}\",\"previousDigestS3Bucket\":null,\"previousDigestS3Object\":null,\"previousDigestHashValue\":null,\"previousDigestHashAlgorithm\":null,\"previousDigestSignature\":null,\"logFiles\":[],\"fileCount\":{n}}}",
+                ts(end - 3600), ts(end), d.format("%Y/%m/%d"), rng.next_u64(), ts(end - 1), ts(end - 3600)
+            );
+            let path = base_dir(trail, &account)
+                .join("CloudTrail-Digest")
+                .join(&region)
+                .join(d.format("%Y/%m/%d").to_string())
+                .join(format!(
+                    "{account}_CloudTrail-Digest_{region}_management_{region}_{}.json.gz",
+                    d.format("%Y%m%dT%H%M%SZ")
+                ));
+            out.push(TreeFile {
+                path,
+                bytes: gzip(text.as_bytes()),
+            });
+        }
+    }
+    out
+}
+
+fn base_dir(trail: &scenario::Trail, account: &str) -> PathBuf {
+    let mut p = PathBuf::from("AWSLogs");
+    if let Some(org) = &trail.organization {
+        p.push(org);
+    }
+    p.push(account);
+    p
+}
+
+/// `{"Records":[...]}` of each planned file, gzip-compressed in parallel. Each file is
+/// compressed on its own, so the bytes do not depend on the thread count.
+fn compress_all(plan: Vec<(PathBuf, Vec<Vec<u8>>)>, threads: usize) -> Vec<TreeFile> {
+    use rayon::prelude::*;
+    let work = || {
+        plan.into_par_iter()
+            .map(|(path, recs)| {
+                let mut json =
+                    Vec::with_capacity(recs.iter().map(|r| r.len() + 1).sum::<usize>() + 16);
+                json.extend_from_slice(b"{\"Records\":[");
+                for (i, r) in recs.iter().enumerate() {
+                    if i > 0 {
+                        json.push(b',');
+                    }
+                    json.extend_from_slice(r);
+                }
+                json.extend_from_slice(b"]}");
+                TreeFile {
+                    path,
+                    bytes: gzip(&json),
+                }
+            })
+            .collect()
+    };
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
+}
+
+/// gzip at the default level, with a fixed header (no name, no time), so output is stable.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::GzBuilder::new().mtime(0).write(
+        Vec::with_capacity(data.len() / 6),
+        flate2::Compression::default(),
+    );
+    e.write_all(data).expect("writing to a Vec cannot fail");
+    e.finish().expect("writing to a Vec cannot fail")
+}
+
+/// The name S3 logs for an operation.
+pub fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::PutObject => "PutObject",
+        Op::GetObject => "GetObject",
+        Op::HeadObject => "HeadObject",
+        Op::CopyObject => "CopyObject",
+        Op::CreateMultipartUpload => "CreateMultipartUpload",
+        Op::UploadPart => "UploadPart",
+        Op::UploadPartCopy => "UploadPartCopy",
+        Op::CompleteMultipartUpload => "CompleteMultipartUpload",
+        Op::Replicate => "Replicate",
+    }
+}
+
+/// Writes a simulation into `dir`: the tree first, `manifest.json` last, so a tree with a
+/// manifest is complete. Refuses a non-empty directory unless `force`.
+pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    if dir.exists() {
+        let non_empty = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .next()
+            .is_some();
+        if non_empty && !force {
+            anyhow::bail!(crate::app::UsageError(format!(
+                "{} is not empty: give --force to write into it anyway",
+                dir.display()
+            )));
+        }
+        // An old manifest would vouch for a tree being rewritten.
+        let _ = std::fs::remove_file(dir.join("manifest.json"));
+    }
+    let files = render_tree(sim, threads);
+    for f in &files {
+        debug_assert!(f.path.is_relative() && !f.path.components().any(|c| c.as_os_str() == ".."));
+        let path = dir.join(&f.path);
+        std::fs::create_dir_all(path.parent().expect("a file in a folder"))
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        crate::output::write_atomically(&path, &f.bytes)?;
+    }
+    let manifest = manifest::manifest(sim);
+    let mut text = serde_json::to_vec_pretty(&manifest)?;
+    text.push(b'\n');
+    crate::output::write_atomically(&dir.join("manifest.json"), &text)?;
+    Ok(files.len())
+}

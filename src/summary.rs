@@ -1,0 +1,152 @@
+//! The account of every file and record a run read, and of every problem met.
+//!
+//! Each record read ends in exactly one of: used, filtered out (with a reason), rejected (with a
+//! reason). [`Summary::records_balance`] checks that identity; tests and the JSON report rely
+//! on it.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counts by reason, in a stable order.
+pub type Reasons = BTreeMap<String, u64>;
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Files {
+    /// Inputs opened and decoded (including those with problems).
+    pub read: u64,
+    /// Inputs not read, by reason (digest, insights, out of the time range, ...).
+    pub skipped: Reasons,
+    /// Inputs with a problem (unreadable, truncated, ...), by reason. Their good records count.
+    pub with_problems: Reasons,
+    /// gzip members inflated.
+    pub gzip_members: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Records {
+    pub read: u64,
+    pub used: u64,
+    pub filtered_out: Reasons,
+    pub rejected: Reasons,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Bytes {
+    /// Bytes read from files and stdin, as stored (compressed or not).
+    pub read: u64,
+    /// Bytes of JSON text after decompression.
+    pub decoded: u64,
+}
+
+/// One problem with the input, named by file and place.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    pub file: String,
+    /// `byte N` (in the decompressed text, unless it says compressed) or `record N`.
+    pub location: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.location.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.location, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub files: Files,
+    pub bytes: Bytes,
+    pub records: Records,
+    /// Documents that hold no records, by kind: digests met inside files read, keytrail
+    /// manifests. (Digest files skipped by path are in `files.skipped`.)
+    pub documents_skipped: Reasons,
+    /// First and last eventTime of the KMS and S3 records read (Unix seconds).
+    pub first_time: Option<i64>,
+    pub last_time: Option<i64>,
+    pub problems: Vec<Problem>,
+}
+
+impl Summary {
+    pub fn filter(&mut self, reason: &str) {
+        bump(&mut self.records.filtered_out, reason, 1);
+    }
+
+    pub fn reject(&mut self, reason: &str) {
+        bump(&mut self.records.rejected, reason, 1);
+    }
+
+    pub fn skip_file(&mut self, reason: &str) {
+        bump(&mut self.files.skipped, reason, 1);
+    }
+
+    pub fn file_problem(&mut self, reason: &str) {
+        bump(&mut self.files.with_problems, reason, 1);
+    }
+
+    pub fn saw_time(&mut self, t: i64) {
+        self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+        self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+    }
+
+    pub fn merge(&mut self, other: Summary) {
+        self.files.read += other.files.read;
+        self.files.gzip_members += other.files.gzip_members;
+        merge_reasons(&mut self.files.skipped, other.files.skipped);
+        merge_reasons(&mut self.files.with_problems, other.files.with_problems);
+        self.bytes.read += other.bytes.read;
+        self.bytes.decoded += other.bytes.decoded;
+        self.records.read += other.records.read;
+        self.records.used += other.records.used;
+        merge_reasons(&mut self.records.filtered_out, other.records.filtered_out);
+        merge_reasons(&mut self.records.rejected, other.records.rejected);
+        merge_reasons(&mut self.documents_skipped, other.documents_skipped);
+        if let Some(t) = other.first_time {
+            self.saw_time(t);
+        }
+        if let Some(t) = other.last_time {
+            self.saw_time(t);
+        }
+        self.problems.extend(other.problems);
+    }
+
+    pub fn filtered_total(&self) -> u64 {
+        self.records.filtered_out.values().sum()
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.records.rejected.values().sum()
+    }
+
+    /// read = used + filtered out + rejected.
+    pub fn records_balance(&self) -> bool {
+        self.records.read == self.records.used + self.filtered_total() + self.rejected_total()
+    }
+
+    pub fn filtered(&self, reason: &str) -> u64 {
+        self.records.filtered_out.get(reason).copied().unwrap_or(0)
+    }
+}
+
+pub fn bump(map: &mut Reasons, reason: &str, n: u64) {
+    if n == 0 {
+        return;
+    }
+    match map.get_mut(reason) {
+        Some(v) => *v += n,
+        None => {
+            map.insert(reason.to_string(), n);
+        }
+    }
+}
+
+fn merge_reasons(into: &mut Reasons, from: Reasons) {
+    for (k, v) in from {
+        *into.entry(k).or_insert(0) += v;
+    }
+}
