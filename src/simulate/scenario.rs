@@ -230,6 +230,27 @@ impl Scenario {
             line: line_of(span.start),
             message,
         };
+        // The line of `field = ...` in a table (from its header to the next header), else the
+        // table's first line.
+        let field_err = |span: std::ops::Range<usize>, field: &str, message: String| {
+            let from = span.start.min(text.len());
+            let to = text[from..]
+                .match_indices("\n[")
+                .map(|(i, _)| from + i)
+                .find(|&i| i > from)
+                .unwrap_or(text.len())
+                .max(span.end.min(text.len()));
+            let table = &text[from..to];
+            let at = table
+                .match_indices(field)
+                .find(|(i, _)| {
+                    let line_start = table[..*i].rfind('\n').map_or(0, |n| n + 1);
+                    table[line_start..*i].trim().is_empty()
+                        && table[i + field.len()..].trim_start().starts_with('=')
+                })
+                .map_or(span.start, |(i, _)| span.start + i);
+            err(at..at, message)
+        };
         if crate::event::parse_time(&scenario.start).is_none() {
             return Err(err(
                 0..0,
@@ -262,31 +283,25 @@ impl Scenario {
         }
         for (i, b) in scenario.buckets.iter().enumerate() {
             if let Some(why) = bucket_name_problem(&b.get_ref().name) {
-                return Err(err(
-                    b.span(),
-                    format!("buckets[{i}].name {:?}: {why}", b.get_ref().name),
-                ));
+                let message = format!("buckets[{i}].name {:?}: {why}", b.get_ref().name);
+                return Err(field_err(b.span(), "name", message));
             }
         }
         for (i, p) in scenario.principals.iter().enumerate() {
             let p_ref = p.get_ref();
             if p_ref.kind != "role" && p_ref.kind != "user" {
-                return Err(err(
-                    p.span(),
-                    format!("principals[{i}].kind must be role or user"),
-                ));
+                let message = format!("principals[{i}].kind must be role or user");
+                return Err(field_err(p.span(), "kind", message));
             }
             if p_ref.sessions == 0 {
-                return Err(err(
-                    p.span(),
-                    format!("principals[{i}].sessions must be at least 1"),
-                ));
+                let message = format!("principals[{i}].sessions must be at least 1");
+                return Err(field_err(p.span(), "sessions", message));
             }
         }
         for (i, ph) in scenario.phases.iter().enumerate() {
             let p = ph.get_ref();
             let here = |field: &str, message: String| {
-                err(ph.span(), format!("phases[{i}].{field}: {message}"))
+                field_err(ph.span(), field, format!("phases[{i}].{field}: {message}"))
             };
             if p.end_secs <= p.start_secs {
                 return Err(here(
@@ -398,7 +413,7 @@ put_rate = 1.0
         let bad = OK.replace("put_rate = 1.0", "put_rate = -1.0");
         let e = Scenario::parse(&bad, "t.toml").unwrap_err().to_string();
         assert!(
-            e.starts_with("t.toml:8:") && e.contains("phases[0].put_rate"),
+            e.starts_with("t.toml:11:") && e.contains("phases[0].put_rate"),
             "{e}"
         );
 
@@ -408,7 +423,7 @@ put_rate = 1.0
 
         let bad = OK.replace("name = \"my-bucket\"", "name = \"My_Bucket\"");
         let e = Scenario::parse(&bad, "t.toml").unwrap_err().to_string();
-        assert!(e.starts_with("t.toml:3:") && e.contains("lowercase"), "{e}");
+        assert!(e.starts_with("t.toml:4:") && e.contains("lowercase"), "{e}");
 
         let bad = OK.replace("put_rate = 1.0", "put_rate = 1.0\nspeed = 3");
         let e = Scenario::parse(&bad, "t.toml").unwrap_err().to_string();

@@ -359,7 +359,7 @@ mod tests {
     fn records_may_follow_other_keys() {
         assert_eq!(
             items(r#"{"x":{"Records":1}, "Records" : [ {"a":1} ] }"#),
-            ["record@32:{\"a\":1}"]
+            ["record@34:{\"a\":1}"]
         );
     }
 

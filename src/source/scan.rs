@@ -229,27 +229,63 @@ mod tests {
         assert_eq!(find_value_end(s, 0), None);
     }
 
-    #[test]
-    fn strings_that_span_block_boundaries_and_long_backslash_runs_agree_with_the_reference() {
-        let alphabet = [b'{', b'}', b'[', b']', b'"', b'\\', b'a', b' ', b',', b':'];
-        let mut rng = SplitMix(7);
-        for case in 0..20_000 {
-            let len = (rng.next() % 300) as usize + 1;
-            let mut buf = vec![b'{'];
-            for _ in 0..len {
-                let b = alphabet[(rng.next() % alphabet.len() as u64) as usize];
-                // Runs of backslashes are what the carry logic gets wrong, so make them common.
-                let run = if b == b'\\' { rng.next() % 5 + 1 } else { 1 };
-                for _ in 0..run {
-                    buf.push(b);
+    /// Random JSON-shaped text: brackets and separators outside strings, and strings full of
+    /// brackets, escaped quotes and runs of escaped backslashes, which is what the carry logic
+    /// can get wrong.
+    fn random_json(rng: &mut SplitMix) -> Vec<u8> {
+        let mut buf = vec![b'{'];
+        let len = (rng.next() % 60) as usize + 1;
+        for _ in 0..len {
+            match rng.next() % 4 {
+                0 => buf.push(b"{}[],: "[(rng.next() % 7) as usize]),
+                _ => {
+                    buf.push(b'"');
+                    for _ in 0..rng.next() % 12 {
+                        match rng.next() % 6 {
+                            0 => buf.extend_from_slice(b"\\\""),
+                            1 => {
+                                for _ in 0..rng.next() % 4 + 1 {
+                                    buf.extend_from_slice(b"\\\\");
+                                }
+                            }
+                            2 => buf.extend_from_slice(b"\\u00e9"),
+                            _ => buf.push(b"{}[]a:,"[(rng.next() % 7) as usize]),
+                        }
+                    }
+                    buf.push(b'"');
                 }
             }
+        }
+        buf
+    }
+
+    #[test]
+    fn strings_that_span_block_boundaries_and_long_backslash_runs_agree_with_the_reference() {
+        let mut rng = SplitMix(7);
+        for case in 0..20_000 {
+            let buf = random_json(&mut rng);
             assert_eq!(
                 find_value_end(&buf, 0),
                 find_value_end_scalar(&buf, 0),
                 "case {case}: {}",
                 String::from_utf8_lossy(&buf)
             );
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_stay_in_bounds() {
+        let mut rng = SplitMix(11);
+        for _ in 0..20_000 {
+            let len = (rng.next() % 300) as usize + 1;
+            let mut buf: Vec<u8> = (0..len)
+                .map(|_| b"{}[]\\\"a\n\xff"[(rng.next() % 9) as usize])
+                .collect();
+            buf[0] = b'[';
+            if let Some(end) = find_value_end(&buf, 0) {
+                assert!(end <= buf.len());
+                assert!(matches!(buf[end - 1], b'}' | b']'));
+            }
         }
     }
 

@@ -1,0 +1,925 @@
+//! End-to-end tests of the `keytrail` binary, on trails the tests build themselves.
+
+use keytrail::envelope::Rng;
+use keytrail::simulate::records::{self, Identity, Sse};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const ACCOUNT: &str = "111122223333";
+const KEY_A: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-0000-4000-8000-000000000001";
+const KEY_B: &str = "arn:aws:kms:us-east-1:111122223333:key/bbbbbbbb-0000-4000-8000-000000000002";
+
+/// A trail directory under construction.
+struct Trail {
+    dir: tempfile::TempDir,
+    rng: Rng,
+}
+
+impl Trail {
+    fn new() -> Trail {
+        Trail {
+            dir: tempfile::tempdir().unwrap(),
+            rng: Rng::new(42),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn file(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// A delivered file: gzip of `{"Records":[...]}`.
+    fn delivered(&self, rel: &str, records: &[Vec<u8>]) -> PathBuf {
+        self.file(rel, &keytrail::simulate::gzip(&records_json(records)))
+    }
+
+    fn who(&self, name: &str) -> Identity {
+        Identity {
+            account: ACCOUNT.into(),
+            arn: format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{name}"),
+            role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/app")),
+            principal_id: format!("AROAEXAMPLE:{name}"),
+            access_key: "ASIAEXAMPLE".into(),
+            user_agent: "[aws-cli/2.15.0]".into(),
+            source_ip: "10.1.2.3".into(),
+        }
+    }
+
+    /// A KMS call S3 made for `session`; `arn` is the aws:s3:arn context.
+    fn kms(&mut self, session: &str, t: u32, op: &str, arn: &str, key: &str) -> Vec<u8> {
+        self.kms_ctx(session, t, op, arn, key, &[])
+    }
+
+    fn kms_ctx(
+        &mut self,
+        session: &str,
+        t: u32,
+        op: &str,
+        arn: &str,
+        key: &str,
+        ctx: &[(&str, &str)],
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let ctx: Vec<(String, String)> = ctx
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let who = self.who(session);
+        records::kms_call(
+            &mut out,
+            &mut self.rng,
+            &who,
+            &time(t),
+            "us-east-1",
+            op,
+            arn,
+            &ctx,
+            key,
+            None,
+        );
+        out
+    }
+
+    /// An S3 data event by `session`.
+    fn s3(
+        &mut self,
+        session: &str,
+        t: u32,
+        op: &str,
+        bucket: &str,
+        key: &str,
+        kms: &str,
+        bucket_key: bool,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let who = self.who(session);
+        let sse = Sse {
+            kms_key: kms,
+            bucket_key,
+            dsse: false,
+        };
+        records::s3_request(
+            &mut out,
+            &mut self.rng,
+            &who,
+            &time(t),
+            "us-east-1",
+            op,
+            bucket,
+            key,
+            "arn:aws:s3:::",
+            sse,
+            None,
+            100,
+        );
+        out
+    }
+
+    /// `keytrail analyze --quiet ARGS`, in JSON unless ARGS name a format.
+    fn analyze(&self, args: &[&str]) -> Run {
+        let mut full = vec!["analyze", "--quiet"];
+        if !args.contains(&"--format") {
+            full.extend_from_slice(&["--format", "json"]);
+        }
+        full.extend_from_slice(args);
+        run(&full, self.dir.path(), None)
+    }
+}
+
+fn time(t: u32) -> String {
+    keytrail::report::format_time(1_709_287_200 + t as i64)
+}
+
+fn records_json(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"{\"Records\":[".to_vec();
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}); stderr: {}", self.stderr))
+    }
+}
+
+fn run(args: &[&str], cwd: &Path, stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The report row of a bucket (and group) in a mode.
+fn row<'a>(report: &'a Value, group: &str, mode: &str) -> &'a Value {
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == group && g["mode"] == mode)
+        .unwrap_or_else(|| panic!("no row {group}/{mode} in {:#}", report["groups"]))
+}
+
+fn kms_total(report: &Value, group: &str, mode: &str) -> u64 {
+    row(report, group, mode)["kms_calls"]["total"]
+        .as_u64()
+        .unwrap()
+}
+
+/// read = used + filtered out + rejected, and return the records section.
+fn balanced(report: &Value) -> &Value {
+    let r = &report["input"]["records"];
+    let sum = |m: &Value| {
+        m.as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        r["read"].as_u64().unwrap(),
+        r["used"].as_u64().unwrap() + sum(&r["filtered_out"]) + sum(&r["rejected"]),
+        "records do not balance: {r:#}"
+    );
+    r
+}
+
+/// One PUT and one GET per object in a per-object bucket, and the same in a bucket-key bucket
+/// whose four requests cost one GenerateDataKey and one Decrypt.
+fn two_buckets(t: &mut Trail) -> Vec<Vec<u8>> {
+    let mut recs = Vec::new();
+    for (i, obj) in ["a.csv", "b.csv"].iter().enumerate() {
+        let t0 = i as u32 * 10;
+        recs.push(t.s3("alice", t0, "PutObject", "plain", obj, KEY_A, false));
+        recs.push(t.kms(
+            "alice",
+            t0,
+            "GenerateDataKey",
+            &format!("arn:aws:s3:::plain/{obj}"),
+            KEY_A,
+        ));
+        recs.push(t.s3("alice", t0 + 1, "GetObject", "plain", obj, KEY_A, false));
+        recs.push(t.kms(
+            "alice",
+            t0 + 1,
+            "Decrypt",
+            &format!("arn:aws:s3:::plain/{obj}"),
+            KEY_A,
+        ));
+        recs.push(t.s3("alice", t0, "PutObject", "keyed", obj, KEY_B, true));
+        recs.push(t.s3("alice", t0 + 1, "GetObject", "keyed", obj, KEY_B, true));
+    }
+    recs.push(t.kms("alice", 0, "GenerateDataKey", "arn:aws:s3:::keyed", KEY_B));
+    recs.push(t.kms("alice", 1, "Decrypt", "arn:aws:s3:::keyed", KEY_B));
+    recs
+}
+
+#[test]
+fn a_bucket_key_bucket_and_a_per_object_bucket_are_reported_side_by_side() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered(
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/f.json.gz",
+        &recs,
+    );
+    let run = t.analyze(&["."]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["schema"], "keytrail.analyze/v1");
+    let plain = row(&report, "plain", "per_object");
+    assert_eq!(plain["s3_requests"]["PutObject"], 2);
+    assert_eq!(plain["s3_requests"]["GetObject"], 2);
+    assert_eq!(plain["kms_calls"]["GenerateDataKey"], 2);
+    assert_eq!(plain["kms_calls"]["Decrypt"], 2);
+    assert_eq!(plain["objects"], 2);
+    assert_eq!(plain["kms_calls_per_object"], 2.0);
+    assert_eq!(plain["unmatched"]["s3_requests"], 0);
+    let keyed = row(&report, "keyed", "bucket_key");
+    assert_eq!(keyed["s3_requests"]["total"], 4);
+    assert_eq!(keyed["kms_calls"]["total"], 2);
+    assert_eq!(keyed["objects"], 2);
+    assert_eq!(keyed["kms_calls_per_object"], 1.0);
+    assert_eq!(keyed["unmatched"]["s3_requests"], 2, "two cache hits");
+    assert_eq!(keyed["unmatched"]["kms_calls"], 0);
+    let records = balanced(&report);
+    assert_eq!(records["used"], 14);
+}
+
+#[test]
+fn every_input_format_gives_the_same_report() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    let json = records_json(&recs);
+    let lines: Vec<u8> = recs
+        .iter()
+        .flat_map(|r| r.iter().copied().chain([b'\n']))
+        .collect();
+    let mut array = b"[".to_vec();
+    array.extend_from_slice(&recs.join(&b","[..]));
+    array.push(b']');
+    let lookup = serde_json::json!({
+        "Events": recs.iter().map(|r| serde_json::json!({
+            "EventId": "x", "EventName": "y", "CloudTrailEvent": String::from_utf8(r.clone()).unwrap()
+        })).collect::<Vec<_>>(),
+        "NextToken": "t"
+    });
+    let cloudwatch = serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": "g", "logStream": "s",
+        "subscriptionFilters": ["f"],
+        "logEvents": recs.iter().map(|r| serde_json::json!({
+            "id": "1", "timestamp": 0, "message": String::from_utf8(r.clone()).unwrap()
+        })).collect::<Vec<_>>(),
+    });
+    let mut members = keytrail::simulate::gzip(&json[..json.len() / 2]);
+    members.extend(keytrail::simulate::gzip(&json[json.len() / 2..]));
+    let formats: Vec<(&str, Vec<u8>)> = vec![
+        ("records.json", json.clone()),
+        ("records.json.gz", keytrail::simulate::gzip(&json)),
+        ("two-members.gz", members),
+        ("lines.jsonl", lines),
+        ("array.json", array),
+        ("lookup.json", serde_json::to_vec_pretty(&lookup).unwrap()),
+        ("cloudwatch.json", serde_json::to_vec(&cloudwatch).unwrap()),
+    ];
+    let reference = {
+        let p = t.file("ref/records.json", &json);
+        let run = t.analyze(&[p.to_str().unwrap()]);
+        run.json()["groups"].clone()
+    };
+    for (name, bytes) in formats {
+        // Named so the extension says nothing: formats are sniffed from content.
+        let p = t.file(&format!("{name}/input.dat"), &bytes);
+        let run = t.analyze(&[p.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let report = run.json();
+        assert_eq!(report["groups"], reference, "{name}");
+        assert_eq!(
+            report["input"]["records"]["rejected"],
+            serde_json::json!({}),
+            "{name}"
+        );
+    }
+    // And on stdin.
+    let run = run(
+        &["analyze", "--format", "json", "-"],
+        t.dir.path(),
+        Some(&keytrail::simulate::gzip(&json)),
+    );
+    assert_eq!(run.json()["groups"], reference);
+}
+
+#[test]
+fn digest_and_insights_files_are_skipped_and_counted() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("AWSLogs/1/CloudTrail/us-east-1/2024/03/01/f.json.gz", &recs);
+    t.file(
+        "AWSLogs/1/CloudTrail-Digest/us-east-1/2024/03/01/d.json.gz",
+        &keytrail::simulate::gzip(b"{}"),
+    );
+    t.file(
+        "AWSLogs/1/CloudTrail-Insight/us-east-1/2024/03/01/i.json.gz",
+        b"{}",
+    );
+    // A digest and an Insights record where a walk cannot tell them by path.
+    t.file(
+        "loose/digest.json",
+        br#"{"awsAccountId":"1","digestStartTime":"2024-03-01T00:00:00Z","logFiles":[]}"#,
+    );
+    t.file("loose/insight.json", br#"{"Records":[{"eventVersion":"1.07","eventTime":"2024-03-01T00:00:00Z","awsRegion":"us-east-1","eventID":"x","eventType":"AwsCloudTrailInsight","eventCategory":"Insight","insightDetails":{"state":"Start"}}]}"#);
+    let report = t.analyze(&["."]).json();
+    let input = &report["input"];
+    assert_eq!(input["files"]["skipped"]["digest_file"], 1);
+    assert_eq!(input["files"]["skipped"]["insights_file"], 1);
+    assert_eq!(input["documents_skipped"]["digest"], 1);
+    assert_eq!(balanced(&report)["filtered_out"]["insights_record"], 1);
+    assert_eq!(input["problems"]["total"], 0);
+}
+
+#[test]
+fn duplicate_deliveries_are_counted_once() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("a/f1.json.gz", &recs);
+    t.delivered("b/f2.json.gz", &recs[..4]);
+    let report = t.analyze(&["."]).json();
+    assert_eq!(kms_total(&report, "plain", "per_object"), 4);
+    assert_eq!(balanced(&report)["filtered_out"]["duplicate_event_id"], 4);
+}
+
+#[test]
+fn one_thread_and_four_threads_give_byte_identical_json() {
+    let mut t = Trail::new();
+    for f in 0..12u32 {
+        let mut recs = two_buckets(&mut t);
+        recs.push(t.kms(
+            "bob",
+            f,
+            "Decrypt",
+            &format!("arn:aws:s3:::plain/f{f}"),
+            KEY_A,
+        ));
+        t.delivered(
+            &format!("AWSLogs/1/CloudTrail/us-east-1/2024/03/01/f{f:02}.json.gz"),
+            &recs,
+        );
+    }
+    let one = t.analyze(&[".", "--threads", "1"]);
+    let four = t.analyze(&[".", "--threads", "4"]);
+    assert_eq!(one.code, 0);
+    assert!(one.stdout.len() > 1000);
+    assert_eq!(one.stdout, four.stdout);
+}
+
+#[test]
+fn a_trail_without_s3_data_events_still_reports_kms_calls_and_says_why_objects_are_few() {
+    let mut t = Trail::new();
+    let recs: Vec<Vec<u8>> = two_buckets(&mut t)
+        .into_iter()
+        .filter(|r| !String::from_utf8_lossy(r).contains("\"eventSource\":\"s3.amazonaws.com\""))
+        .collect();
+    t.delivered("f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let plain = row(&report, "plain", "per_object");
+    assert_eq!(plain["kms_calls"]["total"], 4);
+    assert_eq!(
+        plain["objects"], 2,
+        "objects come from the object-ARN contexts"
+    );
+    assert_eq!(plain["unmatched"]["kms_calls"], 4);
+    let keyed = row(&report, "keyed", "bucket_key");
+    assert_eq!(keyed["kms_calls"]["total"], 2);
+    assert_eq!(keyed["objects"], 0);
+    let warnings = report["input"]["warnings"].to_string();
+    assert!(warnings.contains("no S3 data events"), "{warnings}");
+}
+
+#[test]
+fn a_trail_without_kms_events_warns() {
+    let mut t = Trail::new();
+    let recs = vec![t.s3("alice", 0, "PutObject", "keyed", "a", KEY_B, true)];
+    t.delivered("f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    assert!(report["input"]["warnings"]
+        .to_string()
+        .contains("no KMS calls"));
+    assert_eq!(
+        row(&report, "keyed", "bucket_key")["s3_requests"]["total"],
+        1
+    );
+}
+
+#[test]
+fn filters_select_what_they_name() {
+    let mut t = Trail::new();
+    let mut recs = two_buckets(&mut t);
+    recs.push(t.kms_ctx(
+        "bob",
+        5,
+        "Decrypt",
+        "arn:aws:s3:::plain/c.csv",
+        KEY_A,
+        &[("team", "red")],
+    ));
+    t.delivered("f.json.gz", &recs);
+    let total = |args: &[&str]| -> u64 {
+        let mut all = vec!["."];
+        all.extend_from_slice(args);
+        let run = t.analyze(&all);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let report = run.json();
+        balanced(&report);
+        report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["kms_calls"]["total"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(total(&[]), 7);
+    assert_eq!(total(&["--bucket-arn-prefix", "arn:aws:s3:::plain/"]), 5);
+    assert_eq!(total(&["--bucket-arn-prefix", "arn:aws:s3:::plain/a"]), 2);
+    assert_eq!(total(&["--bucket-arn-prefix", "arn:aws:s3:::keyed"]), 2);
+    assert_eq!(total(&["--context", "team=red"]), 1);
+    assert_eq!(total(&["--context", "team=blue"]), 0);
+    assert_eq!(total(&["--event-name", "Decrypt"]), 4);
+    assert_eq!(
+        total(&["--event-name", "Decrypt", "--event-name", "GenerateDataKey"]),
+        7
+    );
+    assert_eq!(total(&["--kms-key", KEY_B]), 2);
+    assert_eq!(
+        total(&["--kms-key", "aaaaaaaa-0000-4000-8000-000000000001"]),
+        5
+    );
+    assert_eq!(total(&["--account", ACCOUNT]), 7);
+    assert_eq!(total(&["--account", "999999999999"]), 0);
+    assert_eq!(total(&["--region", "us-east-1"]), 7);
+    assert_eq!(total(&["--region", "eu-west-1"]), 0);
+    assert_eq!(
+        total(&[
+            "--principal",
+            &format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/bob")
+        ]),
+        1
+    );
+    assert_eq!(
+        total(&["--principal", &format!("arn:aws:iam::{ACCOUNT}:role/app")]),
+        7
+    );
+    assert_eq!(total(&["--since", &time(5)]), 3);
+    assert_eq!(total(&["--until", &time(5)]), 4);
+}
+
+/// Seed 000's layout: one bucket with bucket keys, a prefix and a KMS key per user. A
+/// bucket-key call names only the bucket; the prefix filter attributes it through the S3
+/// request it matched, and says so.
+#[test]
+fn a_prefix_below_a_bucket_key_bucket_is_attributed_through_correlation() {
+    let mut t = Trail::new();
+    let mut recs = Vec::new();
+    for (user, key) in [("user-1", KEY_A), ("user-2", KEY_B)] {
+        for i in 0..5u32 {
+            let obj = format!("{user}/file-{i}");
+            recs.push(t.s3(user, i, "PutObject", "shared", &obj, key, true));
+            recs.push(t.s3(user, 100 + i, "GetObject", "shared", &obj, key, true));
+        }
+        recs.push(t.kms(user, 0, "GenerateDataKey", "arn:aws:s3:::shared", key));
+        recs.push(t.kms(user, 100, "Decrypt", "arn:aws:s3:::shared", key));
+    }
+    t.delivered("f.json.gz", &recs);
+    let report = t
+        .analyze(&[".", "--bucket-arn-prefix", "arn:aws:s3:::shared/user-1/"])
+        .json();
+    let r = row(&report, "shared", "bucket_key");
+    assert_eq!(r["kms_calls"]["total"], 2);
+    assert_eq!(r["kms_calls_attributed"], 2);
+    assert_eq!(r["s3_requests"]["total"], 10);
+    assert_eq!(r["objects"], 5);
+    let by_prefix = t.analyze(&[".", "--group-by", "prefix:1"]).json();
+    assert_eq!(kms_total(&by_prefix, "user-1/", "bucket_key"), 2);
+    assert_eq!(kms_total(&by_prefix, "user-2/", "bucket_key"), 2);
+    let by_key = t.analyze(&[".", "--group-by", "kms-key"]).json();
+    assert_eq!(
+        row(&by_key, KEY_A, "bucket_key")["s3_requests"]["total"],
+        10
+    );
+}
+
+#[test]
+fn failed_kms_calls_count_and_are_shown_apart() {
+    let mut t = Trail::new();
+    let mut recs = two_buckets(&mut t);
+    let mut throttled = Vec::new();
+    let who = t.who("alice");
+    records::kms_call(
+        &mut throttled,
+        &mut t.rng,
+        &who,
+        &time(30),
+        "us-east-1",
+        "Decrypt",
+        "arn:aws:s3:::plain/a.csv",
+        &[],
+        KEY_A,
+        Some("ThrottlingException"),
+    );
+    recs.push(throttled);
+    t.delivered("f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let plain = row(&report, "plain", "per_object");
+    assert_eq!(plain["kms_calls"]["total"], 5);
+    assert_eq!(plain["kms_errors"]["throttled"], 1);
+}
+
+#[test]
+fn bad_input_is_named_counted_and_does_not_stop_the_run() {
+    let mut t = Trail::new();
+    let good = two_buckets(&mut t);
+    t.delivered("good.json.gz", &good);
+    let gz = keytrail::simulate::gzip(&records_json(&good));
+    t.file("truncated.json.gz", &gz[..gz.len() * 2 / 3]);
+    t.file("not-gzip.gz", b"\x1f\x8bthis is not deflate data at all");
+    t.file("not-json.json", b"hello, world\n");
+    t.file("other.json", br#"{"hello":"world"}"#);
+    t.file("empty.json", b"");
+    let mut wrong = t.kms("alice", 0, "Decrypt", "arn:aws:s3:::plain/z", KEY_A);
+    wrong = String::from_utf8(wrong)
+        .unwrap()
+        .replace("\"awsRegion\":\"us-east-1\"", "\"awsRegion\":42")
+        .into_bytes();
+    t.delivered("wrong-type.json.gz", &[wrong]);
+    std::os::unix::fs::symlink(t.path("missing-target"), t.path("dangling.json")).unwrap();
+    let run = t.analyze(&["."]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(
+        kms_total(&report, "plain", "per_object"),
+        4 + 4 * 0,
+        "good.json.gz is read"
+    );
+    let records = balanced(&report);
+    let rejected = &records["rejected"];
+    assert_eq!(rejected["not_json"], 1, "{rejected}");
+    assert_eq!(rejected["not_cloudtrail"], 1);
+    assert_eq!(rejected["wrong_field_type"], 1);
+    assert!(rejected["truncated"].as_u64().unwrap() >= 1);
+    let files = &report["input"]["files"]["with_problems"];
+    for reason in ["truncated_gzip", "corrupt_gzip", "empty", "unreadable"] {
+        assert_eq!(files[reason], 1, "{reason}: {files}");
+    }
+    let problems: Vec<String> = report["input"]["problems"]["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{}: {}: {}", p["file"], p["location"], p["message"]))
+        .collect();
+    let has = |file: &str, what: &str| {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(file) && p.contains(what)),
+            "no problem with {file} saying {what:?}: {problems:#?}"
+        )
+    };
+    has("truncated.json.gz", "compressed byte");
+    has("truncated.json.gz", "truncated");
+    has("wrong-type.json.gz", "record 1 at byte");
+    has("wrong-type.json.gz", "invalid type: integer `42`");
+    has("not-json.json", "byte 0");
+    has("other.json", "not CloudTrail");
+    has("empty.json", "empty");
+    has("dangling.json", "cannot read");
+    // The same problems on stderr, one line each, naming the file.
+    let loud = run_in(&t, &["analyze", ".", "--format", "json"]);
+    let lines: Vec<&str> = loud
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("truncated.json.gz") && l.contains("compressed byte")),
+        "{lines:#?}"
+    );
+    // --strict makes them fatal.
+    let strict = t.analyze(&[".", "--strict"]);
+    assert_eq!(strict.code, 3);
+    assert!(strict.stderr.contains("--strict"), "{}", strict.stderr);
+}
+
+fn run_in(t: &Trail, args: &[&str]) -> Run {
+    run(args, t.dir.path(), None)
+}
+
+#[test]
+fn every_public_sample_is_used_or_rejected_with_a_reason() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-trails");
+    assert!(
+        samples.is_dir(),
+        "{} is missing: CI clones it beside the repository",
+        samples.display()
+    );
+    let run = run(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--quiet",
+            samples.to_str().unwrap(),
+        ],
+        Path::new("."),
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let records = balanced(&report);
+    assert!(records["read"].as_u64().unwrap() > 400);
+    // The two S3-invoked KMS calls of the KMS guide are read as one per-object object.
+    assert_eq!(kms_total(&report, "example_bucket", "per_object"), 2);
+    for p in report["input"]["problems"]["listed"].as_array().unwrap() {
+        assert!(!p["reason"].as_str().unwrap().is_empty());
+        assert!(!p["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn outputs_render_in_every_format() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("f.json.gz", &recs);
+    let csv = t.analyze(&[".", "--format", "csv"]);
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("bucket,group,mode,PutObject"), "{text}");
+    assert_eq!(text.lines().count(), 3);
+    let md = String::from_utf8(t.analyze(&[".", "--format", "markdown"]).stdout).unwrap();
+    assert!(md.contains("| keyed | bucket_key |"), "{md}");
+    let table = String::from_utf8(t.analyze(&[".", "--format", "table"]).stdout).unwrap();
+    assert!(
+        table.contains("bucket_key") && table.contains("records: 14 read = 14 used"),
+        "{table}"
+    );
+    // The format follows the extension of --output.
+    let out = t.path("report.parquet");
+    let run = run_in(&t, &["analyze", ".", "--output", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"PAR1");
+    let out = t.path("report.json");
+    t.analyze(&[".", "--output", out.to_str().unwrap(), "--format", "json"]);
+    let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(written["schema"], "keytrail.analyze/v1");
+}
+
+#[test]
+fn log_strings_cannot_drive_the_terminal_or_the_spreadsheet() {
+    let mut t = Trail::new();
+    let evil = "=cmd|'calc'!A0\u{1b}[2J/report.csv";
+    let recs = vec![t.s3("alice", 0, "PutObject", "plain", evil, KEY_A, false)];
+    t.delivered("f.json.gz", &recs);
+    let table = t.analyze(&[".", "--format", "table", "--group-by", "prefix:1"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+    let csv = String::from_utf8(
+        t.analyze(&[".", "--format", "csv", "--group-by", "prefix:1"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(csv.contains("\"'=cmd|") || csv.contains(",'=cmd|"), "{csv}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message_that_says_what_to_do() {
+    let t = Trail::new();
+    let r = run_in(&t, &["analyze", "does-not-exist"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("does-not-exist: no such file"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(&t, &["analyze", ".", "--group-by", "owner"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("prefix:N"), "{}", r.stderr);
+    let r = run_in(&t, &["analyze", ".", "--bucket-arn-prefix", "datalake/"]);
+    assert_eq!(r.code, 2);
+    let help = run_in(&t, &["analyze", "--help"]);
+    assert!(help.stdout.len() > 1000);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
+}
+
+#[test]
+fn every_builtin_scenario_round_trips_through_the_analyzer() {
+    let t = Trail::new();
+    for name in [
+        "fixture",
+        "poc",
+        "emr-sessions",
+        "mixed-age",
+        "datalake",
+        "org-trail",
+    ] {
+        let out = t.path(name);
+        let sim = run_in(
+            &t,
+            &[
+                "simulate",
+                "--builtin",
+                name,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(sim.code, 0, "{name}: {}", sim.stderr);
+        let manifest = out.join("manifest.json");
+        let check = run_in(
+            &t,
+            &[
+                "analyze",
+                out.to_str().unwrap(),
+                "--quiet",
+                "--format",
+                "json",
+                "--expect",
+                manifest.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(check.code, 0, "{name}: {}", check.stderr);
+        balanced(&check.json());
+    }
+}
+
+#[test]
+fn expect_reports_differences_with_exit_code_4() {
+    let t = Trail::new();
+    let out = t.path("trail");
+    run_in(
+        &t,
+        &[
+            "simulate",
+            "--builtin",
+            "poc",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let manifest_path = out.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["expected"]["groups"][0]["kms_calls"]["Decrypt"] = 999.into();
+    let edited = t.file("edited.json", &serde_json::to_vec(&manifest).unwrap());
+    let r = run_in(
+        &t,
+        &[
+            "analyze",
+            "trail",
+            "--quiet",
+            "--format",
+            "json",
+            "--expect",
+            edited.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("Decrypt: expected 999"), "{}", r.stderr);
+}
+
+#[test]
+fn simulate_refuses_a_non_empty_directory_without_force() {
+    let t = Trail::new();
+    t.file("busy/keep.txt", b"x");
+    let r = run_in(&t, &["simulate", "--builtin", "poc", "--out", "busy"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(
+        run_in(
+            &t,
+            &["simulate", "--builtin", "poc", "--out", "busy", "--force"]
+        )
+        .code,
+        0
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_tree_on_any_thread_count() {
+    let t = Trail::new();
+    let a = t.path("a");
+    let b = t.path("b");
+    run_in(
+        &t,
+        &[
+            "simulate",
+            "--builtin",
+            "org-trail",
+            "--out",
+            a.to_str().unwrap(),
+            "-j",
+            "1",
+        ],
+    );
+    run_in(
+        &t,
+        &[
+            "simulate",
+            "--builtin",
+            "org-trail",
+            "--out",
+            b.to_str().unwrap(),
+            "-j",
+            "4",
+        ],
+    );
+    let files = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (fa, fb) = (files(&a), files(&b));
+    assert!(fa.len() > 3);
+    assert!(fa == fb, "the trees differ");
+}
+
+/// The committed fixture is what the simulator makes today: a change to the engine or the
+/// record shapes shows up as a fixture diff. Regenerate with
+/// `cargo run -- simulate --builtin fixture --out fixtures/trail --force`.
+#[test]
+fn the_committed_fixture_is_regenerated_byte_for_byte() {
+    let t = Trail::new();
+    let fresh = t.path("fixture");
+    run_in(
+        &t,
+        &[
+            "simulate",
+            "--builtin",
+            "fixture",
+            "--out",
+            fresh.to_str().unwrap(),
+        ],
+    );
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/trail");
+    let list = |root: &Path| -> Vec<PathBuf> {
+        walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+            .collect()
+    };
+    assert_eq!(list(&committed), list(&fresh));
+    for rel in list(&fresh) {
+        assert!(
+            std::fs::read(committed.join(&rel)).unwrap()
+                == std::fs::read(fresh.join(&rel)).unwrap(),
+            "{} differs: regenerate the fixture if the change is intended",
+            rel.display()
+        );
+    }
+}
