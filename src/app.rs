@@ -16,8 +16,8 @@ use std::path::Path;
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Analyze(args) => analyze(args),
-        Command::Simulate(args) => simulate(args),
+        Command::Analyze(args) => analyze(*args),
+        Command::Simulate(args) => simulate(*args),
     }
 }
 

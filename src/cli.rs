@@ -17,10 +17,10 @@ pub struct Cli {
 pub enum Command {
     /// Report KMS calls per S3 object, per bucket and encryption mode (bucket key / per object).
     #[command(after_help = analyze_after_help())]
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Write a simulated trail (delivered layout) and its manifest of true figures.
     #[command(after_help = SIMULATE_AFTER_HELP)]
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
 }
 
 const SIMULATE_AFTER_HELP: &str = "\

@@ -88,17 +88,17 @@ impl Trail {
         out
     }
 
-    /// An S3 data event by `session`.
+    /// An S3 data event by `session` on `object` (`bucket/key`).
     fn s3(
         &mut self,
         session: &str,
         t: u32,
         op: &str,
-        bucket: &str,
-        key: &str,
+        object: &str,
         kms: &str,
         bucket_key: bool,
     ) -> Vec<u8> {
+        let (bucket, key) = object.split_once('/').unwrap();
         let mut out = Vec::new();
         let who = self.who(session);
         let sse = Sse {
@@ -226,7 +226,14 @@ fn two_buckets(t: &mut Trail) -> Vec<Vec<u8>> {
     let mut recs = Vec::new();
     for (i, obj) in ["a.csv", "b.csv"].iter().enumerate() {
         let t0 = i as u32 * 10;
-        recs.push(t.s3("alice", t0, "PutObject", "plain", obj, KEY_A, false));
+        recs.push(t.s3(
+            "alice",
+            t0,
+            "PutObject",
+            &format!("plain/{}", obj),
+            KEY_A,
+            false,
+        ));
         recs.push(t.kms(
             "alice",
             t0,
@@ -234,7 +241,14 @@ fn two_buckets(t: &mut Trail) -> Vec<Vec<u8>> {
             &format!("arn:aws:s3:::plain/{obj}"),
             KEY_A,
         ));
-        recs.push(t.s3("alice", t0 + 1, "GetObject", "plain", obj, KEY_A, false));
+        recs.push(t.s3(
+            "alice",
+            t0 + 1,
+            "GetObject",
+            &format!("plain/{}", obj),
+            KEY_A,
+            false,
+        ));
         recs.push(t.kms(
             "alice",
             t0 + 1,
@@ -242,8 +256,22 @@ fn two_buckets(t: &mut Trail) -> Vec<Vec<u8>> {
             &format!("arn:aws:s3:::plain/{obj}"),
             KEY_A,
         ));
-        recs.push(t.s3("alice", t0, "PutObject", "keyed", obj, KEY_B, true));
-        recs.push(t.s3("alice", t0 + 1, "GetObject", "keyed", obj, KEY_B, true));
+        recs.push(t.s3(
+            "alice",
+            t0,
+            "PutObject",
+            &format!("keyed/{}", obj),
+            KEY_B,
+            true,
+        ));
+        recs.push(t.s3(
+            "alice",
+            t0 + 1,
+            "GetObject",
+            &format!("keyed/{}", obj),
+            KEY_B,
+            true,
+        ));
     }
     recs.push(t.kms("alice", 0, "GenerateDataKey", "arn:aws:s3:::keyed", KEY_B));
     recs.push(t.kms("alice", 1, "Decrypt", "arn:aws:s3:::keyed", KEY_B));
@@ -433,7 +461,14 @@ fn a_trail_without_s3_data_events_still_reports_kms_calls_and_says_why_objects_a
 #[test]
 fn a_trail_without_kms_events_warns() {
     let mut t = Trail::new();
-    let recs = vec![t.s3("alice", 0, "PutObject", "keyed", "a", KEY_B, true)];
+    let recs = vec![t.s3(
+        "alice",
+        0,
+        "PutObject",
+        &format!("keyed/{}", "a"),
+        KEY_B,
+        true,
+    )];
     t.delivered("f.json.gz", &recs);
     let report = t.analyze(&["."]).json();
     assert!(report["input"]["warnings"]
@@ -517,8 +552,15 @@ fn a_prefix_below_a_bucket_key_bucket_is_attributed_through_correlation() {
     for (user, key) in [("user-1", KEY_A), ("user-2", KEY_B)] {
         for i in 0..5u32 {
             let obj = format!("{user}/file-{i}");
-            recs.push(t.s3(user, i, "PutObject", "shared", &obj, key, true));
-            recs.push(t.s3(user, 100 + i, "GetObject", "shared", &obj, key, true));
+            recs.push(t.s3(user, i, "PutObject", &format!("shared/{}", &obj), key, true));
+            recs.push(t.s3(
+                user,
+                100 + i,
+                "GetObject",
+                &format!("shared/{}", &obj),
+                key,
+                true,
+            ));
         }
         recs.push(t.kms(user, 0, "GenerateDataKey", "arn:aws:s3:::shared", key));
         recs.push(t.kms(user, 100, "Decrypt", "arn:aws:s3:::shared", key));
@@ -591,7 +633,7 @@ fn bad_input_is_named_counted_and_does_not_stop_the_run() {
     let report = run.json();
     assert_eq!(
         kms_total(&report, "plain", "per_object"),
-        4 + 4 * 0,
+        4,
         "good.json.gz is read"
     );
     let records = balanced(&report);
@@ -711,7 +753,14 @@ fn outputs_render_in_every_format() {
 fn log_strings_cannot_drive_the_terminal_or_the_spreadsheet() {
     let mut t = Trail::new();
     let evil = "=cmd|'calc'!A0\u{1b}[2J/report.csv";
-    let recs = vec![t.s3("alice", 0, "PutObject", "plain", evil, KEY_A, false)];
+    let recs = vec![t.s3(
+        "alice",
+        0,
+        "PutObject",
+        &format!("plain/{}", evil),
+        KEY_A,
+        false,
+    )];
     t.delivered("f.json.gz", &recs);
     let table = t.analyze(&[".", "--format", "table", "--group-by", "prefix:1"]);
     let text = String::from_utf8(table.stdout).unwrap();

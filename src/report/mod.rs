@@ -272,19 +272,6 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
     lines
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ratios_print_with_sense() {
-        assert_eq!(format_ratio(Some(1.0)), "1.000");
-        assert_eq!(format_ratio(Some(0.0068)), "6.80e-3");
-        assert_eq!(format_ratio(Some(250.4)), "250");
-        assert_eq!(format_ratio(None), "-");
-    }
-}
-
 /// A column of the text formats (table, Markdown), already formatted and made visible.
 pub struct TextColumn {
     pub header: &'static str,
@@ -360,4 +347,17 @@ pub fn text_columns(report: &Report) -> Vec<TextColumn> {
     ]);
     cols.retain(|c| !c.optional || c.cells.iter().any(|v| v != "0"));
     cols
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_print_with_sense() {
+        assert_eq!(format_ratio(Some(1.0)), "1.000");
+        assert_eq!(format_ratio(Some(0.0068)), "6.80e-3");
+        assert_eq!(format_ratio(Some(250.4)), "250");
+        assert_eq!(format_ratio(None), "-");
+    }
 }

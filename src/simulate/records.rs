@@ -98,6 +98,7 @@ pub fn uuid(rng: &mut Rng) -> String {
 const TLS: &str = ",\"tlsDetails\":{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":";
 
 /// The fields every record has, in delivered order, up to `requestParameters`.
+#[allow(clippy::too_many_arguments)]
 fn head(
     out: &mut Vec<u8>,
     version: &str,
