@@ -124,29 +124,84 @@ fn build_pool(threads: usize) -> Option<rayon::ThreadPool> {
         .ok()
 }
 
+/// Bytes of text inflated at a time: small enough to stay in L2 while it is framed and parsed.
+pub const CHUNK_BYTES: usize = 256 << 10;
+
+thread_local! {
+    /// Each worker's buffers for the stored bytes and the text window of the input at hand,
+    /// reused from input to input.
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
 /// Reads one input into `batch`: its bytes, records and problems.
 pub fn read_input(input: &Input, cfg: &AnalyzeConfig, batch: &mut Batch) {
+    SCRATCH.with(|scratch| {
+        let (raw, window) = &mut *scratch.borrow_mut();
+        read_input_with(input, cfg, batch, raw, window);
+    })
+}
+
+fn read_input_with(
+    input: &Input,
+    cfg: &AnalyzeConfig,
+    batch: &mut Batch,
+    raw: &mut Vec<u8>,
+    window: &mut Vec<u8>,
+) {
     let name = input.display();
-    let raw = match input.read() {
-        Ok(raw) => raw,
-        Err(e) => {
-            batch.summary.file_problem("unreadable");
-            batch.summary.problems.push(Problem {
-                file: name,
-                location: String::new(),
-                reason: "unreadable".into(),
-                message: format!("cannot read: {e}"),
-            });
-            return;
-        }
-    };
+    if let Err(e) = input.read_into(raw) {
+        batch.summary.file_problem("unreadable");
+        batch.summary.problems.push(Problem {
+            file: name,
+            location: String::new(),
+            reason: "unreadable".into(),
+            message: format!("cannot read: {e}"),
+        });
+        return;
+    }
     batch.summary.files.read += 1;
     batch.summary.bytes.read += raw.len() as u64;
-    let decoded = decode::decode(raw, &cfg.limits);
-    batch.summary.files.gzip_members += decoded.gzip_members as u64;
-    batch.summary.bytes.decoded += decoded.text.len() as u64;
-    if let Some(problem) = &decoded.problem {
-        batch.summary.file_problem(problem.reason());
+    let mut reader = RecordReader {
+        cfg,
+        batch,
+        name: &name,
+        index: 0,
+        finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
+    };
+    let mut framer = frame::Framer::default();
+    let (decoded, problem) = match decode::sniff(raw) {
+        decode::Kind::Plain => {
+            framer.feed(raw, true, &mut |item| reader.item(item));
+            (raw.len() as u64, None)
+        }
+        decode::Kind::Unsupported(p) => (0, Some(p)),
+        decode::Kind::Gzip => {
+            let mut inflater = decode::Inflater::new(raw, cfg.limits);
+            window.clear();
+            let problem = loop {
+                let (more, problem) = match inflater.fill(window, CHUNK_BYTES) {
+                    Ok(more) => (more, None),
+                    Err(p) => (false, Some(p)),
+                };
+                if matches!(problem, Some(decode::DecodeProblem::TooLarge { .. })) {
+                    break problem; // nothing more of a refused input is read
+                }
+                let consumed = framer.feed(window, !more, &mut |item| reader.item(item));
+                window.drain(..consumed);
+                if !more {
+                    break problem;
+                }
+            };
+            reader.batch.summary.files.gzip_members += inflater.members() as u64;
+            (inflater.produced(), problem)
+        }
+    };
+    let summary = &mut reader.batch.summary;
+    summary.bytes.decoded += decoded;
+    if let Some(problem) = &problem {
+        summary.file_problem(problem.reason());
         let location = match problem {
             decode::DecodeProblem::Truncated { at }
             | decode::DecodeProblem::Corrupt { at, .. }
@@ -155,25 +210,16 @@ pub fn read_input(input: &Input, cfg: &AnalyzeConfig, batch: &mut Batch) {
             }
             _ => String::new(),
         };
-        batch.summary.problems.push(Problem {
+        summary.problems.push(Problem {
             file: name.clone(),
             location,
             reason: problem.reason().into(),
             message: problem.to_string(),
         });
     }
-    let mut reader = RecordReader {
-        cfg,
-        batch,
-        name: &name,
-        index: 0,
-        finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
-    };
-    let text = decoded.text;
-    frame::frame(&text, &mut |item| reader.item(item));
-    if text.is_empty() && decoded.problem.is_none() {
-        reader.batch.summary.file_problem("empty");
-        reader.batch.summary.problems.push(Problem {
+    if decoded == 0 && problem.is_none() {
+        summary.file_problem("empty");
+        summary.problems.push(Problem {
             file: name.clone(),
             location: String::new(),
             reason: "empty".into(),
@@ -344,9 +390,21 @@ pub fn event_id(s: &str) -> u128 {
     if s.is_empty() {
         return 0;
     }
-    let hex: Vec<u8> = s.bytes().filter(|&b| b != b'-').collect();
-    if hex.len() == 32 && s.len() == 36 {
-        if let Ok(v) = u128::from_str_radix(std::str::from_utf8(&hex).unwrap_or(""), 16) {
+    if s.len() == 36 {
+        let mut v: u128 = 0;
+        let mut digits = 0;
+        for b in s.bytes() {
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                b'-' => continue,
+                _ => break,
+            };
+            v = (v << 4) | d as u128;
+            digits += 1;
+        }
+        if digits == 32 {
             return v.max(1);
         }
     }

@@ -23,7 +23,10 @@ use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::filter::{self, PrefixMatch};
 use crate::intern::{Remap, Sym};
 use crate::report::{Report, Row, Settings};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// A KMS call kept for correlation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,7 +134,7 @@ pub struct Matches {
 /// Joins KMS calls to S3 requests. Both lists must be sorted.
 pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
     // What the writes of each object say about its key and bucket-key setting (last one wins).
-    let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::new();
+    let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::default();
     for r in s3 {
         if matches!(
             r.op,
@@ -167,8 +170,8 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
         s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
 
     let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
-    let mut per_object: HashMap<(Sym, Sym, Sym, Sym), Vec<u32>> = HashMap::new();
-    let mut per_bucket: HashMap<(Sym, Sym), Vec<u32>> = HashMap::new();
+    let mut per_object: HashMap<(Sym, Sym, Sym, Sym), Vec<u32>> = HashMap::default();
+    let mut per_bucket: HashMap<(Sym, Sym), Vec<u32>> = HashMap::default();
     for (i, r) in s3.iter().enumerate() {
         let mut add = |bucket: Sym, key: Sym, role: Role| {
             let n = slots.len() as u32;
@@ -287,8 +290,8 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
 
     // Which buckets hold which kind of KMS traffic (for the mode of unmatched requests and the
     // mixed-mode warning), and which bucket-key streams pass the context filter.
-    let mut bucket_modes: HashMap<Sym, (bool, bool)> = HashMap::new();
-    let mut ctx_streams: HashSet<(Sym, Sym, Sym)> = HashSet::new();
+    let mut bucket_modes: HashMap<Sym, (bool, bool)> = HashMap::default();
+    let mut ctx_streams: HashSet<(Sym, Sym, Sym)> = HashSet::default();
     for k in &kms {
         let e = bucket_modes.entry(k.bucket).or_default();
         match k.mode {
@@ -505,7 +508,7 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
 
 /// Keeps the first record of each event ID (records without one are all kept).
 fn dedup<T>(v: &mut Vec<T>, id: impl Fn(&T) -> u128) {
-    let mut seen = HashSet::with_capacity(v.len());
+    let mut seen = HashSet::with_capacity_and_hasher(v.len(), Default::default());
     v.retain(|r| {
         let id = id(r);
         id == 0 || seen.insert(id)

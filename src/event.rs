@@ -43,7 +43,7 @@ pub struct RawRecord<'a> {
     #[serde(rename = "additionalEventData", borrow)]
     pub additional: Option<Additional<'a>>,
     #[serde(borrow)]
-    pub resources: Option<Vec<Resource<'a>>>,
+    pub resources: Option<Resources<'a>>,
     #[serde(rename = "insightDetails")]
     pub insight_details: Option<IgnoredAny>,
 }
@@ -105,9 +105,46 @@ pub struct Resource<'a> {
     pub arn: Option<Cow<'a, str>>,
 }
 
+/// What keytrail needs of `resources[]`: the KMS key's ARN. Read without collecting the list.
+#[derive(Debug, Default)]
+pub struct Resources<'a> {
+    pub kms_key: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Resources<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Resources<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of resources")
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Resources<'a>, S::Error> {
+                let mut out = Resources::default();
+                while let Some(r) = seq.next_element::<Resource<'a>>()? {
+                    let Some(arn) = r.arn else { continue };
+                    let is_key = r.kind.as_deref() == Some("AWS::KMS::Key")
+                        || (r.kind.is_none() && arn.contains(":kms:") && arn.contains(":key/"));
+                    if is_key && out.kms_key.is_none() {
+                        out.kms_key = Some(arn);
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+/// Encryption-context pairs, in the order logged (one or two, almost always).
+pub type Pairs<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 2]>;
+
 /// An encryption context: string pairs, in the order logged.
 #[derive(Debug, Default)]
-pub struct Context<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
+pub struct Context<'a>(pub Pairs<'a>);
 
 impl<'a> Context<'a> {
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -127,7 +164,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Context<'a> {
                 f.write_str("an object of string pairs")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Context<'a>, M::Error> {
-                let mut pairs = Vec::new();
+                let mut pairs = Pairs::new();
                 while let Some((k, v)) = map.next_entry::<Borrowed<'a>, Borrowed<'a>>()? {
                     pairs.push((k.0, v.0));
                 }
@@ -366,7 +403,7 @@ pub struct KmsCall<'a> {
     /// The KMS key ARN, from `keyId` when it is an ARN, else from `resources[]`.
     pub kms_key: Option<Cow<'a, str>>,
     /// The whole encryption context, for `--context` and `--group-by context:KEY`.
-    pub context: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub context: Pairs<'a>,
 }
 
 /// An S3 object request.
@@ -495,33 +532,34 @@ fn classify_kms<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>,
     if context.get("aws:cloudtrail:arn").is_some() {
         return Err(NotUsed::Filtered(reason::CLOUDTRAIL_LOG_ENCRYPTION));
     }
-    let Some(s3_arn) = context.get("aws:s3:arn") else {
+    let Some(s3_arn) = context
+        .0
+        .iter()
+        .find(|(k, _)| k == "aws:s3:arn")
+        .map(|(_, v)| v)
+    else {
         return Err(NotUsed::Filtered(reason::KMS_NOT_S3));
     };
-    let Some((_, after)) = s3_arn.split_once(":::") else {
+    let Some(after) = s3_arn.find(":::").map(|i| i + 3) else {
         return Err(NotUsed::Rejected(
             "bad_s3_arn",
             format!("aws:s3:arn {s3_arn:?} is not an S3 ARN"),
         ));
     };
-    let (bucket, key) = match after.split_once('/') {
-        Some((b, k)) => (b.to_string(), Some(k.to_string())),
-        None => (after.to_string(), None),
+    // Slices of the context value: no copies unless it held escapes.
+    let (bucket, key, bucket_arn) = match s3_arn[after..].find('/') {
+        Some(slash) => (
+            sub(s3_arn, after..after + slash),
+            Some(sub(s3_arn, after + slash + 1..s3_arn.len())),
+            sub(s3_arn, 0..after + slash),
+        ),
+        None => (sub(s3_arn, after..s3_arn.len()), None, s3_arn.clone()),
     };
-    let bucket_arn_len = s3_arn.len() - key.as_ref().map_or(0, |k| k.len() + 1);
-    let bucket_arn = s3_arn[..bucket_arn_len].to_string();
     let kms_key = request
         .key_id
         .take()
         .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
-        .or_else(|| {
-            raw.resources.into_iter().flatten().find_map(|r| {
-                let arn = r.arn?;
-                let is_key = r.kind.as_deref() == Some("AWS::KMS::Key")
-                    || (r.kind.is_none() && arn.contains(":kms:") && arn.contains(":key/"));
-                is_key.then_some(arn)
-            })
-        });
+        .or_else(|| raw.resources.and_then(|r| r.kms_key));
     Ok(Event::Kms(KmsCall {
         common,
         op,
@@ -530,9 +568,9 @@ fn classify_kms<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>,
         } else {
             Mode::BucketKey
         },
-        bucket_arn: Cow::Owned(bucket_arn),
-        bucket: Cow::Owned(bucket),
-        key: key.map(Cow::Owned),
+        bucket_arn,
+        bucket,
+        key,
         kms_key,
         context: context.0,
     }))
@@ -587,6 +625,14 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
         },
         source,
     }))
+}
+
+/// A part of a string that borrows when the whole does.
+fn sub<'a>(s: &Cow<'a, str>, range: std::ops::Range<usize>) -> Cow<'a, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[range]),
+        Cow::Owned(o) => Cow::Owned(o[range].to_string()),
+    }
 }
 
 /// S3 data-event names of old records that carry no `eventCategory`.

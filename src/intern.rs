@@ -4,7 +4,9 @@
 //! barrier [`Interner::canonicalize`] renumbers symbols in string order, which makes every later
 //! sort (and so every report) independent of how work was split between threads.
 
-use std::collections::HashMap;
+/// Symbols are looked up once per string per record: a fast hash matters. foldhash seeds
+/// itself per map, so crafted strings in a log cannot force collisions.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// An interned string. [`Sym::NONE`] stands for "absent".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

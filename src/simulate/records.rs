@@ -288,9 +288,8 @@ pub fn s3_request(
     }
     write!(
         out,
-        "\"AuthenticationMethod\":\"AuthHeader\",\"x-amz-id-2\":\"{:016x}{:016x}\",\"bytesTransferredOut\":{bytes_out}}},\"requestID\":\"{:016X}\",\"eventID\":\"{}\",\"readOnly\":{},\"resources\":[{{\"type\":\"AWS::S3::Object\",\"ARN\":",
-        rng.next_u64(),
-        rng.next_u64(),
+        "\"AuthenticationMethod\":\"AuthHeader\",\"x-amz-id-2\":\"{}\",\"bytesTransferredOut\":{bytes_out}}},\"requestID\":\"{:016X}\",\"eventID\":\"{}\",\"readOnly\":{},\"resources\":[{{\"type\":\"AWS::S3::Object\",\"ARN\":",
+        token(rng, 76, BASE64),
         rng.next_u64(),
         uuid(rng),
         !writes && op != "UploadPart" && op != "UploadPartCopy",
@@ -313,45 +312,115 @@ pub fn s3_request(
     out.extend_from_slice(b"}}");
 }
 
-/// The unrelated management events that make up most of a real trail.
-const NOISE: &[(&str, &str, &str)] = &[
-    ("ec2.amazonaws.com", "DescribeInstances", "{\"instancesSet\":{},\"filterSet\":{\"items\":[{\"name\":\"instance-state-name\",\"valueSet\":{\"items\":[{\"value\":\"running\"}]}}]}}"),
-    ("sts.amazonaws.com", "AssumeRole", "{\"roleArn\":\"arn:aws:iam::ACCOUNT:role/deploy\",\"roleSessionName\":\"ci-runner\",\"durationSeconds\":3600}"),
-    ("lambda.amazonaws.com", "Invoke", "{\"functionName\":\"arn:aws:lambda:REGION:ACCOUNT:function:ingest\",\"invocationType\":\"Event\"}"),
-    ("logs.amazonaws.com", "CreateLogStream", "{\"logGroupName\":\"/aws/lambda/ingest\",\"logStreamName\":\"2024/03/01/[$LATEST]abcdef0123456789\"}"),
-    ("dynamodb.amazonaws.com", "DescribeTable", "{\"tableName\":\"orders\"}"),
-    ("ssm.amazonaws.com", "GetParameter", "{\"name\":\"/app/config/feature-flags\",\"withDecryption\":false}"),
-    ("iam.amazonaws.com", "GetRole", "{\"roleName\":\"etl-runner\"}"),
+/// Random text over an alphabet, for the opaque tokens real records are full of.
+fn token(rng: &mut Rng, len: usize, alphabet: &[u8]) -> String {
+    (0..len)
+        .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char)
+        .collect()
+}
+
+const HEX: &[u8] = b"0123456789abcdef";
+const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+const AGENTS: &[&str] = &[
+    "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79 exe/x86_64.amzn.2023 prompt/off command/",
+    "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#6.1 md/arch#x86_64 lang/python#3.12.2 cfg/retry-mode#legacy Botocore/1.34.69",
+    "aws-sdk-go-v2/1.26.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/",
+    "console.amazonaws.com",
+    "Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.42.0 aws-sdk-go-v2/1.26.0",
 ];
 
-/// An unrelated management event of about the size of a real one.
+/// An unrelated management event, of the size and entropy of a real one.
 pub fn noise(out: &mut Vec<u8>, rng: &mut Rng, who: &Identity, time: &str, region: &str) {
-    let (source, name, params) = NOISE[rng.below(NOISE.len() as u64) as usize];
+    let account = &who.account;
+    let pick = rng.below(7);
+    let (source, name, params, response) = match pick {
+        0 => (
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            format!(
+                "{{\"instancesSet\":{{\"items\":[{{\"instanceId\":\"i-0{}\"}},{{\"instanceId\":\"i-0{}\"}}]}},\"filterSet\":{{}}}}",
+                token(rng, 16, HEX),
+                token(rng, 16, HEX)
+            ),
+            "null".to_string(),
+        ),
+        1 => (
+            "sts.amazonaws.com",
+            "AssumeRole",
+            format!(
+                "{{\"roleArn\":\"arn:aws:iam::{account}:role/deploy-{}\",\"roleSessionName\":\"ci-{}\",\"durationSeconds\":3600}}",
+                rng.below(40),
+                token(rng, 12, HEX)
+            ),
+            format!(
+                "{{\"credentials\":{{\"accessKeyId\":\"ASIA{}\",\"sessionToken\":\"{}\",\"expiration\":\"Mar 1, 2024, 11:00:00 AM\"}},\"assumedRoleUser\":{{\"assumedRoleId\":\"AROA{}:ci\",\"arn\":\"arn:aws:sts::{account}:assumed-role/deploy/ci\"}}}}",
+                token(rng, 16, UPPER),
+                token(rng, 360, BASE64),
+                token(rng, 17, UPPER)
+            ),
+        ),
+        2 => (
+            "lambda.amazonaws.com",
+            "GetFunction20150331v2",
+            format!(
+                "{{\"functionName\":\"arn:aws:lambda:{region}:{account}:function:ingest-{}\"}}",
+                token(rng, 8, HEX)
+            ),
+            "null".to_string(),
+        ),
+        3 => (
+            "logs.amazonaws.com",
+            "CreateLogStream",
+            format!(
+                "{{\"logGroupName\":\"/aws/lambda/ingest-{}\",\"logStreamName\":\"2024/03/01/[$LATEST]{}\"}}",
+                rng.below(50),
+                token(rng, 32, HEX)
+            ),
+            "null".to_string(),
+        ),
+        4 => (
+            "dynamodb.amazonaws.com",
+            "DescribeTable",
+            format!("{{\"tableName\":\"orders-{}\"}}", token(rng, 6, HEX)),
+            "null".to_string(),
+        ),
+        5 => (
+            "ssm.amazonaws.com",
+            "GetParameters",
+            format!(
+                "{{\"names\":[\"/app/{}/db-password\",\"/app/{}/api-key\"],\"withDecryption\":true}}",
+                token(rng, 10, HEX),
+                token(rng, 10, HEX)
+            ),
+            "null".to_string(),
+        ),
+        _ => (
+            "ecr.amazonaws.com",
+            "GetAuthorizationToken",
+            "{\"registryIds\":[]}".to_string(),
+            format!("{{\"authorizationData\":[{{\"proxyEndpoint\":\"https://{account}.dkr.ecr.{region}.amazonaws.com\",\"expiresAt\":\"Mar 2, 2024, 10:00:00 PM\"}}]}}"),
+        ),
+    };
+    let agent = AGENTS[rng.below(AGENTS.len() as u64) as usize];
+    let ip = format!(
+        "{}.{}.{}.{}",
+        3 + rng.below(200),
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    );
     head(
-        out,
-        "1.09",
-        who,
-        None,
-        time,
-        source,
-        name,
-        region,
-        &who.source_ip,
-        &who.user_agent,
+        out, "1.09", who, None, time, source, name, region, &ip, agent,
     );
     out.extend_from_slice(b",\"requestParameters\":");
-    out.extend_from_slice(
-        params
-            .replace("ACCOUNT", &who.account)
-            .replace("REGION", region)
-            .as_bytes(),
-    );
+    out.extend_from_slice(params.as_bytes());
     write!(
         out,
-        ",\"responseElements\":null,\"requestID\":\"{}\",\"eventID\":\"{}\",\"readOnly\":true,\"eventType\":\"AwsApiCall\",\"managementEvent\":true,\"recipientAccountId\":\"{}\",\"eventCategory\":\"Management\"{TLS}\"{}.{region}.amazonaws.com\"}}}}",
+        ",\"responseElements\":{response},\"requestID\":\"{}\",\"eventID\":\"{}\",\"readOnly\":true,\"eventType\":\"AwsApiCall\",\"managementEvent\":true,\"recipientAccountId\":\"{account}\",\"eventCategory\":\"Management\"{TLS}\"{}.{region}.amazonaws.com\"}}}}",
         uuid(rng),
         uuid(rng),
-        who.account,
         source.split('.').next().unwrap_or(source),
     )
     .unwrap();

@@ -85,45 +85,236 @@ const DIGEST_KEYS: &[&[u8]] = &[
     b"previousDigestSignature",
 ];
 
-/// Calls `sink` with every item of `text`, in order.
+/// Calls `sink` with every item of a whole text, in order.
 pub fn frame<'a>(text: &'a [u8], sink: &mut dyn FnMut(Item<'a>)) {
-    let mut f = Framer { text, sink };
-    f.top_level();
+    Framer::default().feed(text, true, sink);
 }
 
-struct Framer<'a, 's> {
+/// A resumable framer: feed it a window of the text at a time.
+///
+/// [`Framer::feed`] frames what it can and returns how many bytes of the window it has done
+/// with; the caller drops those, appends more text, and feeds again. The framer only stops
+/// between records (or between the members of a top-level object after its records), so a
+/// record cut by the end of a window is scanned again, whole, in the next one. Offsets in items
+/// are from the start of the whole text.
+#[derive(Debug, Default)]
+pub struct Framer {
+    state: State,
+    /// Offset in the whole text of the current window's first byte.
+    base: usize,
+    /// A problem the framing cannot get past was met: the rest is not read.
+    stopped: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+enum State {
+    /// Between top-level values.
+    #[default]
+    Top,
+    /// Inside an array of records; `after_element` when a `,` or `]` comes next. `parent` is
+    /// the offset of the top-level object holding the array, if any.
+    Array {
+        wrapping: Wrapping,
+        after_element: bool,
+        parent: Option<usize>,
+    },
+    /// Inside a top-level object, after its array of records: a `,` or `}` comes next.
+    AfterContainer { start: usize },
+}
+
+/// Why framing paused.
+enum Halt {
+    /// The window ends inside the value at hand: feed more.
+    NeedMore,
+    /// A problem framing cannot get past; already reported.
+    Stop,
+}
+
+type Step<T> = Result<T, Halt>;
+
+impl Framer {
+    /// Frames `window` (the text following what earlier calls consumed) and returns how many of
+    /// its bytes are done with. `eof` says no text follows; then everything is consumed, and an
+    /// unfinished value is reported as truncated.
+    pub fn feed<'a>(
+        &mut self,
+        window: &'a [u8],
+        eof: bool,
+        sink: &mut dyn FnMut(Item<'a>),
+    ) -> usize {
+        if self.stopped {
+            return window.len();
+        }
+        let mut w = Window {
+            text: window,
+            base: self.base,
+            eof,
+            sink,
+        };
+        let mut pos = 0;
+        if self.base == 0 && window.starts_with(b"\xEF\xBB\xBF") {
+            pos = 3;
+        }
+        let consumed = loop {
+            let checkpoint = pos;
+            match self.step(&mut w, pos) {
+                Ok(Some(next)) => pos = next,
+                Ok(None) if eof => break window.len(),
+                Ok(None) => break checkpoint,
+                Err(Halt::NeedMore) if !eof => break checkpoint,
+                Err(Halt::NeedMore) => {
+                    let at = w.base + w.skip_ws(checkpoint);
+                    w.problem(FrameProblem::Truncated { offset: at });
+                    self.stopped = true;
+                    break window.len();
+                }
+                Err(Halt::Stop) => {
+                    self.stopped = true;
+                    break window.len();
+                }
+            }
+        };
+        self.base += consumed;
+        consumed
+    }
+
+    /// One step from `pos`: `Ok(Some(next))` after progress, `Ok(None)` at a clean end of the
+    /// window.
+    fn step(&mut self, w: &mut Window<'_, '_>, pos: usize) -> Step<Option<usize>> {
+        let pos = w.skip_ws(pos);
+        if pos == w.text.len() {
+            return match self.state {
+                State::Top => Ok(None),
+                _ if w.eof => Err(Halt::NeedMore),
+                _ => Ok(None),
+            };
+        }
+        match self.state {
+            State::Top => match w.text[pos] {
+                b'{' => {
+                    let (state, next) = w.object(pos)?;
+                    self.state = state;
+                    Ok(Some(next))
+                }
+                b'[' => {
+                    self.state = State::Array {
+                        wrapping: Wrapping::Plain,
+                        after_element: false,
+                        parent: None,
+                    };
+                    Ok(Some(pos + 1))
+                }
+                _ => Err(w.not_json(pos)),
+            },
+            State::Array {
+                wrapping,
+                after_element,
+                parent,
+            } => {
+                let close = |state: &mut State| {
+                    *state = match parent {
+                        Some(start) => State::AfterContainer { start },
+                        None => State::Top,
+                    }
+                };
+                match (after_element, w.text[pos]) {
+                    (true, b',') => {
+                        self.state = State::Array {
+                            wrapping,
+                            after_element: false,
+                            parent,
+                        };
+                        Ok(Some(pos + 1))
+                    }
+                    (_, b']') => {
+                        close(&mut self.state);
+                        Ok(Some(pos + 1))
+                    }
+                    (true, _) => Err(w.not_json(pos)),
+                    (false, b'{') => {
+                        let end = find_value_end(w.text, pos).ok_or(Halt::NeedMore)?;
+                        (w.sink)(Item::Record {
+                            text: &w.text[pos..end],
+                            offset: w.base + pos,
+                            wrapping,
+                        });
+                        self.state = State::Array {
+                            wrapping,
+                            after_element: true,
+                            parent,
+                        };
+                        Ok(Some(end))
+                    }
+                    (false, b) => {
+                        let end = w.value_end(pos)?;
+                        let what = format!(
+                            "an array element that is not an object: {}",
+                            describe_byte(Some(b))
+                        );
+                        w.problem(FrameProblem::NotCloudTrail {
+                            offset: w.base + pos,
+                            what,
+                        });
+                        self.state = State::Array {
+                            wrapping,
+                            after_element: true,
+                            parent,
+                        };
+                        Ok(Some(end))
+                    }
+                }
+            }
+            State::AfterContainer { start } => match w.text[pos] {
+                b'}' => {
+                    self.state = State::Top;
+                    Ok(Some(pos + 1))
+                }
+                b',' => {
+                    let (key, value) = w.member(pos + 1)?;
+                    if let (Some(wrapping), Some(b'[')) =
+                        (container(&w.text[key]), w.text.get(value))
+                    {
+                        self.state = State::Array {
+                            wrapping,
+                            after_element: false,
+                            parent: Some(start),
+                        };
+                        return Ok(Some(value + 1));
+                    }
+                    Ok(Some(w.value_end(value)?))
+                }
+                _ => Err(w.not_json(pos)),
+            },
+        }
+    }
+}
+
+/// What an array under this key holds, if it holds records.
+fn container(key: &[u8]) -> Option<Wrapping> {
+    match key {
+        b"Records" => Some(Wrapping::Plain),
+        b"Events" => Some(Wrapping::InString("CloudTrailEvent")),
+        b"logEvents" => Some(Wrapping::InString("message")),
+        _ => None,
+    }
+}
+
+/// One window of text being framed.
+struct Window<'a, 's> {
     text: &'a [u8],
+    base: usize,
+    eof: bool,
     sink: &'s mut dyn FnMut(Item<'a>),
 }
 
-/// The framing ran into something it cannot get past.
-struct Stop;
-
-impl<'a> Framer<'a, '_> {
-    fn top_level(&mut self) {
-        let mut pos = 0;
-        if self.text.starts_with(b"\xEF\xBB\xBF") {
-            pos = 3;
-        }
-        loop {
-            pos = self.skip_ws(pos);
-            let Some(&b) = self.text.get(pos) else { return };
-            let next = match b {
-                b'{' => self.object(pos),
-                b'[' => self.array(pos, Wrapping::Plain),
-                _ => Err(self.not_json(pos)),
-            };
-            match next {
-                Ok(end) => pos = end,
-                Err(Stop) => return,
-            }
-        }
-    }
-
-    fn not_json(&mut self, offset: usize) -> Stop {
-        let found = describe_byte(self.text.get(offset).copied());
-        self.problem(FrameProblem::NotJson { offset, found });
-        Stop
+impl<'a> Window<'a, '_> {
+    fn not_json(&mut self, pos: usize) -> Halt {
+        let found = describe_byte(self.text.get(pos).copied());
+        self.problem(FrameProblem::NotJson {
+            offset: self.base + pos,
+            found,
+        });
+        Halt::Stop
     }
 
     fn problem(&mut self, problem: FrameProblem) {
@@ -135,166 +326,121 @@ impl<'a> Framer<'a, '_> {
         (self.sink)(Item::Problem { offset, problem });
     }
 
-    /// A top-level object: a container of records, a record, or a digest.
-    fn object(&mut self, start: usize) -> Result<usize, Stop> {
+    /// `"key" : ` from `pos` (after optional whitespace): the key's range and where the value
+    /// starts.
+    fn member(&mut self, pos: usize) -> Step<(std::ops::Range<usize>, usize)> {
+        let pos = self.skip_ws(pos);
+        match self.text.get(pos) {
+            Some(b'"') => {}
+            Some(_) => return Err(self.not_json(pos)),
+            None => return Err(Halt::NeedMore),
+        }
+        let key_end = self.string_end(pos).ok_or(Halt::NeedMore)?;
+        let colon = self.skip_ws(key_end);
+        match self.text.get(colon) {
+            Some(b':') => {}
+            Some(_) => return Err(self.not_json(colon)),
+            None => return Err(Halt::NeedMore),
+        }
+        let value = self.skip_ws(colon + 1);
+        if value == self.text.len() {
+            return Err(Halt::NeedMore);
+        }
+        Ok((pos + 1..key_end - 1, value))
+    }
+
+    /// A top-level object from its `{`: a container of records (the state to go on in), a
+    /// record, a document, or something else (reported). Needs the object's keys up to the
+    /// deciding one in the window.
+    fn object(&mut self, start: usize) -> Step<(State, usize)> {
         let mut pos = start + 1;
-        let mut found_container = false;
         let mut keys: Vec<String> = Vec::new();
-        loop {
-            pos = self.skip_ws(pos);
-            match self.text.get(pos) {
-                Some(b'}') => break,
-                Some(b'"') => {}
-                Some(_) => return Err(self.not_json(pos)),
-                None => return Err(self.truncated(start)),
-            }
-            let key_end = self.string_end(pos).ok_or_else(|| self.truncated(start))?;
-            let key = &self.text[pos + 1..key_end - 1];
-            pos = self.skip_ws(key_end);
-            match self.text.get(pos) {
-                Some(b':') => pos = self.skip_ws(pos + 1),
-                Some(_) => return Err(self.not_json(pos)),
-                None => return Err(self.truncated(start)),
-            }
-            let value_is_array = self.text.get(pos) == Some(&b'[');
-            if RECORD_KEYS.contains(&key) {
-                let end = self.value_end(start)?;
-                (self.sink)(Item::Record {
-                    text: &self.text[start..end],
-                    offset: start,
-                    wrapping: Wrapping::Plain,
-                });
-                return Ok(end);
-            }
-            if DIGEST_KEYS.contains(&key) {
-                let end = self.value_end(start)?;
-                (self.sink)(Item::Document {
-                    offset: start,
-                    kind: "digest",
-                });
-                return Ok(end);
-            }
-            if key == b"schema" && self.text[pos..].starts_with(b"\"keytrail.") {
-                let end = self.value_end(start)?;
-                (self.sink)(Item::Document {
-                    offset: start,
-                    kind: "keytrail_document",
-                });
-                return Ok(end);
-            }
-            let container = match key {
-                b"Records" => Some(Wrapping::Plain),
-                b"Events" => Some(Wrapping::InString("CloudTrailEvent")),
-                b"logEvents" => Some(Wrapping::InString("message")),
-                _ => None,
-            };
-            pos = match container {
-                Some(wrapping) if value_is_array => {
-                    found_container = true;
-                    self.array(pos, wrapping)?
-                }
-                _ => {
-                    if keys.len() < 5 {
-                        keys.push(String::from_utf8_lossy(key).into_owned());
-                    }
-                    self.value_end(pos)?
-                }
-            };
-            pos = self.skip_ws(pos);
-            match self.text.get(pos) {
-                Some(b',') => pos += 1,
-                Some(b'}') => break,
-                Some(_) => return Err(self.not_json(pos)),
-                None => return Err(self.truncated(start)),
-            }
+        let first = self.skip_ws(pos);
+        if self.text.get(first) == Some(&b'}') {
+            return Ok((self.not_cloudtrail(start, &keys), first + 1));
         }
-        if !found_container {
-            let what = if keys.is_empty() {
-                "an empty object".to_string()
+        loop {
+            let (key, value) = self.member(pos)?;
+            let key = &self.text[key];
+            let document = if DIGEST_KEYS.contains(&key) {
+                Some("digest")
+            } else if key == b"schema" && self.text[value..].starts_with(b"\"keytrail.") {
+                Some("keytrail_document")
             } else {
-                format!("an object with keys {}", keys.join(", "))
+                None
             };
-            self.problem(FrameProblem::NotCloudTrail {
-                offset: start,
-                what,
-            });
-        }
-        Ok(pos + 1)
-    }
-
-    /// An array whose elements are records (or wrap them).
-    fn array(&mut self, start: usize, wrapping: Wrapping) -> Result<usize, Stop> {
-        let mut pos = self.skip_ws(start + 1);
-        if self.text.get(pos) == Some(&b']') {
-            return Ok(pos + 1);
-        }
-        loop {
-            pos = self.skip_ws(pos);
-            match self.text.get(pos) {
-                Some(b'{') => {
-                    let Some(end) = find_value_end(self.text, pos) else {
-                        return Err(self.truncated(pos));
-                    };
-                    (self.sink)(Item::Record {
-                        text: &self.text[pos..end],
-                        offset: pos,
-                        wrapping,
-                    });
-                    pos = end;
-                }
-                Some(_) => {
-                    let end = self.value_end(pos)?;
-                    let what = format!(
-                        "an array element that is not an object: {}",
-                        describe_byte(self.text.get(pos).copied())
-                    );
-                    self.problem(FrameProblem::NotCloudTrail { offset: pos, what });
-                    pos = end;
-                }
-                None => return Err(self.truncated(start)),
+            if RECORD_KEYS.contains(&key) || document.is_some() {
+                let end = find_value_end(self.text, start).ok_or(Halt::NeedMore)?;
+                let offset = self.base + start;
+                (self.sink)(match document {
+                    Some(kind) => Item::Document { offset, kind },
+                    None => Item::Record {
+                        text: &self.text[start..end],
+                        offset,
+                        wrapping: Wrapping::Plain,
+                    },
+                });
+                return Ok((State::Top, end));
             }
-            pos = self.skip_ws(pos);
+            if let (Some(wrapping), Some(b'[')) = (container(key), self.text.get(value)) {
+                let parent = Some(self.base + start);
+                let state = State::Array {
+                    wrapping,
+                    after_element: false,
+                    parent,
+                };
+                return Ok((state, value + 1));
+            }
+            if keys.len() < 5 {
+                keys.push(String::from_utf8_lossy(key).into_owned());
+            }
+            let end = self.value_end(value)?;
+            pos = self.skip_ws(end);
             match self.text.get(pos) {
                 Some(b',') => pos += 1,
-                Some(b']') => return Ok(pos + 1),
+                Some(b'}') => return Ok((self.not_cloudtrail(start, &keys), pos + 1)),
                 Some(_) => return Err(self.not_json(pos)),
-                None => return Err(self.truncated(start)),
+                None => return Err(Halt::NeedMore),
             }
         }
     }
 
-    fn truncated(&mut self, offset: usize) -> Stop {
-        self.problem(FrameProblem::Truncated { offset });
-        Stop
+    fn not_cloudtrail(&mut self, start: usize, keys: &[String]) -> State {
+        let what = if keys.is_empty() {
+            "an empty object".to_string()
+        } else {
+            format!("an object with keys {}", keys.join(", "))
+        };
+        self.problem(FrameProblem::NotCloudTrail {
+            offset: self.base + start,
+            what,
+        });
+        State::Top
     }
 
     /// One past the end of the value starting at `pos`.
-    fn value_end(&mut self, pos: usize) -> Result<usize, Stop> {
+    fn value_end(&mut self, pos: usize) -> Step<usize> {
         let end = match self.text.get(pos) {
             Some(b'{' | b'[') => find_value_end(self.text, pos),
             Some(b'"') => self.string_end(pos),
-            Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => Some(
-                self.text[pos..]
-                    .iter()
-                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n'))
-                    .map_or(self.text.len(), |n| pos + n),
-            ),
+            Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => self.text[pos..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n'))
+                .map(|n| pos + n)
+                .or(self.eof.then_some(self.text.len())),
             Some(_) => return Err(self.not_json(pos)),
             None => None,
         };
-        end.ok_or_else(|| self.truncated(pos))
+        end.ok_or(Halt::NeedMore)
     }
 
     /// One past the closing quote of the string starting at `pos`.
     fn string_end(&self, pos: usize) -> Option<usize> {
         let mut i = pos + 1;
         loop {
-            i += memchr::memchr2(b'"', b'\\', &self.text[i..])?;
+            i += memchr::memchr2(b'"', b'\\', self.text.get(i..)?)?;
             if self.text[i] == b'\\' {
                 i += 2;
-                if i > self.text.len() {
-                    return None;
-                }
             } else {
                 return Some(i + 1);
             }
@@ -321,10 +467,44 @@ fn describe_byte(b: Option<u8>) -> String {
 mod tests {
     use super::*;
 
+    /// The items of `text`, framed whole; checks that feeding it in windows of every size
+    /// from 1 byte up gives the same.
     fn items(text: &str) -> Vec<String> {
+        let whole = items_in_windows(text.as_bytes(), usize::MAX);
+        for size in 1..text.len().min(70) {
+            assert_eq!(
+                items_in_windows(text.as_bytes(), size),
+                whole,
+                "windows of {size}"
+            );
+        }
+        whole
+    }
+
+    /// Feeds `text` as a reader would: `size` more bytes at a time, keeping what was not
+    /// consumed.
+    fn items_in_windows(text: &[u8], size: usize) -> Vec<String> {
         let mut out = Vec::new();
-        frame(text.as_bytes(), &mut |item| {
-            out.push(match item {
+        let mut framer = Framer::default();
+        let mut window: Vec<u8> = Vec::new();
+        let mut fed = 0;
+        loop {
+            let take = size.min(text.len() - fed);
+            window.extend_from_slice(&text[fed..fed + take]);
+            fed += take;
+            let eof = fed == text.len();
+            let consumed = framer.feed(&window, eof, &mut |item| out.push(describe(item)));
+            window.drain(..consumed);
+            if eof {
+                assert!(window.is_empty());
+                return out;
+            }
+        }
+    }
+
+    fn describe(item: Item<'_>) -> String {
+        {
+            match item {
                 Item::Record {
                     text,
                     offset,
@@ -339,9 +519,8 @@ mod tests {
                 ),
                 Item::Document { offset, kind } => format!("{kind}@{offset}"),
                 Item::Problem { problem, .. } => format!("problem:{problem}"),
-            })
-        });
-        out
+            }
+        }
     }
 
     #[test]

@@ -29,16 +29,22 @@ impl Input {
         }
     }
 
-    /// Reads the whole input as stored.
-    pub fn read(&self) -> std::io::Result<Vec<u8>> {
+    /// Reads the whole input as stored into `buf` (cleared first).
+    pub fn read_into(&self, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        buf.clear();
         match &self.path {
-            Some(p) => std::fs::read(p),
+            Some(p) => {
+                let mut f = std::fs::File::open(p)?;
+                if let Ok(m) = f.metadata() {
+                    buf.reserve(m.len() as usize);
+                }
+                f.read_to_end(buf)?;
+            }
             None => {
-                let mut buf = Vec::new();
-                std::io::stdin().lock().read_to_end(&mut buf)?;
-                Ok(buf)
+                std::io::stdin().lock().read_to_end(buf)?;
             }
         }
+        Ok(())
     }
 }
 
