@@ -102,19 +102,22 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stric
             })
             .reduce(Batch::default, Batch::merge)
     };
-    let mut batch = match build_pool(cfg.threads) {
-        Some(pool) => pool.install(work),
-        None => work(),
-    };
-    observer.finished();
-    batch.summary.merge(discovered);
-    batch.summary.problems.sort();
-    if cfg.strict {
-        if let Some(p) = batch.summary.problems.first() {
-            return Err(StrictStop { problem: p.clone() });
+    // The barrier runs in the same pool, so --threads bounds it too.
+    let finish = |mut batch: Batch| -> Result<Report, StrictStop> {
+        observer.finished();
+        batch.summary.merge(discovered);
+        batch.summary.problems.sort();
+        if cfg.strict {
+            if let Some(p) = batch.summary.problems.first() {
+                return Err(StrictStop { problem: p.clone() });
+            }
         }
+        Ok(correlate::correlate(batch, cfg))
+    };
+    match build_pool(cfg.threads) {
+        Some(pool) => pool.install(|| finish(work())),
+        None => finish(work()),
     }
-    Ok(correlate::correlate(batch, cfg))
 }
 
 fn build_pool(threads: usize) -> Option<rayon::ThreadPool> {

@@ -23,6 +23,7 @@ use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::filter::{self, PrefixMatch};
 use crate::intern::{Remap, Sym};
 use crate::report::{Report, Row, Settings};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -112,19 +113,28 @@ enum Role {
     Either,
 }
 
+/// One side of an S3 request that a KMS call can match.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     time: i64,
     s3: u32,
     role: Role,
+    head: Sym,
+    bucket: Sym,
+    key: Sym,
+    requester: Sym,
 }
+
+/// The KMS calls matched to one S3 request: at most two (a copy's Decrypt and
+/// GenerateDataKey).
+pub type Calls = smallvec::SmallVec<[u32; 2]>;
 
 /// The outcome of matching.
 pub struct Matches {
     /// For each KMS call, the S3 request it was matched to.
     pub kms_to_s3: Vec<Option<u32>>,
-    /// For each S3 request, the KMS calls matched to it (at most two: CopyObject).
-    pub s3_to_kms: Vec<Vec<u32>>,
+    /// For each S3 request, the KMS calls matched to it.
+    pub s3_to_kms: Vec<Calls>,
     /// For each S3 request, its KMS key: its own, or the one of the PUT that wrote the object.
     pub s3_kms_key: Vec<Sym>,
     /// For each S3 request, the bucket-key setting of the PUT that wrote the object.
@@ -170,21 +180,17 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
         s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
 
     let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
-    let mut per_object: HashMap<(Sym, Sym, Sym, Sym), Vec<u32>> = HashMap::default();
-    let mut per_bucket: HashMap<(Sym, Sym), Vec<u32>> = HashMap::default();
     for (i, r) in s3.iter().enumerate() {
         let mut add = |bucket: Sym, key: Sym, role: Role| {
-            let n = slots.len() as u32;
             slots.push(Slot {
                 time: r.time,
                 s3: i as u32,
                 role,
+                head: r.head,
+                bucket,
+                key,
+                requester: r.requester,
             });
-            per_object
-                .entry((r.head, bucket, key, r.requester))
-                .or_default()
-                .push(n);
-            per_bucket.entry((bucket, r.requester)).or_default().push(n);
         };
         match r.op {
             S3Op::PutObject | S3Op::CreateMultipartUpload => add(r.bucket, r.key, Role::Write),
@@ -200,31 +206,57 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
             S3Op::CompleteMultipartUpload => add(r.bucket, r.key, Role::Either),
         }
     }
+    // Slots grouped by each mode's join key, in time order within a group: a call finds its
+    // group with one hash lookup and its time window by binary search in it.
+    let group = |key: &(dyn Fn(&Slot) -> (Sym, Sym, Sym, Sym) + Sync)| {
+        let mut order: Vec<Slot> = slots.clone();
+        order.par_sort_unstable_by_key(|s| (key(s), s.time, s.s3, s.role as u8));
+        let mut ranges: HashMap<(Sym, Sym, Sym, Sym), (u32, u32)> = HashMap::default();
+        let mut start = 0;
+        for i in 1..=order.len() {
+            if i == order.len() || key(&order[i]) != key(&order[start]) {
+                ranges.insert(key(&order[start]), (start as u32, i as u32));
+                start = i;
+            }
+        }
+        (order, ranges)
+    };
+    let object_key = |s: &Slot| (s.head, s.bucket, s.key, s.requester);
+    let bucket_key = |s: &Slot| (s.bucket, s.requester, Sym::NONE, Sym::NONE);
+    let ((by_object, object_ranges), (by_bucket, bucket_ranges)) =
+        rayon::join(|| group(&object_key), || group(&bucket_key));
+    // Whether each slot (by S3 request and role) is taken.
+    let mut used: HashSet<(u32, u8)> = HashSet::default();
 
-    let mut used = vec![false; slots.len()];
     let mut kms_to_s3 = vec![None; kms.len()];
-    let mut s3_to_kms = vec![Vec::new(); s3.len()];
+    let mut s3_to_kms = vec![Calls::new(); s3.len()];
     for (j, call) in kms.iter().enumerate() {
         let role = match call.op {
             KmsOp::GenerateDataKey => Role::Write,
             KmsOp::Decrypt => Role::Read,
             _ => continue,
         };
-        let candidates = match call.mode {
-            Mode::PerObject => per_object.get(&(call.head, call.bucket, call.key, call.requester)),
-            _ => per_bucket.get(&(call.bucket, call.requester)),
+        let (order, range) = match call.mode {
+            Mode::PerObject => (
+                &by_object,
+                object_ranges.get(&(call.head, call.bucket, call.key, call.requester)),
+            ),
+            _ => (
+                &by_bucket,
+                bucket_ranges.get(&(call.bucket, call.requester, Sym::NONE, Sym::NONE)),
+            ),
         };
-        let Some(candidates) = candidates else {
+        let Some(&(from, to)) = range else {
             continue;
         };
-        let first = candidates.partition_point(|&n| slots[n as usize].time < call.time - window);
+        let group = &order[from as usize..to as usize];
+        let first = group.partition_point(|s| s.time < call.time - window);
         let mut best: Option<(u8, i64, u32)> = None;
-        for &n in &candidates[first..] {
-            let slot = slots[n as usize];
+        for (n, slot) in group.iter().enumerate().skip(first) {
             if slot.time > call.time + window {
                 break;
             }
-            if used[n as usize] {
+            if used.contains(&(slot.s3, slot.role as u8)) {
                 continue;
             }
             let priority = match slot.role {
@@ -238,14 +270,15 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
                     continue;
                 }
             }
-            let score = (priority, (slot.time - call.time).abs(), n);
+            let score = (priority, (slot.time - call.time).abs(), n as u32);
             if best.is_none_or(|b| score < b) {
                 best = Some(score);
             }
         }
         if let Some((_, _, n)) = best {
-            used[n as usize] = true;
-            let i = slots[n as usize].s3;
+            let slot = group[n as usize];
+            used.insert((slot.s3, slot.role as u8));
+            let i = slot.s3;
             kms_to_s3[j] = Some(i);
             s3_to_kms[i as usize].push(j as u32);
         }
@@ -271,8 +304,7 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
     let strings = &batch.strings;
     let mut kms: Vec<KmsRec> = batch.kms.into_iter().map(|k| k.remapped(&remap)).collect();
     let mut s3: Vec<S3Rec> = batch.s3.into_iter().map(|s| s.remapped(&remap)).collect();
-    kms.sort_unstable();
-    s3.sort_unstable();
+    rayon::join(|| kms.par_sort_unstable(), || s3.par_sort_unstable());
     let summary = &mut batch.summary;
     let before = kms.len() + s3.len();
     dedup(&mut kms, |k| k.id);
