@@ -30,9 +30,19 @@ pub struct RawRecord<'a> {
     pub event_id: Option<Cow<'a, str>>,
     #[serde(rename = "errorCode", borrow, deserialize_with = "opt_str", default)]
     pub error_code: Option<Cow<'a, str>>,
-    #[serde(rename = "recipientAccountId", borrow, deserialize_with = "opt_str", default)]
+    #[serde(
+        rename = "recipientAccountId",
+        borrow,
+        deserialize_with = "opt_str",
+        default
+    )]
     pub recipient_account: Option<Cow<'a, str>>,
-    #[serde(rename = "eventCategory", borrow, deserialize_with = "opt_str", default)]
+    #[serde(
+        rename = "eventCategory",
+        borrow,
+        deserialize_with = "opt_str",
+        default
+    )]
     pub category: Option<Cow<'a, str>>,
     #[serde(rename = "userIdentity", borrow)]
     pub identity: Option<Identity<'a>>,
@@ -75,9 +85,19 @@ pub struct Params<'a> {
     pub bucket_name: Option<Cow<'a, str>>,
     #[serde(borrow, deserialize_with = "opt_str", default)]
     pub key: Option<Cow<'a, str>>,
-    #[serde(rename = "x-amz-server-side-encryption", borrow, deserialize_with = "opt_str", default)]
+    #[serde(
+        rename = "x-amz-server-side-encryption",
+        borrow,
+        deserialize_with = "opt_str",
+        default
+    )]
     pub sse: Option<Cow<'a, str>>,
-    #[serde(rename = "x-amz-server-side-encryption-aws-kms-key-id", borrow, deserialize_with = "opt_str", default)]
+    #[serde(
+        rename = "x-amz-server-side-encryption-aws-kms-key-id",
+        borrow,
+        deserialize_with = "opt_str",
+        default
+    )]
     pub sse_kms_key: Option<Cow<'a, str>>,
     #[serde(
         rename = "x-amz-server-side-encryption-bucket-key-enabled",
@@ -85,7 +105,12 @@ pub struct Params<'a> {
         deserialize_with = "bool_or_string"
     )]
     pub bucket_key_enabled: Option<bool>,
-    #[serde(rename = "x-amz-copy-source", borrow, deserialize_with = "opt_str", default)]
+    #[serde(
+        rename = "x-amz-copy-source",
+        borrow,
+        deserialize_with = "opt_str",
+        default
+    )]
     pub copy_source: Option<Cow<'a, str>>,
 }
 
@@ -470,10 +495,17 @@ pub fn parse(text: &[u8]) -> Result<Event<'_>, NotUsed> {
     // One UTF-8 check of the whole record (ASCII runs at memory speed) lets serde skip its
     // check of every key and string, which cost more than the rest of the parse.
     let text = std::str::from_utf8(text).map_err(|e| {
-        NotUsed::Rejected("invalid_json", format!("not UTF-8 at byte {} of the record", e.valid_up_to()))
+        NotUsed::Rejected(
+            "invalid_json",
+            format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
+        )
     })?;
     let raw: RawRecord = serde_json::from_str(text).map_err(|e| {
-        let kind = if e.is_data() { "wrong_field_type" } else { "invalid_json" };
+        let kind = if e.is_data() {
+            "wrong_field_type"
+        } else {
+            "invalid_json"
+        };
         NotUsed::Rejected(kind, e.to_string())
     })?;
     classify(raw)

@@ -72,7 +72,8 @@ impl Interner {
     pub fn canonicalize(&mut self) -> Remap {
         use rayon::prelude::*;
         let mut order: Vec<u32> = (0..self.strings.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
+        order
+            .par_sort_unstable_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
         let mut map = vec![0u32; order.len()];
         for (new, &old) in order.iter().enumerate() {
             map[old as usize] = new as u32;
