@@ -51,9 +51,16 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         ),
         (None, None) => bail!(UsageError("give --scenario FILE or --builtin NAME".into())),
     };
-    let scenario = Scenario::parse(&text, &source_name).map_err(|e| UsageError(e.to_string()))?;
+    let scenario = Scenario::parse(&text, &source_name)
+        .map_err(|e| UsageError(e.to_string()))?
+        .scaled(args.scale);
     let out = args.out.as_deref().expect("clap requires --out");
-    let sim = simulate::simulate(&scenario, args.seed);
+    let mut sim = simulate::simulate(&scenario, args.seed);
+    sim.origin = simulate::Origin {
+        source: source_name,
+        toml: text,
+        scale: args.scale,
+    };
     let files = simulate::write(&sim, out, args.force, args.threads.unwrap_or(0))?;
     eprintln!(
         "keytrail: wrote {files} files ({} S3 requests, {} KMS calls) to {}; true figures in {}",

@@ -30,6 +30,7 @@ analyzer against it. The same scenario and seed give byte-identical files.
 
 Examples:
   keytrail simulate --builtin seed-10k --out ./trail
+  keytrail simulate --builtin datalake --scale 0.1 --out ./small-trail
   keytrail simulate --scenario datalake.toml --out ./trail --seed 7
   keytrail simulate --list-builtins";
 
@@ -60,6 +61,10 @@ pub struct SimulateArgs {
     /// The random seed: the same scenario and seed give the same trail.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+
+    /// Multiply every rate by this: the same shape with less (or more) traffic.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub scale: f64,
 
     /// Write into a directory that is not empty.
     #[arg(long)]
@@ -184,6 +189,15 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "RATIO", default_value_t = crate::source::decode::DEFAULT_MAX_RATIO,
           help_heading = "Run")]
     pub max_ratio: u64,
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!(
+            "expected a factor above 0 and at most 1000, got {s:?}"
+        )),
+    }
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {

@@ -230,7 +230,18 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
 
     let mut kms_to_s3 = vec![None; kms.len()];
     let mut s3_to_kms = vec![Calls::new(); s3.len()];
-    for (j, call) in kms.iter().enumerate() {
+    // Per-object calls name their object, so they are matched first; bucket-key calls, which
+    // name only the bucket, then take from what is left.
+    let per_object_first = kms
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.mode == Mode::PerObject)
+        .chain(
+            kms.iter()
+                .enumerate()
+                .filter(|(_, k)| k.mode != Mode::PerObject),
+        );
+    for (j, call) in per_object_first {
         let role = match call.op {
             KmsOp::GenerateDataKey => Role::Write,
             KmsOp::Decrypt => Role::Read,
@@ -265,8 +276,19 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
                 _ => continue,
             };
             if call.mode == Mode::BucketKey {
-                let key = s3_kms_key[slot.s3 as usize];
+                let i = slot.s3 as usize;
+                let key = s3_kms_key[i];
                 if !key.is_none() && !call.kms_key.is_none() && key != call.kms_key {
+                    continue;
+                }
+                // A request known to go without a bucket key (its own header for a write, the
+                // object's logged write for a read) did not cause a bucket-key call.
+                let known = match (s3[i].op, slot.role) {
+                    (S3Op::CopyObject, Role::Read) => None,
+                    (_, Role::Read) => s3_writer_bucket_key[i],
+                    _ => s3[i].bucket_key,
+                };
+                if known == Some(false) {
                     continue;
                 }
             }
@@ -411,7 +433,8 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
 
     for (i, r) in s3.iter().enumerate() {
         let calls = &m.s3_to_kms[i];
-        // A CopyObject's own mode is its destination's, the GenerateDataKey side.
+        // A write's mode is its destination's: the GenerateDataKey it caused, else its own
+        // SSE response header. (A copy's source Decrypt says only how the source was written.)
         let writes = matches!(
             r.op,
             S3Op::PutObject
@@ -419,11 +442,11 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
                 | S3Op::CreateMultipartUpload
                 | S3Op::CompleteMultipartUpload
         );
-        let first_call = calls
+        let own_call = calls
             .iter()
             .map(|&j| &kms[j as usize])
-            .find(|c| writes && c.op == KmsOp::GenerateDataKey)
-            .or_else(|| calls.first().map(|&j| &kms[j as usize]));
+            .find(|c| !writes || c.op == KmsOp::GenerateDataKey);
+        let first_call = own_call.or_else(|| calls.first().map(|&j| &kms[j as usize]));
         let kms_key = if m.s3_kms_key[i].is_none() {
             first_call.map_or(Sym::NONE, |c| c.kms_key)
         } else {
@@ -433,14 +456,13 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
             summary.filter(filter::reason::KMS_KEY);
             continue;
         }
-        let mode = if let Some(c) = first_call {
+        let header = |b: bool| if b { Mode::BucketKey } else { Mode::PerObject };
+        let mode = if let Some(c) = own_call {
             c.mode
         } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
-            if b {
-                Mode::BucketKey
-            } else {
-                Mode::PerObject
-            }
+            header(b)
+        } else if let Some(c) = first_call {
+            c.mode
         } else {
             match bucket_modes.get(&r.bucket) {
                 Some((true, false)) => Mode::BucketKey,

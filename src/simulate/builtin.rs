@@ -2,13 +2,25 @@
 
 /// `(name, description, TOML)`.
 pub const BUILTINS: &[(&str, &str, &str)] = &[
-    ("fixture", "two buckets side by side, one with bucket keys and one without (the README's example)", FIXTURE),
+    ("two-buckets", "two buckets side by side, one with bucket keys and one without (the README's example)", TWO_BUCKETS),
     ("seed-10k", "seed 000: one requester writes 10,000 objects and reads them, with and without bucket keys", SEED_10K),
     ("poc", "aws-samples/s3-bucketkey-poc: a Lambda uploads 50 objects and downloads 9 of them 100 times", POC),
     ("emr-sessions", "ten sessions of one role read a bucket with bucket keys, in both sharing modes", EMR),
     ("mixed-age", "bucket keys switched on mid-trail while old objects are still read", MIXED_AGE),
     ("datalake", "many readers and prefixes, multipart writes and ranged reads, a KMS key per prefix", DATALAKE),
     ("org-trail", "an organization trail over two accounts and Regions, with duplicates and digests", ORG_TRAIL),
+];
+
+/// The scale at which each built-in is committed under `fixtures/<name>/`: small enough to
+/// keep the trees at tens of kilobytes, large enough to keep each scenario's shape.
+pub const FIXTURE_SCALES: &[(&str, f64)] = &[
+    ("two-buckets", 1.0),
+    ("seed-10k", 0.005),
+    ("poc", 0.5),
+    ("emr-sessions", 0.05),
+    ("mixed-age", 0.2),
+    ("datalake", 0.04),
+    ("org-trail", 0.1),
 ];
 
 /// The TOML of a built-in scenario.
@@ -19,8 +31,8 @@ pub fn get(name: &str) -> Option<&'static str> {
         .map(|(_, _, t)| *t)
 }
 
-pub const FIXTURE: &str = r#"
-name = "fixture"
+pub const TWO_BUCKETS: &str = r#"
+name = "two-buckets"
 description = "A bucket with bucket keys beside one without, written by an ETL role and read by two analyst sessions."
 start = "2024-03-01T10:00:00Z"
 
@@ -327,6 +339,13 @@ get_rate = 1.0
 mod tests {
     use super::*;
     use crate::simulate::scenario::Scenario;
+
+    #[test]
+    fn every_builtin_has_a_fixture_scale() {
+        let names: Vec<_> = BUILTINS.iter().map(|b| b.0).collect();
+        let scaled: Vec<_> = FIXTURE_SCALES.iter().map(|f| f.0).collect();
+        assert_eq!(names, scaled);
+    }
 
     #[test]
     fn every_builtin_parses() {

@@ -29,6 +29,13 @@ fn kms_name(op: KmsOp) -> &'static str {
     }
 }
 
+fn is_write(op: Op) -> bool {
+    matches!(
+        op,
+        Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload | Op::CompleteMultipartUpload
+    )
+}
+
 fn mode(bucket_key: bool) -> &'static str {
     if bucket_key {
         "bucket_key"
@@ -40,15 +47,35 @@ fn mode(bucket_key: bool) -> &'static str {
 pub fn manifest(sim: &Simulation) -> Value {
     let trail = &sim.scenario.trail;
     let mut groups: BTreeMap<(String, &'static str), Group> = BTreeMap::new();
+    // A request's mode is observable when the trail holds evidence of it: a KMS call it caused,
+    // its own SSE response headers (writes), or the logged write of the object it reads.
+    // Otherwise the analyzer rightly reports it as `unknown`.
+    let caused_call: BTreeSet<usize> = if trail.kms_events {
+        sim.calls.iter().map(|c| c.request).collect()
+    } else {
+        BTreeSet::new()
+    };
+    let written: BTreeSet<(usize, &str)> = sim
+        .requests
+        .iter()
+        .filter(|r| is_write(r.op))
+        .map(|r| (r.bucket, r.key.as_str()))
+        .collect();
     if trail.s3_data_events {
-        for r in &sim.requests {
+        for (i, r) in sim.requests.iter().enumerate() {
             if matches!(r.op, Op::HeadObject | Op::Replicate) {
                 continue;
             }
             let b = &sim.buckets[r.bucket];
-            let g = groups
-                .entry((b.name.clone(), mode(r.bucket_key_path)))
-                .or_default();
+            let observable = caused_call.contains(&i)
+                || is_write(r.op)
+                || written.contains(&(r.bucket, r.key.as_str()));
+            let mode = if observable {
+                mode(r.bucket_key_path)
+            } else {
+                "unknown"
+            };
+            let g = groups.entry((b.name.clone(), mode)).or_default();
             *g.s3.entry(op_name(r.op)).or_default() += 1;
             g.objects.insert(r.key.clone());
         }
@@ -84,7 +111,12 @@ pub fn manifest(sim: &Simulation) -> Value {
     let p = &sim.params;
     json!({
         "schema": SCHEMA,
-        "scenario": sim.scenario.name,
+        "scenario": {
+            "name": sim.scenario.name,
+            "source": sim.origin.source,
+            "scale": sim.origin.scale,
+            "toml": sim.origin.toml,
+        },
         "seed": sim.seed,
         "engine": {
             "bucket_key_ttl_secs": p.bucket_key_ttl_secs,

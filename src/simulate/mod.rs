@@ -72,9 +72,21 @@ pub struct Session {
     pub policy: String,
 }
 
+/// Where a simulation's scenario came from, for the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// `builtin:NAME` or the scenario file's path.
+    pub source: String,
+    /// The scenario's TOML, as read.
+    pub toml: String,
+    /// The `--scale` applied to it.
+    pub scale: f64,
+}
+
 /// A simulated trail, before it is written.
 pub struct Simulation {
     pub scenario: Scenario,
+    pub origin: Origin,
     pub seed: u64,
     pub params: Params,
     pub start: i64,
@@ -365,6 +377,11 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
     }
     Simulation {
         scenario: scenario.clone(),
+        origin: Origin {
+            source: scenario.name.clone(),
+            toml: String::new(),
+            scale: 1.0,
+        },
         seed,
         params,
         start: start + first_offset,
@@ -680,7 +697,18 @@ pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyho
     }
     let files = render_tree(sim, threads);
     for f in &files {
-        debug_assert!(f.path.is_relative() && !f.path.components().any(|c| c.as_os_str() == ".."));
+        // Validation keeps names to what AWS allows; this is the last line of defence.
+        let inside = f
+            .path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
+            anyhow::bail!(
+                "refusing to write {} outside {}",
+                f.path.display(),
+                dir.display()
+            );
+        }
         let path = dir.join(&f.path);
         std::fs::create_dir_all(path.parent().expect("a file in a folder"))
             .with_context(|| format!("cannot create {}", path.display()))?;

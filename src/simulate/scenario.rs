@@ -270,6 +270,31 @@ impl Scenario {
                 ));
             }
         }
+        // These become directory names: they must be what AWS allows, and nothing else.
+        let top = |field: &str, message: String| field_err(0..text.len(), field, message);
+        if let Some(why) = account_problem(&scenario.account) {
+            return Err(top(
+                "account",
+                format!("account {:?} {why}", scenario.account),
+            ));
+        }
+        if let Some(why) = region_problem(&scenario.region) {
+            return Err(top("region", format!("region {:?} {why}", scenario.region)));
+        }
+        if let Some(org) = &t.organization {
+            let ok = org.len() >= 12
+                && org.len() <= 34
+                && org.starts_with("o-")
+                && org[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !ok {
+                return Err(top(
+                    "organization",
+                    format!("trail.organization {org:?} is not an organization ID (o- and 10 to 32 lowercase letters or digits)"),
+                ));
+            }
+        }
         if t.file_minutes == 0 || t.file_minutes > 60 {
             return Err(err(0..0, "trail.file_minutes must be 1 to 60".into()));
         }
@@ -282,6 +307,15 @@ impl Scenario {
             }
         }
         for (i, b) in scenario.buckets.iter().enumerate() {
+            let b_ref = b.get_ref();
+            if let Some(why) = b_ref.account.as_deref().and_then(account_problem) {
+                let message = format!("buckets[{i}].account {:?} {why}", b_ref.account);
+                return Err(field_err(b.span(), "account", message));
+            }
+            if let Some(why) = b_ref.region.as_deref().and_then(region_problem) {
+                let message = format!("buckets[{i}].region {:?} {why}", b_ref.region);
+                return Err(field_err(b.span(), "region", message));
+            }
             if let Some(why) = bucket_name_problem(&b.get_ref().name) {
                 let message = format!("buckets[{i}].name {:?}: {why}", b.get_ref().name);
                 return Err(field_err(b.span(), "name", message));
@@ -289,6 +323,18 @@ impl Scenario {
         }
         for (i, p) in scenario.principals.iter().enumerate() {
             let p_ref = p.get_ref();
+            if let Some(why) = p_ref.account.as_deref().and_then(account_problem) {
+                let message = format!("principals[{i}].account {:?} {why}", p_ref.account);
+                return Err(field_err(p.span(), "account", message));
+            }
+            let iam_name = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+            if p_ref.name.is_empty() || p_ref.name.len() > 64 || !p_ref.name.chars().all(iam_name) {
+                let message = format!(
+                    "principals[{i}].name {:?} is not an IAM name (1 to 64 of A-Z a-z 0-9 +=,.@_-)",
+                    p_ref.name
+                );
+                return Err(field_err(p.span(), "name", message));
+            }
             if p_ref.kind != "role" && p_ref.kind != "user" {
                 let message = format!("principals[{i}].kind must be role or user");
                 return Err(field_err(p.span(), "kind", message));
@@ -360,6 +406,48 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The same scenario with every rate (and the count of pre-existing objects) multiplied by
+    /// `factor`: the same shape, more or less traffic.
+    pub fn scaled(&self, factor: f64) -> Scenario {
+        let mut s = self.clone();
+        for p in &mut s.phases {
+            let p = p.get_mut();
+            for rate in [
+                &mut p.put_rate,
+                &mut p.get_rate,
+                &mut p.head_rate,
+                &mut p.copy_rate,
+                &mut p.multipart_rate,
+            ] {
+                *rate *= factor;
+            }
+        }
+        for b in &mut s.buckets {
+            let b = b.get_mut();
+            b.preexisting_objects = (b.preexisting_objects as f64 * factor).round() as u32;
+        }
+        s
+    }
+}
+
+/// Why a string is not an AWS account ID (12 digits), if it is not.
+pub fn account_problem(account: &str) -> Option<&'static str> {
+    (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()))
+        .then_some("is not an account ID (12 digits)")
+}
+
+/// Why a string is not a Region name (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`), if not.
+pub fn region_problem(region: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok();
+    (!ok).then_some("is not a Region name (like us-east-1)")
+}
+
 /// Why S3 would reject a bucket name (general purpose bucket rules), if it would.
 pub fn bucket_name_problem(name: &str) -> Option<&'static str> {
     if !(3..=63).contains(&name.len()) {
@@ -428,6 +516,31 @@ put_rate = 1.0
         let bad = OK.replace("put_rate = 1.0", "put_rate = 1.0\nspeed = 3");
         let e = Scenario::parse(&bad, "t.toml").unwrap_err().to_string();
         assert!(e.contains("t.toml:12") && e.contains("speed"), "{e}");
+    }
+
+    #[test]
+    fn names_that_become_directories_cannot_escape_the_output() {
+        let bad = OK.replace("name = \"t\"", "name = \"t\"\naccount = \"../../etc\"");
+        let e = Scenario::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(e.starts_with("t.toml:3:") && e.contains("12 digits"), "{e}");
+        let bad = OK.replace(
+            "name = \"t\"",
+            "name = \"t\"\nregion = \"us-east-1/../../x\"",
+        );
+        assert!(Scenario::parse(&bad, "t.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("Region"));
+        let bad = OK.replace(
+            "name = \"t\"",
+            "name = \"t\"\n[trail]\norganization = \"o-../x\"",
+        );
+        assert!(Scenario::parse(&bad, "t.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("organization"));
+        assert_eq!(region_problem("us-gov-west-1"), None);
+        assert_eq!(region_problem("eu-central-2"), None);
     }
 
     #[test]
