@@ -410,154 +410,110 @@ fn engine_params(s: &Scenario) -> Params {
     }
 }
 
-/// One record placed in the trail.
-struct Placed {
-    account: String,
-    region: String,
-    time: i64,
-    text: Vec<u8>,
-}
-
 /// A file of the tree: its path relative to the output directory, and its bytes.
 pub struct TreeFile {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
 }
 
-/// Renders the simulation as the files of a delivered trail tree (manifest excluded).
-pub fn render_tree(sim: &Simulation, threads: usize) -> Vec<TreeFile> {
+/// What a record in the trail is, before it is rendered.
+#[derive(Clone, Copy)]
+enum Source {
+    Request(u32),
+    Call(u32),
+    /// An unrelated event: its session and bucket (for account and Region).
+    Noise {
+        session: u32,
+        bucket: u32,
+    },
+}
+
+/// Renders the simulation as the files of a delivered trail tree, in time order, calling
+/// `sink` with each file's path and uncompressed JSON as soon as no later record can land in
+/// it (late delivery moves a record one file on, no more). Digest files come last. Memory
+/// holds a few files' worth of records, whatever the length of the trail.
+pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
     let trail = &sim.scenario.trail;
     let mut rng = Rng::new(sim.seed ^ 0x7472_6169_6c00);
-    let mut placed: Vec<Placed> = Vec::new();
     let ts = |t: i64| crate::report::format_time(t);
+    // Records are written in time order: most share the previous one's timestamp text.
+    let mut last_time = (i64::MIN, String::new());
+    let mut time_text = move |t: i64| -> String {
+        if last_time.0 != t {
+            last_time = (t, ts(t));
+        }
+        last_time.1.clone()
+    };
+    // Each bucket's (account, Region), by index, for the file map's keys.
+    let places: Vec<(String, String)> = {
+        let mut p: Vec<(String, String)> = sim
+            .buckets
+            .iter()
+            .map(|b| (b.account.clone(), b.region.clone()))
+            .collect();
+        p.sort();
+        p.dedup();
+        p
+    };
+    let place_of: Vec<u32> = sim
+        .buckets
+        .iter()
+        .map(|b| {
+            places
+                .binary_search(&(b.account.clone(), b.region.clone()))
+                .expect("listed") as u32
+        })
+        .collect();
+    let mut events: Vec<(i64, Source)> = Vec::new();
     if trail.s3_data_events {
-        for r in &sim.requests {
-            let b = &sim.buckets[r.bucket];
-            let s = &sim.sessions[r.session];
-            let mut text = Vec::with_capacity(1600);
-            let (op, copy_source) = match r.op {
-                Op::Replicate => continue,
-                op => (
-                    op_name(op),
-                    r.source
-                        .as_ref()
-                        .map(|(sb, sk)| format!("{}/{}", sim.buckets[*sb].name, sk)),
-                ),
-            };
-            let sse = Sse {
-                kms_key: b.key_for(&r.key),
-                bucket_key: r.bucket_key_path
-                    && !matches!(r.op, Op::GetObject | Op::UploadPart | Op::HeadObject),
-                dsse: b.spec.dsse,
-            };
-            records::s3_request(
-                &mut text,
-                &mut rng,
-                &s.identity,
-                &ts(r.time),
-                &b.region,
-                op,
-                &b.name,
-                &r.key,
-                b.head,
-                sse,
-                copy_source.as_deref(),
-                r.bytes,
-            );
-            placed.push(Placed {
-                account: b.account.clone(),
-                region: b.region.clone(),
-                time: r.time,
-                text,
-            });
+        for (i, r) in sim.requests.iter().enumerate() {
+            if r.op != Op::Replicate {
+                events.push((r.time, Source::Request(i as u32)));
+            }
         }
     }
     if trail.kms_events {
-        for c in &sim.calls {
-            let r = &sim.requests[c.request];
-            let b = sim
-                .buckets
+        events.extend(
+            sim.calls
                 .iter()
-                .find(|b| b.name == c.bucket)
-                .unwrap_or(&sim.buckets[r.bucket]);
-            let s = &sim.sessions[r.session];
-            let arn = match &c.key {
-                Some(k) => format!("{}{}/{}", b.head, c.bucket, k),
-                None => format!("{}{}", b.head, c.bucket),
-            };
-            let mut text = Vec::with_capacity(1600);
-            let op = match c.op {
-                envelope::KmsOp::GenerateDataKey => "GenerateDataKey",
-                envelope::KmsOp::Decrypt => "Decrypt",
-                envelope::KmsOp::Encrypt => "Encrypt",
-            };
-            records::kms_call(
-                &mut text,
-                &mut rng,
-                &s.identity,
-                &ts(c.time),
-                &b.region,
-                op,
-                &arn,
-                &r.context,
-                &c.kms_key,
-                None,
-            );
-            placed.push(Placed {
-                account: b.account.clone(),
-                region: b.region.clone(),
-                time: c.time,
-                text,
-            });
-        }
+                .enumerate()
+                .map(|(i, c)| (c.time, Source::Call(i as u32))),
+        );
     }
-    let related = placed.len() as f64;
     if trail.noise_share > 0.0 && !sim.sessions.is_empty() {
+        let related = events.len() as f64;
         let noise = (related * trail.noise_share / (1.0 - trail.noise_share)).round() as u64;
         let span = (sim.end - sim.start).max(1) as u64;
         for _ in 0..noise {
-            let s = &sim.sessions[rng.below(sim.sessions.len() as u64) as usize];
-            let b = &sim.buckets[rng.below(sim.buckets.len() as u64) as usize];
-            let time = sim.start + rng.below(span) as i64;
-            let mut text = Vec::with_capacity(1400);
-            records::noise(&mut text, &mut rng, &s.identity, &ts(time), &b.region);
-            placed.push(Placed {
-                account: b.account.clone(),
-                region: b.region.clone(),
-                time,
-                text,
-            });
+            let session = rng.below(sim.sessions.len() as u64) as u32;
+            let bucket = rng.below(sim.buckets.len() as u64) as u32;
+            events.push((
+                sim.start + rng.below(span) as i64,
+                Source::Noise { session, bucket },
+            ));
         }
     }
-    // Files: per account, Region and window, in a stable order.
+    // A stable order: by time, then requests, calls and noise as generated.
+    events.sort_by_key(|(t, src)| {
+        let (kind, i) = match *src {
+            Source::Request(i) => (0, i as u64),
+            Source::Call(i) => (1, i as u64),
+            Source::Noise { session, bucket } => (2, ((session as u64) << 32) | bucket as u64),
+        };
+        (*t, kind, i)
+    });
     let window = trail.file_minutes as i64 * 60;
-    let mut files: BTreeMap<(String, String, i64), Vec<Vec<u8>>> = BTreeMap::new();
-    for p in placed {
-        let mut w = p.time.div_euclid(window);
-        if rng.unit() < trail.late_delivery_rate {
-            w += 1;
-        }
-        if rng.unit() < trail.duplicate_rate {
-            files
-                .entry((p.account.clone(), p.region.clone(), w + 1))
-                .or_default()
-                .push(p.text.clone());
-        }
-        files
-            .entry((p.account, p.region, w))
-            .or_default()
-            .push(p.text);
-    }
-    let mut plan: Vec<(PathBuf, Vec<Vec<u8>>)> = Vec::new();
+    let mut open: BTreeMap<(i64, u32), Vec<Vec<u8>>> = BTreeMap::new();
     let mut digest_hours: BTreeMap<(String, String, i64), u32> = BTreeMap::new();
-    for ((account, region, w), mut recs) in files {
+    let mut finish = |rng: &mut Rng, (w, place): (i64, u32), mut recs: Vec<Vec<u8>>| {
+        let (account, region) = places[place as usize].clone();
         let delivered = (w + 1) * window + 60 + rng.below(240) as i64;
         if trail.kms_events && trail.cloudtrail_log_encryption {
             let mut text = Vec::new();
             let key = kms_arn(&name_uuid("cloudtrail"), &account, &region);
             records::cloudtrail_log_encryption(
                 &mut text,
-                &mut rng,
+                rng,
                 &account,
                 &ts(delivered - 30),
                 &region,
@@ -585,9 +541,116 @@ pub fn render_tree(sim: &Simulation, threads: usize) -> Vec<TreeFile> {
         *digest_hours
             .entry((account, region, delivered / 3600))
             .or_default() += 1;
-        plan.push((path, recs));
+        let mut json = Vec::with_capacity(recs.iter().map(|r| r.len() + 1).sum::<usize>() + 16);
+        json.extend_from_slice(b"{\"Records\":[");
+        for (i, r) in recs.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(r);
+        }
+        json.extend_from_slice(b"]}");
+        sink(path, json);
+    };
+    for (time, src) in events {
+        let w_now = time.div_euclid(window);
+        // Files of earlier windows can receive nothing more.
+        while let Some(entry) = open.first_entry() {
+            if entry.key().0 >= w_now {
+                break;
+            }
+            let (key, recs) = entry.remove_entry();
+            finish(&mut rng, key, recs);
+        }
+        let mut text = Vec::with_capacity(1600);
+        let place = match src {
+            Source::Request(i) => {
+                let r = &sim.requests[i as usize];
+                let b = &sim.buckets[r.bucket];
+                let s = &sim.sessions[r.session];
+                let copy_source = r
+                    .source
+                    .as_ref()
+                    .map(|(sb, sk)| format!("{}/{}", sim.buckets[*sb].name, sk));
+                let sse = Sse {
+                    kms_key: b.key_for(&r.key),
+                    bucket_key: r.bucket_key_path
+                        && !matches!(r.op, Op::GetObject | Op::UploadPart | Op::HeadObject),
+                    dsse: b.spec.dsse,
+                };
+                records::s3_request(
+                    &mut text,
+                    &mut rng,
+                    &s.identity,
+                    &time_text(r.time),
+                    &b.region,
+                    op_name(r.op),
+                    &b.name,
+                    &r.key,
+                    b.head,
+                    sse,
+                    copy_source.as_deref(),
+                    r.bytes,
+                );
+                place_of[r.bucket]
+            }
+            Source::Call(i) => {
+                let c = &sim.calls[i as usize];
+                let r = &sim.requests[c.request];
+                let bi = sim
+                    .buckets
+                    .iter()
+                    .position(|b| b.name == c.bucket)
+                    .unwrap_or(r.bucket);
+                let b = &sim.buckets[bi];
+                let s = &sim.sessions[r.session];
+                let arn = match &c.key {
+                    Some(k) => format!("{}{}/{}", b.head, c.bucket, k),
+                    None => format!("{}{}", b.head, c.bucket),
+                };
+                let op = match c.op {
+                    envelope::KmsOp::GenerateDataKey => "GenerateDataKey",
+                    envelope::KmsOp::Decrypt => "Decrypt",
+                    envelope::KmsOp::Encrypt => "Encrypt",
+                };
+                records::kms_call(
+                    &mut text,
+                    &mut rng,
+                    &s.identity,
+                    &time_text(c.time),
+                    &b.region,
+                    op,
+                    &arn,
+                    &r.context,
+                    &c.kms_key,
+                    None,
+                );
+                place_of[bi]
+            }
+            Source::Noise { session, bucket } => {
+                let b = &sim.buckets[bucket as usize];
+                records::noise(
+                    &mut text,
+                    &mut rng,
+                    &sim.sessions[session as usize].identity,
+                    &time_text(time),
+                    &b.region,
+                );
+                place_of[bucket as usize]
+            }
+        };
+        let mut w = w_now;
+        if rng.unit() < trail.late_delivery_rate {
+            w += 1;
+        }
+        if rng.unit() < trail.duplicate_rate {
+            open.entry((w + 1, place)).or_default().push(text.clone());
+        }
+        open.entry((w, place)).or_default().push(text);
     }
-    let mut out = compress_all(plan, threads);
+    while let Some((key, recs)) = open.pop_first() {
+        finish(&mut rng, key, recs);
+    }
     if trail.digests {
         for ((account, region, hour), n) in digest_hours {
             let end = (hour + 1) * 3600;
@@ -604,13 +667,9 @@ pub fn render_tree(sim: &Simulation, threads: usize) -> Vec<TreeFile> {
                     "{account}_CloudTrail-Digest_{region}_management_{region}_{}.json.gz",
                     d.format("%Y%m%dT%H%M%SZ")
                 ));
-            out.push(TreeFile {
-                path,
-                bytes: gzip(text.as_bytes()),
-            });
+            sink(path, text.into_bytes());
         }
     }
-    out
 }
 
 fn base_dir(trail: &scenario::Trail, account: &str) -> PathBuf {
@@ -620,36 +679,6 @@ fn base_dir(trail: &scenario::Trail, account: &str) -> PathBuf {
     }
     p.push(account);
     p
-}
-
-/// `{"Records":[...]}` of each planned file, gzip-compressed in parallel. Each file is
-/// compressed on its own, so the bytes do not depend on the thread count.
-fn compress_all(plan: Vec<(PathBuf, Vec<Vec<u8>>)>, threads: usize) -> Vec<TreeFile> {
-    use rayon::prelude::*;
-    let work = || {
-        plan.into_par_iter()
-            .map(|(path, recs)| {
-                let mut json =
-                    Vec::with_capacity(recs.iter().map(|r| r.len() + 1).sum::<usize>() + 16);
-                json.extend_from_slice(b"{\"Records\":[");
-                for (i, r) in recs.iter().enumerate() {
-                    if i > 0 {
-                        json.push(b',');
-                    }
-                    json.extend_from_slice(r);
-                }
-                json.extend_from_slice(b"]}");
-                TreeFile {
-                    path,
-                    bytes: gzip(&json),
-                }
-            })
-            .collect()
-    };
-    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(),
-    }
 }
 
 /// gzip at the default level, with a fixed header (no name, no time), so output is stable.
@@ -678,9 +707,12 @@ pub fn op_name(op: Op) -> &'static str {
 }
 
 /// Writes a simulation into `dir`: the tree first, `manifest.json` last, so a tree with a
-/// manifest is complete. Refuses a non-empty directory unless `force`.
+/// manifest is complete. Refuses a non-empty directory unless `force`. Files are compressed in
+/// parallel batches on `threads` threads (0: one per core); each on its own, so the bytes do
+/// not depend on the thread count. Returns the number of files written.
 pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyhow::Result<usize> {
     use anyhow::Context;
+    use rayon::prelude::*;
     if dir.exists() {
         let non_empty = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -695,28 +727,61 @@ pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyho
         // An old manifest would vouch for a tree being rewritten.
         let _ = std::fs::remove_file(dir.join("manifest.json"));
     }
-    let files = render_tree(sim, threads);
-    for f in &files {
-        // Validation keeps names to what AWS allows; this is the last line of defence.
-        let inside = f
-            .path
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !inside {
-            anyhow::bail!(
-                "refusing to write {} outside {}",
-                f.path.display(),
-                dir.display()
-            );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let batch_bytes = 64 << 20;
+    let mut pending: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut pending_bytes = 0;
+    let mut written = 0;
+    let mut result: anyhow::Result<()> = Ok(());
+    let mut flush = |pending: &mut Vec<(PathBuf, Vec<u8>)>| -> anyhow::Result<()> {
+        let files: Vec<TreeFile> = pool.install(|| {
+            pending
+                .par_drain(..)
+                .map(|(path, json)| TreeFile {
+                    path,
+                    bytes: gzip(&json),
+                })
+                .collect()
+        });
+        for f in files {
+            // Validation keeps names to what AWS allows; this is the last line of defence.
+            let inside = f
+                .path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside {
+                anyhow::bail!(
+                    "refusing to write {} outside {}",
+                    f.path.display(),
+                    dir.display()
+                );
+            }
+            let path = dir.join(&f.path);
+            std::fs::create_dir_all(path.parent().expect("a file in a folder"))
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            crate::output::write_atomically(&path, &f.bytes)?;
+            written += 1;
         }
-        let path = dir.join(&f.path);
-        std::fs::create_dir_all(path.parent().expect("a file in a folder"))
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        crate::output::write_atomically(&path, &f.bytes)?;
-    }
+        Ok(())
+    };
+    render_stream(sim, &mut |path, json| {
+        if result.is_err() {
+            return;
+        }
+        pending_bytes += json.len();
+        pending.push((path, json));
+        if pending_bytes >= batch_bytes {
+            pending_bytes = 0;
+            result = flush(&mut pending);
+        }
+    });
+    result?;
+    flush(&mut pending)?;
     let manifest = manifest::manifest(sim);
     let mut text = serde_json::to_vec_pretty(&manifest)?;
     text.push(b'\n');
     crate::output::write_atomically(&dir.join("manifest.json"), &text)?;
-    Ok(files.len())
+    Ok(written)
 }

@@ -312,11 +312,23 @@ pub fn s3_request(
     out.extend_from_slice(b"}}");
 }
 
-/// Random text over an alphabet, for the opaque tokens real records are full of.
+/// Random text over an alphabet of 16, 32 or 64 characters, for the opaque tokens real records
+/// are full of: each 64-bit draw gives ten to sixteen characters.
 fn token(rng: &mut Rng, len: usize, alphabet: &[u8]) -> String {
-    (0..len)
-        .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char)
-        .collect()
+    debug_assert!(alphabet.len().is_power_of_two() && alphabet.len() <= 64);
+    let bits = alphabet.len().trailing_zeros();
+    let per_draw = (64 / bits) as usize;
+    let mask = (1u64 << bits) - 1;
+    let mut out = String::with_capacity(len);
+    let mut word = 0;
+    for i in 0..len {
+        if i % per_draw == 0 {
+            word = rng.next_u64();
+        }
+        out.push(alphabet[(word & mask) as usize] as char);
+        word >>= bits;
+    }
+    out
 }
 
 const HEX: &[u8] = b"0123456789abcdef";

@@ -1,0 +1,71 @@
+//! Throughput of `keytrail simulate`: records generated per second on one core (planning, the
+//! envelope engine and rendering the JSON), and end to end with gzip on 1 and N threads.
+//!
+//! ```text
+//! cargo bench --bench simulate
+//! KEYTRAIL_BENCH_THREADS=2 KEYTRAIL_BENCH_SCALE=2 cargo bench --bench simulate
+//! ```
+
+use keytrail::simulate::{self, builtin, scenario::Scenario};
+use std::time::Instant;
+
+fn main() {
+    let threads: usize = env_or("KEYTRAIL_BENCH_THREADS", 2);
+    let scale: f64 = env_or("KEYTRAIL_BENCH_SCALE", 1.0);
+    // The datalake scenario (multipart, ranged reads, copies, half noise), stretched to about
+    // 400,000 records.
+    let scenario = Scenario::parse(builtin::get("datalake").unwrap(), "datalake")
+        .unwrap()
+        .scaled(12.0 * scale);
+
+    let t = Instant::now();
+    let sim = simulate::simulate(&scenario, 7);
+    let plan = t.elapsed();
+
+    let needle = memchr::memmem::Finder::new(b"{\"eventVersion\"");
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let t = Instant::now();
+    simulate::render_stream(&sim, &mut |_, json| {
+        records += needle.find_iter(&json).count() as u64;
+        bytes += json.len() as u64;
+    });
+    let render = t.elapsed();
+
+    println!(
+        "{} S3 requests, {} KMS calls -> {records} records, {:.2} GB of JSON",
+        sim.requests.len(),
+        sim.calls.len(),
+        bytes as f64 / 1e9
+    );
+    println!();
+    println!("| stage | threads | wall | records/s |");
+    println!("|---|---|---|---|");
+    let rate = |secs: f64| format!("{:.0}", records as f64 / secs);
+    println!(
+        "| plan + envelope engine | 1 | {:.3} s | {} |",
+        plan.as_secs_f64(),
+        rate(plan.as_secs_f64())
+    );
+    let gen = (plan + render).as_secs_f64();
+    println!(
+        "| generate (plan, engine, render JSON) | 1 | {gen:.3} s | {} |",
+        rate(gen)
+    );
+    for n in [1, threads] {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        simulate::write(&sim, dir.path(), true, n).unwrap();
+        let wall = (plan + t.elapsed()).as_secs_f64();
+        println!(
+            "| end to end, gzip level 6 to disk | {n} | {wall:.3} s | {} |",
+            rate(wall)
+        );
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
