@@ -22,12 +22,11 @@ fn main() {
     let sim = simulate::simulate(&scenario, 7);
     let plan = t.elapsed();
 
-    let needle = memchr::memmem::Finder::new(b"{\"eventVersion\"");
     let (mut records, mut bytes) = (0u64, 0u64);
     let t = Instant::now();
-    simulate::render_stream(&sim, &mut |_, json| {
-        records += needle.find_iter(&json).count() as u64;
-        bytes += json.len() as u64;
+    simulate::render_stream(&sim, &mut |_, file, _| {
+        records += file.records() as u64;
+        bytes += file.json_len() as u64;
     });
     let render = t.elapsed();
 

@@ -416,6 +416,58 @@ pub struct TreeFile {
     pub bytes: Vec<u8>,
 }
 
+/// The records of one file as rendered: their bytes back to back, and where each one is. The
+/// file's JSON is written from it in the (shuffled) order of `spans`, without another copy.
+#[derive(Default)]
+pub struct FileBuf {
+    data: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+}
+
+impl FileBuf {
+    /// Appends one record written by `render`.
+    fn push_with(&mut self, render: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.data.len();
+        render(&mut self.data);
+        self.spans
+            .push((start as u32, (self.data.len() - start) as u32));
+    }
+
+    /// A whole document (a digest) as the file.
+    fn document(text: Vec<u8>) -> FileBuf {
+        let len = text.len() as u32;
+        FileBuf {
+            data: text,
+            spans: vec![(0, len)],
+        }
+    }
+
+    /// Records in the file.
+    pub fn records(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Bytes of the file's JSON.
+    pub fn json_len(&self) -> usize {
+        self.data.len() + self.spans.len() + 16
+    }
+
+    /// Writes the file's JSON: `{"Records":[...]}`, or the single document.
+    pub fn write_json(&self, out: &mut impl Write, document: bool) -> std::io::Result<()> {
+        if document {
+            return out.write_all(&self.data);
+        }
+        out.write_all(b"{\"Records\":[")?;
+        for (i, &(start, len)) in self.spans.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(&self.data[start as usize..(start + len) as usize])?;
+        }
+        out.write_all(b"]}")
+    }
+}
+
 /// What a record in the trail is, before it is rendered.
 #[derive(Clone, Copy)]
 enum Source {
@@ -432,7 +484,7 @@ enum Source {
 /// `sink` with each file's path and uncompressed JSON as soon as no later record can land in
 /// it (late delivery moves a record one file on, no more). Digest files come last. Memory
 /// holds a few files' worth of records, whatever the length of the trail.
-pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
+pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bool)) {
     let trail = &sim.scenario.trail;
     let mut rng = Rng::new(sim.seed ^ 0x7472_6169_6c00);
     let ts = |t: i64| crate::report::format_time(t);
@@ -503,28 +555,29 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
         (*t, kind, i)
     });
     let window = trail.file_minutes as i64 * 60;
-    let mut open: BTreeMap<(i64, u32), Vec<Vec<u8>>> = BTreeMap::new();
+    let mut open: BTreeMap<(i64, u32), FileBuf> = BTreeMap::new();
     let mut digest_hours: BTreeMap<(String, String, i64), u32> = BTreeMap::new();
-    let mut finish = |rng: &mut Rng, (w, place): (i64, u32), mut recs: Vec<Vec<u8>>| {
+    let mut finish = |rng: &mut Rng, (w, place): (i64, u32), mut recs: FileBuf| {
         let (account, region) = places[place as usize].clone();
         let delivered = (w + 1) * window + 60 + rng.below(240) as i64;
         if trail.kms_events && trail.cloudtrail_log_encryption {
-            let mut text = Vec::new();
             let key = kms_arn(&name_uuid("cloudtrail"), &account, &region);
-            records::cloudtrail_log_encryption(
-                &mut text,
-                rng,
-                &account,
-                &ts(delivered - 30),
-                &region,
-                "trail-logs",
-                &key,
-            );
-            recs.push(text);
+            let stamp = ts(delivered - 30);
+            recs.push_with(|out| {
+                records::cloudtrail_log_encryption(
+                    out,
+                    rng,
+                    &account,
+                    &stamp,
+                    &region,
+                    "trail-logs",
+                    &key,
+                )
+            });
         }
         // Records in a delivered file are in no particular order.
-        for i in (1..recs.len()).rev() {
-            recs.swap(i, rng.below(i as u64 + 1) as usize);
+        for i in (1..recs.spans.len()).rev() {
+            recs.spans.swap(i, rng.below(i as u64 + 1) as usize);
         }
         let d = chrono::DateTime::from_timestamp(delivered, 0).expect("in range");
         let suffix: String = (0..16)
@@ -541,16 +594,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
         *digest_hours
             .entry((account, region, delivered / 3600))
             .or_default() += 1;
-        let mut json = Vec::with_capacity(recs.iter().map(|r| r.len() + 1).sum::<usize>() + 16);
-        json.extend_from_slice(b"{\"Records\":[");
-        for (i, r) in recs.iter().enumerate() {
-            if i > 0 {
-                json.push(b',');
-            }
-            json.extend_from_slice(r);
-        }
-        json.extend_from_slice(b"]}");
-        sink(path, json);
+        sink(path, recs, false);
     };
     for (time, src) in events {
         let w_now = time.div_euclid(window);
@@ -562,8 +606,20 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
             let (key, recs) = entry.remove_entry();
             finish(&mut rng, key, recs);
         }
-        let mut text = Vec::with_capacity(1600);
         let place = match src {
+            Source::Request(i) => place_of[sim.requests[i as usize].bucket],
+            Source::Call(i) => {
+                let c = &sim.calls[i as usize];
+                let bi = sim.buckets.iter().position(|b| b.name == c.bucket);
+                place_of[bi.unwrap_or(sim.requests[c.request].bucket)]
+            }
+            Source::Noise { bucket, .. } => place_of[bucket as usize],
+        };
+        let w = w_now + i64::from(rng.unit() < trail.late_delivery_rate);
+        let duplicate = rng.unit() < trail.duplicate_rate;
+        let stamp = time_text(time);
+        let file = open.entry((w, place)).or_default();
+        file.push_with(|out| match src {
             Source::Request(i) => {
                 let r = &sim.requests[i as usize];
                 let b = &sim.buckets[r.bucket];
@@ -579,10 +635,10 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
                     dsse: b.spec.dsse,
                 };
                 records::s3_request(
-                    &mut text,
+                    out,
                     &mut rng,
                     &s.identity,
-                    &time_text(r.time),
+                    &stamp,
                     &b.region,
                     op_name(r.op),
                     &b.name,
@@ -592,17 +648,15 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
                     copy_source.as_deref(),
                     r.bytes,
                 );
-                place_of[r.bucket]
             }
             Source::Call(i) => {
                 let c = &sim.calls[i as usize];
                 let r = &sim.requests[c.request];
-                let bi = sim
+                let b = sim
                     .buckets
                     .iter()
-                    .position(|b| b.name == c.bucket)
-                    .unwrap_or(r.bucket);
-                let b = &sim.buckets[bi];
+                    .find(|b| b.name == c.bucket)
+                    .unwrap_or(&sim.buckets[r.bucket]);
                 let s = &sim.sessions[r.session];
                 let arn = match &c.key {
                     Some(k) => format!("{}{}/{}", b.head, c.bucket, k),
@@ -614,10 +668,10 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
                     envelope::KmsOp::Encrypt => "Encrypt",
                 };
                 records::kms_call(
-                    &mut text,
+                    out,
                     &mut rng,
                     &s.identity,
-                    &time_text(c.time),
+                    &stamp,
                     &b.region,
                     op,
                     &arn,
@@ -625,28 +679,26 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
                     &c.kms_key,
                     None,
                 );
-                place_of[bi]
             }
             Source::Noise { session, bucket } => {
                 let b = &sim.buckets[bucket as usize];
                 records::noise(
-                    &mut text,
+                    out,
                     &mut rng,
                     &sim.sessions[session as usize].identity,
-                    &time_text(time),
+                    &stamp,
                     &b.region,
                 );
-                place_of[bucket as usize]
             }
-        };
-        let mut w = w_now;
-        if rng.unit() < trail.late_delivery_rate {
-            w += 1;
+        });
+        if duplicate {
+            let f = &open[&(w, place)];
+            let (start, len) = *f.spans.last().expect("just written");
+            let copy = f.data[start as usize..(start + len) as usize].to_vec();
+            open.entry((w + 1, place))
+                .or_default()
+                .push_with(|out| out.extend_from_slice(&copy));
         }
-        if rng.unit() < trail.duplicate_rate {
-            open.entry((w + 1, place)).or_default().push(text.clone());
-        }
-        open.entry((w, place)).or_default().push(text);
     }
     while let Some((key, recs)) = open.pop_first() {
         finish(&mut rng, key, recs);
@@ -667,7 +719,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, Vec<u8>)) {
                     "{account}_CloudTrail-Digest_{region}_management_{region}_{}.json.gz",
                     d.format("%Y%m%dT%H%M%SZ")
                 ));
-            sink(path, text.into_bytes());
+            sink(path, FileBuf::document(text.into_bytes()), true);
         }
     }
 }
@@ -712,7 +764,6 @@ pub fn op_name(op: Op) -> &'static str {
 /// not depend on the thread count. Returns the number of files written.
 pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyhow::Result<usize> {
     use anyhow::Context;
-    use rayon::prelude::*;
     if dir.exists() {
         let non_empty = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -730,58 +781,69 @@ pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyho
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
-    let batch_bytes = 64 << 20;
-    let mut pending: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    let mut pending_bytes = 0;
-    let mut written = 0;
-    let mut result: anyhow::Result<()> = Ok(());
-    let mut flush = |pending: &mut Vec<(PathBuf, Vec<u8>)>| -> anyhow::Result<()> {
-        let files: Vec<TreeFile> = pool.install(|| {
-            pending
-                .par_drain(..)
-                .map(|(path, json)| TreeFile {
-                    path,
-                    bytes: gzip(&json),
-                })
-                .collect()
-        });
-        for f in files {
+    let written = std::sync::atomic::AtomicUsize::new(0);
+    let failure: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    let compress_and_write = |path: PathBuf, file: FileBuf, document: bool| {
+        let result = (|| -> anyhow::Result<()> {
             // Validation keeps names to what AWS allows; this is the last line of defence.
-            let inside = f
-                .path
+            let inside = path
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)));
             if !inside {
                 anyhow::bail!(
                     "refusing to write {} outside {}",
-                    f.path.display(),
+                    path.display(),
                     dir.display()
                 );
             }
-            let path = dir.join(&f.path);
+            let mut e = flate2::GzBuilder::new().mtime(0).write(
+                Vec::with_capacity(file.json_len() / 6),
+                flate2::Compression::default(),
+            );
+            file.write_json(&mut e, document)?;
+            let bytes = e.finish()?;
+            let path = dir.join(&path);
             std::fs::create_dir_all(path.parent().expect("a file in a folder"))
                 .with_context(|| format!("cannot create {}", path.display()))?;
-            crate::output::write_atomically(&path, &f.bytes)?;
-            written += 1;
+            crate::output::write_atomically(&path, &bytes)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                failure.lock().expect("not poisoned").get_or_insert(e);
+            }
         }
-        Ok(())
     };
-    render_stream(sim, &mut |path, json| {
-        if result.is_err() {
-            return;
-        }
-        pending_bytes += json.len();
-        pending.push((path, json));
-        if pending_bytes >= batch_bytes {
-            pending_bytes = 0;
-            result = flush(&mut pending);
-        }
+    // Files are compressed and written by the pool while rendering goes on; when as many files
+    // as threads are in flight, the rendering thread compresses the next one itself. Each file
+    // is compressed on its own, so the bytes do not depend on the thread count, and the order
+    // files are written in does not matter: the manifest, written last, marks the tree done.
+    let in_flight = std::sync::atomic::AtomicUsize::new(0);
+    let limit = pool.current_num_threads();
+    pool.scope(|scope| {
+        render_stream(sim, &mut |path, file, document| {
+            use std::sync::atomic::Ordering::SeqCst;
+            if in_flight.load(SeqCst) >= limit {
+                compress_and_write(path, file, document);
+            } else {
+                in_flight.fetch_add(1, SeqCst);
+                let (compress_and_write, in_flight) = (&compress_and_write, &in_flight);
+                scope.spawn(move |_| {
+                    compress_and_write(path, file, document);
+                    in_flight.fetch_sub(1, SeqCst);
+                });
+            }
+        });
     });
-    result?;
-    flush(&mut pending)?;
+    if let Some(e) = failure.into_inner().expect("not poisoned") {
+        return Err(e);
+    }
     let manifest = manifest::manifest(sim);
     let mut text = serde_json::to_vec_pretty(&manifest)?;
     text.push(b'\n');
     crate::output::write_atomically(&dir.join("manifest.json"), &text)?;
-    Ok(written)
+    Ok(written.into_inner())
 }
