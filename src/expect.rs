@@ -1,8 +1,10 @@
 //! `analyze --expect manifest.json`: compare a report with a simulator's manifest.
 //!
-//! Compared per bucket and mode: S3 requests and KMS calls by operation, and distinct objects.
-//! These are the figures the analyzer observes; the manifest's `truth` section (prefix
-//! attribution) is an estimate's target, not an exact expectation, and is not compared here.
+//! Compared per bucket, group and mode: S3 requests and KMS calls by operation, and distinct
+//! objects, from the manifest section that matches the report's grouping (`groups` for
+//! `bucket`, `by_principal`, `by_kms_key`). These are the figures the analyzer observes; the
+//! manifest's `truth` section (prefix attribution) is an estimate's target, not an exact
+//! expectation, and is not compared here.
 
 use crate::event::{KmsOp, S3Op};
 use crate::report::Report;
@@ -20,14 +22,25 @@ pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, Str
             crate::simulate::manifest::SCHEMA
         ));
     }
+    let section = match report.settings.group_by.as_str() {
+        "bucket" => "groups",
+        "principal" => "by_principal",
+        "kms-key" => "by_kms_key",
+        other => {
+            return Err(format!(
+                "the manifest has no figures grouped by {other}: use --group-by bucket, principal or kms-key with --expect"
+            ))
+        }
+    };
     let groups = manifest
-        .pointer("/expected/groups")
+        .pointer(&format!("/expected/{section}"))
         .and_then(Value::as_array)
-        .ok_or("the manifest has no expected.groups")?;
-    let mut expected: BTreeMap<(String, String), Figures> = BTreeMap::new();
+        .ok_or(format!("the manifest has no expected.{section}"))?;
+    let mut expected: BTreeMap<(String, String, String), Figures> = BTreeMap::new();
     for g in groups {
         let key = (
             g["bucket"].as_str().unwrap_or("").to_string(),
+            g["group"].as_str().unwrap_or("").to_string(),
             g["mode"].as_str().unwrap_or("").to_string(),
         );
         let mut f = Figures::new();
@@ -43,10 +56,10 @@ pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, Str
         f.insert("objects".into(), g["objects"].as_u64().unwrap_or(0));
         expected.insert(key, f);
     }
-    let mut got: BTreeMap<(String, String), Figures> = BTreeMap::new();
+    let mut got: BTreeMap<(String, String, String), Figures> = BTreeMap::new();
     for r in &report.rows {
         let f = got
-            .entry((r.bucket.clone(), r.mode.name().to_string()))
+            .entry((r.bucket.clone(), r.group.clone(), r.mode.name().to_string()))
             .or_default();
         for op in S3Op::ALL {
             *f.entry(op.name().into()).or_default() += r.s3_count(op);
@@ -69,9 +82,14 @@ pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, Str
                 g.get(name).copied().unwrap_or(0),
             );
             if ev != gv {
+                let group = if key.1 == key.0 {
+                    String::new()
+                } else {
+                    format!(" {}", key.1)
+                };
                 diffs.push(format!(
-                    "{} {}: {name}: expected {ev}, analyzed {gv}",
-                    key.0, key.1
+                    "{}{group} {}: {name}: expected {ev}, analyzed {gv}",
+                    key.0, key.2
                 ));
             }
         }

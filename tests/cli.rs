@@ -976,12 +976,13 @@ fn random_scenario(rng: &mut Rng, n: u64) -> String {
     let coin = |rng: &mut Rng, p: f64| rng.unit() < p;
     let mut toml = format!("name = \"random-{n}\"\n[trail]\n");
     toml += &format!(
-        "s3_data_events = {}\nkms_events = {}\nduplicate_rate = {:.2}\nlate_delivery_rate = {:.2}\nnoise_share = {:.2}\nfile_minutes = {}\ndigests = {}\n",
+        "s3_data_events = {}\nkms_events = {}\nduplicate_rate = {:.2}\nlate_delivery_rate = {:.2}\nnoise_share = {:.2}\nother_kms_share = {:.2}\nfile_minutes = {}\ndigests = {}\n",
         coin(rng, 0.85),
         coin(rng, 0.9),
         rng.unit() * 0.1,
         rng.unit() * 0.1,
-        rng.unit() * 0.5,
+        rng.unit() * 0.4,
+        rng.unit() * 0.1,
         1 + rng.below(5),
         coin(rng, 0.3)
     );

@@ -527,6 +527,25 @@ mod tests {
     }
 
     #[test]
+    fn replication_decrypts_the_source_and_encrypts_the_replica() {
+        let mut r = request(0, "replication", Op::Replicate, "obj", false);
+        r.source = Some(("bucket".into(), "obj".into(), "arn:src-key".into()));
+        r.destination = Some(("replica-bucket".into(), "arn:dst-key".into()));
+        let calls = Engine::run(Params::default(), 1, &[r]);
+        let ops: Vec<_> = calls
+            .iter()
+            .map(|c| (c.op, c.bucket.as_str(), c.kms_key.as_str()))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                (KmsOp::Decrypt, "bucket", "arn:src-key"),
+                (KmsOp::Encrypt, "replica-bucket", "arn:dst-key")
+            ]
+        );
+    }
+
+    #[test]
     fn dsse_never_uses_bucket_keys_and_head_calls_nothing() {
         let mut put = request(0, "s", Op::PutObject, "a", true);
         put.encryption = Encryption::DsseKms;

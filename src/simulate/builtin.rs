@@ -19,8 +19,8 @@ pub const FIXTURE_SCALES: &[(&str, f64)] = &[
     ("poc", 0.5),
     ("emr-sessions", 0.05),
     ("mixed-age", 0.2),
-    ("datalake", 0.04),
-    ("org-trail", 0.1),
+    ("datalake", 0.02),
+    ("org-trail", 0.05),
 ];
 
 /// The TOML of a built-in scenario.
@@ -241,6 +241,7 @@ description = "A data lake: multipart writes under per-team prefixes with a KMS 
 
 [trail]
 noise_share = 0.5
+other_kms_share = 0.05
 cloudtrail_log_encryption = true
 
 [[buckets]]

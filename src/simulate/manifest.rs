@@ -2,7 +2,8 @@
 //!
 //! `expected.groups` holds, per bucket and mode, what `keytrail analyze` must report from the
 //! trail as logged (the figures it observes: S3 requests by operation, KMS calls by operation,
-//! distinct objects). `truth.prefixes` holds what the analyzer can only estimate: which key
+//! distinct objects); `expected.by_principal` and `expected.by_kms_key` the same per principal
+//! and per KMS key within each bucket, as `--group-by principal` and `--group-by kms-key` give. `truth.prefixes` holds what the analyzer can only estimate: which key
 //! prefix (first segment) each KMS call served, bucket-key calls included.
 
 use super::{op_name, Simulation};
@@ -44,12 +45,24 @@ fn mode(bucket_key: bool) -> &'static str {
     }
 }
 
-pub fn manifest(sim: &Simulation) -> Value {
+/// How a manifest section groups rows within a bucket, as `analyze --group-by` does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    Bucket,
+    Principal,
+    KmsKey,
+}
+
+/// The expected rows of one grouping, keyed by (bucket, group, mode).
+fn expected(
+    sim: &Simulation,
+    grouping: Grouping,
+) -> BTreeMap<(String, String, &'static str), Group> {
     let trail = &sim.scenario.trail;
-    let mut groups: BTreeMap<(String, &'static str), Group> = BTreeMap::new();
-    // A request's mode is observable when the trail holds evidence of it: a KMS call it caused,
-    // its own SSE response headers (writes), or the logged write of the object it reads.
-    // Otherwise the analyzer rightly reports it as `unknown`.
+    let mut groups: BTreeMap<(String, String, &'static str), Group> = BTreeMap::new();
+    // A request's mode (and KMS key) is observable when the trail holds evidence of it: a KMS
+    // call it caused, its own SSE response headers (writes), or the logged write of the object
+    // it reads. Otherwise the analyzer rightly reports `unknown`.
     let caused_call: BTreeSet<usize> = if trail.kms_events {
         sim.calls.iter().map(|c| c.request).collect()
     } else {
@@ -61,6 +74,7 @@ pub fn manifest(sim: &Simulation) -> Value {
         .filter(|r| is_write(r.op))
         .map(|r| (r.bucket, r.key.as_str()))
         .collect();
+    let principal = |session: usize| sim.sessions[session].identity.arn.clone();
     if trail.s3_data_events {
         for (i, r) in sim.requests.iter().enumerate() {
             if matches!(r.op, Op::HeadObject | Op::Replicate) {
@@ -75,11 +89,38 @@ pub fn manifest(sim: &Simulation) -> Value {
             } else {
                 "unknown"
             };
-            let g = groups.entry((b.name.clone(), mode)).or_default();
+            let group = match grouping {
+                Grouping::Bucket => b.name.clone(),
+                Grouping::Principal => principal(r.session),
+                Grouping::KmsKey if observable => b.key_for(&r.key).to_string(),
+                Grouping::KmsKey => "(unknown)".to_string(),
+            };
+            let g = groups.entry((b.name.clone(), group, mode)).or_default();
             *g.s3.entry(op_name(r.op)).or_default() += 1;
             g.objects.insert(r.key.clone());
         }
     }
+    if trail.kms_events {
+        for c in &sim.calls {
+            let group = match grouping {
+                Grouping::Bucket => c.bucket.clone(),
+                Grouping::Principal => principal(sim.requests[c.request].session),
+                Grouping::KmsKey => c.kms_key.clone(),
+            };
+            let g = groups
+                .entry((c.bucket.clone(), group, mode(c.key.is_none())))
+                .or_default();
+            *g.kms.entry(kms_name(c.op)).or_default() += 1;
+            if let Some(k) = &c.key {
+                g.objects.insert(k.clone());
+            }
+        }
+    }
+    groups
+}
+
+pub fn manifest(sim: &Simulation) -> Value {
+    let trail = &sim.scenario.trail;
     let mut prefixes: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
     for c in &sim.calls {
         let request = &sim.requests[c.request];
@@ -91,22 +132,27 @@ pub fn manifest(sim: &Simulation) -> Value {
                 mode(c.key.is_none()),
             ))
             .or_default() += 1;
-        if !trail.kms_events {
-            continue;
-        }
-        let g = groups
-            .entry((c.bucket.clone(), mode(c.key.is_none())))
-            .or_default();
-        *g.kms.entry(kms_name(c.op)).or_default() += 1;
-        if let Some(k) = &c.key {
-            g.objects.insert(k.clone());
-        }
     }
     let count_map = |m: &BTreeMap<&'static str, u64>| -> Value {
         let mut out: Map<String, Value> =
             m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
         out.insert("total".into(), json!(m.values().sum::<u64>()));
         Value::Object(out)
+    };
+    let section = |grouping: Grouping| -> Vec<Value> {
+        expected(sim, grouping)
+            .iter()
+            .map(|((bucket, group, mode), g)| {
+                json!({
+                    "bucket": bucket,
+                    "group": group,
+                    "mode": mode,
+                    "s3_requests": count_map(&g.s3),
+                    "kms_calls": count_map(&g.kms),
+                    "objects": g.objects.len(),
+                })
+            })
+            .collect()
     };
     let p = &sim.params;
     json!({
@@ -135,13 +181,9 @@ pub fn manifest(sim: &Simulation) -> Value {
             "end": crate::report::format_time(sim.end),
         },
         "expected": {
-            "groups": groups.iter().map(|((bucket, mode), g)| json!({
-                "bucket": bucket,
-                "mode": mode,
-                "s3_requests": count_map(&g.s3),
-                "kms_calls": count_map(&g.kms),
-                "objects": g.objects.len(),
-            })).collect::<Vec<_>>(),
+            "groups": section(Grouping::Bucket),
+            "by_principal": section(Grouping::Principal),
+            "by_kms_key": section(Grouping::KmsKey),
         },
         "truth": {
             "s3_requests": sim.requests.len(),

@@ -478,6 +478,11 @@ enum Source {
         session: u32,
         bucket: u32,
     },
+    /// A KMS call by another service, on behalf of the session.
+    OtherKms {
+        session: u32,
+        bucket: u32,
+    },
 }
 
 /// Renders the simulation as the files of a delivered trail tree, in time order, calling
@@ -532,17 +537,24 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                 .map(|(i, c)| (c.time, Source::Call(i as u32))),
         );
     }
-    if trail.noise_share > 0.0 && !sim.sessions.is_empty() {
-        let related = events.len() as f64;
-        let noise = (related * trail.noise_share / (1.0 - trail.noise_share)).round() as u64;
+    let unrelated = trail.noise_share + trail.other_kms_share;
+    if unrelated > 0.0 && !sim.sessions.is_empty() {
+        let total = events.len() as f64 / (1.0 - unrelated);
         let span = (sim.end - sim.start).max(1) as u64;
-        for _ in 0..noise {
-            let session = rng.below(sim.sessions.len() as u64) as u32;
-            let bucket = rng.below(sim.buckets.len() as u64) as u32;
-            events.push((
-                sim.start + rng.below(span) as i64,
-                Source::Noise { session, bucket },
-            ));
+        for (share, other_kms) in [(trail.noise_share, false), (trail.other_kms_share, true)] {
+            for _ in 0..(total * share).round() as u64 {
+                let session = rng.below(sim.sessions.len() as u64) as u32;
+                let bucket = rng.below(sim.buckets.len() as u64) as u32;
+                let time = sim.start + rng.below(span) as i64;
+                events.push((
+                    time,
+                    if other_kms {
+                        Source::OtherKms { session, bucket }
+                    } else {
+                        Source::Noise { session, bucket }
+                    },
+                ));
+            }
         }
     }
     // A stable order: by time, then requests, calls and noise as generated.
@@ -551,6 +563,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             Source::Request(i) => (0, i as u64),
             Source::Call(i) => (1, i as u64),
             Source::Noise { session, bucket } => (2, ((session as u64) << 32) | bucket as u64),
+            Source::OtherKms { session, bucket } => (3, ((session as u64) << 32) | bucket as u64),
         };
         (*t, kind, i)
     });
@@ -613,7 +626,9 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                 let bi = sim.buckets.iter().position(|b| b.name == c.bucket);
                 place_of[bi.unwrap_or(sim.requests[c.request].bucket)]
             }
-            Source::Noise { bucket, .. } => place_of[bucket as usize],
+            Source::Noise { bucket, .. } | Source::OtherKms { bucket, .. } => {
+                place_of[bucket as usize]
+            }
         };
         let w = w_now + i64::from(rng.unit() < trail.late_delivery_rate);
         let duplicate = rng.unit() < trail.duplicate_rate;
@@ -689,6 +704,11 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                     &stamp,
                     &b.region,
                 );
+            }
+            Source::OtherKms { session, bucket } => {
+                let b = &sim.buckets[bucket as usize];
+                let who = &sim.sessions[session as usize].identity;
+                records::other_service_kms(out, &mut rng, who, &stamp, &b.region);
             }
         });
         if duplicate {

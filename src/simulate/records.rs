@@ -438,6 +438,53 @@ pub fn noise(out: &mut Vec<u8>, rng: &mut Rng, who: &Identity, time: &str, regio
     .unwrap();
 }
 
+/// A KMS call another service makes (Lambda decrypting a function's environment): it shares
+/// the account's request quota, but is not S3 object traffic.
+pub fn other_service_kms(
+    out: &mut Vec<u8>,
+    rng: &mut Rng,
+    who: &Identity,
+    time: &str,
+    region: &str,
+) {
+    let lambda = "lambda.amazonaws.com";
+    head(
+        out,
+        "1.09",
+        who,
+        Some(lambda),
+        time,
+        "kms.amazonaws.com",
+        "Decrypt",
+        region,
+        lambda,
+        lambda,
+    );
+    let function = format!(
+        "arn:aws:lambda:{region}:{}:function:ingest-{}",
+        who.account,
+        rng.below(20)
+    );
+    let key = format!(
+        "arn:aws:kms:{region}:{}:key/{}",
+        who.account,
+        uuid(&mut Rng::new(7))
+    );
+    out.extend_from_slice(
+        b",\"requestParameters\":{\"encryptionContext\":{\"aws:lambda:FunctionArn\":",
+    );
+    string(out, &function);
+    write!(
+        out,
+        "}},\"encryptionAlgorithm\":\"SYMMETRIC_DEFAULT\"}},\"responseElements\":null,\"requestID\":\"{}\",\"eventID\":\"{}\",\"readOnly\":true,\"resources\":[{{\"accountId\":\"{}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"{key}\"}}],\"eventType\":\"AwsApiCall\",\"managementEvent\":true,\"recipientAccountId\":\"{}\",\"eventCategory\":\"Management\"}}",
+        uuid(rng),
+        uuid(rng),
+        who.account,
+        who.account
+    )
+    .unwrap();
+}
+
 /// CloudTrail encrypting its own log file with SSE-KMS (not user traffic).
 pub fn cloudtrail_log_encryption(
     out: &mut Vec<u8>,

@@ -63,6 +63,10 @@ pub struct Trail {
     /// Share of all records that are unrelated management events (0 to <1).
     #[serde(default)]
     pub noise_share: f64,
+    /// Share of all records that are KMS calls by other services (Lambda), which count against
+    /// the KMS quota but are not S3 traffic.
+    #[serde(default)]
+    pub other_kms_share: f64,
     /// KMS calls by CloudTrail for its own log files: one per delivered file.
     #[serde(default = "yes")]
     pub cloudtrail_log_encryption: bool,
@@ -89,6 +93,7 @@ impl Default for Trail {
             s3_data_events: true,
             kms_events: true,
             noise_share: 0.0,
+            other_kms_share: 0.0,
             cloudtrail_log_encryption: true,
             duplicate_rate: 0.0,
             late_delivery_rate: 0.0,
@@ -260,6 +265,7 @@ impl Scenario {
         let t = &scenario.trail;
         for (field, v, max) in [
             ("noise_share", t.noise_share, 0.99),
+            ("other_kms_share", t.other_kms_share, 0.99),
             ("duplicate_rate", t.duplicate_rate, 1.0),
             ("late_delivery_rate", t.late_delivery_rate, 1.0),
         ] {
@@ -272,6 +278,10 @@ impl Scenario {
         }
         // These become directory names: they must be what AWS allows, and nothing else.
         let top = |field: &str, message: String| field_err(0..text.len(), field, message);
+        if t.noise_share + t.other_kms_share > 0.99 {
+            let message = "trail.noise_share and trail.other_kms_share add up to more than 0.99";
+            return Err(top("other_kms_share", message.into()));
+        }
         if let Some(why) = account_problem(&scenario.account) {
             return Err(top(
                 "account",
