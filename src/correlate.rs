@@ -23,6 +23,7 @@ use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::filter::{self, PrefixMatch};
 use crate::intern::{Remap, Sym};
 use crate::report::{Report, Row, Settings};
+use crate::summary::Summary;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -320,6 +321,26 @@ struct RowAcc {
     objects: HashSet<(Sym, Sym, Sym)>,
 }
 
+impl RowAcc {
+    fn absorb(&mut self, other: RowAcc) {
+        let (a, b) = (&mut self.row, other.row);
+        for (x, y) in a.s3.iter_mut().zip(b.s3) {
+            *x += y;
+        }
+        for (x, y) in a.kms.iter_mut().zip(b.kms) {
+            *x += y;
+        }
+        a.s3_errors += b.s3_errors;
+        a.kms_attributed += b.kms_attributed;
+        a.kms_throttled += b.kms_throttled;
+        a.kms_access_denied += b.kms_access_denied;
+        a.kms_other_errors += b.kms_other_errors;
+        a.unmatched_s3 += b.unmatched_s3;
+        a.unmatched_kms += b.unmatched_kms;
+        self.objects.extend(other.objects);
+    }
+}
+
 /// Dedups, matches, filters and groups the merged batch into the report.
 pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
     let remap = batch.strings.canonicalize();
@@ -329,8 +350,7 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
     rayon::join(|| kms.par_sort_unstable(), || s3.par_sort_unstable());
     let summary = &mut batch.summary;
     let before = kms.len() + s3.len();
-    dedup(&mut kms, |k| k.id);
-    dedup(&mut s3, |s| s.id);
+    rayon::join(|| dedup(&mut kms, |k| k.id), || dedup(&mut s3, |s| s.id));
     summary
         .records
         .filtered_out
@@ -367,143 +387,168 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
         })
     };
 
-    let mut rows: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
-    let mut used = 0u64;
-    for (j, k) in kms.iter().enumerate() {
-        if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(k.kms_key)) {
-            summary.filter(filter::reason::KMS_KEY);
-            continue;
-        }
-        if !k.ctx_pass {
-            summary.filter(filter::reason::CONTEXT);
-            continue;
-        }
-        let matched = m.kms_to_s3[j].map(|i| &s3[i as usize]);
-        let head = strings.get(k.head);
-        let bucket = strings.get(k.bucket);
-        let mut attributed = false;
-        match filter::prefix_match(&f.bucket_arn_prefixes, head, bucket, strings.get_opt(k.key)) {
-            PrefixMatch::Yes => {}
-            PrefixMatch::No => {
-                summary.filter(filter::reason::PREFIX);
+    // The KMS side and the S3 side of the rows are built in parallel, each with its own
+    // counts, and merged.
+    let kms_pass = || {
+        let mut rows: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
+        let mut summary = Summary::default();
+        let mut used = 0u64;
+        for (j, k) in kms.iter().enumerate() {
+            if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(k.kms_key)) {
+                summary.filter(filter::reason::KMS_KEY);
                 continue;
             }
-            PrefixMatch::BelowBucket => {
-                let hit = matched.is_some_and(|r| {
-                    f.bucket_arn_prefixes
-                        .iter()
-                        .any(|p| filter::arn_starts_with(p, head, bucket, Some(strings.get(r.key))))
-                });
-                if !hit {
-                    summary.filter(filter::reason::PREFIX);
-                    continue;
-                }
-                attributed = true;
-            }
-        }
-        // A bucket-key call names no object: its prefix comes from the request it matched.
-        let (key_for_group, by_correlation) = match (k.mode, matched) {
-            (Mode::BucketKey, Some(r)) => (r.key, true),
-            _ => (k.key, false),
-        };
-        let group = group_label(key_for_group, k.requester, k.kms_key, k.ctx_value)
-            .unwrap_or_else(|| "(unattributed)".to_string());
-        if by_correlation && matches!(cfg.group_by, GroupBy::Prefix(_)) {
-            attributed = true;
-        }
-        let acc = rows.entry((k.bucket, group, k.mode)).or_default();
-        acc.row.kms[k.op as usize] += 1;
-        if attributed {
-            acc.row.kms_attributed += 1;
-        }
-        match k.failure {
-            Failure::None => {}
-            Failure::Throttled => acc.row.kms_throttled += 1,
-            Failure::AccessDenied => acc.row.kms_access_denied += 1,
-            Failure::Other => acc.row.kms_other_errors += 1,
-        }
-        if matched.is_none() {
-            acc.row.unmatched_kms += 1;
-        }
-        if k.mode == Mode::PerObject {
-            acc.objects.insert((k.head, k.bucket, k.key));
-        }
-        used += 1;
-    }
-
-    for (i, r) in s3.iter().enumerate() {
-        let calls = &m.s3_to_kms[i];
-        // A write's mode is its destination's: the GenerateDataKey it caused, else its own
-        // SSE response header. (A copy's source Decrypt says only how the source was written.)
-        let writes = matches!(
-            r.op,
-            S3Op::PutObject
-                | S3Op::CopyObject
-                | S3Op::CreateMultipartUpload
-                | S3Op::CompleteMultipartUpload
-        );
-        let own_call = calls
-            .iter()
-            .map(|&j| &kms[j as usize])
-            .find(|c| !writes || c.op == KmsOp::GenerateDataKey);
-        let first_call = own_call.or_else(|| calls.first().map(|&j| &kms[j as usize]));
-        let kms_key = if m.s3_kms_key[i].is_none() {
-            first_call.map_or(Sym::NONE, |c| c.kms_key)
-        } else {
-            m.s3_kms_key[i]
-        };
-        if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(kms_key)) {
-            summary.filter(filter::reason::KMS_KEY);
-            continue;
-        }
-        let header = |b: bool| if b { Mode::BucketKey } else { Mode::PerObject };
-        let mode = if let Some(c) = own_call {
-            c.mode
-        } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
-            header(b)
-        } else if let Some(c) = first_call {
-            c.mode
-        } else {
-            match bucket_modes.get(&r.bucket) {
-                Some((true, false)) => Mode::BucketKey,
-                Some((false, true)) => Mode::PerObject,
-                _ => Mode::Unknown,
-            }
-        };
-        if !f.context.is_empty() {
-            let pass = if calls.is_empty() {
-                mode == Mode::BucketKey && ctx_streams.contains(&(r.bucket, r.requester, kms_key))
-            } else {
-                calls.iter().any(|&j| kms[j as usize].ctx_pass)
-            };
-            if !pass {
+            if !k.ctx_pass {
                 summary.filter(filter::reason::CONTEXT);
                 continue;
             }
+            let matched = m.kms_to_s3[j].map(|i| &s3[i as usize]);
+            let head = strings.get(k.head);
+            let bucket = strings.get(k.bucket);
+            let mut attributed = false;
+            match filter::prefix_match(&f.bucket_arn_prefixes, head, bucket, strings.get_opt(k.key))
+            {
+                PrefixMatch::Yes => {}
+                PrefixMatch::No => {
+                    summary.filter(filter::reason::PREFIX);
+                    continue;
+                }
+                PrefixMatch::BelowBucket => {
+                    let hit = matched.is_some_and(|r| {
+                        f.bucket_arn_prefixes.iter().any(|p| {
+                            filter::arn_starts_with(p, head, bucket, Some(strings.get(r.key)))
+                        })
+                    });
+                    if !hit {
+                        summary.filter(filter::reason::PREFIX);
+                        continue;
+                    }
+                    attributed = true;
+                }
+            }
+            // A bucket-key call names no object: its prefix comes from the request it matched.
+            let (key_for_group, by_correlation) = match (k.mode, matched) {
+                (Mode::BucketKey, Some(r)) => (r.key, true),
+                _ => (k.key, false),
+            };
+            let group = group_label(key_for_group, k.requester, k.kms_key, k.ctx_value)
+                .unwrap_or_else(|| "(unattributed)".to_string());
+            if by_correlation && matches!(cfg.group_by, GroupBy::Prefix(_)) {
+                attributed = true;
+            }
+            let acc = rows.entry((k.bucket, group, k.mode)).or_default();
+            acc.row.kms[k.op as usize] += 1;
+            if attributed {
+                acc.row.kms_attributed += 1;
+            }
+            match k.failure {
+                Failure::None => {}
+                Failure::Throttled => acc.row.kms_throttled += 1,
+                Failure::AccessDenied => acc.row.kms_access_denied += 1,
+                Failure::Other => acc.row.kms_other_errors += 1,
+            }
+            if matched.is_none() {
+                acc.row.unmatched_kms += 1;
+            }
+            if k.mode == Mode::PerObject {
+                acc.objects.insert((k.head, k.bucket, k.key));
+            }
+            used += 1;
         }
-        let head = strings.get(r.head);
-        if !f.bucket_arn_prefixes.is_empty()
-            && !f.bucket_arn_prefixes.iter().any(|p| {
-                filter::arn_starts_with(p, head, strings.get(r.bucket), Some(strings.get(r.key)))
-            })
-        {
-            summary.filter(filter::reason::PREFIX);
-            continue;
+        (rows, summary, used)
+    };
+    let s3_pass = || {
+        let mut rows: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
+        let mut summary = Summary::default();
+        let mut used = 0u64;
+        for (i, r) in s3.iter().enumerate() {
+            let calls = &m.s3_to_kms[i];
+            // A write's mode is its destination's: the GenerateDataKey it caused, else its own
+            // SSE response header. (A copy's source Decrypt says only how the source was written.)
+            let writes = matches!(
+                r.op,
+                S3Op::PutObject
+                    | S3Op::CopyObject
+                    | S3Op::CreateMultipartUpload
+                    | S3Op::CompleteMultipartUpload
+            );
+            let own_call = calls
+                .iter()
+                .map(|&j| &kms[j as usize])
+                .find(|c| !writes || c.op == KmsOp::GenerateDataKey);
+            let first_call = own_call.or_else(|| calls.first().map(|&j| &kms[j as usize]));
+            let kms_key = if m.s3_kms_key[i].is_none() {
+                first_call.map_or(Sym::NONE, |c| c.kms_key)
+            } else {
+                m.s3_kms_key[i]
+            };
+            if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(kms_key)) {
+                summary.filter(filter::reason::KMS_KEY);
+                continue;
+            }
+            let header = |b: bool| if b { Mode::BucketKey } else { Mode::PerObject };
+            let mode = if let Some(c) = own_call {
+                c.mode
+            } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
+                header(b)
+            } else if let Some(c) = first_call {
+                c.mode
+            } else {
+                match bucket_modes.get(&r.bucket) {
+                    Some((true, false)) => Mode::BucketKey,
+                    Some((false, true)) => Mode::PerObject,
+                    _ => Mode::Unknown,
+                }
+            };
+            if !f.context.is_empty() {
+                let pass = if calls.is_empty() {
+                    mode == Mode::BucketKey
+                        && ctx_streams.contains(&(r.bucket, r.requester, kms_key))
+                } else {
+                    calls.iter().any(|&j| kms[j as usize].ctx_pass)
+                };
+                if !pass {
+                    summary.filter(filter::reason::CONTEXT);
+                    continue;
+                }
+            }
+            let head = strings.get(r.head);
+            if !f.bucket_arn_prefixes.is_empty()
+                && !f.bucket_arn_prefixes.iter().any(|p| {
+                    filter::arn_starts_with(
+                        p,
+                        head,
+                        strings.get(r.bucket),
+                        Some(strings.get(r.key)),
+                    )
+                })
+            {
+                summary.filter(filter::reason::PREFIX);
+                continue;
+            }
+            let ctx = first_call.map_or(Sym::NONE, |c| c.ctx_value);
+            let group = group_label(r.key, r.requester, kms_key, ctx).unwrap_or_default();
+            let acc = rows.entry((r.bucket, group, mode)).or_default();
+            acc.row.s3[r.op as usize] += 1;
+            if r.failure != Failure::None {
+                acc.row.s3_errors += 1;
+            }
+            if calls.is_empty() {
+                acc.row.unmatched_s3 += 1;
+            }
+            acc.objects.insert((r.head, r.bucket, r.key));
+            used += 1;
         }
-        let ctx = first_call.map_or(Sym::NONE, |c| c.ctx_value);
-        let group = group_label(r.key, r.requester, kms_key, ctx).unwrap_or_default();
-        let acc = rows.entry((r.bucket, group, mode)).or_default();
-        acc.row.s3[r.op as usize] += 1;
-        if r.failure != Failure::None {
-            acc.row.s3_errors += 1;
-        }
-        if calls.is_empty() {
-            acc.row.unmatched_s3 += 1;
-        }
-        acc.objects.insert((r.head, r.bucket, r.key));
-        used += 1;
+        (rows, summary, used)
+    };
+    let ((mut rows, kms_summary, kms_used), (s3_rows, s3_summary, s3_used)) =
+        rayon::join(kms_pass, s3_pass);
+    for (key, acc) in s3_rows {
+        rows.entry(key).or_default().absorb(acc);
     }
-    summary.records.used += used;
+    summary.merge(kms_summary);
+    summary.merge(s3_summary);
+    summary.records.used += kms_used + s3_used;
 
     let mut warnings = Vec::new();
     let kms_read = kms.len();
