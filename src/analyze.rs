@@ -44,19 +44,27 @@ impl Batch {
     }
 }
 
-/// A run stopped early by `--strict`.
+/// A run that stopped before its report.
 #[derive(Debug, thiserror::Error)]
-#[error("{problem}")]
-pub struct StrictStop {
-    pub problem: Problem,
+pub enum Stopped {
+    /// `--strict`, and this problem.
+    #[error("{0}")]
+    Strict(Problem),
+    /// The observer asked to stop (Ctrl-C, in the CLI).
+    #[error("interrupted")]
+    Interrupted,
 }
 
-/// Something that watches the run (the progress bar, in the CLI).
+/// Something that watches the run (the progress bar, in the CLI), and may cancel it.
 pub trait Observer: Sync {
     fn started(&self, _total_bytes: u64, _files: u64) {}
     fn input_done(&self, _stored_bytes: u64) {}
     fn problem(&self, _problem: &Problem) {}
     fn finished(&self) {}
+    /// Polled between inputs and between chunks of an input: `true` stops the run.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that does nothing.
@@ -64,7 +72,7 @@ pub struct Quiet;
 impl Observer for Quiet {}
 
 /// Runs `analyze` end to end and returns the report.
-pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, StrictStop> {
+pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopped> {
     let mut discovered = Summary::default();
     let inputs = source::discover(
         &cfg.inputs,
@@ -74,7 +82,7 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stric
     );
     if cfg.strict {
         if let Some(p) = discovered.problems.first() {
-            return Err(StrictStop { problem: p.clone() });
+            return Err(Stopped::Strict(p.clone()));
         }
     }
     for p in &discovered.problems {
@@ -87,9 +95,9 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stric
         inputs
             .par_iter()
             .fold(Batch::default, |mut batch, input| {
-                if !stop.load(Ordering::Relaxed) {
+                if !stop.load(Ordering::Relaxed) && !observer.cancelled() {
                     let before = batch.summary.problems.len();
-                    read_input(input, cfg, &mut batch);
+                    read_input(input, cfg, &mut batch, &|| observer.cancelled());
                     for p in &batch.summary.problems[before..] {
                         observer.problem(p);
                         if cfg.strict {
@@ -103,13 +111,16 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stric
             .reduce(Batch::default, Batch::merge)
     };
     // The barrier runs in the same pool, so --threads bounds it too.
-    let finish = |mut batch: Batch| -> Result<Report, StrictStop> {
+    let finish = |mut batch: Batch| -> Result<Report, Stopped> {
         observer.finished();
+        if observer.cancelled() {
+            return Err(Stopped::Interrupted);
+        }
         batch.summary.merge(discovered);
         batch.summary.problems.sort();
         if cfg.strict {
             if let Some(p) = batch.summary.problems.first() {
-                return Err(StrictStop { problem: p.clone() });
+                return Err(Stopped::Strict(p.clone()));
             }
         }
         Ok(correlate::correlate(batch, cfg))
@@ -139,31 +150,41 @@ thread_local! {
 }
 
 /// Reads one input into `batch`: its bytes, records and problems.
-pub fn read_input(input: &Input, cfg: &AnalyzeConfig, batch: &mut Batch) {
-    SCRATCH.with(|scratch| {
-        let (raw, window) = &mut *scratch.borrow_mut();
-        read_input_with(input, cfg, batch, raw, window);
-    })
-}
-
-fn read_input_with(
+pub fn read_input(
     input: &Input,
     cfg: &AnalyzeConfig,
     batch: &mut Batch,
-    raw: &mut Vec<u8>,
-    window: &mut Vec<u8>,
+    cancelled: &dyn Fn() -> bool,
 ) {
-    let name = input.display();
-    if let Err(e) = input.read_into(raw) {
-        batch.summary.file_problem("unreadable");
-        batch.summary.problems.push(Problem {
-            file: name,
-            location: String::new(),
-            reason: "unreadable".into(),
-            message: format!("cannot read: {e}"),
-        });
-        return;
-    }
+    SCRATCH.with(|scratch| {
+        let (raw, window) = &mut *scratch.borrow_mut();
+        let name = input.display();
+        if let Err(e) = input.read_into(raw) {
+            batch.summary.file_problem("unreadable");
+            batch.summary.problems.push(Problem {
+                file: name,
+                location: String::new(),
+                reason: "unreadable".into(),
+                message: format!("cannot read: {e}"),
+            });
+            return;
+        }
+        read_bytes(&name, raw, cfg, batch, window, cancelled);
+    })
+}
+
+/// Reads one input's stored bytes into `batch`: decoding, framing, parsing, every problem
+/// named by `name`. `window` is scratch space, reused between inputs. `cancelled` is polled
+/// between chunks. The fuzz targets drive this function.
+pub fn read_bytes(
+    name: &str,
+    raw: &[u8],
+    cfg: &AnalyzeConfig,
+    batch: &mut Batch,
+    window: &mut Vec<u8>,
+    cancelled: &dyn Fn() -> bool,
+) {
+    let name = name.to_string();
     batch.summary.files.read += 1;
     batch.summary.bytes.read += raw.len() as u64;
     let mut reader = RecordReader {
@@ -196,6 +217,16 @@ fn read_input_with(
                 if !more {
                     break problem;
                 }
+                if window.len() as u64 > cfg.limits.max_record_bytes {
+                    // One value that never ends: stop rather than hold it all.
+                    break Some(decode::DecodeProblem::RecordTooLarge {
+                        at: inflater.produced() - window.len() as u64,
+                        limit: cfg.limits.max_record_bytes,
+                    });
+                }
+                if cancelled() {
+                    break None;
+                }
             };
             reader.batch.summary.files.gzip_members += inflater.members() as u64;
             (inflater.produced(), problem)
@@ -211,6 +242,7 @@ fn read_input_with(
             | decode::DecodeProblem::TrailingGarbage { at, .. } => {
                 format!("compressed byte {at}")
             }
+            decode::DecodeProblem::RecordTooLarge { at, .. } => format!("byte {at}"),
             _ => String::new(),
         };
         summary.problems.push(Problem {

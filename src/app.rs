@@ -1,7 +1,7 @@
 //! From parsed arguments to an exit code: validate them into a config, run the command, write
 //! its output. Everything `main` does, so it can be tested without a process.
 
-use crate::analyze::{self, StrictStop};
+use crate::analyze::{self, Stopped};
 use crate::cli::{AnalyzeArgs, Cli, Command, SimulateArgs};
 use crate::config::{AnalyzeConfig, Filters, GroupBy, InputSpec};
 use crate::exit::ExitCode;
@@ -86,14 +86,26 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let cfg = config(&args)?;
     let observer = Progress::new(cfg.progress, cfg.print_problems);
+    // Ctrl-C stops the run between chunks, so no output file is written half-way (outputs are
+    // renamed into place only when whole). A second Ctrl-C exits at once.
+    let interrupted = observer.interrupt_flag();
+    let _ = ctrlc::set_handler(move || {
+        if interrupted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(ExitCode::Interrupted.code().into());
+        }
+    });
     let report = match analyze::run(&cfg, &observer) {
         Ok(r) => r,
-        Err(StrictStop { problem }) => {
+        Err(Stopped::Strict(problem)) => {
             eprintln!(
                 "keytrail: error: {} (--strict makes input problems fatal)",
                 visible(&problem.to_string())
             );
             return Ok(ExitCode::InputProblem);
+        }
+        Err(Stopped::Interrupted) => {
+            eprintln!("keytrail: interrupted; no report written");
+            return Ok(ExitCode::Interrupted);
         }
     };
     let bytes = report::render(&report, format)?;
@@ -219,6 +231,7 @@ fn config(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         limits: Limits {
             max_bytes: args.max_decompressed_bytes,
             max_ratio: args.max_ratio,
+            max_record_bytes: args.max_record_bytes,
         },
         progress: stderr_tty && !args.quiet,
         print_problems: !args.quiet,

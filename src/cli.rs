@@ -185,6 +185,11 @@ pub struct AnalyzeArgs {
           help_heading = "Run")]
     pub max_decompressed_bytes: u64,
 
+    /// Stop reading an input at a single value (record) larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::source::decode::DEFAULT_MAX_RECORD_BYTES,
+          help_heading = "Run")]
+    pub max_record_bytes: u64,
+
     /// Refuse an input whose decompressed/compressed ratio passes this (above 16 MiB).
     #[arg(long, value_name = "RATIO", default_value_t = crate::source::decode::DEFAULT_MAX_RATIO,
           help_heading = "Run")]

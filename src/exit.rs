@@ -13,6 +13,8 @@ pub enum ExitCode {
     InputProblem,
     /// `analyze --expect`: the figures differ from the manifest.
     Mismatch,
+    /// Ctrl-C: stopped, nothing written (128 + SIGINT, as shells report it).
+    Interrupted,
 }
 
 impl ExitCode {
@@ -23,6 +25,7 @@ impl ExitCode {
             ExitCode::Usage => 2,
             ExitCode::InputProblem => 3,
             ExitCode::Mismatch => 4,
+            ExitCode::Interrupted => 130,
         }
     }
 }
@@ -40,7 +43,8 @@ Exit codes:
   1  failure (an output that could not be written, an internal error)
   2  usage error
   3  --strict, and an input had a problem (unreadable, truncated, not CloudTrail, ...)
-  4  analyze --expect: the report differs from the manifest";
+  4  analyze --expect: the report differs from the manifest
+  130  interrupted (Ctrl-C): stopped, no report written";
 
 #[cfg(test)]
 mod tests {
@@ -54,12 +58,13 @@ mod tests {
             ExitCode::Usage,
             ExitCode::InputProblem,
             ExitCode::Mismatch,
+            ExitCode::Interrupted,
         ];
         let mut codes: Vec<u8> = all.iter().map(|c| c.code()).collect();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
         for c in &all {
-            assert!(HELP.contains(&format!("  {}  ", c.code())), "{c:?}");
+            assert!(HELP.contains(&format!("\n  {}  ", c.code())), "{c:?}");
         }
     }
 }

@@ -12,6 +12,7 @@ pub const MAX_PRINTED_PROBLEMS: u64 = 20;
 
 pub struct Progress {
     bar: ProgressBar,
+    interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>,
     print_problems: bool,
     printed: AtomicU64,
     files: AtomicU64,
@@ -35,6 +36,7 @@ impl Progress {
         );
         Progress {
             bar,
+            interrupted: Default::default(),
             print_problems,
             printed: AtomicU64::new(0),
             files: AtomicU64::new(0),
@@ -43,7 +45,18 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// The flag that cancels the run when set (by a Ctrl-C handler).
+    pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.interrupted.clone()
+    }
+}
+
 impl Observer for Progress {
+    fn cancelled(&self) -> bool {
+        self.interrupted.load(Ordering::Relaxed)
+    }
+
     fn started(&self, total_bytes: u64, files: u64) {
         self.bar.set_length(total_bytes);
         self.files.store(files, Ordering::Relaxed);

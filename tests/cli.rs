@@ -1106,3 +1106,206 @@ fn random_scenarios_analyze_to_their_manifests() {
     );
     assert!(share >= ATTRIBUTION_FLOOR, "{right} of {total}");
 }
+
+#[test]
+fn a_symlink_loop_is_reported_and_the_rest_is_read() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("logs/f.json.gz", &recs);
+    std::os::unix::fs::symlink(t.path("logs"), t.path("logs/loop")).unwrap();
+    let report = t.analyze(&["."]).json();
+    assert_eq!(
+        report["input"]["files"]["with_problems"]["directory_loop"],
+        1
+    );
+    assert_eq!(kms_total(&report, "plain", "per_object"), 4);
+}
+
+#[test]
+fn a_path_that_is_not_utf8_is_read_and_named_visibly() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    let name = std::ffi::OsStr::from_bytes(b"odd-\xff-name.json.gz");
+    let gz = keytrail::simulate::gzip(&records_json(&recs));
+    std::fs::write(t.dir.path().join(name), &gz).unwrap();
+    std::fs::write(
+        t.dir
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"bad-\xfe.json")),
+        b"nope",
+    )
+    .unwrap();
+    let run = run_in(&t, &["analyze", ".", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(kms_total(&run.json(), "plain", "per_object"), 4);
+    assert!(run.stderr.contains("bad-\u{fffd}.json"), "{}", run.stderr);
+}
+
+#[test]
+fn the_same_inputs_in_another_order_give_the_same_json() {
+    let mut t = Trail::new();
+    for f in 0..6u32 {
+        let mut recs = two_buckets(&mut t);
+        recs.push(t.kms(
+            "bob",
+            f,
+            "Decrypt",
+            &format!("arn:aws:s3:::plain/f{f}"),
+            KEY_A,
+        ));
+        t.delivered(&format!("d{f}/f.json.gz"), &recs);
+    }
+    let forward: Vec<String> = (0..6).map(|f| format!("d{f}")).collect();
+    let backward: Vec<String> = (0..6).rev().map(|f| format!("d{f}")).collect();
+    let run = |dirs: &[String], threads: &str| {
+        let mut args = vec!["--threads", threads];
+        args.extend(dirs.iter().map(|d| d.as_str()));
+        t.analyze(&args)
+    };
+    let one = run(&forward, "1");
+    let eight = run(&backward, "8");
+    let two = run(&backward, "2");
+    assert_eq!(one.code, 0);
+    assert_eq!(one.stdout, eight.stdout);
+    assert_eq!(one.stdout, two.stdout);
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error_and_a_full_disk_is() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("f.json.gz", &recs);
+    let exe = env!("CARGO_BIN_EXE_keytrail");
+    let dir = t.dir.path().to_str().unwrap();
+    let piped = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{exe}' analyze '{dir}' --format json | head -c 1 >/dev/null"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&piped.stderr).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let full = Command::new(exe)
+        .args(["analyze", dir, "--format", "json"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&full.stderr).contains("No space left"),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+}
+
+#[test]
+fn a_single_value_past_the_record_cap_stops_that_file_with_a_message() {
+    let mut t = Trail::new();
+    let mut recs = two_buckets(&mut t);
+    let huge = format!(
+        "{{\"eventVersion\":\"1.08\",\"junk\":\"{}\"}}",
+        "x".repeat(3 << 20)
+    );
+    recs.push(huge.into_bytes());
+    t.delivered("big.json.gz", &recs);
+    let report = t.analyze(&[".", "--max-record-bytes", "1000000"]).json();
+    assert_eq!(
+        report["input"]["files"]["with_problems"]["record_too_large"],
+        1
+    );
+    let problems = report["input"]["problems"]["listed"].to_string();
+    assert!(problems.contains("larger than 1000000 bytes"), "{problems}");
+    balanced(&report);
+}
+
+#[test]
+fn deeply_nested_json_is_rejected_not_a_crash() {
+    let mut t = Trail::new();
+    let mut rec =
+        String::from("{\"eventVersion\":\"1.08\",\"eventSource\":\"kms.amazonaws.com\",\"x\":");
+    rec += &"[".repeat(100_000);
+    rec += &"]".repeat(100_000);
+    rec += "}";
+    let recs = vec![
+        rec.into_bytes(),
+        t.kms("alice", 0, "Decrypt", "arn:aws:s3:::plain/a", KEY_A),
+    ];
+    t.delivered("deep.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    // serde skips unknown values without recursing: the record is refused for what it lacks.
+    assert_eq!(
+        balanced(&report)["rejected"]["missing_field"],
+        1,
+        "{:#}",
+        report["input"]
+    );
+    assert_eq!(kms_total(&report, "plain", "per_object"), 1);
+}
+
+/// Run with `cargo test --release -- --ignored stress`: 10,000 small files and one large file
+/// (500 MB of JSON by default; `KEYTRAIL_STRESS_MB` changes it) in one run, with the analyzer's
+/// peak memory checked against the 300 MB the analyze issue sets.
+#[test]
+#[ignore]
+fn stress_ten_thousand_small_files_and_one_large_one() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    let small = keytrail::simulate::gzip(&records_json(&recs));
+    for i in 0..10_000 {
+        t.file(&format!("small/{:02}/{i:05}.json.gz", i % 100), &small);
+    }
+    let mb: usize = std::env::var("KEYTRAIL_STRESS_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let one = records_json(&recs);
+    let mut big = b"{\"Records\":[".to_vec();
+    let body = &one[12..one.len() - 2];
+    while big.len() < mb << 20 {
+        if big.len() > 12 {
+            big.push(b',');
+        }
+        big.extend_from_slice(body);
+    }
+    big.extend_from_slice(b"]}");
+    t.file("large/big.json.gz", &keytrail::simulate::gzip(&big));
+    drop(big);
+    let out = Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "%M",
+            env!("CARGO_BIN_EXE_keytrail"),
+            "analyze",
+            ".",
+            "--format",
+            "json",
+            "-q",
+            "-o",
+            "r.json",
+        ])
+        .current_dir(t.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peak_kb: u64 = String::from_utf8_lossy(&out.stderr)
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    eprintln!("peak resident memory: {} MB", peak_kb / 1024);
+    assert!(peak_kb < 300 * 1024, "{peak_kb} KB");
+    let report: Value = serde_json::from_slice(&std::fs::read(t.path("r.json")).unwrap()).unwrap();
+    assert_eq!(report["input"]["files"]["read"], 10_001);
+    balanced(&report);
+}

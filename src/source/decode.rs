@@ -19,7 +19,13 @@ pub struct Limits {
     /// Largest ratio of decompressed to compressed size, applied once an input has produced more
     /// than [`RATIO_GRACE_BYTES`]. CloudTrail JSON compresses about 7-15:1.
     pub max_ratio: u64,
+    /// Largest single value (a record, or a top-level object read whole) held in memory.
+    pub max_record_bytes: u64,
 }
+
+/// Default for [`Limits::max_record_bytes`]: CloudTrail records are a few KB; the largest
+/// (requestParameters of big API calls) stay well under a megabyte.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 64 << 20;
 
 /// Default for [`Limits::max_bytes`]: 4 GiB, well above CloudTrail's 50 MB compressed files.
 pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
@@ -35,6 +41,7 @@ impl Default for Limits {
         Limits {
             max_bytes: DEFAULT_MAX_BYTES,
             max_ratio: DEFAULT_MAX_RATIO,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -55,6 +62,11 @@ pub enum DecodeProblem {
     TooLarge { produced: u64, limit: String },
     #[error("{0}; keytrail reads gzip or plain JSON")]
     UnsupportedCompression(&'static str),
+    #[error(
+        "a single value starting at byte {at} is larger than {limit} bytes; the rest of the \
+         file is not read (raise --max-record-bytes if it is genuine)"
+    )]
+    RecordTooLarge { at: u64, limit: u64 },
 }
 
 impl DecodeProblem {
@@ -66,6 +78,7 @@ impl DecodeProblem {
             DecodeProblem::TrailingGarbage { .. } => "trailing_garbage",
             DecodeProblem::TooLarge { .. } => "decompression_cap",
             DecodeProblem::UnsupportedCompression(_) => "unsupported_compression",
+            DecodeProblem::RecordTooLarge { .. } => "record_too_large",
         }
     }
 }
@@ -325,6 +338,7 @@ mod tests {
         let limits = Limits {
             max_bytes: 1 << 20,
             max_ratio: u64::MAX,
+            ..Limits::default()
         };
         let (_, problem, _) = decode(gz(&vec![b'a'; 2 << 20]), &limits);
         assert!(matches!(problem, Some(DecodeProblem::TooLarge { .. })));
