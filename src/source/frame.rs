@@ -90,6 +90,30 @@ pub fn frame<'a>(text: &'a [u8], sink: &mut dyn FnMut(Item<'a>)) {
     Framer::default().feed(text, true, sink);
 }
 
+/// Frames a whole text fed `size` bytes at a time, keeping what the framer leaves, as a
+/// streaming reader does: for tests and fuzzing, which check it equals [`frame`].
+pub fn frame_in_windows(text: &[u8], size: usize, sink: &mut dyn FnMut(Item<'_>)) {
+    let mut framer = Framer::default();
+    let mut window: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    loop {
+        let take = size.max(1).min(text.len() - fed);
+        window.extend_from_slice(&text[fed..fed + take]);
+        fed += take;
+        let eof = fed == text.len();
+        let consumed = framer.feed(&window, eof, sink);
+        assert!(
+            consumed <= window.len(),
+            "the framer consumed more than it was given"
+        );
+        window.drain(..consumed);
+        if eof {
+            assert!(window.is_empty(), "the framer left text at the end");
+            return;
+        }
+    }
+}
+
 /// A resumable framer: feed it a window of the text at a time.
 ///
 /// [`Framer::feed`] frames what it can and returns how many bytes of the window it has done
@@ -481,25 +505,10 @@ mod tests {
         whole
     }
 
-    /// Feeds `text` as a reader would: `size` more bytes at a time, keeping what was not
-    /// consumed.
     fn items_in_windows(text: &[u8], size: usize) -> Vec<String> {
         let mut out = Vec::new();
-        let mut framer = Framer::default();
-        let mut window: Vec<u8> = Vec::new();
-        let mut fed = 0;
-        loop {
-            let take = size.min(text.len() - fed);
-            window.extend_from_slice(&text[fed..fed + take]);
-            fed += take;
-            let eof = fed == text.len();
-            let consumed = framer.feed(&window, eof, &mut |item| out.push(describe(item)));
-            window.drain(..consumed);
-            if eof {
-                assert!(window.is_empty());
-                return out;
-            }
-        }
+        frame_in_windows(text, size, &mut |item| out.push(describe(item)));
+        out
     }
 
     fn describe(item: Item<'_>) -> String {
