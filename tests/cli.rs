@@ -1285,3 +1285,62 @@ fn stress_ten_thousand_small_files_and_one_large_one() {
     assert_eq!(report["input"]["files"]["read"], 10_001);
     balanced(&report);
 }
+
+/// Ctrl-C at any moment leaves either the whole report (the run had finished) or nothing: never
+/// a partial file, never a temporary one.
+#[test]
+fn an_interrupted_run_leaves_no_partial_output() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    let mut many = Vec::new();
+    for _ in 0..400 {
+        many.extend(recs.iter().cloned());
+    }
+    for f in 0..4 {
+        t.delivered(&format!("big/{f}.json.gz"), &many);
+    }
+    let out_dir = t.path("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    for delay_ms in [20, 150] {
+        let report = out_dir.join(format!("report-{delay_ms}.json"));
+        let child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+            .args([
+                "analyze",
+                "big",
+                "-q",
+                "--threads",
+                "1",
+                "-o",
+                report.to_str().unwrap(),
+            ])
+            .current_dir(t.dir.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        match out.status.code() {
+            Some(130) => assert!(
+                !report.exists(),
+                "an interrupted run wrote {}",
+                report.display()
+            ),
+            Some(0) => {
+                let written: Value =
+                    serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+                assert_eq!(written["schema"], "keytrail.analyze/v1");
+            }
+            other => panic!("exit {other:?}: {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".keytrail-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
