@@ -176,8 +176,15 @@ impl Framer {
             sink,
         };
         let mut pos = 0;
-        if self.base == 0 && window.starts_with(b"\xEF\xBB\xBF") {
-            pos = 3;
+        if self.base == 0 {
+            // A UTF-8 byte-order mark, which the first window may hold only part of.
+            const BOM: &[u8] = b"\xEF\xBB\xBF";
+            if window.len() < BOM.len() && !eof && BOM.starts_with(window) {
+                return 0;
+            }
+            if window.starts_with(BOM) {
+                pos = BOM.len();
+            }
         }
         let consumed = loop {
             let checkpoint = pos;
@@ -566,6 +573,19 @@ mod tests {
         );
         assert_eq!(items(r#"[{"eventName":"A"},{"eventName":"B"}]"#).len(), 2);
         assert_eq!(items(r#"  {"eventVersion":"1.08","x":[]}"#).len(), 1);
+    }
+
+    /// Found by the `framer` fuzz target: a byte-order mark cut by the first window.
+    #[test]
+    fn a_byte_order_mark_is_skipped_even_split_across_windows() {
+        assert_eq!(
+            items("\u{feff}{\"eventName\":\"A\"}"),
+            ["record@3:{\"eventName\":\"A\"}"]
+        );
+        assert_eq!(
+            items("\u{feff}*"),
+            ["problem:not JSON: unexpected '*' at byte 3"]
+        );
     }
 
     #[test]
