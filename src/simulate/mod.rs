@@ -755,12 +755,18 @@ fn base_dir(trail: &scenario::Trail, account: &str) -> PathBuf {
 
 /// gzip at the default level, with a fixed header (no name, no time), so output is stable.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::GzBuilder::new().mtime(0).write(
-        Vec::with_capacity(data.len() / 6),
-        flate2::Compression::default(),
-    );
+    let mut e = gzip_encoder(data.len());
     e.write_all(data).expect("writing to a Vec cannot fail");
     e.finish().expect("writing to a Vec cannot fail")
+}
+
+/// A gzip encoder into memory, for about `json_len` bytes of JSON: level 6, as CloudTrail
+/// writes, and a fixed header (no name, no time) so the same input gives the same bytes.
+fn gzip_encoder(json_len: usize) -> flate2::write::GzEncoder<Vec<u8>> {
+    flate2::GzBuilder::new().mtime(0).write(
+        Vec::with_capacity(json_len / 6),
+        flate2::Compression::default(),
+    )
 }
 
 /// The name S3 logs for an operation.
@@ -816,10 +822,7 @@ pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyho
                     dir.display()
                 );
             }
-            let mut e = flate2::GzBuilder::new().mtime(0).write(
-                Vec::with_capacity(file.json_len() / 6),
-                flate2::Compression::default(),
-            );
+            let mut e = gzip_encoder(file.json_len());
             file.write_json(&mut e, document)?;
             let bytes = e.finish()?;
             let path = dir.join(&path);
