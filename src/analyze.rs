@@ -458,6 +458,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_that_vanished_after_the_walk_is_named_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.json.gz");
+        std::fs::write(&path, b"{}").unwrap();
+        let input = Input {
+            path: Some(path.clone()),
+            size: 2,
+        };
+        std::fs::remove_file(&path).unwrap();
+        let cfg = AnalyzeConfig::new(Vec::new());
+        let mut batch = Batch::default();
+        read_input(&input, &cfg, &mut batch, &|| false);
+        assert_eq!(
+            batch.summary.files.with_problems.get("unreadable"),
+            Some(&1)
+        );
+        let p = &batch.summary.problems[0];
+        assert!(
+            p.file.ends_with("gone.json.gz") && p.message.starts_with("cannot read"),
+            "{p}"
+        );
+        assert_eq!(batch.summary.records.read, 0);
+    }
+
+    #[test]
     fn event_ids_are_compact_and_stable() {
         let a = event_id("80721262-21a5-49b9-8b63-28740e7ce9c9");
         assert_eq!(a, 0x8072126221a549b98b6328740e7ce9c9);
