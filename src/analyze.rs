@@ -105,6 +105,7 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopp
                         }
                     }
                     observer.input_done(input.size);
+                    batch.summary.prune_problems();
                 }
                 batch
             })
@@ -118,6 +119,7 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopp
         }
         batch.summary.merge(discovered);
         batch.summary.problems.sort();
+        batch.summary.prune_problems();
         if cfg.strict {
             if let Some(p) = batch.summary.problems.first() {
                 return Err(Stopped::Strict(p.clone()));
@@ -161,7 +163,7 @@ pub fn read_input(
         let name = input.display();
         if let Err(e) = input.read_into(raw) {
             batch.summary.file_problem("unreadable");
-            batch.summary.problems.push(Problem {
+            batch.summary.add_problem(Problem {
                 file: name,
                 location: String::new(),
                 reason: "unreadable".into(),
@@ -192,6 +194,7 @@ pub fn read_bytes(
         batch,
         name: &name,
         index: 0,
+        kept: 0,
         finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
     };
     let mut framer = frame::Framer::default();
@@ -245,7 +248,7 @@ pub fn read_bytes(
             decode::DecodeProblem::RecordTooLarge { at, .. } => format!("byte {at}"),
             _ => String::new(),
         };
-        summary.problems.push(Problem {
+        summary.add_problem(Problem {
             file: name.clone(),
             location,
             reason: problem.reason().into(),
@@ -254,7 +257,7 @@ pub fn read_bytes(
     }
     if decoded == 0 && problem.is_none() {
         summary.file_problem("empty");
-        summary.problems.push(Problem {
+        summary.add_problem(Problem {
             file: name.clone(),
             location: String::new(),
             reason: "empty".into(),
@@ -269,6 +272,8 @@ struct RecordReader<'c, 'b, 'n> {
     name: &'n str,
     /// Index of the next record in this input, for messages.
     index: u64,
+    /// Problems this input has stored.
+    kept: usize,
     finder: memchr::memmem::Finder<'static>,
 }
 
@@ -327,7 +332,13 @@ impl RecordReader<'_, '_, '_> {
 
     fn reject(&mut self, reason: &str, location: String, message: String) {
         self.batch.summary.reject(reason);
-        self.batch.summary.problems.push(Problem {
+        // Every problem is counted; an input full of them keeps only its first few.
+        self.kept += 1;
+        if self.kept > crate::summary::PROBLEMS_KEPT_PER_INPUT {
+            self.batch.summary.problems_total += 1;
+            return;
+        }
+        self.batch.summary.add_problem(Problem {
             file: self.name.to_string(),
             location,
             reason: reason.to_string(),

@@ -69,10 +69,33 @@ pub struct Summary {
     /// First and last eventTime of the KMS and S3 records read (Unix seconds).
     pub first_time: Option<i64>,
     pub last_time: Option<i64>,
+    /// Every problem met, counted.
+    pub problems_total: u64,
+    /// The first [`PROBLEMS_KEPT`] problems in (file, location) order: the same ones whatever
+    /// the thread count, and a bounded number whatever the input.
     pub problems: Vec<Problem>,
 }
 
+/// Problems kept in a summary (all are counted).
+pub const PROBLEMS_KEPT: usize = 1000;
+/// Problems kept from one input (all are counted).
+pub const PROBLEMS_KEPT_PER_INPUT: usize = 100;
+
 impl Summary {
+    /// Counts a problem, and keeps it.
+    pub fn add_problem(&mut self, p: Problem) {
+        self.problems_total += 1;
+        self.problems.push(p);
+    }
+
+    /// Keeps only the first [`PROBLEMS_KEPT`] problems, in order.
+    pub fn prune_problems(&mut self) {
+        if self.problems.len() > PROBLEMS_KEPT {
+            self.problems.sort();
+            self.problems.truncate(PROBLEMS_KEPT);
+        }
+    }
+
     pub fn filter(&mut self, reason: &str) {
         bump(&mut self.records.filtered_out, reason, 1);
     }
@@ -112,7 +135,9 @@ impl Summary {
         if let Some(t) = other.last_time {
             self.saw_time(t);
         }
+        self.problems_total += other.problems_total;
         self.problems.extend(other.problems);
+        self.prune_problems();
     }
 
     pub fn filtered_total(&self) -> u64 {

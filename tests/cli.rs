@@ -1360,3 +1360,21 @@ fn an_interrupted_run_leaves_no_partial_output() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+#[test]
+fn a_file_full_of_bad_records_is_counted_whole_and_listed_in_part() {
+    let mut t = Trail::new();
+    let bad = String::from_utf8(t.kms("alice", 0, "Decrypt", "arn:aws:s3:::plain/a", KEY_A))
+        .unwrap()
+        .replace("\"awsRegion\":\"us-east-1\"", "\"awsRegion\":7");
+    let lines: String = (0..300).map(|_| format!("{bad}\n")).collect();
+    t.file("bad.jsonl", lines.as_bytes());
+    let report = t.analyze(&["."]).json();
+    assert_eq!(balanced(&report)["rejected"]["wrong_field_type"], 300);
+    assert_eq!(report["input"]["problems"]["total"], 300);
+    let listed = report["input"]["problems"]["listed"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(listed, keytrail::summary::PROBLEMS_KEPT_PER_INPUT);
+}

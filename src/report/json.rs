@@ -43,7 +43,7 @@ pub fn value(report: &Report) -> Value {
             "time_span": {"first": time(s.first_time), "last": time(s.last_time)},
             "warnings": report.warnings,
             "problems": {
-                "total": s.problems.len(),
+                "total": s.problems_total,
                 "listed": s.problems.iter().take(MAX_PROBLEMS_LISTED).collect::<Vec<_>>(),
             },
         },

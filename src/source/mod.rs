@@ -94,7 +94,7 @@ pub fn discover(
                         "unreadable"
                     };
                     summary.file_problem(reason);
-                    summary.problems.push(Problem {
+                    summary.add_problem(Problem {
                         file,
                         location: String::new(),
                         reason: reason.into(),
