@@ -84,6 +84,23 @@ pub enum Op {
     Replicate,
 }
 
+impl Op {
+    /// The name CloudTrail logs for the operation.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::PutObject => "PutObject",
+            Op::GetObject => "GetObject",
+            Op::HeadObject => "HeadObject",
+            Op::CopyObject => "CopyObject",
+            Op::CreateMultipartUpload => "CreateMultipartUpload",
+            Op::UploadPart => "UploadPart",
+            Op::UploadPartCopy => "UploadPartCopy",
+            Op::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Op::Replicate => "Replicate",
+        }
+    }
+}
+
 /// How an object is encrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encryption {
@@ -121,6 +138,17 @@ pub enum KmsOp {
     GenerateDataKey,
     Decrypt,
     Encrypt,
+}
+
+impl KmsOp {
+    /// The name CloudTrail logs for the operation.
+    pub fn name(self) -> &'static str {
+        match self {
+            KmsOp::GenerateDataKey => "GenerateDataKey",
+            KmsOp::Decrypt => "Decrypt",
+            KmsOp::Encrypt => "Encrypt",
+        }
+    }
 }
 
 /// One KMS call caused by a request.

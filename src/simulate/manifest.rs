@@ -6,9 +6,9 @@
 //! and per KMS key within each bucket, as `--group-by principal` and `--group-by kms-key` give. `truth.prefixes` holds what the analyzer can only estimate: which key
 //! prefix (first segment) each KMS call served, bucket-key calls included.
 
-use super::{op_name, Simulation};
+use super::Simulation;
 use crate::correlate::key_prefix;
-use crate::envelope::{KmsOp, Op};
+use crate::envelope::Op;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,14 +20,6 @@ struct Group {
     s3: BTreeMap<&'static str, u64>,
     kms: BTreeMap<&'static str, u64>,
     objects: BTreeSet<String>,
-}
-
-fn kms_name(op: KmsOp) -> &'static str {
-    match op {
-        KmsOp::GenerateDataKey => "GenerateDataKey",
-        KmsOp::Decrypt => "Decrypt",
-        KmsOp::Encrypt => "Encrypt",
-    }
 }
 
 fn is_write(op: Op) -> bool {
@@ -96,7 +88,7 @@ fn expected(
                 Grouping::KmsKey => "(unknown)".to_string(),
             };
             let g = groups.entry((b.name.clone(), group, mode)).or_default();
-            *g.s3.entry(op_name(r.op)).or_default() += 1;
+            *g.s3.entry(r.op.name()).or_default() += 1;
             g.objects.insert(r.key.clone());
         }
     }
@@ -110,7 +102,7 @@ fn expected(
             let g = groups
                 .entry((c.bucket.clone(), group, mode(c.key.is_none())))
                 .or_default();
-            *g.kms.entry(kms_name(c.op)).or_default() += 1;
+            *g.kms.entry(c.op.name()).or_default() += 1;
             if let Some(k) = &c.key {
                 g.objects.insert(k.clone());
             }

@@ -655,7 +655,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                     &s.identity,
                     &stamp,
                     &b.region,
-                    op_name(r.op),
+                    r.op.name(),
                     &b.name,
                     &r.key,
                     b.head,
@@ -677,11 +677,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                     Some(k) => format!("{}{}/{}", b.head, c.bucket, k),
                     None => format!("{}{}", b.head, c.bucket),
                 };
-                let op = match c.op {
-                    envelope::KmsOp::GenerateDataKey => "GenerateDataKey",
-                    envelope::KmsOp::Decrypt => "Decrypt",
-                    envelope::KmsOp::Encrypt => "Encrypt",
-                };
+                let op = c.op.name();
                 records::kms_call(
                     out,
                     &mut rng,
@@ -767,21 +763,6 @@ fn gzip_encoder(json_len: usize) -> flate2::write::GzEncoder<Vec<u8>> {
         Vec::with_capacity(json_len / 6),
         flate2::Compression::default(),
     )
-}
-
-/// The name S3 logs for an operation.
-pub fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::PutObject => "PutObject",
-        Op::GetObject => "GetObject",
-        Op::HeadObject => "HeadObject",
-        Op::CopyObject => "CopyObject",
-        Op::CreateMultipartUpload => "CreateMultipartUpload",
-        Op::UploadPart => "UploadPart",
-        Op::UploadPartCopy => "UploadPartCopy",
-        Op::CompleteMultipartUpload => "CompleteMultipartUpload",
-        Op::Replicate => "Replicate",
-    }
 }
 
 /// Writes a simulation into `dir`: the tree first, `manifest.json` last, so a tree with a

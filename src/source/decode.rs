@@ -228,33 +228,6 @@ fn check_caps(produced: u64, compressed: u64, limits: &Limits) -> Result<(), Dec
     Ok(())
 }
 
-/// Decodes a whole input into `out` (cleared first): for tests and tools that want the whole
-/// text. The analyzer frames chunk by chunk instead.
-pub fn decode_all(raw: &[u8], limits: &Limits, out: &mut Vec<u8>) -> (u32, Option<DecodeProblem>) {
-    out.clear();
-    match sniff(raw) {
-        Kind::Plain => {
-            out.extend_from_slice(raw);
-            (0, None)
-        }
-        Kind::Unsupported(p) => (0, Some(p)),
-        Kind::Gzip => {
-            let mut inflater = Inflater::new(raw, *limits);
-            let problem = loop {
-                match inflater.fill(out, 1 << 20) {
-                    Ok(true) => {}
-                    Ok(false) => break None,
-                    Err(p) => break Some(p),
-                }
-            };
-            if matches!(problem, Some(DecodeProblem::TooLarge { .. })) {
-                out.clear();
-            }
-            (inflater.members(), problem)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +238,36 @@ mod tests {
         let mut e = GzEncoder::new(Vec::new(), Compression::fast());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    /// Decodes a whole input into `out` (cleared first), as the analyzer does chunk by chunk.
+    fn decode_all(
+        raw: &[u8],
+        limits: &Limits,
+        out: &mut Vec<u8>,
+    ) -> (u32, Option<DecodeProblem>) {
+        out.clear();
+        match sniff(raw) {
+            Kind::Plain => {
+                out.extend_from_slice(raw);
+                (0, None)
+            }
+            Kind::Unsupported(p) => (0, Some(p)),
+            Kind::Gzip => {
+                let mut inflater = Inflater::new(raw, *limits);
+                let problem = loop {
+                    match inflater.fill(out, 1 << 20) {
+                        Ok(true) => {}
+                        Ok(false) => break None,
+                        Err(p) => break Some(p),
+                    }
+                };
+                if matches!(problem, Some(DecodeProblem::TooLarge { .. })) {
+                    out.clear();
+                }
+                (inflater.members(), problem)
+            }
+        }
     }
 
     fn decode(raw: Vec<u8>, limits: &Limits) -> (u32, Option<DecodeProblem>, Vec<u8>) {
