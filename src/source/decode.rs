@@ -241,11 +241,7 @@ mod tests {
     }
 
     /// Decodes a whole input into `out` (cleared first), as the analyzer does chunk by chunk.
-    fn decode_all(
-        raw: &[u8],
-        limits: &Limits,
-        out: &mut Vec<u8>,
-    ) -> (u32, Option<DecodeProblem>) {
+    fn decode_all(raw: &[u8], limits: &Limits, out: &mut Vec<u8>) -> (u32, Option<DecodeProblem>) {
         out.clear();
         match sniff(raw) {
             Kind::Plain => {
