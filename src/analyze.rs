@@ -6,7 +6,7 @@
 //! threads.
 
 use crate::config::AnalyzeConfig;
-use crate::correlate::{self, KmsRec, S3Rec};
+use crate::correlate::{self, CallRec, KmsRec, S3Rec};
 use crate::event::{self, Event, NotUsed};
 use crate::filter;
 use crate::intern::{Interner, Sym};
@@ -23,13 +23,19 @@ pub struct Batch {
     pub strings: Interner,
     pub kms: Vec<KmsRec>,
     pub s3: Vec<S3Rec>,
+    /// Every symmetric KMS call, S3's and other callers', when the config keeps them.
+    pub calls: Vec<CallRec>,
     pub summary: Summary,
 }
 
 impl Batch {
     /// Absorbs `other`, remapping its symbols.
     pub fn merge(mut self, other: Batch) -> Batch {
-        if self.strings.is_empty() && self.kms.is_empty() && self.s3.is_empty() {
+        if self.strings.is_empty()
+            && self.kms.is_empty()
+            && self.s3.is_empty()
+            && self.calls.is_empty()
+        {
             let mut other = other;
             other.summary.merge(self.summary);
             return other;
@@ -39,6 +45,8 @@ impl Batch {
             .extend(other.kms.into_iter().map(|k| k.remapped(&remap)));
         self.s3
             .extend(other.s3.into_iter().map(|s| s.remapped(&remap)));
+        self.calls
+            .extend(other.calls.into_iter().map(|c| c.remapped(&remap)));
         self.summary.merge(other.summary);
         self
     }
@@ -73,6 +81,16 @@ impl Observer for Quiet {}
 
 /// Runs `analyze` end to end and returns the report.
 pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopped> {
+    run_with(cfg, observer, |joined| correlate::rows(&joined, cfg))
+}
+
+/// Reads and joins the inputs, then hands the joined trail to `then`, in the run's thread pool
+/// (so `--threads` bounds every stage).
+pub fn run_with<T: Send>(
+    cfg: &AnalyzeConfig,
+    observer: &dyn Observer,
+    then: impl FnOnce(correlate::Joined) -> T + Send,
+) -> Result<T, Stopped> {
     let mut discovered = Summary::default();
     let inputs = source::discover(
         &cfg.inputs,
@@ -112,7 +130,7 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopp
             .reduce(Batch::default, Batch::merge)
     };
     // The barrier runs in the same pool, so --threads bounds it too.
-    let finish = |mut batch: Batch| -> Result<Report, Stopped> {
+    let finish = |mut batch: Batch| -> Result<T, Stopped> {
         observer.finished();
         if observer.cancelled() {
             return Err(Stopped::Interrupted);
@@ -125,7 +143,7 @@ pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopp
                 return Err(Stopped::Strict(p.clone()));
             }
         }
-        Ok(correlate::correlate(batch, cfg))
+        Ok(then(correlate::join(batch, cfg)))
     };
     match build_pool(cfg.threads) {
         Some(pool) => pool.install(|| finish(work())),
@@ -320,7 +338,7 @@ impl RecordReader<'_, '_, '_> {
     }
 
     fn record(&mut self, text: &[u8], offset: usize) {
-        match event::parse(text) {
+        match event::parse_with(text, self.cfg.keep_calls) {
             Ok(ev) => self.event(ev),
             Err(NotUsed::Filtered(reason)) => self.batch.summary.filter(reason),
             Err(NotUsed::Rejected(reason, message)) => {
@@ -347,17 +365,20 @@ impl RecordReader<'_, '_, '_> {
     }
 
     fn event(&mut self, ev: Event<'_>) {
-        let common = match &ev {
-            Event::Kms(k) => &k.common,
-            Event::S3(s) => &s.common,
-        };
+        let common = ev.common();
         self.batch.summary.saw_time(common.time);
         if let Err(reason) = filter::record_passes(&self.cfg.filters, common) {
             self.batch.summary.filter(reason);
             return;
         }
         let strings = &mut self.batch.strings;
+        if self.cfg.keep_calls {
+            if let Some(call) = call_rec(&ev, strings) {
+                self.batch.calls.push(call);
+            }
+        }
         match ev {
+            Event::OtherKms(_) => {}
             Event::Kms(k) => {
                 let ctx = &self.cfg.filters.context;
                 let pairs = || k.context.iter().map(|(a, b)| (a.as_ref(), b.as_ref()));
@@ -412,6 +433,48 @@ impl RecordReader<'_, '_, '_> {
             }
         }
     }
+}
+
+/// The compact record of a KMS call, of S3's or another caller's, for cost and quota.
+fn call_rec(ev: &Event<'_>, strings: &mut Interner) -> Option<CallRec> {
+    let (op, kms_key, bucket, mode, purpose, aws_managed) = match ev {
+        Event::Kms(k) => (
+            k.op,
+            k.kms_key.as_deref(),
+            Some(&*k.bucket),
+            k.mode,
+            "s3",
+            k.aws_managed,
+        ),
+        Event::OtherKms(o) => (
+            o.op,
+            o.kms_key.as_deref(),
+            None,
+            crate::event::Mode::Unknown,
+            o.context_key
+                .as_deref()
+                .unwrap_or("(no encryption context)"),
+            o.aws_managed,
+        ),
+        Event::S3(_) => return None,
+    };
+    let c = ev.common();
+    Some(CallRec {
+        time: c.time,
+        id: event_id(&c.event_id),
+        shared: c.shared_event_id.as_deref().map_or(0, event_id),
+        op,
+        mode,
+        failure: c.failure,
+        aws_managed,
+        account: strings.intern(&c.caller_account),
+        region: strings.intern(&c.region),
+        requester: strings.intern(&c.requester),
+        caller: strings.intern(c.invoked_by.as_deref().unwrap_or("(direct)")),
+        kms_key: strings.intern_opt(kms_key),
+        bucket: strings.intern_opt(bucket),
+        purpose: strings.intern(purpose),
+    })
 }
 
 /// Reads `field` of a wrapper object as a string (lookup-events' `CloudTrailEvent`, CloudWatch's

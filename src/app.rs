@@ -2,8 +2,11 @@
 //! its output. Everything `main` does, so it can be tested without a process.
 
 use crate::analyze::{self, Stopped};
-use crate::cli::{AnalyzeArgs, Cli, Command, SimulateArgs};
+use crate::cli::{
+    AnalyzeArgs, CheckArgs, Cli, Command, CostArgs, OutputArgs, QuotaArgs, SimulateArgs, TrailArgs,
+};
 use crate::config::{AnalyzeConfig, Filters, GroupBy, InputSpec};
+use crate::correlate::{self, Joined};
 use crate::exit::ExitCode;
 use crate::output;
 use crate::progress::Progress;
@@ -17,6 +20,9 @@ use std::path::Path;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze(*args),
+        Command::Cost(args) => cost(*args),
+        Command::Quota(args) => quota(*args),
+        Command::Check(args) => check(*args),
         Command::Simulate(args) => simulate(*args),
     }
 }
@@ -77,14 +83,12 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let format = choose_format(args.format, args.output.as_deref());
-    if format == Format::Parquet && args.output.is_none() && std::io::stdout().is_terminal() {
-        bail!(UsageError(
-            "Parquet is binary: give --output FILE, or redirect stdout".into()
-        ));
-    }
-    let cfg = config(&args)?;
+/// Reads and joins the trail, then runs `then` on it. `Err(code)`: the run stopped (strict,
+/// Ctrl-C), already reported.
+fn read_trail<T: Send>(
+    cfg: &AnalyzeConfig,
+    then: impl FnOnce(Joined) -> T + Send,
+) -> Result<T, ExitCode> {
     let observer = Progress::new(cfg.progress, cfg.print_problems);
     // Ctrl-C stops the run between chunks, so no output file is written half-way (outputs are
     // renamed into place only when whole). A second Ctrl-C exits at once.
@@ -94,22 +98,94 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             std::process::exit(ExitCode::Interrupted.code().into());
         }
     });
-    let report = match analyze::run(&cfg, &observer) {
-        Ok(r) => r,
+    match analyze::run_with(cfg, &observer, then) {
+        Ok(t) => Ok(t),
         Err(Stopped::Strict(problem)) => {
             eprintln!(
                 "keytrail: error: {} (--strict makes input problems fatal)",
                 visible(&problem.to_string())
             );
-            return Ok(ExitCode::InputProblem);
+            Err(ExitCode::InputProblem)
         }
         Err(Stopped::Interrupted) => {
             eprintln!("keytrail: interrupted; no report written");
-            return Ok(ExitCode::Interrupted);
+            Err(ExitCode::Interrupted)
         }
+    }
+}
+
+/// The format of a report, refusing binary output to a terminal.
+fn output_format(out: &OutputArgs) -> anyhow::Result<Format> {
+    let format = choose_format(out.format, out.output.as_deref());
+    if format == Format::Parquet && out.output.is_none() && std::io::stdout().is_terminal() {
+        bail!(UsageError(
+            "Parquet is binary: give --output FILE, or redirect stdout".into()
+        ));
+    }
+    if let Some(chart) = &out.chart {
+        let ext = chart
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if ext.as_deref() != Some("svg") {
+            bail!(UsageError(format!(
+                "--chart {}: charts are drawn as SVG; give a FILE.svg (PNG would need fonts on \
+                 the machine)",
+                visible(&chart.display().to_string())
+            )));
+        }
+    }
+    Ok(format)
+}
+
+/// Writes a report, its chart, and the essentials on stderr when the report went to a file.
+fn write_report(
+    out: &OutputArgs,
+    format: Format,
+    bytes: &[u8],
+    chart: Option<&crate::report::doc::Chart>,
+    summary: &crate::summary::Summary,
+    warnings: &[String],
+    quiet: bool,
+) -> anyhow::Result<()> {
+    output::write(out.output.as_deref(), bytes)?;
+    if let (Some(path), Some(chart)) = (&out.chart, chart) {
+        output::write(Some(path), chart.svg.as_bytes())?;
+    }
+    if format != Format::Table && out.output.is_some() && !quiet {
+        // The summary is in the file; say the essentials where the user is looking.
+        eprintln!(
+            "keytrail: {} records read from {} files: {} used, {} filtered out, {} rejected",
+            summary.records.read,
+            summary.files.read,
+            summary.records.used,
+            summary.filtered_total(),
+            summary.rejected_total()
+        );
+        for w in warnings {
+            eprintln!("keytrail: warning: {}", visible(w));
+        }
+    }
+    Ok(())
+}
+
+fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let format = output_format(&args.out)?;
+    let cfg = config(&args)?;
+    let report = match read_trail(&cfg, |j| correlate::rows(&j, &cfg)) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
     };
     let bytes = report::render(&report, format)?;
-    output::write(args.output.as_deref(), &bytes)?;
+    let chart = report::chart::calls_per_object(&report);
+    write_report(
+        &args.out,
+        format,
+        &bytes,
+        Some(&chart),
+        &report.summary,
+        &report.warnings,
+        args.trail.quiet,
+    )?;
     if let Some(path) = &args.expect {
         let text =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -128,24 +204,182 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::Mismatch);
         }
-        if !args.quiet {
+        if !args.trail.quiet {
             eprintln!("keytrail: the report matches {}", path.display());
         }
     }
-    if format != Format::Table && args.output.is_some() && !args.quiet {
-        // The summary is in the file; say the essentials where the user is looking.
-        let s = &report.summary;
-        eprintln!(
-            "keytrail: {} records read from {} files: {} used, {} filtered out, {} rejected",
-            s.records.read,
-            s.files.read,
-            s.records.used,
-            s.filtered_total(),
-            s.rejected_total()
-        );
-        for w in &report.warnings {
-            eprintln!("keytrail: warning: {}", visible(w));
+    Ok(ExitCode::Success)
+}
+
+/// The window of a cost or quota report, or a usage error when the trail has no events.
+fn window(cfg: &AnalyzeConfig, j: &Joined) -> Option<crate::cost::Window> {
+    crate::cost::Window::of(
+        cfg.filters.since,
+        cfg.filters.until,
+        j.summary.first_time,
+        j.summary.last_time,
+    )
+}
+
+const NO_EVENTS: &str = "the trail has no KMS or S3 events, so there is no window to project \
+     from (check the paths and filters)";
+
+fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
+    let format = output_format(&args.out)?;
+    if args.out.chart.is_some() {
+        bail!(UsageError(
+            "cost draws no chart (analyze and quota do); use --format html for a page to share"
+                .into()
+        ));
+    }
+    let mut cfg = trail_config(&args.trail)?;
+    cfg.keep_calls = true;
+    let prices = crate::pricing::Prices {
+        per_10k_requests: args.price_per_10k,
+        free_requests_per_month: args.free_tier,
+        key_per_month: args.key_month,
+        month_days: args.month_days,
+        aws_managed_keys: args.aws_managed_key.clone(),
+    };
+    let params = args.engine.params();
+    let result = read_trail(&cfg, |j| {
+        let report = correlate::rows(&j, &cfg);
+        let w = window(&cfg, &j)?;
+        let what_if = crate::whatif::project(&j, &params);
+        let cost = crate::cost::cost(&j, &what_if, &prices, w);
+        Some(report::cost::doc(&cost, &report.summary, &report.warnings))
+    });
+    let doc = match result {
+        Ok(Some(doc)) => doc,
+        Ok(None) => bail!(NO_EVENTS),
+        Err(code) => return Ok(code),
+    };
+    let bytes = report::doc::render(&doc, format)?;
+    write_doc(&args.out, format, &bytes, &doc, args.trail.quiet)?;
+    Ok(ExitCode::Success)
+}
+
+fn write_doc(
+    out: &OutputArgs,
+    format: Format,
+    bytes: &[u8],
+    doc: &crate::report::doc::Doc,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    output::write(out.output.as_deref(), bytes)?;
+    if let Some(path) = &out.chart {
+        let chart = doc.charts.first().ok_or_else(|| {
+            UsageError("this report has no chart (analyze and quota have)".into())
+        })?;
+        output::write(Some(path), chart.svg.as_bytes())?;
+    }
+    if format != Format::Table && out.output.is_some() && !quiet {
+        for line in doc
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("records:") || l.starts_with("warning:"))
+        {
+            eprintln!("keytrail: {}", visible(line));
         }
+    }
+    Ok(())
+}
+
+fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
+    let format = output_format(&args.out)?;
+    let mut cfg = trail_config(&args.trail)?;
+    cfg.keep_calls = true;
+    let quotas = crate::pricing::Quotas {
+        overrides: args.quotas.clone(),
+    };
+    let params = args.engine.params();
+    let result = read_trail(&cfg, |j| {
+        let report = correlate::rows(&j, &cfg);
+        let w = window(&cfg, &j)?;
+        let what_if = crate::whatif::project(&j, &params);
+        let q = crate::quota::quota(&j, &what_if, &quotas, w);
+        Some(report::quota::doc(&q, &report.summary, &report.warnings))
+    });
+    let doc = match result {
+        Ok(Some(doc)) => doc,
+        Ok(None) => bail!(NO_EVENTS),
+        Err(code) => return Ok(code),
+    };
+    let bytes = report::doc::render(&doc, format)?;
+    write_doc(&args.out, format, &bytes, &doc, args.trail.quiet)?;
+    Ok(ExitCode::Success)
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    use crate::check::{self, Thresholds};
+    let mut t = match &args.thresholds {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Thresholds::parse(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?
+        }
+        None => Thresholds::default(),
+    };
+    if args.max_calls_per_object.is_some() {
+        t.max_calls_per_object = args.max_calls_per_object;
+    }
+    if !args.bucket.is_empty() {
+        t.buckets = args.bucket.clone();
+    }
+    if args.max_quota_use.is_some() {
+        t.max_quota_use = args.max_quota_use;
+    }
+    for (r, n) in &args.quotas {
+        t.quota.insert(r.clone(), *n);
+    }
+    if t.is_empty() {
+        bail!(UsageError(
+            "nothing to check: give --max-calls-per-object, --max-quota-use, or --thresholds FILE"
+                .into()
+        ));
+    }
+    let mut cfg = trail_config(&args.trail)?;
+    cfg.keep_calls = t.max_quota_use.is_some();
+    let quotas = crate::pricing::Quotas {
+        overrides: t.quota.iter().map(|(r, n)| (r.clone(), *n)).collect(),
+    };
+    let result = read_trail(&cfg, |j| {
+        let report = correlate::rows(&j, &cfg);
+        let q = window(&cfg, &j).map(|w| {
+            let what_if = crate::whatif::WhatIf::default();
+            crate::quota::quota(&j, &what_if, &quotas, w)
+        });
+        check::evaluate(&report, q.as_ref(), &t)
+    });
+    let outcomes = match result {
+        Ok(o) => o,
+        Err(code) => return Ok(code),
+    };
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    if args.json {
+        let mut out = serde_json::to_vec_pretty(&check::json(&outcomes))?;
+        out.push(b'\n');
+        output::write(None, &out)?;
+    } else {
+        let mut text = String::new();
+        for o in &outcomes {
+            text.push_str(&format!(
+                "{} {}\n",
+                if o.passed { "ok  " } else { "FAIL" },
+                visible(&o.message)
+            ));
+        }
+        output::write(None, text.as_bytes())?;
+    }
+    if failed > 0 {
+        eprintln!(
+            "keytrail: check: {failed} of {} checks failed",
+            outcomes.len()
+        );
+        return Ok(ExitCode::Violation);
+    }
+    if !args.trail.quiet {
+        eprintln!("keytrail: check: all {} checks passed", outcomes.len());
     }
     Ok(ExitCode::Success)
 }
@@ -163,6 +397,7 @@ fn choose_format(format: Option<Format>, output: Option<&Path>) -> Format {
         Some("csv") => Format::Csv,
         Some("md") | Some("markdown") => Format::Markdown,
         Some("parquet") => Format::Parquet,
+        Some("html") | Some("htm") => Format::Html,
         Some(_) => Format::Table,
         None if std::io::stdout().is_terminal() => Format::Table,
         None => Format::Json,
@@ -170,6 +405,26 @@ fn choose_format(format: Option<Format>, output: Option<&Path>) -> Format {
 }
 
 fn config(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
+    let mut cfg = trail_config(&args.trail)?;
+    for p in &args.bucket_arn_prefix {
+        if !p.starts_with("arn:") || !p.contains(":s3:::") {
+            bail!(UsageError(format!(
+                "--bucket-arn-prefix {p:?} is not an S3 ARN prefix (arn:aws:s3:::bucket/prefix/)"
+            )));
+        }
+    }
+    cfg.group_by = GroupBy::parse(&args.group_by).map_err(UsageError)?;
+    let f = &mut cfg.filters;
+    f.bucket_arn_prefixes = args.bucket_arn_prefix.clone();
+    f.context = args.context.clone();
+    f.event_names = args.event_name.clone();
+    f.kms_keys = args.kms_key.clone();
+    f.principals = args.principal.clone();
+    Ok(cfg)
+}
+
+/// The configuration every trail-reading command shares.
+fn trail_config(args: &TrailArgs) -> anyhow::Result<AnalyzeConfig> {
     let inputs = args
         .paths
         .iter()
@@ -199,14 +454,6 @@ fn config(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
             bail!(UsageError("--since must be before --until".into()));
         }
     }
-    for p in &args.bucket_arn_prefix {
-        if !p.starts_with("arn:") || !p.contains(":s3:::") {
-            bail!(UsageError(format!(
-                "--bucket-arn-prefix {p:?} is not an S3 ARN prefix (arn:aws:s3:::bucket/prefix/)"
-            )));
-        }
-    }
-    let group_by = GroupBy::parse(&args.group_by).map_err(UsageError)?;
     if args.threads == Some(0) {
         bail!(UsageError("--threads needs at least 1".into()));
     }
@@ -216,15 +463,11 @@ fn config(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         filters: Filters {
             since: args.since,
             until: args.until,
-            bucket_arn_prefixes: args.bucket_arn_prefix.clone(),
-            context: args.context.clone(),
-            event_names: args.event_name.clone(),
-            kms_keys: args.kms_key.clone(),
             accounts: args.account.clone(),
             regions: args.region.clone(),
-            principals: args.principal.clone(),
+            ..Filters::default()
         },
-        group_by,
+        group_by: GroupBy::Bucket,
         window_secs: args.window,
         threads: args.threads.unwrap_or(0),
         strict: args.strict,
@@ -235,5 +478,6 @@ fn config(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         },
         progress: stderr_tty && !args.quiet,
         print_problems: !args.quiet,
+        keep_calls: false,
     })
 }

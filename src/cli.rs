@@ -18,10 +18,54 @@ pub enum Command {
     /// Report KMS calls per S3 object, per bucket and encryption mode (bucket key / per object).
     #[command(after_help = analyze_after_help())]
     Analyze(Box<AnalyzeArgs>),
+    /// What the KMS requests cost per month, per account, KMS key and bucket, and what bucket
+    /// keys save (or would).
+    #[command(after_help = COST_AFTER_HELP)]
+    Cost(Box<CostArgs>),
+    /// KMS requests per second against the request quota, per account and Region.
+    #[command(after_help = QUOTA_AFTER_HELP)]
+    Quota(Box<QuotaArgs>),
+    /// A regression gate: exit 5 when KMS calls per object or quota use pass a threshold.
+    #[command(after_help = CHECK_AFTER_HELP)]
+    Check(Box<CheckArgs>),
     /// Write a simulated trail (delivered layout) and its manifest of true figures.
     #[command(after_help = SIMULATE_AFTER_HELP)]
     Simulate(Box<SimulateArgs>),
 }
+
+const COST_AFTER_HELP: &str = "\
+Every KMS call counts (S3's and other callers'), billed to the caller's account. The monthly
+projection is the observed rate x --month-days; the free tier comes off each account's month.
+Bucket keys' worth is projected by replaying the same S3 requests through the envelope engine
+with bucket keys switched.
+
+Examples:
+  keytrail cost ./AWSLogs
+  keytrail cost ./AWSLogs --since 2024-03-01 --until 2024-03-08 --format csv -o cost.csv
+  keytrail cost ./AWSLogs --price-per-10k 0.03 --free-tier 0 --month-days 31";
+
+const QUOTA_AFTER_HELP: &str = "\
+Every symmetric KMS call counts against the shared quota of its account and Region, whoever
+made it. Percentiles are over every second of the window, quiet ones included.
+
+Examples:
+  keytrail quota ./AWSLogs --chart quota.svg
+  keytrail quota ./AWSLogs --quota us-east-1=150000 --format html -o quota.html";
+
+const CHECK_AFTER_HELP: &str = "\
+Exit codes: 0 within every threshold, 5 a threshold was passed (each violation is printed),
+2 usage, 3 --strict and an input problem.
+
+A thresholds file (TOML):
+  max_calls_per_object = 0.05
+  buckets = [\"datalake\"]
+  max_quota_use = 0.5
+  [quota]
+  us-east-1 = 150000
+
+Examples:
+  keytrail check ./AWSLogs --max-calls-per-object 0.05 --bucket datalake --max-quota-use 0.5
+  keytrail check ./AWSLogs --thresholds keytrail-check.toml";
 
 const SIMULATE_AFTER_HELP: &str = "\
 The trail is written as AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz, with
@@ -97,28 +141,13 @@ fn analyze_after_help() -> String {
     )
 }
 
+/// What every command that reads a trail takes: the inputs, the record filters that apply to
+/// every event, and how to run.
 #[derive(Debug, Args)]
-pub struct AnalyzeArgs {
+pub struct TrailArgs {
     /// Trail files or directories (walked recursively, in sorted order); `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-
-    /// Keep objects whose ARN starts with this (e.g. arn:aws:s3:::datalake/user-1/).
-    /// Bucket-key KMS calls below the bucket level are attributed through correlation.
-    #[arg(long, value_name = "ARN", help_heading = "Filters")]
-    pub bucket_arn_prefix: Vec<String>,
-
-    /// Keep KMS calls whose encryption context has this pair (S3 requests follow their calls).
-    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "Filters")]
-    pub context: Vec<(String, String)>,
-
-    /// Keep events with this name (GetObject, Decrypt, ...).
-    #[arg(long, value_name = "NAME", help_heading = "Filters")]
-    pub event_name: Vec<String>,
-
-    /// Keep traffic under this KMS key (its ARN or key ID).
-    #[arg(long, value_name = "ARN", help_heading = "Filters")]
-    pub kms_key: Vec<String>,
 
     /// Keep events of this AWS account.
     #[arg(long, value_name = "ID", help_heading = "Filters")]
@@ -128,10 +157,6 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "REGION", help_heading = "Filters")]
     pub region: Vec<String>,
 
-    /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
-    #[arg(long, value_name = "ARN", help_heading = "Filters")]
-    pub principal: Vec<String>,
-
     /// Keep events at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
     pub since: Option<i64>,
@@ -140,37 +165,14 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
     pub until: Option<i64>,
 
-    /// Group rows by bucket, prefix:N (first N key segments), kms-key, principal or
-    /// context:KEY. Rows are always split by bucket and mode.
-    #[arg(
-        long,
-        value_name = "GROUPING",
-        default_value = "bucket",
-        help_heading = "Report"
-    )]
-    pub group_by: String,
-
     /// Largest gap in seconds between an S3 request and the KMS call it caused.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::config::DEFAULT_WINDOW_SECS,
           value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report")]
     pub window: i64,
 
-    /// Output format [default: table on a terminal, else from the --output extension, else json].
-    #[arg(long, value_enum, help_heading = "Report")]
-    pub format: Option<Format>,
-
-    /// Write the report to FILE (atomically) instead of stdout.
-    #[arg(long, short, value_name = "FILE", help_heading = "Report")]
-    pub output: Option<PathBuf>,
-
     /// Worker threads [default: one per core].
     #[arg(long, short = 'j', value_name = "N", help_heading = "Run")]
     pub threads: Option<usize>,
-
-    /// Compare the report with a simulator's manifest; exit 4 and print the differences if
-    /// they differ.
-    #[arg(long, value_name = "MANIFEST", help_heading = "Run")]
-    pub expect: Option<PathBuf>,
 
     /// Make any input problem fatal (exit code 3).
     #[arg(long, help_heading = "Run")]
@@ -194,6 +196,232 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "RATIO", default_value_t = crate::source::decode::DEFAULT_MAX_RATIO,
           help_heading = "Run")]
     pub max_ratio: u64,
+}
+
+/// Where and how a report is written.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal, else from the --output extension, else json].
+    #[arg(long, value_enum, help_heading = "Report")]
+    pub format: Option<Format>,
+
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE", help_heading = "Report")]
+    pub output: Option<PathBuf>,
+
+    /// Also draw the report's chart into FILE (SVG).
+    #[arg(long, value_name = "FILE.svg", help_heading = "Report")]
+    pub chart: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub trail: TrailArgs,
+
+    /// Keep objects whose ARN starts with this (e.g. arn:aws:s3:::datalake/user-1/).
+    /// Bucket-key KMS calls below the bucket level are attributed through correlation.
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub bucket_arn_prefix: Vec<String>,
+
+    /// Keep KMS calls whose encryption context has this pair (S3 requests follow their calls).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "Filters")]
+    pub context: Vec<(String, String)>,
+
+    /// Keep events with this name (GetObject, Decrypt, ...).
+    #[arg(long, value_name = "NAME", help_heading = "Filters")]
+    pub event_name: Vec<String>,
+
+    /// Keep traffic under this KMS key (its ARN or key ID).
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub kms_key: Vec<String>,
+
+    /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub principal: Vec<String>,
+
+    /// Group rows by bucket, prefix:N (first N key segments), kms-key, principal or
+    /// context:KEY. Rows are always split by bucket and mode.
+    #[arg(
+        long,
+        value_name = "GROUPING",
+        default_value = "bucket",
+        help_heading = "Report"
+    )]
+    pub group_by: String,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    /// Compare the report with a simulator's manifest; exit 4 and print the differences if
+    /// they differ.
+    #[arg(long, value_name = "MANIFEST", help_heading = "Run")]
+    pub expect: Option<PathBuf>,
+}
+
+/// The envelope engine's parameters, for what-if projections.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// How long S3 keeps a bucket-level key, in seconds (unpublished; calibrated).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::envelope::defaults::BUCKET_KEY_TTL_SECS,
+          value_parser = clap::value_parser!(i64).range(1..), help_heading = "What-if (envelope engine)")]
+    pub bucket_key_ttl: i64,
+
+    /// Front-end caches one requester's traffic spreads over, at most (unpublished; calibrated).
+    #[arg(long, value_name = "N", default_value_t = crate::envelope::defaults::MAX_FRONT_END_CACHES,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "What-if (envelope engine)")]
+    pub front_end_caches: u32,
+
+    /// Requests per second one front-end cache serves before traffic spreads (calibrated).
+    #[arg(long, value_name = "N", default_value_t = crate::envelope::defaults::REQUESTS_PER_CACHE,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "What-if (envelope engine)")]
+    pub requests_per_cache: u32,
+
+    /// Who shares a bucket-level key: each IAM session, or sessions of one role (and session
+    /// policy).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "per-session",
+        help_heading = "What-if (envelope engine)"
+    )]
+    pub sharing: SharingArg,
+
+    /// Count a KMS call for CompleteMultipartUpload (undocumented; off by default).
+    #[arg(long, help_heading = "What-if (envelope engine)")]
+    pub complete_multipart_calls_kms: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SharingArg {
+    PerSession,
+    RoleAndPolicy,
+}
+
+impl EngineArgs {
+    pub fn params(&self) -> crate::envelope::Params {
+        crate::envelope::Params {
+            bucket_key_ttl_secs: self.bucket_key_ttl,
+            max_front_end_caches: self.front_end_caches,
+            requests_per_cache: self.requests_per_cache,
+            complete_multipart_calls_kms: self.complete_multipart_calls_kms,
+            sharing: match self.sharing {
+                SharingArg::PerSession => crate::envelope::Sharing::PerSession,
+                SharingArg::RoleAndPolicy => crate::envelope::Sharing::RoleAndPolicy,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    #[command(flatten)]
+    pub trail: TrailArgs,
+
+    /// US dollars per 10,000 KMS requests.
+    #[arg(long, value_name = "USD", default_value_t = crate::pricing::PRICE_PER_10K_REQUESTS,
+          value_parser = parse_money, help_heading = "Prices")]
+    pub price_per_10k: f64,
+
+    /// Free KMS requests per account per month.
+    #[arg(long, value_name = "REQUESTS", default_value_t = crate::pricing::FREE_REQUESTS_PER_MONTH,
+          help_heading = "Prices")]
+    pub free_tier: u64,
+
+    /// US dollars per customer managed key per month.
+    #[arg(long, value_name = "USD", default_value_t = crate::pricing::KEY_PER_MONTH,
+          value_parser = parse_money, help_heading = "Prices")]
+    pub key_month: f64,
+
+    /// Days in the projected month.
+    #[arg(long, value_name = "DAYS", default_value_t = crate::pricing::MONTH_DAYS,
+          value_parser = parse_days, help_heading = "Prices")]
+    pub month_days: f64,
+
+    /// A KMS key (ARN or ID) that is AWS managed, so has no monthly charge. Keys the trail
+    /// names by an alias/aws/... alias are known already.
+    #[arg(long, value_name = "ARN", help_heading = "Prices")]
+    pub aws_managed_key: Vec<String>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    #[command(flatten)]
+    pub trail: TrailArgs,
+
+    /// The quota of a Region, in requests per second (for a raised quota); repeatable.
+    #[arg(long = "quota", value_name = "REGION=N", value_parser = crate::pricing::parse_quota,
+          help_heading = "Report")]
+    pub quotas: Vec<(String, u64)>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub trail: TrailArgs,
+
+    /// Fail when a bucket's KMS calls per object pass this.
+    #[arg(long, value_name = "RATIO", value_parser = parse_threshold, help_heading = "Thresholds")]
+    pub max_calls_per_object: Option<f64>,
+
+    /// Check only these buckets (the others are not checked for calls per object).
+    #[arg(long, value_name = "NAME", help_heading = "Thresholds")]
+    pub bucket: Vec<String>,
+
+    /// Fail when an account and Region's peak second passes this share of its quota (0.5 = 50 %).
+    #[arg(long, value_name = "SHARE", value_parser = parse_threshold, help_heading = "Thresholds")]
+    pub max_quota_use: Option<f64>,
+
+    /// Read the thresholds from a TOML file (max_calls_per_object, buckets, max_quota_use,
+    /// quota = {REGION = N}); flags override it.
+    #[arg(long, value_name = "FILE", help_heading = "Thresholds")]
+    pub thresholds: Option<PathBuf>,
+
+    /// The quota of a Region, in requests per second (for a raised quota); repeatable.
+    #[arg(long = "quota", value_name = "REGION=N", value_parser = crate::pricing::parse_quota,
+          help_heading = "Thresholds")]
+    pub quotas: Vec<(String, u64)>,
+
+    /// Print the result as JSON (schema keytrail.check/v1) instead of text.
+    #[arg(long, help_heading = "Report")]
+    pub json: bool,
+}
+
+fn parse_money(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
+        _ => Err(format!(
+            "expected an amount of dollars, 0 or more, got {s:?}"
+        )),
+    }
+}
+
+fn parse_days(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 31.0 => Ok(f),
+        _ => Err(format!(
+            "expected days in a month (above 0, at most 31), got {s:?}"
+        )),
+    }
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
+        _ => Err(format!("expected a number, 0 or more, got {s:?}")),
+    }
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {

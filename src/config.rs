@@ -110,6 +110,8 @@ pub struct AnalyzeConfig {
     pub progress: bool,
     /// Print each input problem on stderr as it is met.
     pub print_problems: bool,
+    /// Keep every symmetric KMS call, other callers' too, for cost and quota reports.
+    pub keep_calls: bool,
 }
 
 impl AnalyzeConfig {
@@ -125,6 +127,7 @@ impl AnalyzeConfig {
             limits: Limits::default(),
             progress: false,
             print_problems: false,
+            keep_calls: false,
         }
     }
 }

@@ -105,6 +105,49 @@ impl S3Rec {
     }
 }
 
+/// A symmetric KMS call of any caller, kept for cost and quota (which count every caller).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CallRec {
+    pub time: i64,
+    /// The caller's account: the one billed, and whose quota the call spends.
+    pub account: Sym,
+    pub region: Sym,
+    pub op: KmsOp,
+    pub failure: Failure,
+    pub kms_key: Sym,
+    pub requester: Sym,
+    /// The service that called for the requester (`invokedBy`), or `(direct)`.
+    pub caller: Sym,
+    /// The bucket, for calls S3 made for objects; else `Sym::NONE`.
+    pub bucket: Sym,
+    /// `s3`, or the first encryption-context key of another caller's call.
+    pub purpose: Sym,
+    /// For S3's calls: bucket key or per object.
+    pub mode: Mode,
+    /// The request named the key by an AWS managed alias.
+    pub aws_managed: bool,
+    pub id: u128,
+    /// `sharedEventID`: the same call logged in a second account.
+    pub shared: u128,
+}
+
+impl CallRec {
+    pub fn remapped(mut self, r: &Remap) -> CallRec {
+        for s in [
+            &mut self.account,
+            &mut self.region,
+            &mut self.kms_key,
+            &mut self.requester,
+            &mut self.caller,
+            &mut self.bucket,
+            &mut self.purpose,
+        ] {
+            *s = r.apply(*s);
+        }
+        self
+    }
+}
+
 /// Which KMS operation a side of an S3 request can cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -341,37 +384,150 @@ impl RowAcc {
     }
 }
 
+/// The merged batch after the barrier's first half: canonical symbols, sorted and deduplicated
+/// events, and the matches between them. `analyze` groups it into rows; cost and quota read
+/// it too.
+pub struct Joined {
+    pub strings: crate::intern::Interner,
+    pub kms: Vec<KmsRec>,
+    pub s3: Vec<S3Rec>,
+    /// Every symmetric KMS call (only when the config keeps them), deduplicated.
+    pub calls: Vec<CallRec>,
+    pub m: Matches,
+    pub summary: Summary,
+    /// Per bucket: whether it has bucket-key calls, and per-object calls.
+    pub bucket_modes: HashMap<Sym, (bool, bool)>,
+}
+
+/// How an S3 request ran, as far as the trail tells.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// Its KMS key: its own, the writer's, or its call's.
+    pub kms_key: Sym,
+    pub mode: Mode,
+    /// The call that says its mode: a write's GenerateDataKey, a read's Decrypt.
+    pub own_call: Option<u32>,
+    /// Its first matched call.
+    pub first_call: Option<u32>,
+}
+
+impl Joined {
+    /// The KMS key and mode of S3 request `i`.
+    pub fn resolve(&self, i: usize) -> Resolved {
+        let (kms, m, r) = (&self.kms, &self.m, &self.s3[i]);
+        let calls = &m.s3_to_kms[i];
+        // A write's mode is its destination's: the GenerateDataKey it caused, else its own
+        // SSE response header. (A copy's source Decrypt says only how the source was written.)
+        let writes = matches!(
+            r.op,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        );
+        let own_call = calls
+            .iter()
+            .copied()
+            .find(|&j| !writes || kms[j as usize].op == KmsOp::GenerateDataKey);
+        let first_call = own_call.or_else(|| calls.first().copied());
+        let kms_key = if m.s3_kms_key[i].is_none() {
+            first_call.map_or(Sym::NONE, |c| kms[c as usize].kms_key)
+        } else {
+            m.s3_kms_key[i]
+        };
+        let header = |b: bool| if b { Mode::BucketKey } else { Mode::PerObject };
+        let mode = if let Some(c) = own_call {
+            kms[c as usize].mode
+        } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
+            header(b)
+        } else if let Some(c) = first_call {
+            kms[c as usize].mode
+        } else {
+            match self.bucket_modes.get(&r.bucket) {
+                Some((true, false)) => Mode::BucketKey,
+                Some((false, true)) => Mode::PerObject,
+                _ => Mode::Unknown,
+            }
+        };
+        Resolved {
+            kms_key,
+            mode,
+            own_call,
+            first_call,
+        }
+    }
+}
+
 /// Dedups, matches, filters and groups the merged batch into the report.
-pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
+pub fn correlate(batch: Batch, cfg: &AnalyzeConfig) -> Report {
+    let joined = join(batch, cfg);
+    rows(&joined, cfg)
+}
+
+/// The first half of the barrier: canonicalize, sort, dedup, match.
+pub fn join(mut batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     let remap = batch.strings.canonicalize();
-    let strings = &batch.strings;
     let mut kms: Vec<KmsRec> = batch.kms.into_iter().map(|k| k.remapped(&remap)).collect();
     let mut s3: Vec<S3Rec> = batch.s3.into_iter().map(|s| s.remapped(&remap)).collect();
-    rayon::join(|| kms.par_sort_unstable(), || s3.par_sort_unstable());
+    let mut calls: Vec<CallRec> = batch
+        .calls
+        .into_iter()
+        .map(|c| c.remapped(&remap))
+        .collect();
+    rayon::join(
+        || rayon::join(|| kms.par_sort_unstable(), || s3.par_sort_unstable()),
+        || calls.par_sort_unstable(),
+    );
     let summary = &mut batch.summary;
     let before = kms.len() + s3.len();
     rayon::join(|| dedup(&mut kms, |k| k.id), || dedup(&mut s3, |s| s.id));
+    let mut duplicates = (before - kms.len() - s3.len()) as u64;
+    if !calls.is_empty() {
+        // S3's calls are in `kms` too, and counted there; other callers' are counted here.
+        let others = |c: &[CallRec]| c.iter().filter(|c| c.bucket.is_none()).count() as u64;
+        let before = others(&calls);
+        dedup(&mut calls, |c| c.id);
+        let after = others(&calls);
+        duplicates += before - after;
+        summary.records.used += after;
+    }
     summary
         .records
         .filtered_out
         .entry(filter::reason::DUPLICATE.to_string())
-        .and_modify(|n| *n += (before - kms.len() - s3.len()) as u64)
-        .or_insert((before - kms.len() - s3.len()) as u64);
+        .and_modify(|n| *n += duplicates)
+        .or_insert(duplicates);
     summary.records.filtered_out.retain(|_, n| *n > 0);
 
     let m = match_events(&kms, &s3, cfg.window_secs);
-    let f = &cfg.filters;
-
-    // Which buckets hold which kind of KMS traffic (for the mode of unmatched requests and the
-    // mixed-mode warning), and which bucket-key streams pass the context filter.
     let mut bucket_modes: HashMap<Sym, (bool, bool)> = HashMap::default();
-    let mut ctx_streams: HashSet<(Sym, Sym, Sym)> = HashSet::default();
     for k in &kms {
         let e = bucket_modes.entry(k.bucket).or_default();
         match k.mode {
             Mode::BucketKey => e.0 = true,
             _ => e.1 = true,
         }
+    }
+    Joined {
+        strings: batch.strings,
+        kms,
+        s3,
+        calls,
+        m,
+        summary: batch.summary,
+        bucket_modes,
+    }
+}
+
+/// The second half of the barrier for `analyze`: filter and group into rows.
+pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
+    let (strings, kms, s3, m) = (&j.strings, &j.kms, &j.s3, &j.m);
+    let f = &cfg.filters;
+    let bucket_modes = &j.bucket_modes;
+    let mut summary = j.summary.clone();
+    // Which bucket-key streams pass the context filter.
+    let mut ctx_streams: HashSet<(Sym, Sym, Sym)> = HashSet::default();
+    for k in kms {
         if k.mode == Mode::BucketKey && k.ctx_pass {
             ctx_streams.insert((k.bucket, k.requester, k.kms_key));
         }
@@ -463,43 +619,17 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
         let mut used = 0u64;
         for (i, r) in s3.iter().enumerate() {
             let calls = &m.s3_to_kms[i];
-            // A write's mode is its destination's: the GenerateDataKey it caused, else its own
-            // SSE response header. (A copy's source Decrypt says only how the source was written.)
-            let writes = matches!(
-                r.op,
-                S3Op::PutObject
-                    | S3Op::CopyObject
-                    | S3Op::CreateMultipartUpload
-                    | S3Op::CompleteMultipartUpload
-            );
-            let own_call = calls
-                .iter()
-                .map(|&j| &kms[j as usize])
-                .find(|c| !writes || c.op == KmsOp::GenerateDataKey);
-            let first_call = own_call.or_else(|| calls.first().map(|&j| &kms[j as usize]));
-            let kms_key = if m.s3_kms_key[i].is_none() {
-                first_call.map_or(Sym::NONE, |c| c.kms_key)
-            } else {
-                m.s3_kms_key[i]
-            };
+            let Resolved {
+                kms_key,
+                mode,
+                first_call,
+                ..
+            } = j.resolve(i);
+            let first_call = first_call.map(|c| &kms[c as usize]);
             if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(kms_key)) {
                 summary.filter(filter::reason::KMS_KEY);
                 continue;
             }
-            let header = |b: bool| if b { Mode::BucketKey } else { Mode::PerObject };
-            let mode = if let Some(c) = own_call {
-                c.mode
-            } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
-                header(b)
-            } else if let Some(c) = first_call {
-                c.mode
-            } else {
-                match bucket_modes.get(&r.bucket) {
-                    Some((true, false)) => Mode::BucketKey,
-                    Some((false, true)) => Mode::PerObject,
-                    _ => Mode::Unknown,
-                }
-            };
             if !f.context.is_empty() {
                 let pass = if calls.is_empty() {
                     mode == Mode::BucketKey
@@ -548,6 +678,7 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
     }
     summary.merge(kms_summary);
     summary.merge(s3_summary);
+    let summary = &mut summary;
     summary.records.used += kms_used + s3_used;
 
     let mut warnings = Vec::new();
@@ -570,7 +701,7 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
                 .to_string(),
         );
     }
-    for (bucket, (bk, po)) in &bucket_modes {
+    for (bucket, (bk, po)) in bucket_modes {
         if *bk && *po {
             warnings.push(format!(
                 "bucket {} has both bucket-key and per-object KMS calls (objects written before \
@@ -598,7 +729,7 @@ pub fn correlate(mut batch: Batch, cfg: &AnalyzeConfig) -> Report {
 
     Report {
         settings: Settings::from_config(cfg),
-        summary: batch.summary,
+        summary: summary.clone(),
         rows,
         warnings,
         s3_data_events,

@@ -30,6 +30,14 @@ pub struct RawRecord<'a> {
     pub event_id: Option<Cow<'a, str>>,
     #[serde(rename = "errorCode", borrow, deserialize_with = "opt_str", default)]
     pub error_code: Option<Cow<'a, str>>,
+    /// The same call logged in two accounts (cross-account key use) shares this.
+    #[serde(
+        rename = "sharedEventID",
+        borrow,
+        deserialize_with = "opt_str",
+        default
+    )]
+    pub shared_event_id: Option<Cow<'a, str>>,
     #[serde(
         rename = "recipientAccountId",
         borrow,
@@ -426,6 +434,13 @@ pub struct Common<'a> {
     /// Who made the S3 request (for KMS calls S3 made, the S3 requester): an IAM ARN.
     pub requester: Cow<'a, str>,
     pub failure: Failure,
+    /// The caller's own account (`userIdentity.accountId`, else [`Common::account`]): the
+    /// account a KMS request is billed to and counts against.
+    pub caller_account: Cow<'a, str>,
+    /// `sharedEventID`: one call logged in two accounts.
+    pub shared_event_id: Option<Cow<'a, str>>,
+    /// The service that made the call for the requester (`userIdentity.invokedBy`).
+    pub invoked_by: Option<Cow<'a, str>>,
 }
 
 /// A KMS call made for S3 object traffic.
@@ -443,6 +458,23 @@ pub struct KmsCall<'a> {
     pub kms_key: Option<Cow<'a, str>>,
     /// The whole encryption context, for `--context` and `--group-by context:KEY`.
     pub context: Pairs<'a>,
+    /// The request named the key by an AWS managed alias (`alias/aws/s3`).
+    pub aws_managed: bool,
+}
+
+/// A symmetric KMS call made for anything but S3 objects (another service, an application,
+/// CloudTrail's own log encryption). It spends the same request quota and is billed the same.
+#[derive(Debug, Clone)]
+pub struct OtherKmsCall<'a> {
+    pub common: Common<'a>,
+    pub op: KmsOp,
+    pub kms_key: Option<Cow<'a, str>>,
+    /// The first key of its encryption context (`aws:lambda:FunctionArn`, ...), if any.
+    pub context_key: Option<Cow<'a, str>>,
+    /// Why `analyze` leaves it out ([`reason::KMS_NOT_S3`] or
+    /// [`reason::CLOUDTRAIL_LOG_ENCRYPTION`]).
+    pub reason: &'static str,
+    pub aws_managed: bool,
 }
 
 /// An S3 object request.
@@ -467,6 +499,18 @@ pub struct S3Request<'a> {
 pub enum Event<'a> {
     Kms(KmsCall<'a>),
     S3(S3Request<'a>),
+    /// Only from [`parse_with`] with `other_kms`; otherwise filtered out with its reason.
+    OtherKms(OtherKmsCall<'a>),
+}
+
+impl<'a> Event<'a> {
+    pub fn common(&self) -> &Common<'a> {
+        match self {
+            Event::Kms(k) => &k.common,
+            Event::S3(s) => &s.common,
+            Event::OtherKms(o) => &o.common,
+        }
+    }
 }
 
 /// Why a record is not used. `Filtered` reasons are normal traffic; `Rejected` ones are bad
@@ -492,6 +536,12 @@ pub mod reason {
 
 /// Parses and classifies one record's JSON text.
 pub fn parse(text: &[u8]) -> Result<Event<'_>, NotUsed> {
+    parse_with(text, false)
+}
+
+/// [`parse`], keeping KMS calls made for anything but S3 as [`Event::OtherKms`] when
+/// `other_kms` (quota and cost count every caller).
+pub fn parse_with(text: &[u8], other_kms: bool) -> Result<Event<'_>, NotUsed> {
     // One UTF-8 check of the whole record (ASCII runs at memory speed) lets serde skip its
     // check of every key and string, which cost more than the rest of the parse.
     let text = std::str::from_utf8(text).map_err(|e| {
@@ -508,11 +558,16 @@ pub fn parse(text: &[u8]) -> Result<Event<'_>, NotUsed> {
         };
         NotUsed::Rejected(kind, e.to_string())
     })?;
-    classify(raw)
+    classify_with(raw, other_kms)
 }
 
 /// Classifies a parsed record.
 pub fn classify(raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
+    classify_with(raw, false)
+}
+
+/// [`classify`], keeping other KMS calls when `other_kms` (see [`parse_with`]).
+pub fn classify_with(raw: RawRecord<'_>, other_kms: bool) -> Result<Event<'_>, NotUsed> {
     if raw.insight_details.is_some() || raw.category.as_deref() == Some("Insight") {
         return Err(NotUsed::Filtered(reason::INSIGHTS));
     }
@@ -528,7 +583,7 @@ pub fn classify(raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
         .clone()
         .ok_or_else(|| NotUsed::Rejected("missing_field", "the record has no eventName".into()))?;
     if is_kms {
-        classify_kms(raw, name)
+        classify_kms(raw, name, other_kms)
     } else {
         classify_s3(raw, name)
     }
@@ -560,10 +615,16 @@ fn common<'a>(raw: &RawRecord<'a>, name: Cow<'a, str>) -> Result<Common<'a>, Not
         .clone()
         .or_else(|| identity.and_then(|i| i.account_id.clone()))
         .unwrap_or(Cow::Borrowed("(unknown)"));
+    let caller_account = identity
+        .and_then(|i| i.account_id.clone())
+        .unwrap_or_else(|| account.clone());
     Ok(Common {
         time,
         event_id: raw.event_id.clone().unwrap_or(Cow::Borrowed("")),
         event_name: name,
+        caller_account,
+        shared_event_id: raw.shared_event_id.clone(),
+        invoked_by: identity.and_then(|i| i.invoked_by.clone()),
         account,
         region: raw.region.clone().unwrap_or(Cow::Borrowed("(unknown)")),
         requester,
@@ -571,22 +632,50 @@ fn common<'a>(raw: &RawRecord<'a>, name: Cow<'a, str>) -> Result<Common<'a>, Not
     })
 }
 
-fn classify_kms<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, NotUsed> {
+fn classify_kms<'a>(
+    raw: RawRecord<'a>,
+    name: Cow<'a, str>,
+    other_kms: bool,
+) -> Result<Event<'a>, NotUsed> {
     let op = KmsOp::from_event_name(&name).ok_or(NotUsed::Filtered(reason::KMS_OTHER_OPERATION))?;
     let common = common(&raw, name)?;
     let mut request = raw.request.unwrap_or_default();
     let context = request.encryption_context.take().unwrap_or_default();
-    if context.get("aws:cloudtrail:arn").is_some() {
-        return Err(NotUsed::Filtered(reason::CLOUDTRAIL_LOG_ENCRYPTION));
-    }
-    let Some(s3_arn) = context
+    let aws_managed = request
+        .key_id
+        .as_deref()
+        .is_some_and(|k| k.starts_with("alias/aws/") || k.contains(":alias/aws/"));
+    let s3_arn = context
         .0
         .iter()
         .find(|(k, _)| k == "aws:s3:arn")
-        .map(|(_, v)| v)
-    else {
-        return Err(NotUsed::Filtered(reason::KMS_NOT_S3));
+        .map(|(_, v)| v);
+    let not_s3 = if context.get("aws:cloudtrail:arn").is_some() {
+        Some(reason::CLOUDTRAIL_LOG_ENCRYPTION)
+    } else if s3_arn.is_none() {
+        Some(reason::KMS_NOT_S3)
+    } else {
+        None
     };
+    if let Some(why) = not_s3 {
+        if !other_kms {
+            return Err(NotUsed::Filtered(why));
+        }
+        let kms_key = request
+            .key_id
+            .take()
+            .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
+            .or_else(|| raw.resources.and_then(|r| r.kms_key));
+        return Ok(Event::OtherKms(OtherKmsCall {
+            common,
+            op,
+            kms_key,
+            context_key: context.0.first().map(|(k, _)| k.clone()),
+            reason: why,
+            aws_managed,
+        }));
+    }
+    let s3_arn = s3_arn.expect("checked above");
     let Some(after) = s3_arn.find(":::").map(|i| i + 3) else {
         return Err(NotUsed::Rejected(
             "bad_s3_arn",
@@ -620,6 +709,7 @@ fn classify_kms<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>,
         key,
         kms_key,
         context: context.0,
+        aws_managed,
     }))
 }
 

@@ -13,6 +13,8 @@ pub enum ExitCode {
     InputProblem,
     /// `analyze --expect`: the figures differ from the manifest.
     Mismatch,
+    /// `check`: a threshold was passed.
+    Violation,
     /// Ctrl-C: stopped, nothing written (128 + SIGINT, as shells report it).
     Interrupted,
 }
@@ -25,6 +27,7 @@ impl ExitCode {
             ExitCode::Usage => 2,
             ExitCode::InputProblem => 3,
             ExitCode::Mismatch => 4,
+            ExitCode::Violation => 5,
             ExitCode::Interrupted => 130,
         }
     }
@@ -44,6 +47,7 @@ Exit codes:
   2  usage error
   3  --strict, and an input had a problem (unreadable, truncated, not CloudTrail, ...)
   4  analyze --expect: the report differs from the manifest
+  5  check: a threshold was passed (each violation is printed)
   130  interrupted (Ctrl-C): stopped, no report written";
 
 #[cfg(test)]
@@ -58,6 +62,7 @@ mod tests {
             ExitCode::Usage,
             ExitCode::InputProblem,
             ExitCode::Mismatch,
+            ExitCode::Violation,
             ExitCode::Interrupted,
         ];
         let mut codes: Vec<u8> = all.iter().map(|c| c.code()).collect();

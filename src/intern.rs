@@ -50,6 +50,11 @@ impl Interner {
         }
     }
 
+    /// The symbol of `s`, if it was interned.
+    pub fn lookup(&self, s: &str) -> Option<Sym> {
+        self.map.get(s).copied()
+    }
+
     pub fn get_opt(&self, sym: Sym) -> Option<&str> {
         (!sym.is_none()).then(|| self.get(sym))
     }

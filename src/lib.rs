@@ -7,9 +7,11 @@
 
 pub mod analyze;
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod correlate;
+pub mod cost;
 pub mod envelope;
 pub mod event;
 pub mod exit;
@@ -17,8 +19,11 @@ pub mod expect;
 pub mod filter;
 pub mod intern;
 pub mod output;
+pub mod pricing;
 pub mod progress;
+pub mod quota;
 pub mod report;
 pub mod simulate;
 pub mod source;
 pub mod summary;
+pub mod whatif;

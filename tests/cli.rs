@@ -1378,3 +1378,406 @@ fn a_file_full_of_bad_records_is_counted_whole_and_listed_in_part() {
         .len();
     assert_eq!(listed, keytrail::summary::PROBLEMS_KEPT_PER_INPUT);
 }
+
+/// `keytrail COMMAND --quiet --format json ARGS` in the trail's directory.
+fn report(t: &Trail, command: &str, args: &[&str]) -> Value {
+    let mut full = vec![command, "--quiet", "--format", "json"];
+    full.extend_from_slice(args);
+    let r = run(&full, t.dir.path(), None);
+    assert_eq!(r.code, 0, "{command} failed: {}", r.stderr);
+    r.json()
+}
+
+fn line<'a>(cost: &'a Value, scope: &str, name: &str) -> &'a Value {
+    cost["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["scope"] == scope && l["name"] == name)
+        .unwrap_or_else(|| panic!("no {scope} line {name} in {:#}", cost["lines"]))
+}
+
+fn close(a: &Value, b: f64) -> bool {
+    (a.as_f64().unwrap_or(f64::NAN) - b).abs() < 1e-9
+}
+
+/// 100 per-object PUTs (KEY_A), 20 per-object GETs with no data events (KEY_B, which the user
+/// says is AWS managed) and 50 Lambda Decrypts, in one hour.
+fn cost_trail(t: &mut Trail) {
+    let mut records = Vec::new();
+    for i in 0..100u32 {
+        let object = format!("po/in/{i}.csv");
+        records.push(t.s3("w", i, "PutObject", &object, KEY_A, false));
+        records.push(t.kms(
+            "w",
+            i,
+            "GenerateDataKey",
+            &format!("arn:aws:s3:::{object}"),
+            KEY_A,
+        ));
+    }
+    for i in 0..20u32 {
+        let arn = format!("arn:aws:s3:::po2/old/{i}.csv");
+        records.push(t.kms("r", 200 + i, "Decrypt", &arn, KEY_B));
+    }
+    let who = t.who("fn");
+    for i in 0..50u32 {
+        let mut out = Vec::new();
+        records::other_service_kms(&mut out, &mut t.rng, &who, &time(300 + i), "us-east-1");
+        records.push(out);
+    }
+    t.delivered("AWSLogs/a.json.gz", &records);
+}
+
+#[test]
+fn the_cost_of_a_known_trail_is_the_hand_computed_figure() {
+    let mut t = Trail::new();
+    cost_trail(&mut t);
+    let (since, until) = (time(0), time(3600));
+    let cost = report(
+        &t,
+        "cost",
+        &[
+            "AWSLogs",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--aws-managed-key",
+            KEY_B,
+        ],
+    );
+    assert_eq!(cost["schema"], "keytrail.cost/v1");
+    assert!(close(&cost["window"]["month_factor"], 720.0)); // 30 days / 1 hour
+    let a = line(&cost, "account", ACCOUNT);
+    // 170 requests in an hour: 122,400 a month; 102,400 past the free tier at $0.03 per 10k.
+    assert_eq!(a["kms_requests"], 170);
+    assert!(close(&a["monthly_requests"], 122_400.0));
+    assert!(close(&a["request_usd"], 0.3072), "{a:#}");
+    // Two customer managed keys (KEY_A and Lambda's); KEY_B is AWS managed.
+    assert!(close(&a["key_usd"], 2.0), "{a:#}");
+    assert!(close(&a["total_usd"], 2.3072));
+    assert_eq!(line(&cost, "kms_key", KEY_B)["key_manager"], "aws");
+    assert_eq!(line(&cost, "kms_key", KEY_A)["key_manager"], "customer");
+    let po = line(&cost, "bucket", "po");
+    assert!(close(&po["request_usd"], 0.3072 * 100.0 / 170.0));
+    assert_eq!(po["bucket_keys"], "off");
+    // With bucket keys, one writer at one request a second makes one GenerateDataKey.
+    assert!(
+        close(&po["what_if"]["monthly_with_bucket_keys"], 720.0),
+        "{po:#}"
+    );
+    assert!(close(
+        &po["what_if"]["monthly_without_bucket_keys"],
+        72_000.0
+    ));
+    assert!(close(
+        &po["what_if"]["bucket_keys_save_usd"],
+        99.0 * 720.0 / 10_000.0 * 0.03
+    ));
+    // Reads of objects older than the trail, with no data events: one Decrypt with bucket keys.
+    assert!(close(
+        &line(&cost, "bucket", "po2")["what_if"]["monthly_with_bucket_keys"],
+        720.0
+    ));
+    assert_eq!(
+        line(&cost, "other_caller", "aws:lambda:FunctionArn")["kms_requests"],
+        50
+    );
+    // Every record is accounted for.
+    let records = &cost["input"]["records"];
+    assert_eq!(records["read"], 270);
+    assert_eq!(records["used"], 270);
+
+    // Prices are the user's to set.
+    let cost = report(
+        &t,
+        "cost",
+        &[
+            "AWSLogs",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--free-tier",
+            "0",
+            "--price-per-10k",
+            "1",
+            "--key-month",
+            "0",
+            "--month-days",
+            "15",
+        ],
+    );
+    let a = line(&cost, "account", ACCOUNT);
+    assert!(close(&a["monthly_requests"], 61_200.0));
+    assert!(close(&a["total_usd"], 6.12), "{a:#}");
+}
+
+/// Two calls a second for 900 s, twenty a second for ten of them, and a burst of 300 per-object
+/// Decrypts (5 throttled) in one second; then 100 quiet seconds.
+fn burst_trail(t: &mut Trail) {
+    let who = t.who("fn");
+    let mut records = Vec::new();
+    for s in 0..900u32 {
+        let n = match s {
+            100..=109 => 20,
+            500 => 0,
+            _ => 2,
+        };
+        for _ in 0..n {
+            let mut out = Vec::new();
+            records::other_service_kms(&mut out, &mut t.rng, &who, &time(s), "us-east-1");
+            records.push(out);
+        }
+    }
+    for i in 0..300u32 {
+        let arn = format!("arn:aws:s3:::hot/{i}.parquet");
+        let mut out = Vec::new();
+        let reader = t.who("reader");
+        let error = (i < 5).then_some("ThrottlingException");
+        records::kms_call(
+            &mut out,
+            &mut t.rng,
+            &reader,
+            &time(500),
+            "us-east-1",
+            "Decrypt",
+            &arn,
+            &[],
+            KEY_A,
+            error,
+        );
+        records.push(out);
+    }
+    t.delivered("AWSLogs/burst.json.gz", &records);
+}
+
+#[test]
+fn the_quota_peak_and_percentiles_of_a_known_burst_are_exact() {
+    let mut t = Trail::new();
+    burst_trail(&mut t);
+    let (since, until) = (time(0), time(1000));
+    let q = report(
+        &t,
+        "quota",
+        &[
+            "AWSLogs",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--quota",
+            "us-east-1=30",
+        ],
+    );
+    assert_eq!(q["schema"], "keytrail.quota/v1");
+    let r = &q["rows"][0];
+    assert_eq!(r["quota"]["per_second"], 30);
+    assert_eq!(r["quota"]["source"], "--quota");
+    assert_eq!(r["kms_requests"], 889 * 2 + 10 * 20 + 300);
+    // 1,000 seconds sorted: 100 zeros, 889 twos, 10 twenties, one 300.
+    assert_eq!(r["per_second"]["peak"], 300);
+    assert_eq!(r["per_second"]["p99"], 20);
+    assert_eq!(r["per_second"]["p99_9"], 20);
+    assert_eq!(r["per_second"]["seconds_above_50_percent"], 11);
+    assert_eq!(r["per_second"]["seconds_above_80_percent"], 1);
+    assert!(close(&r["peak_quota_use"], 10.0));
+    assert_eq!(r["peak_seconds"]["first"][0], time(500));
+    assert_eq!(r["throttled"], 5);
+    assert_eq!(r["at_peak"]["buckets"][0]["name"], "hot");
+    assert_eq!(r["at_peak"]["buckets"][0]["calls"], 300);
+    assert_eq!(r["at_peak"]["callers"][0]["name"], "s3.amazonaws.com");
+    // With bucket keys the burst's 300 Decrypts fall to at most one per front-end cache, so
+    // the peak becomes the ten busy seconds.
+    assert_eq!(r["what_if_bucket_keys_on"]["peak"], 20);
+    // The default quota of us-east-1 applies without --quota.
+    let q = report(
+        &t,
+        "quota",
+        &["AWSLogs", "--since", &since, "--until", &until],
+    );
+    assert_eq!(q["rows"][0]["quota"]["per_second"], 100_000);
+    assert_eq!(q["rows"][0]["quota"]["source"], "default");
+}
+
+#[test]
+fn charts_and_html_are_produced_and_valid() {
+    let mut t = Trail::new();
+    burst_trail(&mut t);
+    let recs = two_buckets(&mut t);
+    t.delivered("AWSLogs/two.json.gz", &recs);
+    let dir = t.dir.path();
+    let r = run(
+        &[
+            "quota", "-q", "AWSLogs", "--chart", "q.svg", "--format", "html", "-o", "q.html",
+        ],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(
+        &[
+            "analyze", "-q", "AWSLogs", "--chart", "a.svg", "-o", "a.html",
+        ],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (file, must) in [("q.svg", "quota 100k/s"), ("a.svg", "bucket key")] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        assert!(text.contains(must), "{file} lacks {must:?}");
+    }
+    for file in ["q.html", "a.html"] {
+        let html = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            html.starts_with("<!DOCTYPE html>") && html.contains("<svg"),
+            "{file}"
+        );
+        assert!(!html.contains("<script") && !html.contains("http://") || html.contains("xmlns"));
+    }
+    let r = run(&["cost", "-q", "AWSLogs", "--chart", "c.svg"], dir, None);
+    assert_eq!(r.code, 2, "cost has no chart: {}", r.stderr);
+    let r = run(&["quota", "-q", "AWSLogs", "--chart", "q.png"], dir, None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("SVG"), "{}", r.stderr);
+}
+
+#[test]
+fn check_passes_within_thresholds_and_exits_5_past_them() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("AWSLogs/two.json.gz", &recs);
+    let dir = t.dir.path();
+    let ok = run(
+        &[
+            "check",
+            "-q",
+            "AWSLogs",
+            "--max-calls-per-object",
+            "1.5",
+            "--bucket",
+            "keyed",
+            "--max-quota-use",
+            "0.5",
+        ],
+        dir,
+        None,
+    );
+    assert_eq!(
+        ok.code,
+        0,
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        ok.stderr
+    );
+    let bad = run(
+        &["check", "-q", "AWSLogs", "--max-calls-per-object", "1.5"],
+        dir,
+        None,
+    );
+    assert_eq!(bad.code, 5, "{}", bad.stderr);
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        out.contains("FAIL bucket plain: 2.000 KMS calls per object"),
+        "{out}"
+    );
+    assert!(out.contains("ok   bucket keyed: 1.000"), "{out}");
+    // Thresholds from a file; a typo in a bucket name fails rather than passes.
+    t.file(
+        "gate.toml",
+        b"max_quota_use = 0.000001\nmax_calls_per_object = 2\nbuckets = [\"keyed-typo\"]\n",
+    );
+    let r = run(
+        &[
+            "check",
+            "-q",
+            "AWSLogs",
+            "--thresholds",
+            "gate.toml",
+            "--json",
+        ],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 5);
+    let v = r.json();
+    assert_eq!(v["schema"], "keytrail.check/v1");
+    assert_eq!(v["passed"], false);
+    let kinds: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["calls_per_object", "quota_use"]);
+    t.file("typo.toml", b"max_calls_per_objekt = 1\n");
+    let r = run(
+        &["check", "AWSLogs", "--thresholds", "typo.toml"],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown field"), "{}", r.stderr);
+    let r = run(&["check", "AWSLogs"], dir, None);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn the_what_if_for_seed_10k_without_bucket_keys_matches_the_simulation_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trail");
+    let out_s = out.to_str().unwrap();
+    let r = run(
+        &[
+            "simulate",
+            "--builtin",
+            "seed-10k",
+            "--scale",
+            "0.2",
+            "--out",
+            out_s,
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let full = vec!["cost", "--quiet", "--format", "json", out_s];
+    let r = run(&full, dir.path(), None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cost = r.json();
+    let without = line(&cost, "bucket", "seed-per-object");
+    let with = line(&cost, "bucket", "seed-bucket-key");
+    assert_eq!(
+        (
+            without["bucket_keys"].as_str(),
+            with["bucket_keys"].as_str()
+        ),
+        (Some("off"), Some("on"))
+    );
+    // The same traffic ran through both buckets: the projection of the one without bucket
+    // keys must land where the simulation of the one with them did, within the calibration
+    // bands of the envelope engine's tests (a factor of 2).
+    let projected = without["what_if"]["monthly_with_bucket_keys"]
+        .as_f64()
+        .unwrap();
+    let simulated = with["monthly_requests"].as_f64().unwrap();
+    let ratio = projected / simulated;
+    assert!(
+        (0.5..=2.0).contains(&ratio),
+        "projected {projected}, simulated {simulated}"
+    );
+    // And the other way: the bucket with bucket keys, replayed without, costs what the one
+    // without them did.
+    let back = with["what_if"]["monthly_without_bucket_keys"]
+        .as_f64()
+        .unwrap();
+    let observed = without["monthly_requests"].as_f64().unwrap();
+    assert!(
+        (back / observed - 1.0).abs() < 0.05,
+        "replayed {back}, observed {observed}"
+    );
+}

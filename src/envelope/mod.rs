@@ -207,6 +207,8 @@ pub struct Engine {
     objects: HashMap<(String, String), Option<KeyId>>,
     /// Requests per requester in the current second, for the front-end fan-out.
     rate: HashMap<String, (i64, u32)>,
+    /// The bucket-level key of objects older than a what-if: (bucket, KMS key) -> key.
+    shared_keys: HashMap<(String, String), KeyId>,
     requests_seen: usize,
 }
 
@@ -220,6 +222,7 @@ impl Engine {
             read_cache: HashMap::new(),
             objects: HashMap::new(),
             rate: HashMap::new(),
+            shared_keys: HashMap::new(),
             requests_seen: 0,
         }
     }
@@ -412,6 +415,23 @@ impl Engine {
         self.objects
             .get(&(bucket.to_string(), key.to_string()))
             .map(|id| id.is_some())
+    }
+
+    /// Records that an object exists, written earlier under the one bucket-level key shared
+    /// by every such object of its bucket and KMS key (the steady state a what-if assumes).
+    pub fn preexisting_shared(&mut self, bucket: &str, key: &str, kms_key: &str) {
+        let slot = (bucket.to_string(), kms_key.to_string());
+        let id = match self.shared_keys.get(&slot) {
+            Some(id) => *id,
+            None => {
+                let id = self.next_key_id;
+                self.next_key_id += 1;
+                self.shared_keys.insert(slot, id);
+                id
+            }
+        };
+        self.objects
+            .insert((bucket.to_string(), key.to_string()), Some(id));
     }
 
     /// Records that an object exists, written earlier under a per-object key or a bucket-level

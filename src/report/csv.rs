@@ -1,13 +1,8 @@
 //! CSV: the rows, with formula-like cells neutralised for spreadsheets.
 
-use super::{frame::data_frame, sanitize::spreadsheet_cell, Report};
-use polars::prelude::*;
+use super::{frame, sanitize::spreadsheet_cell, Report};
 
 pub fn render(report: &Report) -> anyhow::Result<Vec<u8>> {
-    let mut df = data_frame(report, &|s| spreadsheet_cell(s).into_owned())?;
-    let mut out = Vec::new();
-    CsvWriter::new(&mut out)
-        .include_header(true)
-        .finish(&mut df)?;
-    Ok(out)
+    let df = frame::data_frame(report, &|s| spreadsheet_cell(s).into_owned())?;
+    Ok(frame::csv(df)?)
 }

@@ -51,6 +51,22 @@ pub fn value(report: &Report) -> Value {
     })
 }
 
+/// The input accounting of any report: files, bytes, records, problems.
+pub fn input_value(s: &crate::summary::Summary) -> Value {
+    let time = |t: Option<i64>| t.map(format_time);
+    json!({
+        "files": s.files,
+        "bytes": s.bytes,
+        "records": s.records,
+        "documents_skipped": s.documents_skipped,
+        "time_span": {"first": time(s.first_time), "last": time(s.last_time)},
+        "problems": {
+            "total": s.problems_total,
+            "listed": s.problems.iter().take(MAX_PROBLEMS_LISTED).collect::<Vec<_>>(),
+        },
+    })
+}
+
 fn row(r: &Row) -> Value {
     let mut s3 = Map::new();
     for op in S3Op::ALL {

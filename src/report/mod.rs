@@ -4,11 +4,16 @@
 //! CSV, Markdown, Parquet) all take their columns from [`columns`], so a column is defined once.
 //! polars appears only in [`frame`], which CSV and Parquet go through.
 
+pub mod chart;
+pub mod cost;
 mod csv;
+pub mod doc;
 mod frame;
+mod html;
 mod json;
 mod markdown;
 mod parquet;
+pub mod quota;
 pub mod sanitize;
 mod table;
 
@@ -116,6 +121,8 @@ pub enum Format {
     Markdown,
     /// The rows as an Apache Parquet file.
     Parquet,
+    /// One self-contained HTML page with the tables and charts, for sharing.
+    Html,
 }
 
 /// Renders `report` in `format`. `color` is for the table only.
@@ -126,7 +133,32 @@ pub fn render(report: &Report, format: Format) -> anyhow::Result<Vec<u8>> {
         Format::Csv => csv::render(report)?,
         Format::Markdown => markdown::render(report).into_bytes(),
         Format::Parquet => parquet::render(report)?,
+        Format::Html => doc::render(&analyze_doc(report), Format::Html)?,
     })
+}
+
+/// The analyze report as a document (for HTML): its table, summary and chart.
+pub fn analyze_doc(report: &Report) -> doc::Doc {
+    let cols = text_columns(report);
+    let numeric = cols.iter().map(|c| c.numeric).collect();
+    let table = doc::Table {
+        title: "KMS calls per S3 object".into(),
+        columns: cols
+            .into_iter()
+            .map(|c| Column {
+                name: c.header,
+                values: Values::Text(c.cells),
+            })
+            .collect(),
+        numeric: Some(numeric),
+    };
+    doc::Doc {
+        title: "keytrail analyze".into(),
+        tables: vec![table],
+        lines: summary_lines(report),
+        json: json::value(report),
+        charts: vec![chart::calls_per_object(report)],
+    }
 }
 
 /// The values of one tabular column.
@@ -135,6 +167,46 @@ pub enum Values {
     Text(Vec<String>),
     Count(Vec<u64>),
     Ratio(Vec<Option<f64>>),
+    /// Whole-number estimates (monthly projections): printed rounded, stored as floats.
+    Number(Vec<Option<f64>>),
+    /// US dollars: printed with cents, stored as floats.
+    Money(Vec<Option<f64>>),
+}
+
+impl Values {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Count(v) => v.len(),
+            Values::Ratio(v) | Values::Number(v) | Values::Money(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Cell `i` as the text formats print it (log-derived text is not yet made visible).
+    pub fn text(&self, i: usize) -> String {
+        match self {
+            Values::Text(v) => v[i].clone(),
+            Values::Count(v) => v[i].to_string(),
+            Values::Ratio(v) => format_ratio(v[i]),
+            Values::Number(v) => v[i].map_or("-".into(), |n| format!("{n:.0}")),
+            Values::Money(v) => v[i].map_or("-".into(), format_usd),
+        }
+    }
+    pub fn numeric(&self) -> bool {
+        !matches!(self, Values::Text(_))
+    }
+}
+
+/// Dollars as printed: cents, or more digits below a cent so small figures do not read as 0.
+pub fn format_usd(v: f64) -> String {
+    let v = if v == 0.0 { 0.0 } else { v }; // no "-0.00"
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("${v:.4}")
+    } else {
+        format!("${v:.2}")
+    }
 }
 
 /// One tabular column.
@@ -206,7 +278,22 @@ pub fn format_ratio(r: Option<f64>) -> String {
 
 /// The lines of the summary shared by the text formats.
 pub fn summary_lines(report: &Report) -> Vec<String> {
-    let s = &report.summary;
+    let mut lines = input_lines(&report.summary);
+    let attributed: u64 = report.rows.iter().map(|r| r.kms_attributed).sum();
+    if attributed > 0 {
+        lines.push(format!(
+            "{attributed} bucket-key KMS calls were attributed to a prefix through correlation \
+             (marked *): a bucket-key call names only its bucket"
+        ));
+    }
+    for w in &report.warnings {
+        lines.push(format!("warning: {w}"));
+    }
+    lines
+}
+
+/// The lines that account for the input: files, bytes, records.
+pub fn input_lines(s: &Summary) -> Vec<String> {
     let join = |m: &crate::summary::Reasons| {
         m.iter()
             .map(|(k, v)| format!("{k} {v}"))
@@ -258,16 +345,6 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
             format_time(a),
             format_time(b)
         ));
-    }
-    let attributed: u64 = report.rows.iter().map(|r| r.kms_attributed).sum();
-    if attributed > 0 {
-        lines.push(format!(
-            "{attributed} bucket-key KMS calls were attributed to a prefix through correlation \
-             (marked *): a bucket-key call names only its bucket"
-        ));
-    }
-    for w in &report.warnings {
-        lines.push(format!("warning: {w}"));
     }
     lines
 }

@@ -1,11 +1,8 @@
 //! Apache Parquet: the rows, typed (counts as UInt64, ratios as nullable Float64).
 
-use super::{frame::data_frame, Report};
-use polars::prelude::*;
+use super::{frame, Report};
 
 pub fn render(report: &Report) -> anyhow::Result<Vec<u8>> {
-    let mut df = data_frame(report, &|s| s.to_string())?;
-    let mut out = Vec::new();
-    ParquetWriter::new(&mut out).finish(&mut df)?;
-    Ok(out)
+    let df = frame::data_frame(report, &|s| s.to_string())?;
+    Ok(frame::parquet(df)?)
 }

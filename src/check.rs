@@ -1,0 +1,183 @@
+//! `keytrail check`: thresholds over the analyze and quota figures, for CI gates.
+
+use crate::quota::QuotaReport;
+use crate::report::{format_ratio, Report};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub const SCHEMA: &str = "keytrail.check/v1";
+
+/// The thresholds, from flags or a TOML file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Largest KMS calls per object of a bucket (all its traffic, both modes).
+    pub max_calls_per_object: Option<f64>,
+    /// Buckets to check for calls per object; empty: every bucket in the trail.
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    /// Largest peak second as a share of the quota, per account and Region.
+    pub max_quota_use: Option<f64>,
+    /// Quota overrides by Region (requests per second).
+    #[serde(default)]
+    pub quota: BTreeMap<String, u64>,
+}
+
+impl Thresholds {
+    /// Parses a thresholds file, with line numbers in its errors.
+    pub fn parse(text: &str) -> Result<Thresholds, String> {
+        let t: Thresholds = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (name, v) in [
+            ("max_calls_per_object", t.max_calls_per_object),
+            ("max_quota_use", t.max_quota_use),
+        ] {
+            if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                return Err(format!("{name} must be a number, 0 or more"));
+            }
+        }
+        if let Some((r, _)) = t.quota.iter().find(|(_, n)| **n == 0) {
+            return Err(format!("quota.{r} must be above 0"));
+        }
+        Ok(t)
+    }
+
+    /// Whether there is anything to check.
+    pub fn is_empty(&self) -> bool {
+        self.max_calls_per_object.is_none() && self.max_quota_use.is_none()
+    }
+}
+
+/// One check and its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `calls_per_object` or `quota_use`.
+    pub kind: &'static str,
+    /// The bucket, or `account/Region`.
+    pub subject: String,
+    /// The measured figure; `None` when the trail cannot tell.
+    pub value: Option<f64>,
+    pub limit: f64,
+    pub passed: bool,
+    pub message: String,
+}
+
+/// Runs every check.
+pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    if let Some(limit) = t.max_calls_per_object {
+        // Per bucket over both modes.
+        let mut buckets: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for r in &report.rows {
+            let e = buckets.entry(&r.bucket).or_default();
+            e.0 += r.kms_total();
+            e.1 += r.objects;
+        }
+        let wanted: Vec<&str> = if t.buckets.is_empty() {
+            buckets.keys().copied().collect()
+        } else {
+            t.buckets.iter().map(String::as_str).collect()
+        };
+        for bucket in wanted {
+            let outcome = match buckets.get(bucket) {
+                None => Outcome {
+                    kind: "calls_per_object",
+                    subject: bucket.to_string(),
+                    value: None,
+                    limit,
+                    passed: false,
+                    message: format!(
+                        "bucket {bucket}: no KMS calls or S3 requests in the trail (is the name \
+                         right, and does the trail log KMS events?)"
+                    ),
+                },
+                Some(&(calls, 0)) => Outcome {
+                    kind: "calls_per_object",
+                    subject: bucket.to_string(),
+                    value: None,
+                    limit,
+                    passed: true,
+                    message: format!(
+                        "bucket {bucket}: {calls} KMS calls but no object seen (it needs S3 data \
+                         events or per-object calls): not checked"
+                    ),
+                },
+                Some(&(calls, objects)) => {
+                    let v = calls as f64 / objects as f64;
+                    Outcome {
+                        kind: "calls_per_object",
+                        subject: bucket.to_string(),
+                        value: Some(v),
+                        limit,
+                        passed: v <= limit,
+                        message: format!(
+                            "bucket {bucket}: {} KMS calls per object ({calls} calls, {objects} \
+                             objects); at most {limit}",
+                            format_ratio(Some(v))
+                        ),
+                    }
+                }
+            };
+            out.push(outcome);
+        }
+    }
+    if let (Some(limit), Some(q)) = (t.max_quota_use, quota) {
+        for r in &q.rows {
+            let v = r.peak_use();
+            out.push(Outcome {
+                kind: "quota_use",
+                subject: format!("{}/{}", r.account, r.region),
+                value: Some(v),
+                limit,
+                passed: v <= limit,
+                message: format!(
+                    "account {} in {}: peak {}/s is {:.2} % of the quota of {}/s ({}); at most \
+                     {:.2} %",
+                    r.account,
+                    r.region,
+                    r.stats.peak,
+                    v * 100.0,
+                    r.quota.per_second,
+                    r.quota.source,
+                    limit * 100.0
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The JSON of a check.
+pub fn json(outcomes: &[Outcome]) -> Value {
+    json!({
+        "schema": SCHEMA,
+        "passed": outcomes.iter().all(|o| o.passed),
+        "checks": outcomes.iter().map(|o| json!({
+            "kind": o.kind,
+            "subject": o.subject,
+            "value": o.value,
+            "limit": o.limit,
+            "passed": o.passed,
+            "message": o.message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_files_are_checked() {
+        let t = Thresholds::parse(
+            "max_calls_per_object = 0.05\nbuckets = [\"a\"]\n[quota]\nus-east-1 = 5\n",
+        )
+        .unwrap();
+        assert_eq!(t.max_calls_per_object, Some(0.05));
+        assert_eq!(t.quota["us-east-1"], 5);
+        assert!(Thresholds::parse("max_calls_per_objekt = 1")
+            .unwrap_err()
+            .contains("unknown field"));
+        assert!(Thresholds::parse("max_quota_use = -1").is_err());
+    }
+}

@@ -1,0 +1,358 @@
+//! `keytrail cost`: what the KMS requests in a trail cost, projected to a month, and what bucket
+//! keys are worth.
+//!
+//! Every KMS call counts, S3's and every other caller's, in the caller's account (the one
+//! billed). The projection is plain: requests observed in the window x (month days x 86,400 /
+//! window seconds). The free tier (per account, across Regions) comes off the projected month;
+//! customer managed keys cost a flat monthly fee in the account that owns them.
+
+use crate::correlate::{CallRec, Joined};
+use crate::intern::{Interner, Sym};
+use crate::pricing::Prices;
+use crate::whatif::{BucketWhatIf, WhatIf};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The time window the requests were observed in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub start: i64,
+    /// Exclusive.
+    pub end: i64,
+    /// `--since/--until`, or the span of the records read.
+    pub from_flags: bool,
+}
+
+impl Window {
+    /// The window of a run: `--since`/`--until` where given, else from the first record's
+    /// second to the end of the last one's. `None` when the trail has no events.
+    pub fn of(
+        since: Option<i64>,
+        until: Option<i64>,
+        first: Option<i64>,
+        last: Option<i64>,
+    ) -> Option<Window> {
+        let start = since.or(first)?;
+        let end = until.or(last.map(|l| l + 1))?;
+        (end > start).then_some(Window {
+            start,
+            end,
+            from_flags: since.is_some() && until.is_some(),
+        })
+    }
+    pub fn seconds(&self) -> i64 {
+        self.end - self.start
+    }
+}
+
+/// What a line of the cost report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Account,
+    KmsKey,
+    Bucket,
+    /// Calls made for anything but S3 objects, by the first key of their context.
+    OtherCaller,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Account => "account",
+            Scope::KmsKey => "kms_key",
+            Scope::Bucket => "bucket",
+            Scope::OtherCaller => "other_caller",
+        }
+    }
+}
+
+/// One line: an account, or a KMS key, bucket or other caller within it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub scope: Scope,
+    pub account: String,
+    /// The key ARN, bucket or context key; the account itself on account lines.
+    pub name: String,
+    /// KMS requests observed in the window.
+    pub requests: u64,
+    pub monthly_requests: f64,
+    /// Request charges after the free tier: the account's, or this line's share of it.
+    pub request_usd: f64,
+    pub key_usd: f64,
+    /// Key lines: `customer` or `aws`.
+    pub key_manager: Option<&'static str>,
+    /// Bucket and account lines: bucket keys on this traffic (`on`, `off`, `mixed`).
+    pub bucket_keys: Option<&'static str>,
+    /// Monthly requests of the same traffic with and without bucket keys (one of the two is
+    /// observed, the other projected by the envelope engine).
+    pub monthly_with_bucket_keys: Option<f64>,
+    pub monthly_without_bucket_keys: Option<f64>,
+    /// What bucket keys are worth on this traffic per month, in dollars: at list price for a
+    /// bucket, after the free tier for an account.
+    pub saved_usd: Option<f64>,
+}
+
+impl Line {
+    pub fn total_usd(&self) -> f64 {
+        self.request_usd + self.key_usd
+    }
+}
+
+/// The result of `keytrail cost`.
+#[derive(Debug, Clone)]
+pub struct CostReport {
+    pub window: Window,
+    pub prices: Prices,
+    /// Accounts first, each followed by its keys, buckets and other callers.
+    pub lines: Vec<Line>,
+    /// Calls logged in two accounts (cross-account key use), counted once.
+    pub cross_account_copies: u64,
+    /// Customer managed keys charged, by owning account.
+    pub notes: Vec<String>,
+}
+
+impl CostReport {
+    pub fn month_factor(&self) -> f64 {
+        self.prices.month_days * 86_400.0 / self.window.seconds() as f64
+    }
+}
+
+/// Keeps one of the calls that share a `sharedEventID`; returns how many were dropped.
+pub fn dedup_shared(calls: &[CallRec]) -> (Vec<&CallRec>, u64) {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept = Vec::with_capacity(calls.len());
+    for c in calls {
+        if c.shared == 0 || seen.insert(c.shared) {
+            kept.push(c);
+        }
+    }
+    let dropped = (calls.len() - kept.len()) as u64;
+    (kept, dropped)
+}
+
+/// The account in a KMS key ARN (`arn:aws:kms:us-east-1:111122223333:key/...`).
+pub fn key_owner(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    (parts.next()? == "arn").then_some(())?;
+    let account = parts.nth(3)?;
+    (!account.is_empty()).then_some(account)
+}
+
+#[derive(Default)]
+struct Acc {
+    requests: u64,
+    keys: BTreeMap<Sym, u64>,
+    buckets: BTreeMap<Sym, u64>,
+    others: BTreeMap<Sym, u64>,
+}
+
+/// Builds the cost report.
+pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> CostReport {
+    let strings: &Interner = &j.strings;
+    let (calls, cross_account_copies) = dedup_shared(&j.calls);
+    let mut accounts: BTreeMap<&str, Acc> = BTreeMap::new();
+    let mut aws_managed: BTreeSet<Sym> = BTreeSet::new();
+    for c in &calls {
+        let a = accounts.entry(strings.get(c.account)).or_default();
+        a.requests += 1;
+        *a.keys.entry(c.kms_key).or_default() += 1;
+        if c.bucket.is_none() {
+            *a.others.entry(c.purpose).or_default() += 1;
+        } else {
+            *a.buckets.entry(c.bucket).or_default() += 1;
+        }
+        if c.aws_managed {
+            aws_managed.insert(c.kms_key);
+        }
+    }
+    let is_aws_managed = |key: Sym| {
+        aws_managed.contains(&key)
+            || crate::filter::kms_key_matches(&prices.aws_managed_keys, strings.get_opt(key))
+                && !prices.aws_managed_keys.is_empty()
+    };
+    // Customer managed keys seen, charged to the account that owns them.
+    let mut owned: BTreeMap<&str, BTreeSet<Sym>> = BTreeMap::new();
+    for c in &calls {
+        if let Some(owner) = strings.get_opt(c.kms_key).and_then(key_owner) {
+            if !is_aws_managed(c.kms_key) {
+                owned.entry(owner).or_default().insert(c.kms_key);
+            }
+        }
+    }
+    for owner in owned.keys() {
+        accounts.entry(owner).or_default();
+    }
+
+    let month = prices.month_days * 86_400.0 / window.seconds() as f64;
+    let charge =
+        |monthly: f64| prices.requests((monthly - prices.free_requests_per_month as f64).max(0.0));
+    let mut lines = Vec::new();
+    let mut notes = Vec::new();
+    for (account, acc) in &accounts {
+        let monthly = acc.requests as f64 * month;
+        let request_usd = charge(monthly);
+        let keys_owned = owned.get(account).map_or(0, |k| k.len());
+        let key_usd = keys_owned as f64 * prices.key_per_month;
+        let share = |n: u64| {
+            if acc.requests == 0 {
+                0.0
+            } else {
+                request_usd * n as f64 / acc.requests as f64
+            }
+        };
+        // What-if over this account's buckets.
+        let account_sym = strings.lookup(account).unwrap_or(Sym::NONE);
+        let buckets: Vec<(&Sym, &BucketWhatIf)> = what_if
+            .buckets
+            .iter()
+            .filter(|((a, _), _)| *a == account_sym)
+            .map(|((_, b), w)| (b, w))
+            .collect();
+        let observed_s3: u64 = buckets
+            .iter()
+            .map(|(_, w)| w.per_object_calls + w.bucket_key_calls)
+            .sum();
+        let with: u64 = buckets.iter().map(|(_, w)| w.with_bucket_keys()).sum();
+        let without: u64 = buckets.iter().map(|(_, w)| w.without_bucket_keys()).sum();
+        let rest = acc.requests.saturating_sub(observed_s3);
+        let projected = buckets.iter().any(|(_, w)| w.projected());
+        let state = {
+            let states: BTreeSet<_> = buckets.iter().map(|(_, w)| w.bucket_keys()).collect();
+            match states.len() {
+                0 => None,
+                1 => states.first().copied(),
+                _ => Some("mixed"),
+            }
+        };
+        let (m_with, m_without) = (
+            (rest + with) as f64 * month,
+            (rest + without) as f64 * month,
+        );
+        lines.push(Line {
+            scope: Scope::Account,
+            account: account.to_string(),
+            name: account.to_string(),
+            requests: acc.requests,
+            monthly_requests: monthly,
+            request_usd,
+            key_usd,
+            key_manager: None,
+            bucket_keys: state,
+            monthly_with_bucket_keys: projected.then_some(m_with),
+            monthly_without_bucket_keys: projected.then_some(m_without),
+            saved_usd: projected.then(|| charge(m_without) - charge(m_with)),
+        });
+        let mut keys: BTreeMap<Sym, u64> = acc.keys.clone();
+        for k in owned.get(account).into_iter().flatten() {
+            keys.entry(*k).or_default();
+        }
+        for (key, n) in keys {
+            let manager = if is_aws_managed(key) {
+                "aws"
+            } else {
+                "customer"
+            };
+            let charged = owned.get(account).is_some_and(|o| o.contains(&key));
+            lines.push(Line {
+                scope: Scope::KmsKey,
+                account: account.to_string(),
+                name: strings.get_opt(key).unwrap_or("(unknown key)").to_string(),
+                requests: n,
+                monthly_requests: n as f64 * month,
+                request_usd: share(n),
+                key_usd: if charged { prices.key_per_month } else { 0.0 },
+                key_manager: (!key.is_none()).then_some(manager),
+                bucket_keys: None,
+                monthly_with_bucket_keys: None,
+                monthly_without_bucket_keys: None,
+                saved_usd: None,
+            });
+        }
+        for (bucket, n) in &acc.buckets {
+            let w = what_if
+                .buckets
+                .get(&(account_sym, *bucket))
+                .filter(|w| w.projected());
+            lines.push(Line {
+                scope: Scope::Bucket,
+                account: account.to_string(),
+                name: strings.get(*bucket).to_string(),
+                requests: *n,
+                monthly_requests: *n as f64 * month,
+                request_usd: share(*n),
+                key_usd: 0.0,
+                key_manager: None,
+                bucket_keys: what_if
+                    .buckets
+                    .get(&(account_sym, *bucket))
+                    .map(|w| w.bucket_keys()),
+                monthly_with_bucket_keys: w.map(|w| w.with_bucket_keys() as f64 * month),
+                monthly_without_bucket_keys: w.map(|w| w.without_bucket_keys() as f64 * month),
+                saved_usd: w.map(|w| {
+                    prices.requests(
+                        (w.without_bucket_keys() as f64 - w.with_bucket_keys() as f64) * month,
+                    )
+                }),
+            });
+        }
+        for (purpose, n) in &acc.others {
+            lines.push(Line {
+                scope: Scope::OtherCaller,
+                account: account.to_string(),
+                name: strings.get(*purpose).to_string(),
+                requests: *n,
+                monthly_requests: *n as f64 * month,
+                request_usd: share(*n),
+                key_usd: 0.0,
+                key_manager: None,
+                bucket_keys: None,
+                monthly_with_bucket_keys: None,
+                monthly_without_bucket_keys: None,
+                saved_usd: None,
+            });
+        }
+        if acc.buckets.keys().any(|b| {
+            what_if
+                .buckets
+                .get(&(account_sym, *b))
+                .is_some_and(|w| w.unreplayed_bucket_key_calls > 0)
+        }) {
+            notes.push(format!(
+                "account {account}: some bucket-key calls have no S3 data events, so what they \
+                 would cost without bucket keys is a lower bound"
+            ));
+        }
+    }
+    CostReport {
+        window,
+        prices: prices.clone(),
+        lines,
+        cross_account_copies,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_come_from_flags_or_the_records() {
+        let w = Window::of(None, None, Some(100), Some(159)).unwrap();
+        assert_eq!(
+            (w.start, w.end, w.seconds(), w.from_flags),
+            (100, 160, 60, false)
+        );
+        let w = Window::of(Some(0), Some(86_400), Some(100), Some(159)).unwrap();
+        assert_eq!((w.seconds(), w.from_flags), (86_400, true));
+        assert_eq!(Window::of(None, None, None, None), None);
+    }
+
+    #[test]
+    fn key_owners_come_from_key_arns() {
+        assert_eq!(
+            key_owner("arn:aws:kms:us-east-1:111122223333:key/abc"),
+            Some("111122223333")
+        );
+        assert_eq!(key_owner("alias/aws/s3"), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! Prices and request quotas: the defaults, each named with its source, and the user's
+//! overrides. Every figure here can be replaced on the command line.
+//!
+//! Source of every default: `DOMAIN.md` section 6, which cites the AWS KMS pricing page
+//! (<https://aws.amazon.com/kms/pricing/>) and the AWS KMS request quotas page
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html>).
+
+/// US dollars per 10,000 symmetric KMS requests (AWS KMS pricing page; `--price-per-10k`).
+pub const PRICE_PER_10K_REQUESTS: f64 = 0.03;
+
+/// Free KMS requests per account per month, across all Regions (AWS KMS pricing page, free
+/// tier; `--free-tier`).
+pub const FREE_REQUESTS_PER_MONTH: u64 = 20_000;
+
+/// US dollars per customer managed key per month; AWS managed keys (`aws/s3`) cost nothing
+/// (AWS KMS pricing page; `--key-month`).
+pub const KEY_PER_MONTH: f64 = 1.0;
+
+/// Days in the month of a monthly projection (`--month-days`).
+pub const MONTH_DAYS: f64 = 30.0;
+
+/// The shared request quota for symmetric cryptographic operations, per account, Region and
+/// second, where it is above [`QUOTA_ELSEWHERE`] (AWS KMS request quotas page, current
+/// defaults; earlier ones were 5,500 / 10,000 / 30,000 in 2019 and 5,500 / 10,000 / 50,000 in
+/// 2022). Quotas are adjustable: `--quota REGION=N`.
+pub const QUOTAS: &[(&str, u64)] = &[
+    ("us-east-1", 100_000),
+    ("us-west-2", 100_000),
+    ("eu-west-1", 100_000),
+    ("us-east-2", 20_000),
+    ("ap-southeast-1", 20_000),
+    ("ap-southeast-2", 20_000),
+    ("ap-northeast-1", 20_000),
+    ("eu-central-1", 20_000),
+    ("eu-west-2", 20_000),
+];
+
+/// The same quota in every other Region (AWS KMS request quotas page).
+pub const QUOTA_ELSEWHERE: u64 = 10_000;
+
+/// What a run uses: the defaults above, or the user's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prices {
+    pub per_10k_requests: f64,
+    pub free_requests_per_month: u64,
+    pub key_per_month: f64,
+    pub month_days: f64,
+    /// Key ARNs (or IDs) the user says are AWS managed (no monthly charge), besides those the
+    /// trail names by an `alias/aws/...`.
+    pub aws_managed_keys: Vec<String>,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            per_10k_requests: PRICE_PER_10K_REQUESTS,
+            free_requests_per_month: FREE_REQUESTS_PER_MONTH,
+            key_per_month: KEY_PER_MONTH,
+            month_days: MONTH_DAYS,
+            aws_managed_keys: Vec::new(),
+        }
+    }
+}
+
+impl Prices {
+    /// The dollars `requests` cost at the request price, before any free tier.
+    pub fn requests(&self, requests: f64) -> f64 {
+        requests / 10_000.0 * self.per_10k_requests
+    }
+}
+
+/// The quota of a Region, and where the figure came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quota {
+    pub per_second: u64,
+    /// `default` or `--quota`.
+    pub source: &'static str,
+}
+
+/// The quota table of a run: the defaults with the user's overrides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quotas {
+    pub overrides: Vec<(String, u64)>,
+}
+
+impl Quotas {
+    pub fn of(&self, region: &str) -> Quota {
+        if let Some((_, n)) = self.overrides.iter().rev().find(|(r, _)| r == region) {
+            return Quota {
+                per_second: *n,
+                source: "--quota",
+            };
+        }
+        let per_second = QUOTAS
+            .iter()
+            .find(|(r, _)| *r == region)
+            .map_or(QUOTA_ELSEWHERE, |(_, n)| *n);
+        Quota {
+            per_second,
+            source: "default",
+        }
+    }
+}
+
+/// Parses `REGION=N`.
+pub fn parse_quota(s: &str) -> Result<(String, u64), String> {
+    let (region, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected REGION=N (us-east-1=150000), got {s:?}"))?;
+    let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        format!("the quota of {region} must be a whole number above 0, got {n:?}")
+    })?;
+    if region.is_empty() {
+        return Err(format!("expected REGION=N, got {s:?}"));
+    }
+    Ok((region.to_string(), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_come_from_the_table_unless_overridden() {
+        let q = Quotas {
+            overrides: vec![("us-east-2".into(), 50_000)],
+        };
+        assert_eq!(q.of("us-east-1").per_second, 100_000);
+        assert_eq!(q.of("eu-west-2").per_second, 20_000);
+        assert_eq!(q.of("sa-east-1").per_second, QUOTA_ELSEWHERE);
+        assert_eq!(
+            q.of("us-east-2"),
+            Quota {
+                per_second: 50_000,
+                source: "--quota"
+            }
+        );
+        assert!(parse_quota("us-east-1=0").is_err());
+        assert!(parse_quota("us-east-1").is_err());
+        assert_eq!(parse_quota("x=5"), Ok(("x".into(), 5)));
+    }
+}

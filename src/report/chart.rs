@@ -1,0 +1,459 @@
+//! Charts as SVG, drawn here: a few hundred lines buy output that needs no fonts on the
+//! machine, is the same bytes on every run, and embeds in the HTML report as it is.
+//!
+//! - [`quota`]: KMS requests per second over time, one panel per account and Region, with the
+//!   quota as a line, the peak marked, and the what-if with bucket keys dashed. The y axis is
+//!   logarithmic when the quota is far above the traffic, so both stay readable.
+//! - [`calls_per_object`]: KMS calls per object per group, bucket key beside per object.
+
+use super::doc::{xml_escape, Chart};
+use super::{format_ratio, Report};
+use crate::event::Mode;
+use crate::quota::QuotaReport;
+use std::fmt::Write;
+
+const WIDTH: f64 = 960.0;
+const PANEL_HEIGHT: f64 = 300.0;
+const LEFT: f64 = 80.0;
+const RIGHT: f64 = 30.0;
+const TOP: f64 = 46.0;
+const BOTTOM: f64 = 56.0;
+/// Points per line at most: longer windows are binned, keeping each bin's maximum.
+pub const MAX_POINTS: i64 = 720;
+
+const OBSERVED: &str = "#1f6fb4";
+const WHAT_IF: &str = "#2e9d4f";
+const QUOTA: &str = "#c0392b";
+const PER_OBJECT: &str = "#d9822b";
+const BUCKET_KEY: &str = "#1f6fb4";
+
+fn header(height: f64, title: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
+         viewBox=\"0 0 {WIDTH} {height}\" font-family=\"Helvetica, Arial, DejaVu Sans, sans-serif\" \
+         font-size=\"12\">\n<title>{}</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        xml_escape(title)
+    )
+}
+
+/// Round tick values covering 0..=max (about five).
+fn linear_ticks(max: f64) -> Vec<f64> {
+    if max <= 0.0 {
+        return vec![0.0, 1.0];
+    }
+    let raw = max / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let mut v = Vec::new();
+    let mut t = 0.0;
+    while t < max + step * 0.999 {
+        v.push(t);
+        t += step;
+    }
+    v
+}
+
+/// A number on an axis: 1.5k, 100k, 2M.
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", trim(v / 1e6))
+    } else if a >= 1e3 {
+        format!("{}k", trim(v / 1e3))
+    } else {
+        trim(v)
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// A time-axis step in seconds giving at most about eight ticks over `span`.
+fn time_step(span: i64) -> i64 {
+    const STEPS: [i64; 16] = [
+        1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 10_800, 21_600, 43_200, 86_400, 604_800,
+    ];
+    STEPS
+        .iter()
+        .copied()
+        .find(|s| span / s <= 8)
+        .unwrap_or(((span / 8) / 86_400 + 1) * 86_400)
+}
+
+fn time_label(t: i64, span: i64) -> String {
+    let Some(d) = chrono::DateTime::from_timestamp(t, 0) else {
+        return t.to_string();
+    };
+    if span > 2 * 86_400 {
+        d.format("%m-%d %H:%M").to_string()
+    } else {
+        d.format("%H:%M:%S").to_string()
+    }
+}
+
+/// The y axis of a panel.
+struct YAxis {
+    log: bool,
+    max: f64,
+    ticks: Vec<f64>,
+}
+
+impl YAxis {
+    fn new(max_value: f64, quota: f64) -> YAxis {
+        // Linear when the quota sits within reach of the traffic, else logarithmic.
+        if quota <= max_value * 4.0 {
+            let ticks = linear_ticks(quota.max(max_value) * 1.1);
+            let max = *ticks.last().expect("ticks");
+            YAxis {
+                log: false,
+                max,
+                ticks,
+            }
+        } else {
+            let top = (quota * 2.0).log10().ceil();
+            YAxis {
+                log: true,
+                max: 10f64.powf(top),
+                ticks: (0..=top as i32).map(|e| 10f64.powi(e)).collect(),
+            }
+        }
+    }
+    /// 0 at the bottom, 1 at the top.
+    fn frac(&self, v: f64) -> f64 {
+        if self.log {
+            (v.max(1.0).log10() / self.max.log10()).clamp(0.0, 1.0)
+        } else {
+            (v / self.max).clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// Bins a sparse per-second series over `start..end` into at most [`MAX_POINTS`] bins,
+/// keeping each bin's maximum. Returns the bin width and the (bin start, max) points.
+pub fn bin(series: &[(i64, u64)], start: i64, end: i64) -> (i64, Vec<(i64, u64)>) {
+    let span = (end - start).max(1);
+    let width = (span + MAX_POINTS - 1) / MAX_POINTS;
+    let bins = ((span + width - 1) / width) as usize;
+    let mut v = vec![0u64; bins];
+    for &(t, c) in series {
+        if t >= start && t < end {
+            let i = ((t - start) / width) as usize;
+            v[i] = v[i].max(c);
+        }
+    }
+    let points = v
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (start + i as i64 * width, c))
+        .collect();
+    (width, points)
+}
+
+/// The quota chart: one panel per account and Region.
+pub fn quota(report: &QuotaReport) -> Chart {
+    let title = "KMS requests per second by account and Region";
+    let panels = report.rows.len().max(1) as f64;
+    let height = panels * PANEL_HEIGHT;
+    let mut svg = header(height, title);
+    let (start, end) = (report.window.start, report.window.end);
+    let span = end - start;
+    if report.rows.is_empty() {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no KMS calls in the trail</text>",
+            WIDTH / 2.0,
+            PANEL_HEIGHT / 2.0
+        );
+    }
+    for (p, row) in report.rows.iter().enumerate() {
+        let y0 = p as f64 * PANEL_HEIGHT;
+        let (x_left, x_right) = (LEFT, WIDTH - RIGHT);
+        let (y_top, y_bottom) = (y0 + TOP, y0 + PANEL_HEIGHT - BOTTOM);
+        let (width, points) = bin(&row.series, start, end);
+        let (_, what_if) = bin(&row.what_if_series, start, end);
+        let max_value = points.iter().map(|p| p.1).max().unwrap_or(0) as f64;
+        let quota = row.quota.per_second as f64;
+        let axis = YAxis::new(max_value.max(1.0), quota);
+        let x = |t: i64| x_left + (t - start) as f64 / span.max(1) as f64 * (x_right - x_left);
+        let y = |v: f64| y_bottom - axis.frac(v) * (y_bottom - y_top);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{x_left}\" y=\"{}\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+            y0 + 22.0,
+            xml_escape(&format!(
+                "account {} in {}: peak {}/s of a quota of {}/s ({:.2} %)",
+                row.account,
+                row.region,
+                row.stats.peak,
+                row.quota.per_second,
+                row.peak_use() * 100.0
+            ))
+        );
+        // Grid and y ticks.
+        for &t in &axis.ticks {
+            let yy = y(t);
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{x_left}\" x2=\"{x_right}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#e3e3e3\"/>\
+                 <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                x_left - 6.0,
+                yy + 4.0,
+                short(t)
+            );
+        }
+        // Time ticks.
+        let step = time_step(span);
+        let mut t = start + (step - start.rem_euclid(step)) % step;
+        while t <= end {
+            let xx = x(t);
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"{y_bottom}\" y2=\"{}\" stroke=\"#555\"/>\
+                 <text x=\"{xx:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                y_bottom + 5.0,
+                y_bottom + 18.0,
+                time_label(t, span)
+            );
+            t += step;
+        }
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{x_left}\" x2=\"{x_right}\" y1=\"{y_bottom}\" y2=\"{y_bottom}\" stroke=\"#555\"/>\
+             <line x1=\"{x_left}\" x2=\"{x_left}\" y1=\"{y_top}\" y2=\"{y_bottom}\" stroke=\"#555\"/>"
+        );
+        let scale = if axis.log { ", log scale" } else { "" };
+        let per = if width > 1 {
+            format!("highest second in each {width} s")
+        } else {
+            "per second".to_string()
+        };
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">UTC time; requests/s ({per}{scale})</text>",
+            (x_left + x_right) / 2.0,
+            y_bottom + 36.0
+        );
+        // Quota line.
+        let qy = y(quota);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{x_left}\" x2=\"{x_right}\" y1=\"{qy:.1}\" y2=\"{qy:.1}\" stroke=\"{QUOTA}\" stroke-width=\"2\"/>\
+             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"{QUOTA}\">quota {}/s ({})</text>",
+            x_right - 4.0,
+            qy - 5.0,
+            short(quota),
+            row.quota.source
+        );
+        // The series as steps over the bins.
+        let path = |pts: &[(i64, u64)]| {
+            let mut d = String::new();
+            for (i, &(t, c)) in pts.iter().enumerate() {
+                let (xa, xb, yy) = (x(t), x((t + width).min(end)), y(c as f64));
+                let _ = write!(
+                    d,
+                    "{}{xa:.1},{yy:.1} L{xb:.1},{yy:.1} ",
+                    if i == 0 { "M" } else { "L" }
+                );
+            }
+            d
+        };
+        if row.what_if.is_some() {
+            let _ = writeln!(
+                svg,
+                "<path d=\"{}\" fill=\"none\" stroke=\"{WHAT_IF}\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"/>",
+                path(&what_if)
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<path d=\"{}\" fill=\"none\" stroke=\"{OBSERVED}\" stroke-width=\"1.5\"/>",
+            path(&points)
+        );
+        // The peak.
+        if let Some(&first) = row.peak_seconds.first() {
+            let (px, py) = (
+                x(first) + (x(first + width) - x(first)) / 2.0,
+                y(row.stats.peak as f64),
+            );
+            let anchor = if px > (x_left + x_right) / 2.0 {
+                "end"
+            } else {
+                "start"
+            };
+            let dx = if anchor == "end" { -8.0 } else { 8.0 };
+            let _ = writeln!(
+                svg,
+                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"5\" fill=\"none\" stroke=\"{QUOTA}\" stroke-width=\"2\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" font-weight=\"bold\">peak {}/s at {}</text>",
+                px + dx,
+                (py - 8.0).max(y_top + 10.0),
+                row.stats.peak,
+                super::format_time(first)
+            );
+        }
+        // Legend.
+        let lx = x_left + 10.0;
+        let ly = y_top + 6.0;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{lx}\" x2=\"{}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{OBSERVED}\" stroke-width=\"2\"/>\
+             <text x=\"{}\" y=\"{}\">observed</text>",
+            lx + 24.0,
+            lx + 30.0,
+            ly + 4.0
+        );
+        if let Some(w) = &row.what_if {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{}\" x2=\"{}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{WHAT_IF}\" stroke-width=\"2\" stroke-dasharray=\"5,3\"/>\
+                 <text x=\"{}\" y=\"{}\">with bucket keys on (projected; peak {}/s)</text>",
+                lx + 110.0,
+                lx + 134.0,
+                lx + 140.0,
+                ly + 4.0,
+                w.peak
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    Chart {
+        title: title.into(),
+        svg,
+    }
+}
+
+/// The analyze chart: KMS calls per object for each group, bucket key beside per object.
+pub fn calls_per_object(report: &Report) -> Chart {
+    let title = "KMS calls per object, bucket key beside per object";
+    // Groups in report order, each with its two modes.
+    let mut groups: Vec<(String, [Option<f64>; 2])> = Vec::new();
+    for r in &report.rows {
+        let slot = match r.mode {
+            Mode::BucketKey => 0,
+            Mode::PerObject => 1,
+            Mode::Unknown => continue,
+        };
+        let label = if r.group == r.bucket {
+            r.bucket.clone()
+        } else {
+            format!("{} {}", r.bucket, r.group)
+        };
+        let i = match groups.iter().position(|g| g.0 == label) {
+            Some(i) => i,
+            None => {
+                groups.push((label, [None, None]));
+                groups.len() - 1
+            }
+        };
+        groups[i].1[slot] = r.kms_per_object();
+    }
+    let height = 380.0;
+    let mut svg = header(height, title);
+    let (x_left, x_right, y_top, y_bottom) = (LEFT, WIDTH - RIGHT, TOP + 20.0, height - 110.0);
+    let _ = writeln!(
+        svg,
+        "<text x=\"{x_left}\" y=\"26\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        xml_escape(title)
+    );
+    let max = groups
+        .iter()
+        .flat_map(|g| g.1.iter().flatten())
+        .fold(0.0f64, |a, &b| a.max(b));
+    let ticks = linear_ticks(if max > 0.0 { max * 1.15 } else { 1.0 });
+    let top = *ticks.last().expect("ticks");
+    let y = |v: f64| y_bottom - (v / top).clamp(0.0, 1.0) * (y_bottom - y_top);
+    for &t in &ticks {
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{x_left}\" x2=\"{x_right}\" y1=\"{0:.1}\" y2=\"{0:.1}\" stroke=\"#e3e3e3\"/>\
+             <text x=\"{1}\" y=\"{2:.1}\" text-anchor=\"end\">{3}</text>",
+            y(t),
+            x_left - 6.0,
+            y(t) + 4.0,
+            trim(t)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{x_left}\" x2=\"{x_right}\" y1=\"{y_bottom}\" y2=\"{y_bottom}\" stroke=\"#555\"/>\
+         <text transform=\"translate(18,{:.1}) rotate(-90)\" text-anchor=\"middle\" fill=\"#555\">KMS calls per object</text>",
+        (y_top + y_bottom) / 2.0
+    );
+    if groups.is_empty() {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no KMS calls matched</text>",
+            WIDTH / 2.0,
+            (y_top + y_bottom) / 2.0
+        );
+    }
+    let slot = (x_right - x_left) / groups.len().max(1) as f64;
+    let bar = (slot * 0.35).min(60.0);
+    for (i, (label, values)) in groups.iter().enumerate() {
+        let cx = x_left + slot * (i as f64 + 0.5);
+        for (k, (v, color)) in values.iter().zip([BUCKET_KEY, PER_OBJECT]).enumerate() {
+            let bx = cx - bar + k as f64 * bar;
+            let Some(v) = v else { continue };
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{}</text>",
+                y(*v),
+                bar - 2.0,
+                (y_bottom - y(*v)).max(0.5),
+                bx + bar / 2.0 - 1.0,
+                y(*v) - 4.0,
+                format_ratio(Some(*v))
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text transform=\"translate({cx:.1},{:.1}) rotate(-25)\" text-anchor=\"end\">{}</text>",
+            y_bottom + 16.0,
+            xml_escape(label)
+        );
+    }
+    let ly = height - 18.0;
+    let _ = writeln!(
+        svg,
+        "<rect x=\"{x_left}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{BUCKET_KEY}\"/>\
+         <text x=\"{}\" y=\"{ly}\">bucket key</text>\
+         <rect x=\"{}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{PER_OBJECT}\"/>\
+         <text x=\"{}\" y=\"{ly}\">per object</text>",
+        ly - 9.0,
+        x_left + 20.0,
+        x_left + 110.0,
+        ly - 9.0,
+        x_left + 130.0
+    );
+    svg.push_str("</svg>\n");
+    Chart {
+        title: title.into(),
+        svg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_and_bins_are_round_and_keep_peaks() {
+        assert_eq!(linear_ticks(9.0), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(short(100_000.0), "100k");
+        assert_eq!(short(2500.0), "2.5k");
+        let (w, pts) = bin(&[(5, 3), (6, 9), (1000, 2)], 0, 1440);
+        assert_eq!(w, 2);
+        assert_eq!(pts.len(), 720);
+        assert_eq!(pts[3], (6, 9));
+        assert_eq!(pts[500], (1000, 2));
+        assert_eq!(time_step(60), 10);
+    }
+}

@@ -1,0 +1,238 @@
+//! A report as a document: titled tables of typed columns, lines of notes, a JSON value and
+//! charts. `cost` and `quota` render through it in every format; `analyze` for HTML.
+//!
+//! CSV and Parquet hold one table: the document's first (its main one), through polars like
+//! every tabular output. JSON is the report's own versioned value; the text formats show every
+//! table.
+
+use super::{frame, sanitize, Column, Format};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, ContentArrangement};
+use serde_json::Value;
+
+/// One table of a document.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<Column>,
+    /// Right-align these columns (text columns holding numbers); else numeric types are.
+    pub numeric: Option<Vec<bool>>,
+}
+
+impl Table {
+    pub fn height(&self) -> usize {
+        self.columns.first().map_or(0, |c| c.values.len())
+    }
+    fn is_numeric(&self, i: usize) -> bool {
+        match &self.numeric {
+            Some(n) => n[i],
+            None => self.columns[i].values.numeric(),
+        }
+    }
+    /// Cell (row, column) as text, made visible.
+    fn cell(&self, row: usize, col: usize) -> String {
+        sanitize::visible(&self.columns[col].values.text(row)).into_owned()
+    }
+}
+
+/// A chart, already drawn.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    /// A whole SVG document.
+    pub svg: String,
+}
+
+/// A rendered report, before its format.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub title: String,
+    pub tables: Vec<Table>,
+    /// Notes and the input summary, one line each.
+    pub lines: Vec<String>,
+    pub json: Value,
+    pub charts: Vec<Chart>,
+}
+
+/// Renders `doc` in `format`.
+pub fn render(doc: &Doc, format: Format) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        Format::Table => text(doc).into_bytes(),
+        Format::Markdown => markdown(doc).into_bytes(),
+        Format::Json => {
+            let mut out = serde_json::to_vec_pretty(&doc.json)?;
+            out.push(b'\n');
+            out
+        }
+        Format::Csv => {
+            let t = main(doc)?;
+            let df = frame::frame_of(t.columns.clone(), t.height(), &|s| {
+                sanitize::spreadsheet_cell(s).into_owned()
+            })?;
+            frame::csv(df)?
+        }
+        Format::Parquet => {
+            let t = main(doc)?;
+            frame::parquet(frame::frame_of(t.columns.clone(), t.height(), &|s| {
+                s.to_string()
+            })?)?
+        }
+        Format::Html => super::html::render(doc).into_bytes(),
+    })
+}
+
+fn main(doc: &Doc) -> anyhow::Result<&Table> {
+    doc.tables
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the report has no table"))
+}
+
+fn text(doc: &Doc) -> String {
+    let mut out = String::new();
+    for t in &doc.tables {
+        out.push_str(&sanitize::visible(&t.title));
+        out.push('\n');
+        if t.height() == 0 {
+            out.push_str("(none)\n\n");
+            continue;
+        }
+        let mut table = comfy_table::Table::new();
+        table
+            .load_style(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(t.columns.iter().map(|c| c.name));
+        for r in 0..t.height() {
+            table.add_row((0..t.columns.len()).map(|c| t.cell(r, c)));
+        }
+        for i in 0..t.columns.len() {
+            if t.is_numeric(i) {
+                if let Some(col) = table.column_mut(i) {
+                    col.set_cell_alignment(CellAlignment::Right);
+                }
+            }
+        }
+        out.push_str(&format!("{table}\n\n"));
+    }
+    for line in &doc.lines {
+        out.push_str(&sanitize::visible(line));
+        out.push('\n');
+    }
+    out
+}
+
+fn markdown(doc: &Doc) -> String {
+    let esc = |s: &str| sanitize::visible(s).replace('|', "\\|");
+    let mut out = format!("# {}\n\n", esc(&doc.title));
+    for t in &doc.tables {
+        out.push_str(&format!("## {}\n\n", esc(&t.title)));
+        if t.height() == 0 {
+            out.push_str("(none)\n\n");
+            continue;
+        }
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+        out.push_str(&format!("| {} |\n|", names.join(" | ")));
+        for i in 0..t.columns.len() {
+            out.push_str(if t.is_numeric(i) { " ---: |" } else { " --- |" });
+        }
+        out.push('\n');
+        for r in 0..t.height() {
+            let cells: Vec<String> = (0..t.columns.len())
+                .map(|c| esc(&t.columns[c].values.text(r)))
+                .collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        out.push('\n');
+    }
+    for line in &doc.lines {
+        out.push_str(&format!("- {}\n", esc(line)));
+    }
+    out
+}
+
+/// Escapes text for HTML and SVG (element content and quoted attributes), after making
+/// control characters visible.
+pub fn xml_escape(s: &str) -> String {
+    let s = sanitize::visible(s);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The HTML of one table.
+pub fn html_table(t: &Table) -> String {
+    let mut out = String::from("<table>\n<thead><tr>");
+    for (i, c) in t.columns.iter().enumerate() {
+        let class = if t.is_numeric(i) { " class=\"n\"" } else { "" };
+        out.push_str(&format!("<th{class}>{}</th>", xml_escape(c.name)));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for r in 0..t.height() {
+        out.push_str("<tr>");
+        for c in 0..t.columns.len() {
+            let class = if t.is_numeric(c) { " class=\"n\"" } else { "" };
+            out.push_str(&format!(
+                "<td{class}>{}</td>",
+                xml_escape(&t.columns[c].values.text(r))
+            ));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Values;
+
+    fn doc() -> Doc {
+        Doc {
+            title: "t".into(),
+            tables: vec![Table {
+                title: "main".into(),
+                columns: vec![
+                    Column {
+                        name: "name",
+                        values: Values::Text(vec!["=cmd|' /C calc'!A0".into(), "<b>".into()]),
+                    },
+                    Column {
+                        name: "usd",
+                        values: Values::Money(vec![Some(1.5), None]),
+                    },
+                ],
+                numeric: None,
+            }],
+            lines: vec!["note".into()],
+            json: serde_json::json!({"schema": "x"}),
+            charts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_format_renders_and_csv_neutralises_formulas() {
+        let d = doc();
+        let csv = String::from_utf8(render(&d, Format::Csv).unwrap()).unwrap();
+        assert!(csv.contains("'=cmd"), "{csv}");
+        assert!(csv.contains("1.5"), "{csv}");
+        let text = String::from_utf8(render(&d, Format::Table).unwrap()).unwrap();
+        assert!(text.contains("$1.50") && text.contains("note"), "{text}");
+        let md = String::from_utf8(render(&d, Format::Markdown).unwrap()).unwrap();
+        assert!(md.contains("\\|") && md.contains("## main"), "{md}");
+        let html = String::from_utf8(render(&d, Format::Html).unwrap()).unwrap();
+        assert!(
+            html.contains("&lt;b&gt;") && !html.contains("<b>"),
+            "{html}"
+        );
+        let pq = render(&d, Format::Parquet).unwrap();
+        assert_eq!(&pq[..4], b"PAR1");
+    }
+}

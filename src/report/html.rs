@@ -1,0 +1,46 @@
+//! HTML: one self-contained page (inline CSS, inline SVG, no scripts, nothing fetched) with
+//! every table, chart and note of a document, for sharing.
+
+use super::doc::{html_table, xml_escape, Doc};
+
+const STYLE: &str = "body{font-family:Helvetica,Arial,sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}\
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}\
+th{background:#f2f2f2}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
+figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:0.3em}\
+li{margin:0.2em 0}";
+
+pub fn render(doc: &Doc) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{0}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{0}</h1>\n",
+        xml_escape(&doc.title)
+    );
+    for chart in &doc.charts {
+        out.push_str(&format!(
+            "<figure>\n<figcaption>{}</figcaption>\n{}</figure>\n",
+            xml_escape(&chart.title),
+            chart.svg
+        ));
+    }
+    for t in &doc.tables {
+        out.push_str(&format!("<h2>{}</h2>\n", xml_escape(&t.title)));
+        if t.height() == 0 {
+            out.push_str("<p>(none)</p>\n");
+        } else {
+            out.push_str(&html_table(t));
+        }
+    }
+    if !doc.lines.is_empty() {
+        out.push_str("<h2>Notes and input</h2>\n<ul>\n");
+        for line in &doc.lines {
+            out.push_str(&format!("<li>{}</li>\n", xml_escape(line)));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str(&format!(
+        "<p><small>keytrail {}</small></p>\n</body>\n</html>\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    out
+}
