@@ -86,9 +86,11 @@ pub struct Line {
     /// observed, the other projected by the envelope engine).
     pub monthly_with_bucket_keys: Option<f64>,
     pub monthly_without_bucket_keys: Option<f64>,
-    /// What bucket keys are worth on this traffic per month, in dollars: at list price for a
-    /// bucket, after the free tier for an account.
-    pub saved_usd: Option<f64>,
+    /// Dollars a month that turning bucket keys on for all of this traffic would save, and
+    /// that turning them off would cost: at list price for a bucket, after the free tier for
+    /// an account. Zero where they are already on (or off).
+    pub turning_on_saves_usd: Option<f64>,
+    pub turning_off_costs_usd: Option<f64>,
 }
 
 impl Line {
@@ -239,7 +241,8 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
             bucket_keys: state,
             monthly_with_bucket_keys: projected.then_some(m_with),
             monthly_without_bucket_keys: projected.then_some(m_without),
-            saved_usd: projected.then(|| charge(m_without) - charge(m_with)),
+            turning_on_saves_usd: projected.then(|| request_usd - charge(m_with)),
+            turning_off_costs_usd: projected.then(|| charge(m_without) - request_usd),
         });
         let mut keys: BTreeMap<Sym, u64> = acc.keys.clone();
         for k in owned.get(account).into_iter().flatten() {
@@ -264,7 +267,8 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                 bucket_keys: None,
                 monthly_with_bucket_keys: None,
                 monthly_without_bucket_keys: None,
-                saved_usd: None,
+                turning_on_saves_usd: None,
+                turning_off_costs_usd: None,
             });
         }
         for (bucket, n) in &acc.buckets {
@@ -287,11 +291,10 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                     .map(|w| w.bucket_keys()),
                 monthly_with_bucket_keys: w.map(|w| w.with_bucket_keys() as f64 * month),
                 monthly_without_bucket_keys: w.map(|w| w.without_bucket_keys() as f64 * month),
-                saved_usd: w.map(|w| {
-                    prices.requests(
-                        (w.without_bucket_keys() as f64 - w.with_bucket_keys() as f64) * month,
-                    )
-                }),
+                turning_on_saves_usd: w
+                    .map(|w| prices.requests((*n as f64 - w.with_bucket_keys() as f64) * month)),
+                turning_off_costs_usd: w
+                    .map(|w| prices.requests((w.without_bucket_keys() as f64 - *n as f64) * month)),
             });
         }
         for (purpose, n) in &acc.others {
@@ -307,7 +310,8 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                 bucket_keys: None,
                 monthly_with_bucket_keys: None,
                 monthly_without_bucket_keys: None,
-                saved_usd: None,
+                turning_on_saves_usd: None,
+                turning_off_costs_usd: None,
             });
         }
         if acc.buckets.keys().any(|b| {

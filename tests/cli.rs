@@ -1457,6 +1457,17 @@ fn the_cost_of_a_known_trail_is_the_hand_computed_figure() {
     // Two customer managed keys (KEY_A and Lambda's); KEY_B is AWS managed.
     assert!(close(&a["key_usd"], 2.0), "{a:#}");
     assert!(close(&a["total_usd"], 2.3072));
+    // Turning bucket keys on: 52 requests an hour (one per bucket, Lambda's 50) are 37,440 a
+    // month, 17,440 past the free tier.
+    assert!(
+        close(&a["what_if"]["monthly_with_bucket_keys"], 37_440.0),
+        "{a:#}"
+    );
+    assert!(
+        close(&a["what_if"]["turning_on_saves_usd"], 0.3072 - 0.05232),
+        "{a:#}"
+    );
+    assert!(close(&a["what_if"]["turning_off_costs_usd"], 0.0), "{a:#}");
     assert_eq!(line(&cost, "kms_key", KEY_B)["key_manager"], "aws");
     assert_eq!(line(&cost, "kms_key", KEY_A)["key_manager"], "customer");
     let po = line(&cost, "bucket", "po");
@@ -1472,7 +1483,7 @@ fn the_cost_of_a_known_trail_is_the_hand_computed_figure() {
         72_000.0
     ));
     assert!(close(
-        &po["what_if"]["bucket_keys_save_usd"],
+        &po["what_if"]["turning_on_saves_usd"],
         99.0 * 720.0 / 10_000.0 * 0.03
     ));
     // Reads of objects older than the trail, with no data events: one Decrypt with bucket keys.
@@ -1780,4 +1791,43 @@ fn the_what_if_for_seed_10k_without_bucket_keys_matches_the_simulation_with_them
         (back / observed - 1.0).abs() < 0.05,
         "replayed {back}, observed {observed}"
     );
+}
+
+/// The charts README.md shows, drawn from the bundled fixtures: regenerated and compared byte
+/// for byte, so the pictures stay the tool's output (`KEYTRAIL_BLESS=1 cargo test charts`).
+#[test]
+fn readme_charts_regenerate_byte_for_byte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let bless = std::env::var_os("KEYTRAIL_BLESS").is_some();
+    for (name, args) in [
+        ("quota-poc.svg", ["quota", "fixtures/poc"]),
+        (
+            "analyze-two-buckets.svg",
+            ["analyze", "fixtures/two-buckets"],
+        ),
+    ] {
+        let fresh = out.path().join(name);
+        let report = out.path().join("report.json");
+        let mut full = args.to_vec();
+        full.extend([
+            "-q",
+            "-o",
+            report.to_str().unwrap(),
+            "--chart",
+            fresh.to_str().unwrap(),
+        ]);
+        let r = run(&full, root, None);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let committed = root.join("fixtures/charts").join(name);
+        if bless {
+            std::fs::create_dir_all(committed.parent().unwrap()).unwrap();
+            std::fs::copy(&fresh, &committed).unwrap();
+            continue;
+        }
+        assert!(
+            std::fs::read(&committed).ok() == std::fs::read(&fresh).ok(),
+            "fixtures/charts/{name} differs: regenerate with KEYTRAIL_BLESS=1 if intended"
+        );
+    }
 }

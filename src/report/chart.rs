@@ -117,18 +117,21 @@ impl YAxis {
                 ticks,
             }
         } else {
+            // log10(1 + v), so a quiet second sits on the axis and one call a second above it.
             let top = (quota * 2.0).log10().ceil();
+            let mut ticks = vec![0.0];
+            ticks.extend((0..=top as i32).map(|e| 10f64.powi(e)));
             YAxis {
                 log: true,
                 max: 10f64.powf(top),
-                ticks: (0..=top as i32).map(|e| 10f64.powi(e)).collect(),
+                ticks,
             }
         }
     }
     /// 0 at the bottom, 1 at the top.
     fn frac(&self, v: f64) -> f64 {
         if self.log {
-            (v.max(1.0).log10() / self.max.log10()).clamp(0.0, 1.0)
+            ((v.max(0.0) + 1.0).log10() / (self.max + 1.0).log10()).clamp(0.0, 1.0)
         } else {
             (v / self.max).clamp(0.0, 1.0)
         }
@@ -199,13 +202,18 @@ pub fn quota(report: &QuotaReport) -> Chart {
         // Grid and y ticks.
         for &t in &axis.ticks {
             let yy = y(t);
+            // On a log axis 0 and 1 sit close: 0 is the axis itself, unlabelled.
+            let label = if axis.log && t == 0.0 {
+                String::new()
+            } else {
+                short(t)
+            };
             let _ = writeln!(
                 svg,
                 "<line x1=\"{x_left}\" x2=\"{x_right}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#e3e3e3\"/>\
-                 <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                 <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
                 x_left - 6.0,
                 yy + 4.0,
-                short(t)
             );
         }
         // Time ticks.

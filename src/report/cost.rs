@@ -1,49 +1,108 @@
 //! The cost report as a document; JSON schema `keytrail.cost/v1` (documented in README.md).
 
 use super::doc::{Doc, Table};
-use super::{format_time, format_usd, input_lines, Column, Values};
+use super::{format_time, format_usd, input_lines, Column, Columns};
 use crate::cost::{CostReport, Line, Scope};
 use crate::summary::Summary;
 use serde_json::{json, Value};
 
 pub const SCHEMA: &str = "keytrail.cost/v1";
 
-/// The columns of the cost table: the one definition every format uses.
+/// Every column of the cost lines: the table CSV and Parquet hold.
 pub fn columns(lines: &[Line]) -> Vec<Column> {
-    let text = |name, f: &dyn Fn(&Line) -> String| Column {
-        name,
-        values: Values::Text(lines.iter().map(f).collect()),
-    };
-    let opt = |name, money: bool, f: &dyn Fn(&Line) -> Option<f64>| Column {
-        name,
-        values: if money {
-            Values::Money(lines.iter().map(f).collect())
-        } else {
-            Values::Number(lines.iter().map(f).collect())
-        },
-    };
-    vec![
-        text("scope", &|l| l.scope.name().to_string()),
-        text("account", &|l| l.account.clone()),
-        text("name", &|l| l.name.clone()),
-        text("key_manager", &|l| l.key_manager.unwrap_or("").to_string()),
-        text("bucket_keys", &|l| l.bucket_keys.unwrap_or("").to_string()),
-        Column {
-            name: "kms_requests",
-            values: Values::Count(lines.iter().map(|l| l.requests).collect()),
-        },
-        opt("monthly_requests", false, &|l| Some(l.monthly_requests)),
-        opt("request_usd", true, &|l| Some(l.request_usd)),
-        opt("key_usd", true, &|l| Some(l.key_usd)),
-        opt("total_usd", true, &|l| Some(l.total_usd())),
-        opt("monthly_with_bucket_keys", false, &|l| {
-            l.monthly_with_bucket_keys
-        }),
-        opt("monthly_without_bucket_keys", false, &|l| {
+    Columns::new(lines)
+        .text("scope", |l| l.scope.name().to_string())
+        .text("account", |l| l.account.clone())
+        .text("name", |l| l.name.clone())
+        .text("key_manager", |l| l.key_manager.unwrap_or("").to_string())
+        .text("bucket_keys", |l| l.bucket_keys.unwrap_or("").to_string())
+        .count("kms_requests", |l| l.requests)
+        .number("monthly_requests", |l| Some(l.monthly_requests))
+        .money("request_usd", |l| Some(l.request_usd))
+        .money("key_usd", |l| Some(l.key_usd))
+        .money("total_usd", |l| Some(l.total_usd()))
+        .number("monthly_with_bucket_keys", |l| l.monthly_with_bucket_keys)
+        .number("monthly_without_bucket_keys", |l| {
             l.monthly_without_bucket_keys
-        }),
-        opt("bucket_keys_save_usd", true, &|l| l.saved_usd),
-    ]
+        })
+        .money("turning_on_saves_usd", |l| l.turning_on_saves_usd)
+        .money("turning_off_costs_usd", |l| l.turning_off_costs_usd)
+        .done()
+}
+
+/// The tables the text formats show: one per scope, with the columns that mean something
+/// there.
+fn display_tables(lines: &[Line]) -> Vec<Table> {
+    let of = |scope| -> Vec<Line> { lines.iter().filter(|l| l.scope == scope).cloned().collect() };
+    let table = |title: &str, columns| Table {
+        title: title.into(),
+        columns,
+        numeric: None,
+    };
+    fn what_if(c: Columns<'_, Line>) -> Columns<'_, Line> {
+        c.number("monthly with bucket keys", |l| l.monthly_with_bucket_keys)
+            .number("monthly without", |l| l.monthly_without_bucket_keys)
+            .money("turning on saves /month", |l| l.turning_on_saves_usd)
+            .money("turning off costs /month", |l| l.turning_off_costs_usd)
+    }
+    let accounts = of(Scope::Account);
+    let keys = of(Scope::KmsKey);
+    let buckets = of(Scope::Bucket);
+    let others = of(Scope::OtherCaller);
+    let mut tables = vec![
+        table(
+            "Accounts (per month, projected)",
+            what_if(
+                Columns::new(&accounts)
+                    .text("account", |l| l.account.clone())
+                    .count("KMS requests", |l| l.requests)
+                    .number("monthly", |l| Some(l.monthly_requests))
+                    .money("requests", |l| Some(l.request_usd))
+                    .money("keys", |l| Some(l.key_usd))
+                    .money("total", |l| Some(l.total_usd()))
+                    .text("bucket keys", |l| l.bucket_keys.unwrap_or("-").to_string()),
+            )
+            .done(),
+        ),
+        table(
+            "KMS keys",
+            Columns::new(&keys)
+                .text("account", |l| l.account.clone())
+                .text("key", |l| l.name.clone())
+                .text("managed by", |l| l.key_manager.unwrap_or("-").to_string())
+                .count("KMS requests", |l| l.requests)
+                .number("monthly", |l| Some(l.monthly_requests))
+                .money("requests", |l| Some(l.request_usd))
+                .money("key", |l| Some(l.key_usd))
+                .done(),
+        ),
+        table(
+            "Buckets (what-if: the same S3 requests with bucket keys switched)",
+            what_if(
+                Columns::new(&buckets)
+                    .text("account", |l| l.account.clone())
+                    .text("bucket", |l| l.name.clone())
+                    .text("bucket keys", |l| l.bucket_keys.unwrap_or("-").to_string())
+                    .count("KMS requests", |l| l.requests)
+                    .number("monthly", |l| Some(l.monthly_requests))
+                    .money("requests", |l| Some(l.request_usd)),
+            )
+            .done(),
+        ),
+    ];
+    if !others.is_empty() {
+        tables.push(table(
+            "Other callers (by encryption-context key)",
+            Columns::new(&others)
+                .text("account", |l| l.account.clone())
+                .text("context", |l| l.name.clone())
+                .count("KMS requests", |l| l.requests)
+                .number("monthly", |l| Some(l.monthly_requests))
+                .money("requests", |l| Some(l.request_usd))
+                .done(),
+        ));
+    }
+    tables
 }
 
 fn line_json(l: &Line) -> Value {
@@ -61,7 +120,8 @@ fn line_json(l: &Line) -> Value {
         "what_if": l.monthly_with_bucket_keys.map(|with| json!({
             "monthly_with_bucket_keys": with,
             "monthly_without_bucket_keys": l.monthly_without_bucket_keys,
-            "bucket_keys_save_usd": l.saved_usd,
+            "turning_on_saves_usd": l.turning_on_saves_usd,
+            "turning_off_costs_usd": l.turning_off_costs_usd,
         })),
     })
 }
@@ -94,10 +154,10 @@ pub fn notes(r: &CostReport) -> Vec<String> {
          every call counts, failed ones too, in the caller's account"
             .to_string(),
         "what-if: the same S3 requests replayed through the envelope engine with bucket keys \
-         switched (a projection, not an observation); bucket_keys_save_usd is what bucket keys \
-         save (on) or would save (off), at list price per bucket and after the free tier per \
-         account; objects read but not written in the window are assumed written under one \
-         bucket-level key per bucket and KMS key"
+         switched (a projection, not an observation); savings are at list price per bucket and \
+         after the free tier per account; objects read but not written in the window are \
+         assumed written under one bucket-level key per bucket and KMS key (the steady state: \
+         objects written before the switch keep per-object keys until rewritten)"
             .to_string(),
     ];
     if r.cross_account_copies > 0 {
@@ -111,12 +171,6 @@ pub fn notes(r: &CostReport) -> Vec<String> {
 }
 
 pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
-    let accounts: Vec<Line> = r
-        .lines
-        .iter()
-        .filter(|l| l.scope == Scope::Account)
-        .cloned()
-        .collect();
     let mut lines = notes(r);
     lines.extend(input_lines(summary));
     lines.extend(warnings.iter().map(|w| format!("warning: {w}")));
@@ -145,19 +199,12 @@ pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
     });
     Doc {
         title: "keytrail cost: KMS requests and what they cost per month".into(),
-        tables: vec![
-            Table {
-                title: "Cost by account, KMS key, bucket and other caller (monthly projection)"
-                    .into(),
-                columns: columns(&r.lines),
-                numeric: None,
-            },
-            Table {
-                title: "Accounts".into(),
-                columns: columns(&accounts),
-                numeric: None,
-            },
-        ],
+        tables: display_tables(&r.lines),
+        data: Some(Table {
+            title: "Cost by account, KMS key, bucket and other caller".into(),
+            columns: columns(&r.lines),
+            numeric: None,
+        }),
         lines,
         json,
         charts: Vec::new(),

@@ -46,7 +46,10 @@ pub struct Chart {
 #[derive(Debug, Clone)]
 pub struct Doc {
     pub title: String,
+    /// The tables the text formats and HTML show.
     pub tables: Vec<Table>,
+    /// The one table CSV and Parquet hold, with every column; `None`: the first of `tables`.
+    pub data: Option<Table>,
     /// Notes and the input summary, one line each.
     pub lines: Vec<String>,
     pub json: Value,
@@ -81,8 +84,9 @@ pub fn render(doc: &Doc, format: Format) -> anyhow::Result<Vec<u8>> {
 }
 
 fn main(doc: &Doc) -> anyhow::Result<&Table> {
-    doc.tables
-        .first()
+    doc.data
+        .as_ref()
+        .or(doc.tables.first())
         .ok_or_else(|| anyhow::anyhow!("the report has no table"))
 }
 
@@ -211,6 +215,7 @@ mod tests {
                 ],
                 numeric: None,
             }],
+            data: None,
             lines: vec!["note".into()],
             json: serde_json::json!({"schema": "x"}),
             charts: Vec::new(),

@@ -155,6 +155,7 @@ pub fn analyze_doc(report: &Report) -> doc::Doc {
     doc::Doc {
         title: "keytrail analyze".into(),
         tables: vec![table],
+        data: None,
         lines: summary_lines(report),
         json: json::value(report),
         charts: vec![chart::calls_per_object(report)],
@@ -171,6 +172,8 @@ pub enum Values {
     Number(Vec<Option<f64>>),
     /// US dollars: printed with cents, stored as floats.
     Money(Vec<Option<f64>>),
+    /// Shares: printed as percentages, stored as fractions (0.5 is 50 %).
+    Percent(Vec<Option<f64>>),
 }
 
 impl Values {
@@ -178,7 +181,7 @@ impl Values {
         match self {
             Values::Text(v) => v.len(),
             Values::Count(v) => v.len(),
-            Values::Ratio(v) | Values::Number(v) | Values::Money(v) => v.len(),
+            Values::Ratio(v) | Values::Number(v) | Values::Money(v) | Values::Percent(v) => v.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -192,10 +195,67 @@ impl Values {
             Values::Ratio(v) => format_ratio(v[i]),
             Values::Number(v) => v[i].map_or("-".into(), |n| format!("{n:.0}")),
             Values::Money(v) => v[i].map_or("-".into(), format_usd),
+            Values::Percent(v) => v[i].map_or("-".into(), format_percent),
         }
     }
     pub fn numeric(&self) -> bool {
         !matches!(self, Values::Text(_))
+    }
+}
+
+/// A share as printed: two decimals, more below a hundredth of a percent.
+pub fn format_percent(v: f64) -> String {
+    let p = v * 100.0;
+    if p != 0.0 && p.abs() < 0.01 {
+        format!("{p:.1e} %")
+    } else {
+        format!("{p:.2} %")
+    }
+}
+
+/// Builds typed columns over rows of any kind, one closure per column.
+pub struct Columns<'a, T> {
+    rows: &'a [T],
+    cols: Vec<Column>,
+}
+
+impl<'a, T> Columns<'a, T> {
+    pub fn new(rows: &'a [T]) -> Self {
+        Columns {
+            rows,
+            cols: Vec::new(),
+        }
+    }
+    fn push(mut self, name: &'static str, values: Values) -> Self {
+        self.cols.push(Column { name, values });
+        self
+    }
+    pub fn text(self, name: &'static str, f: impl Fn(&T) -> String) -> Self {
+        let v = self.rows.iter().map(f).collect();
+        self.push(name, Values::Text(v))
+    }
+    pub fn count(self, name: &'static str, f: impl Fn(&T) -> u64) -> Self {
+        let v = self.rows.iter().map(f).collect();
+        self.push(name, Values::Count(v))
+    }
+    pub fn ratio(self, name: &'static str, f: impl Fn(&T) -> Option<f64>) -> Self {
+        let v = self.rows.iter().map(f).collect();
+        self.push(name, Values::Ratio(v))
+    }
+    pub fn number(self, name: &'static str, f: impl Fn(&T) -> Option<f64>) -> Self {
+        let v = self.rows.iter().map(f).collect();
+        self.push(name, Values::Number(v))
+    }
+    pub fn money(self, name: &'static str, f: impl Fn(&T) -> Option<f64>) -> Self {
+        let v = self.rows.iter().map(f).collect();
+        self.push(name, Values::Money(v))
+    }
+    pub fn percent(self, name: &'static str, f: impl Fn(&T) -> Option<f64>) -> Self {
+        let v = self.rows.iter().map(f).collect();
+        self.push(name, Values::Percent(v))
+    }
+    pub fn done(self) -> Vec<Column> {
+        self.cols
     }
 }
 

@@ -1,58 +1,65 @@
 //! The quota report as a document; JSON schema `keytrail.quota/v1` (documented in README.md).
 
 use super::doc::{Doc, Table};
-use super::{format_time, input_lines, Column, Values};
+use super::{format_time, input_lines, Column, Columns, Values};
 use crate::quota::{QuotaReport, QuotaRow, Stats};
 use crate::summary::Summary;
 use serde_json::{json, Value};
 
 pub const SCHEMA: &str = "keytrail.quota/v1";
 
-/// The columns of the quota table: the one definition every format uses.
+fn what_if(f: fn(&Stats) -> u64) -> impl Fn(&QuotaRow) -> Option<f64> {
+    move |r| r.what_if.as_ref().map(|w| f(w) as f64)
+}
+
+fn peak_at(r: &QuotaRow) -> String {
+    r.peak_seconds
+        .first()
+        .map(|&t| format_time(t))
+        .unwrap_or_default()
+}
+
+/// Every column of the quota rows: the table CSV and Parquet hold.
 pub fn columns(rows: &[QuotaRow]) -> Vec<Column> {
-    let text = |name, f: &dyn Fn(&QuotaRow) -> String| Column {
-        name,
-        values: Values::Text(rows.iter().map(f).collect()),
-    };
-    let count = |name, f: &dyn Fn(&QuotaRow) -> u64| Column {
-        name,
-        values: Values::Count(rows.iter().map(f).collect()),
-    };
-    let ratio = |name, f: &dyn Fn(&QuotaRow) -> Option<f64>| Column {
-        name,
-        values: Values::Ratio(rows.iter().map(f).collect()),
-    };
-    let what_if =
-        |f: fn(&Stats) -> u64| move |r: &QuotaRow| r.what_if.as_ref().map(|w| f(w) as f64);
-    vec![
-        text("account", &|r| r.account.clone()),
-        text("region", &|r| r.region.clone()),
-        count("quota_per_second", &|r| r.quota.per_second),
-        text("quota_source", &|r| r.quota.source.to_string()),
-        count("kms_requests", &|r| r.requests),
-        count("peak_per_second", &|r| r.stats.peak),
-        ratio("peak_quota_use", &|r| Some(r.peak_use())),
-        text("peak_at", &|r| {
-            r.peak_seconds
-                .first()
-                .map(|&t| format_time(t))
-                .unwrap_or_default()
-        }),
-        count("peak_seconds", &|r| r.peak_second_count as u64),
-        count("p99_per_second", &|r| r.stats.p99),
-        count("p999_per_second", &|r| r.stats.p999),
-        count("seconds_above_50pct", &|r| r.stats.above_half),
-        count("seconds_above_80pct", &|r| r.stats.above_80),
-        count("throttled", &|r| r.throttled),
-        Column {
-            name: "what_if_peak_per_second",
-            values: Values::Number(rows.iter().map(what_if(|s| s.peak)).collect()),
-        },
-        Column {
-            name: "what_if_p99_per_second",
-            values: Values::Number(rows.iter().map(what_if(|s| s.p99)).collect()),
-        },
-    ]
+    Columns::new(rows)
+        .text("account", |r| r.account.clone())
+        .text("region", |r| r.region.clone())
+        .count("quota_per_second", |r| r.quota.per_second)
+        .text("quota_source", |r| r.quota.source.to_string())
+        .count("kms_requests", |r| r.requests)
+        .count("peak_per_second", |r| r.stats.peak)
+        .ratio("peak_quota_use", |r| Some(r.peak_use()))
+        .text("peak_at", peak_at)
+        .count("peak_seconds", |r| r.peak_second_count as u64)
+        .count("p99_per_second", |r| r.stats.p99)
+        .count("p999_per_second", |r| r.stats.p999)
+        .count("seconds_above_50pct", |r| r.stats.above_half)
+        .count("seconds_above_80pct", |r| r.stats.above_80)
+        .count("throttled", |r| r.throttled)
+        .number("what_if_peak_per_second", what_if(|s| s.peak))
+        .number("what_if_p99_per_second", what_if(|s| s.p99))
+        .done()
+}
+
+/// The columns the text formats show.
+fn display_columns(rows: &[QuotaRow]) -> Vec<Column> {
+    Columns::new(rows)
+        .text("account", |r| r.account.clone())
+        .text("region", |r| r.region.clone())
+        .text("quota/s", |r| {
+            format!("{} ({})", r.quota.per_second, r.quota.source)
+        })
+        .count("KMS requests", |r| r.requests)
+        .count("peak/s", |r| r.stats.peak)
+        .percent("of quota", |r| Some(r.peak_use()))
+        .text("first peak second", peak_at)
+        .count("p99/s", |r| r.stats.p99)
+        .count("p99.9/s", |r| r.stats.p999)
+        .count("s > 50 %", |r| r.stats.above_half)
+        .count("s > 80 %", |r| r.stats.above_80)
+        .count("throttled", |r| r.throttled)
+        .number("peak/s with bucket keys", what_if(|s| s.peak))
+        .done()
 }
 
 fn stats_json(s: &Stats) -> Value {
@@ -190,11 +197,18 @@ pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
         tables: vec![
             Table {
                 title: "Requests per second by account and Region".into(),
-                columns: columns(&r.rows),
-                numeric: None,
+                columns: display_columns(&r.rows),
+                numeric: Some(vec![
+                    false, false, true, true, true, true, false, true, true, true, true, true, true,
+                ]),
             },
             contributors(&r.rows),
         ],
+        data: Some(Table {
+            title: "Requests per second by account and Region".into(),
+            columns: columns(&r.rows),
+            numeric: None,
+        }),
         lines,
         json,
         charts: vec![super::chart::quota(r)],
