@@ -1,7 +1,7 @@
 //! `keytrail check`: thresholds over the analyze and quota figures, for CI gates.
 
 use crate::quota::QuotaReport;
-use crate::report::{format_ratio, Report};
+use crate::report::{format_percent, format_ratio, Report};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -131,15 +131,14 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                 limit,
                 passed: v <= limit,
                 message: format!(
-                    "account {} in {}: peak {}/s is {:.2} % of the quota of {}/s ({}); at most \
-                     {:.2} %",
+                    "account {} in {}: peak {}/s is {} of the quota of {}/s ({}); at most {}",
                     r.account,
                     r.region,
                     r.stats.peak,
-                    v * 100.0,
+                    format_percent(v),
                     r.quota.per_second,
                     r.quota.source,
-                    limit * 100.0
+                    format_percent(limit)
                 ),
             });
         }

@@ -1831,3 +1831,62 @@ fn readme_charts_regenerate_byte_for_byte() {
         );
     }
 }
+
+#[test]
+fn cost_and_quota_are_the_same_on_any_thread_count_and_guard_spreadsheets() {
+    let mut t = Trail::new();
+    cost_trail(&mut t);
+    burst_trail(&mut t);
+    // Another caller's call whose encryption-context key is a formula.
+    let formula = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/x","accountId":"111122223333"},"eventTime":"2024-03-01T10:00:05Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"us-east-1","requestParameters":{"encryptionContext":{"=HYPERLINK(\"http://x\")":"1"}},"eventID":"f0000000-0000-4000-8000-000000000001"}"#;
+    t.file(
+        "AWSLogs/formula.json",
+        format!("{{\"Records\":[{formula}]}}").as_bytes(),
+    );
+    let dir = t.dir.path();
+    for command in ["cost", "quota"] {
+        let outputs: Vec<Vec<u8>> = ["1", "3"]
+            .iter()
+            .map(|j| {
+                let r = run(
+                    &[command, "-q", "AWSLogs", "-j", j, "--format", "json"],
+                    dir,
+                    None,
+                );
+                assert_eq!(r.code, 0, "{}", r.stderr);
+                r.stdout
+            })
+            .collect();
+        assert!(
+            outputs[0] == outputs[1],
+            "{command} differs between 1 and 3 threads"
+        );
+    }
+    let r = run(&["cost", "-q", "AWSLogs", "--format", "csv"], dir, None);
+    let csv = String::from_utf8(r.stdout).unwrap();
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(!csv
+        .lines()
+        .any(|l| l.split(',').any(|c| c.trim_matches('"').starts_with('='))));
+    let r = run(
+        &[
+            "quota",
+            "-q",
+            "AWSLogs",
+            "--format",
+            "parquet",
+            "-o",
+            "q.parquet",
+        ],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(&std::fs::read(dir.join("q.parquet")).unwrap()[..4], b"PAR1");
+    let r = run(
+        &["cost", "-q", "AWSLogs", "--format", "markdown"],
+        dir,
+        None,
+    );
+    assert!(String::from_utf8(r.stdout).unwrap().contains("## Buckets"));
+}

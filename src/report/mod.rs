@@ -113,11 +113,11 @@ pub struct Report {
 pub enum Format {
     /// A table for the terminal, with the input summary below it.
     Table,
-    /// The full report, schema `keytrail.analyze/v1`.
+    /// The full report, schema `keytrail.<command>/v1` (README.md documents each).
     Json,
     /// The rows, one per line, with a header.
     Csv,
-    /// The rows as a Markdown table, with the summary.
+    /// The tables in Markdown, with the summary.
     Markdown,
     /// The rows as an Apache Parquet file.
     Parquet,
