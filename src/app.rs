@@ -243,9 +243,11 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
     };
     let params = args.engine.params();
     let result = read_trail(&cfg, |j| {
-        let report = correlate::rows(&j, &cfg);
         let w = window(&cfg, &j)?;
-        let what_if = crate::whatif::project(&j, &params);
+        let (report, what_if) = rayon::join(
+            || correlate::rows(&j, &cfg),
+            || crate::whatif::project(&j, &params),
+        );
         let cost = crate::cost::cost(&j, &what_if, &prices, w);
         Some(report::cost::doc(&cost, &report.summary, &report.warnings))
     });
@@ -294,9 +296,11 @@ fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
     };
     let params = args.engine.params();
     let result = read_trail(&cfg, |j| {
-        let report = correlate::rows(&j, &cfg);
         let w = window(&cfg, &j)?;
-        let what_if = crate::whatif::project(&j, &params);
+        let (report, what_if) = rayon::join(
+            || correlate::rows(&j, &cfg),
+            || crate::whatif::project(&j, &params),
+        );
         let q = crate::quota::quota(&j, &what_if, &quotas, w);
         Some(report::quota::doc(&q, &report.summary, &report.warnings))
     });

@@ -166,11 +166,12 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
             aws_managed.insert(c.kms_key);
         }
     }
-    let is_aws_managed = |key: Sym| {
-        aws_managed.contains(&key)
-            || crate::filter::kms_key_matches(&prices.aws_managed_keys, strings.get_opt(key))
-                && !prices.aws_managed_keys.is_empty()
+    // kms_key_matches keeps everything for an empty list; here an empty list names no key.
+    let user_says_aws = |key: Sym| {
+        !prices.aws_managed_keys.is_empty()
+            && crate::filter::kms_key_matches(&prices.aws_managed_keys, strings.get_opt(key))
     };
+    let is_aws_managed = |key: Sym| aws_managed.contains(&key) || user_says_aws(key);
     // Customer managed keys seen, charged to the account that owns them.
     let mut owned: BTreeMap<&str, BTreeSet<Sym>> = BTreeMap::new();
     for c in &calls {

@@ -20,7 +20,9 @@
 //! the two published observations (seed 000, and aws-samples/s3-bucketkey-poc), each pinned by
 //! a test.
 
-use std::collections::HashMap;
+/// The engine only looks keys up (it never iterates a map), so a fast fixed hasher changes no
+/// output.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Defaults of the unpublished parameters, calibrated (see the tests).
 pub mod defaults {
@@ -218,11 +220,11 @@ impl Engine {
             params,
             rng: Rng::new(seed),
             next_key_id: 1,
-            write_cache: HashMap::new(),
-            read_cache: HashMap::new(),
-            objects: HashMap::new(),
-            rate: HashMap::new(),
-            shared_keys: HashMap::new(),
+            write_cache: HashMap::default(),
+            read_cache: HashMap::default(),
+            objects: HashMap::default(),
+            rate: HashMap::default(),
+            shared_keys: HashMap::default(),
             requests_seen: 0,
         }
     }
