@@ -50,8 +50,11 @@ pub struct QuotaRow {
     /// The seconds at the peak, first ones first (at most [`PEAK_SECONDS_LISTED`]).
     pub peak_seconds: Vec<i64>,
     pub peak_second_count: usize,
-    /// `ThrottlingException` errors observed.
+    /// `ThrottlingException` errors observed on KMS calls.
     pub throttled: u64,
+    /// S3 requests (data events) of this account and Region that failed as throttled: what
+    /// S3's callers see when KMS throttles S3.
+    pub s3_throttled: u64,
     pub contributors: Contributors,
     /// The same with bucket keys on for the S3 traffic that ran per object (projected);
     /// `None` when nothing ran per object.
@@ -133,6 +136,14 @@ pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> Q
     for &(a, r, t) in &what_if.with_bucket_keys_calls {
         *projected.entry((a, r)).or_default().entry(t).or_default() += 1;
     }
+    let mut s3_throttled: HashMap<(&str, &str), u64> = HashMap::new();
+    for r in j.s3.iter().filter(|r| r.failure == Failure::Throttled) {
+        let requester = strings.get(r.requester);
+        let account = crate::whatif::arn_account(requester).unwrap_or(strings.get(r.account));
+        *s3_throttled
+            .entry((account, strings.get(r.region)))
+            .or_default() += 1;
+    }
     let n = window.seconds().max(1) as u64;
     let rows = groups
         .into_iter()
@@ -205,6 +216,7 @@ pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> Q
                     .iter()
                     .filter(|c| c.failure == Failure::Throttled)
                     .count() as u64,
+                s3_throttled: s3_throttled.get(&(account, region)).copied().unwrap_or(0),
                 peak_second_count: peak_times.len(),
                 peak_seconds: peak_times.into_iter().take(PEAK_SECONDS_LISTED).collect(),
                 quota,

@@ -768,6 +768,25 @@ fn usage_errors_exit_2_with_a_message_that_says_what_to_do() {
     let help = run_in(&t, &["analyze", "--help"]);
     assert!(help.stdout.len() > 1000);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
+    for (args, says) in [
+        (&["cost", ".", "--month-days", "0"][..], "days in a month"),
+        (&["cost", ".", "--price-per-10k=-1"][..], "dollars"),
+        (
+            &["quota", ".", "--quota", "us-east-1=lots"][..],
+            "whole number",
+        ),
+        (&["quota", ".", "--quota", "us-east-1"][..], "REGION=N"),
+        (&["check", ".", "--max-quota-use", "half"][..], "a number"),
+    ] {
+        let r = run_in(&t, args);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    // A trail with no KMS or S3 events has no window to project a month from.
+    t.file("empty/a.json", b"{\"Records\":[]}");
+    let r = run_in(&t, &["cost", "empty"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no window"), "{}", r.stderr);
 }
 
 #[test]
@@ -1561,6 +1580,19 @@ fn burst_trail(t: &mut Trail) {
         );
         records.push(out);
     }
+    // Three of the burst's GETs are logged, answered 503 SlowDown.
+    for i in 0..3u32 {
+        let mut r = t.s3(
+            "reader",
+            500,
+            "GetObject",
+            &format!("hot/{i}.parquet"),
+            KEY_A,
+            false,
+        );
+        r.splice(1..1, br#""errorCode":"SlowDown","#.iter().copied());
+        records.push(r);
+    }
     t.delivered("AWSLogs/burst.json.gz", &records);
 }
 
@@ -1596,6 +1628,7 @@ fn the_quota_peak_and_percentiles_of_a_known_burst_are_exact() {
     assert!(close(&r["peak_quota_use"], 10.0));
     assert_eq!(r["peak_seconds"]["first"][0], time(500));
     assert_eq!(r["throttled"], 5);
+    assert_eq!(r["s3_throttled"], 3);
     assert_eq!(r["at_peak"]["buckets"][0]["name"], "hot");
     assert_eq!(r["at_peak"]["buckets"][0]["calls"], 300);
     assert_eq!(r["at_peak"]["callers"][0]["name"], "s3.amazonaws.com");

@@ -36,6 +36,7 @@ pub fn columns(rows: &[QuotaRow]) -> Vec<Column> {
         .count("seconds_above_50pct", |r| r.stats.above_half)
         .count("seconds_above_80pct", |r| r.stats.above_80)
         .count("throttled", |r| r.throttled)
+        .count("s3_throttled", |r| r.s3_throttled)
         .number("what_if_peak_per_second", what_if(|s| s.peak))
         .number("what_if_p99_per_second", what_if(|s| s.p99))
         .done()
@@ -46,9 +47,8 @@ fn display_columns(rows: &[QuotaRow]) -> Vec<Column> {
     Columns::new(rows)
         .text("account", |r| r.account.clone())
         .text("region", |r| r.region.clone())
-        .text("quota/s", |r| {
-            format!("{} ({})", r.quota.per_second, r.quota.source)
-        })
+        .count("quota/s", |r| r.quota.per_second)
+        .text("quota from", |r| r.quota.source.to_string())
         .count("KMS requests", |r| r.requests)
         .count("peak/s", |r| r.stats.peak)
         .percent("of quota", |r| Some(r.peak_use()))
@@ -57,7 +57,8 @@ fn display_columns(rows: &[QuotaRow]) -> Vec<Column> {
         .count("p99.9/s", |r| r.stats.p999)
         .count("s > 50 %", |r| r.stats.above_half)
         .count("s > 80 %", |r| r.stats.above_80)
-        .count("throttled", |r| r.throttled)
+        .count("KMS throttled", |r| r.throttled)
+        .count("S3 throttled", |r| r.s3_throttled)
         .number("peak/s with bucket keys", what_if(|s| s.peak))
         .done()
 }
@@ -91,6 +92,7 @@ fn row_json(r: &QuotaRow) -> Value {
             "first": r.peak_seconds.iter().map(|&t| format_time(t)).collect::<Vec<_>>(),
         },
         "throttled": r.throttled,
+        "s3_throttled": r.s3_throttled,
         "at_peak": {
             "buckets": pairs(&r.contributors.buckets),
             "kms_keys": pairs(&r.contributors.kms_keys),
@@ -198,9 +200,7 @@ pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
             Table {
                 title: "Requests per second by account and Region".into(),
                 columns: display_columns(&r.rows),
-                numeric: Some(vec![
-                    false, false, true, true, true, true, false, true, true, true, true, true, true,
-                ]),
+                numeric: None,
             },
             contributors(&r.rows),
         ],
