@@ -10,7 +10,7 @@ use crate::correlate::{self, Joined};
 use crate::exit::ExitCode;
 use crate::output;
 use crate::progress::Progress;
-use crate::report::{self, sanitize::visible, Format};
+use crate::report::{self, doc::Doc, sanitize::visible, Format};
 use crate::source::decode::Limits;
 use anyhow::{bail, Context};
 use std::io::IsTerminal;
@@ -225,15 +225,12 @@ const NO_EVENTS: &str = "the trail has no KMS or S3 events, so there is no windo
      from (check the paths and filters)";
 
 fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
-    let format = output_format(&args.out)?;
     if args.out.chart.is_some() {
         bail!(UsageError(
             "cost draws no chart (analyze and quota do); use --format html for a page to share"
                 .into()
         ));
     }
-    let mut cfg = trail_config(&args.trail)?;
-    cfg.keep_calls = true;
     let prices = crate::pricing::Prices {
         per_10k_requests: args.price_per_10k,
         free_requests_per_month: args.free_tier,
@@ -241,68 +238,52 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
         month_days: args.month_days,
         aws_managed_keys: args.aws_managed_key.clone(),
     };
-    let params = args.engine.params();
-    let result = read_trail(&cfg, |j| {
-        let w = window(&cfg, &j)?;
-        let (report, what_if) = rayon::join(
-            || correlate::rows(&j, &cfg),
-            || crate::whatif::project(&j, &params),
-        );
-        let cost = crate::cost::cost(&j, &what_if, &prices, w);
-        Some(report::cost::doc(&cost, &report.summary, &report.warnings))
-    });
-    let doc = match result {
-        Ok(Some(doc)) => doc,
-        Ok(None) => bail!(NO_EVENTS),
-        Err(code) => return Ok(code),
-    };
-    let bytes = report::doc::render(&doc, format)?;
-    write_doc(&args.out, format, &bytes, &doc, args.trail.quiet)?;
-    Ok(ExitCode::Success)
-}
-
-fn write_doc(
-    out: &OutputArgs,
-    format: Format,
-    bytes: &[u8],
-    doc: &crate::report::doc::Doc,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    output::write(out.output.as_deref(), bytes)?;
-    if let Some(path) = &out.chart {
-        let chart = doc.charts.first().ok_or_else(|| {
-            UsageError("this report has no chart (analyze and quota have)".into())
-        })?;
-        output::write(Some(path), chart.svg.as_bytes())?;
-    }
-    if format != Format::Table && out.output.is_some() && !quiet {
-        for line in doc
-            .lines
-            .iter()
-            .filter(|l| l.starts_with("records:") || l.starts_with("warning:"))
-        {
-            eprintln!("keytrail: {}", visible(line));
-        }
-    }
-    Ok(())
+    projection(
+        &args.trail,
+        &args.out,
+        &args.engine,
+        |j, what_if, w, report| {
+            let cost = crate::cost::cost(j, what_if, &prices, w);
+            report::cost::doc(&cost, &report.summary, &report.warnings)
+        },
+    )
 }
 
 fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
-    let format = output_format(&args.out)?;
-    let mut cfg = trail_config(&args.trail)?;
-    cfg.keep_calls = true;
     let quotas = crate::pricing::Quotas {
         overrides: args.quotas.clone(),
     };
-    let params = args.engine.params();
+    projection(
+        &args.trail,
+        &args.out,
+        &args.engine,
+        |j, what_if, w, report| {
+            let q = crate::quota::quota(j, what_if, &quotas, w);
+            report::quota::doc(&q, &report.summary, &report.warnings)
+        },
+    )
+}
+
+/// `cost` and `quota`: read the trail keeping every KMS call, group it (for the input summary
+/// and warnings) while the engine replays it, build the report's document and write it.
+fn projection(
+    trail: &TrailArgs,
+    out: &OutputArgs,
+    engine: &crate::cli::EngineArgs,
+    build: impl FnOnce(&Joined, &crate::whatif::WhatIf, crate::cost::Window, &report::Report) -> Doc
+        + Send,
+) -> anyhow::Result<ExitCode> {
+    let format = output_format(out)?;
+    let mut cfg = trail_config(trail)?;
+    cfg.keep_calls = true;
+    let params = engine.params();
     let result = read_trail(&cfg, |j| {
         let w = window(&cfg, &j)?;
         let (report, what_if) = rayon::join(
             || correlate::rows(&j, &cfg),
             || crate::whatif::project(&j, &params),
         );
-        let q = crate::quota::quota(&j, &what_if, &quotas, w);
-        Some(report::quota::doc(&q, &report.summary, &report.warnings))
+        Some(build(&j, &what_if, w, &report))
     });
     let doc = match result {
         Ok(Some(doc)) => doc,
@@ -310,7 +291,17 @@ fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let bytes = report::doc::render(&doc, format)?;
-    write_doc(&args.out, format, &bytes, &doc, args.trail.quiet)?;
+    output::write(out.output.as_deref(), &bytes)?;
+    if let (Some(path), Some(chart)) = (&out.chart, doc.charts.first()) {
+        output::write(Some(path), chart.svg.as_bytes())?;
+    }
+    if format != Format::Table && out.output.is_some() && !trail.quiet {
+        // The summary is in the file; say the essentials where the user is looking.
+        let essentials = |l: &&String| l.starts_with("records:") || l.starts_with("warning:");
+        for line in doc.lines.iter().filter(essentials) {
+            eprintln!("keytrail: {}", visible(line));
+        }
+    }
     Ok(ExitCode::Success)
 }
 

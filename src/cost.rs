@@ -94,6 +94,32 @@ pub struct Line {
 }
 
 impl Line {
+    /// A line with its counts and charge share, and nothing else.
+    fn new(
+        scope: Scope,
+        account: &str,
+        name: &str,
+        requests: u64,
+        month: f64,
+        request_usd: f64,
+    ) -> Line {
+        Line {
+            scope,
+            account: account.to_string(),
+            name: name.to_string(),
+            requests,
+            monthly_requests: requests as f64 * month,
+            request_usd,
+            key_usd: 0.0,
+            key_manager: None,
+            bucket_keys: None,
+            monthly_with_bucket_keys: None,
+            monthly_without_bucket_keys: None,
+            turning_on_saves_usd: None,
+            turning_off_costs_usd: None,
+        }
+    }
+
     pub fn total_usd(&self) -> f64 {
         self.request_usd + self.key_usd
     }
@@ -256,20 +282,11 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                 "customer"
             };
             let charged = owned.get(account).is_some_and(|o| o.contains(&key));
+            let name = strings.get_opt(key).unwrap_or("(unknown key)");
             lines.push(Line {
-                scope: Scope::KmsKey,
-                account: account.to_string(),
-                name: strings.get_opt(key).unwrap_or("(unknown key)").to_string(),
-                requests: n,
-                monthly_requests: n as f64 * month,
-                request_usd: share(n),
                 key_usd: if charged { prices.key_per_month } else { 0.0 },
                 key_manager: (!key.is_none()).then_some(manager),
-                bucket_keys: None,
-                monthly_with_bucket_keys: None,
-                monthly_without_bucket_keys: None,
-                turning_on_saves_usd: None,
-                turning_off_costs_usd: None,
+                ..Line::new(Scope::KmsKey, account, name, n, month, share(n))
             });
         }
         for (bucket, n) in &acc.buckets {
@@ -277,15 +294,8 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                 .buckets
                 .get(&(account_sym, *bucket))
                 .filter(|w| w.projected());
+            let name = strings.get(*bucket);
             lines.push(Line {
-                scope: Scope::Bucket,
-                account: account.to_string(),
-                name: strings.get(*bucket).to_string(),
-                requests: *n,
-                monthly_requests: *n as f64 * month,
-                request_usd: share(*n),
-                key_usd: 0.0,
-                key_manager: None,
                 bucket_keys: what_if
                     .buckets
                     .get(&(account_sym, *bucket))
@@ -296,24 +306,19 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                     .map(|w| prices.requests((*n as f64 - w.with_bucket_keys() as f64) * month)),
                 turning_off_costs_usd: w
                     .map(|w| prices.requests((w.without_bucket_keys() as f64 - *n as f64) * month)),
+                ..Line::new(Scope::Bucket, account, name, *n, month, share(*n))
             });
         }
         for (purpose, n) in &acc.others {
-            lines.push(Line {
-                scope: Scope::OtherCaller,
-                account: account.to_string(),
-                name: strings.get(*purpose).to_string(),
-                requests: *n,
-                monthly_requests: *n as f64 * month,
-                request_usd: share(*n),
-                key_usd: 0.0,
-                key_manager: None,
-                bucket_keys: None,
-                monthly_with_bucket_keys: None,
-                monthly_without_bucket_keys: None,
-                turning_on_saves_usd: None,
-                turning_off_costs_usd: None,
-            });
+            let name = strings.get(*purpose);
+            lines.push(Line::new(
+                Scope::OtherCaller,
+                account,
+                name,
+                *n,
+                month,
+                share(*n),
+            ));
         }
         if acc.buckets.keys().any(|b| {
             what_if

@@ -1,7 +1,7 @@
 //! The cost report as a document; JSON schema `keytrail.cost/v1` (documented in README.md).
 
 use super::doc::{Doc, Table};
-use super::{format_time, format_usd, input_lines, Column, Columns};
+use super::{doc_lines, format_time, format_usd, Column, Columns};
 use crate::cost::{CostReport, Line, Scope};
 use crate::summary::Summary;
 use serde_json::{json, Value};
@@ -171,9 +171,7 @@ pub fn notes(r: &CostReport) -> Vec<String> {
 }
 
 pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
-    let mut lines = notes(r);
-    lines.extend(input_lines(summary));
-    lines.extend(warnings.iter().map(|w| format!("warning: {w}")));
+    let lines = doc_lines(notes(r), summary, warnings);
     let p = &r.prices;
     let json = json!({
         "schema": SCHEMA,

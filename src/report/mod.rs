@@ -352,6 +352,14 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
     lines
 }
 
+/// The lines under a multi-table report: its notes, the input, the warnings.
+pub fn doc_lines(notes: Vec<String>, summary: &Summary, warnings: &[String]) -> Vec<String> {
+    let mut lines = notes;
+    lines.extend(input_lines(summary));
+    lines.extend(warnings.iter().map(|w| format!("warning: {w}")));
+    lines
+}
+
 /// The lines that account for the input: files, bytes, records.
 pub fn input_lines(s: &Summary) -> Vec<String> {
     let join = |m: &crate::summary::Reasons| {

@@ -1,7 +1,7 @@
 //! The quota report as a document; JSON schema `keytrail.quota/v1` (documented in README.md).
 
 use super::doc::{Doc, Table};
-use super::{format_time, input_lines, Column, Columns, Values};
+use super::{doc_lines, format_time, Column, Columns, Values};
 use crate::quota::{QuotaReport, QuotaRow, Stats};
 use crate::summary::Summary;
 use serde_json::{json, Value};
@@ -178,9 +178,7 @@ pub fn notes(r: &QuotaReport) -> Vec<String> {
 }
 
 pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
-    let mut lines = notes(r);
-    lines.extend(input_lines(summary));
-    lines.extend(warnings.iter().map(|w| format!("warning: {w}")));
+    let lines = doc_lines(notes(r), summary, warnings);
     let json = json!({
         "schema": SCHEMA,
         "window": {
