@@ -92,26 +92,34 @@ fn main() {
         t.elapsed()
     });
 
-    let mut report = serde_json::Value::Null;
-    let mut peak_kib = 0;
     let threads_arg = threads.to_string();
-    let analyze = best(|| {
-        let t = Instant::now();
-        let args: [&OsStr; 7] = [
-            "analyze".as_ref(),
-            "--format".as_ref(),
-            "json".as_ref(),
-            "--quiet".as_ref(),
-            "--threads".as_ref(),
-            threads_arg.as_ref(),
-            corpus.as_os_str(),
-        ];
-        let (stdout, peak) = run_measured(&args);
-        let wall = t.elapsed();
-        report = serde_json::from_slice(&stdout).unwrap();
-        peak_kib = peak_kib.max(peak);
-        wall
-    });
+    // A keytrail command over the corpus: its best wall time, its peak memory and its report.
+    let measure = |command: &str| {
+        let mut report = serde_json::Value::Null;
+        let mut peak_kib = 0;
+        let wall = best(|| {
+            let t = Instant::now();
+            let args: [&OsStr; 7] = [
+                command.as_ref(),
+                "--format".as_ref(),
+                "json".as_ref(),
+                "--quiet".as_ref(),
+                "--threads".as_ref(),
+                threads_arg.as_ref(),
+                corpus.as_os_str(),
+            ];
+            let (stdout, peak) = run_measured(&args);
+            let wall = t.elapsed();
+            report = serde_json::from_slice(&stdout).unwrap();
+            peak_kib = peak_kib.max(peak);
+            wall
+        });
+        (wall, peak_kib, report)
+    };
+    let (analyze, analyze_peak, report) = measure("analyze");
+    // cost and quota keep every KMS call and replay the S3 traffic through the envelope engine.
+    let (cost, cost_peak, _) = measure("cost");
+    let (quota, quota_peak, _) = measure("quota");
     let records = report["input"]["records"]["read"].as_u64().unwrap();
     let used = report["input"]["records"]["used"].as_u64().unwrap();
 
@@ -145,6 +153,8 @@ fn main() {
             streaming,
         ),
         ("keytrail analyze (full report, JSON)", analyze),
+        ("keytrail cost (with the what-if replay)", cost),
+        ("keytrail quota (with the what-if replay)", quota),
     ] {
         println!(
             "| {name} | {:.3} s | {:.2} | {:.2} | {:.2}x |",
@@ -155,10 +165,16 @@ fn main() {
         );
     }
     println!();
-    println!(
-        "peak resident memory of keytrail analyze: {:.0} MB",
-        peak_kib as f64 / 1024.0
-    );
+    for (name, kib) in [
+        ("analyze", analyze_peak),
+        ("cost", cost_peak),
+        ("quota", quota_peak),
+    ] {
+        println!(
+            "peak resident memory of keytrail {name}: {:.0} MB",
+            kib as f64 / 1024.0
+        );
+    }
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

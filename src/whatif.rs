@@ -18,7 +18,7 @@ use crate::correlate::Joined;
 use crate::envelope::{Encryption, Engine, Op, Params, Request};
 use crate::event::{KmsOp, Mode, S3Op};
 use crate::intern::Sym;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The engine seed of projections: fixed, so a report does not change between runs.
 pub const PROJECTION_SEED: u64 = 0x6b65_7974_7261_696c;
@@ -109,11 +109,20 @@ fn engine_op(op: S3Op) -> Op {
     }
 }
 
-/// Where each replayed request came from.
-struct Origin {
+/// One request to replay, all symbols: the strings are written into one reused engine
+/// request only as it is replayed.
+#[derive(Debug, Clone, Copy)]
+struct Replay {
+    time: i64,
+    requester: Sym,
+    bucket: Sym,
+    key: Sym,
+    kms_key: Sym,
+    op: Op,
+    /// A copy's source object (its KMS key is taken as the destination's).
+    source: Option<(Sym, Sym)>,
     account: Sym,
     region: Sym,
-    bucket: Sym,
     /// It ran per object (so it is replayed with bucket keys).
     was_per_object: bool,
 }
@@ -129,7 +138,8 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             .unwrap_or(fallback)
     };
     // Observed calls per bucket and mode, and the per-object calls no S3 request explains.
-    let mut unexplained: Vec<usize> = Vec::new();
+    let mut replay: Vec<Replay> = Vec::new();
+    let mut stand_ins: Vec<Replay> = Vec::new();
     for (idx, k) in j.kms.iter().enumerate() {
         let account = account_of(k.requester, k.account);
         let b = out.buckets.entry((account, k.bucket)).or_default();
@@ -144,13 +154,26 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             _ => {
                 b.per_object_calls += 1;
                 if !matched && k.op != KmsOp::Encrypt {
-                    unexplained.push(idx);
+                    stand_ins.push(Replay {
+                        time: k.time,
+                        requester: k.requester,
+                        bucket: k.bucket,
+                        key: k.key,
+                        kms_key: k.kms_key,
+                        op: if k.op == KmsOp::GenerateDataKey {
+                            Op::PutObject
+                        } else {
+                            Op::GetObject
+                        },
+                        source: None,
+                        account,
+                        region: k.region,
+                        was_per_object: true,
+                    });
                 }
             }
         }
     }
-    // The traffic to replay, in time order.
-    let mut replay: Vec<(Request, Origin)> = Vec::new();
     for (i, r) in j.s3.iter().enumerate() {
         let resolved = j.resolve(i);
         let was_per_object = match resolved.mode {
@@ -158,101 +181,88 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             Mode::BucketKey => false,
             Mode::Unknown => continue,
         };
-        let kms_key = strings.get_opt(resolved.kms_key).unwrap_or("(unknown)");
-        let requester = strings.get(r.requester);
-        let source = (!r.src_bucket.is_none()).then(|| {
-            (
-                strings.get(r.src_bucket).to_string(),
-                strings.get(r.src_key).to_string(),
-                kms_key.to_string(),
-            )
+        replay.push(Replay {
+            time: r.time,
+            requester: r.requester,
+            bucket: r.bucket,
+            key: r.key,
+            kms_key: resolved.kms_key,
+            op: engine_op(r.op),
+            source: (!r.src_bucket.is_none()).then_some((r.src_bucket, r.src_key)),
+            account: account_of(r.requester, r.account),
+            region: r.region,
+            was_per_object,
         });
-        replay.push((
-            Request {
-                time: r.time,
-                session: requester.to_string(),
-                role: role_of(requester),
-                session_policy: String::new(),
-                bucket: strings.get(r.bucket).to_string(),
-                key: strings.get(r.key).to_string(),
-                kms_key: kms_key.to_string(),
-                op: engine_op(r.op),
-                encryption: Encryption::SseKms {
-                    bucket_key: was_per_object,
-                },
-                source,
-                destination: None,
-            },
-            Origin {
-                account: account_of(r.requester, r.account),
-                region: r.region,
-                bucket: r.bucket,
-                was_per_object,
-            },
-        ));
     }
-    for idx in unexplained {
-        let k = &j.kms[idx];
-        let requester = strings.get(k.requester);
-        replay.push((
-            Request {
-                time: k.time,
-                session: requester.to_string(),
-                role: role_of(requester),
-                session_policy: String::new(),
-                bucket: strings.get(k.bucket).to_string(),
-                key: strings.get(k.key).to_string(),
-                kms_key: strings
-                    .get_opt(k.kms_key)
-                    .unwrap_or("(unknown)")
-                    .to_string(),
-                op: if k.op == KmsOp::GenerateDataKey {
-                    Op::PutObject
-                } else {
-                    Op::GetObject
-                },
-                encryption: Encryption::SseKms { bucket_key: true },
-                source: None,
-                destination: None,
-            },
-            Origin {
-                account: account_of(k.requester, k.account),
-                region: k.region,
-                bucket: k.bucket,
-                was_per_object: true,
-            },
-        ));
-    }
-    // Stable: S3 requests and stand-ins keep their canonical order within a second.
-    replay.sort_by_key(|(r, _)| r.time);
+    // S3 requests, then stand-ins, in time order (stable: canonical order within a second).
+    replay.append(&mut stand_ins);
+    replay.sort_by_key(|r| r.time);
 
     let mut engine = Engine::new(params.clone(), PROJECTION_SEED);
     // Objects read before the trail writes them existed before it: under bucket keys, one
     // bucket-level key per bucket and KMS key (see the module's assumptions).
-    let mut written: HashSet<(&str, &str)> = HashSet::new();
-    for (r, o) in &replay {
-        let (bucket, key) = (r.bucket.as_str(), r.key.as_str());
+    let unknown_key = "(unknown)";
+    let kms_key_of = |s: Sym| strings.get_opt(s).unwrap_or(unknown_key);
+    let mut written: HashSet<(Sym, Sym)> = HashSet::new();
+    for r in &replay {
         match r.op {
             Op::PutObject | Op::CreateMultipartUpload | Op::CopyObject => {
-                written.insert((bucket, key));
+                written.insert((r.bucket, r.key));
             }
-            _ if o.was_per_object && !written.contains(&(bucket, key)) => {
-                engine.preexisting_shared(bucket, key, &r.kms_key);
-                written.insert((bucket, key));
+            _ if r.was_per_object && written.insert((r.bucket, r.key)) => {
+                let (bucket, key) = (strings.get(r.bucket), strings.get(r.key));
+                engine.preexisting_shared(bucket, key, kms_key_of(r.kms_key));
             }
             _ => {}
         }
     }
+    let mut roles: HashMap<Sym, String> = HashMap::new();
+    let mut request = Request {
+        time: 0,
+        session: String::new(),
+        role: String::new(),
+        session_policy: String::new(),
+        bucket: String::new(),
+        key: String::new(),
+        kms_key: String::new(),
+        op: Op::HeadObject,
+        encryption: Encryption::SseKms { bucket_key: false },
+        source: None,
+        destination: None,
+    };
+    let set = |field: &mut String, value: &str| {
+        field.clear();
+        field.push_str(value);
+    };
     let mut calls = Vec::new();
-    for (r, o) in &replay {
+    for r in &replay {
+        let session = strings.get(r.requester);
+        let role = roles.entry(r.requester).or_insert_with(|| role_of(session));
+        request.time = r.time;
+        set(&mut request.session, session);
+        set(&mut request.role, role);
+        set(&mut request.bucket, strings.get(r.bucket));
+        set(&mut request.key, strings.get(r.key));
+        set(&mut request.kms_key, kms_key_of(r.kms_key));
+        request.op = r.op;
+        request.encryption = Encryption::SseKms {
+            bucket_key: r.was_per_object,
+        };
+        request.source = r.source.map(|(b, k)| {
+            (
+                strings.get(b).to_string(),
+                strings.get(k).to_string(),
+                kms_key_of(r.kms_key).to_string(),
+            )
+        });
         calls.clear();
-        engine.request(r, &mut calls);
-        let b = out.buckets.entry((o.account, o.bucket)).or_default();
-        if o.was_per_object {
+        engine.request(&request, &mut calls);
+        let b = out.buckets.entry((r.account, r.bucket)).or_default();
+        if r.was_per_object {
             b.per_object_requests += 1;
             b.per_object_traffic_with_bucket_keys += calls.len() as u64;
             out.with_bucket_keys_calls
-                .extend(calls.iter().map(|c| (o.account, o.region, c.time)));
+                .extend(calls.iter().map(|c| (r.account, r.region, c.time)));
         } else {
             b.bucket_key_requests += 1;
             b.bucket_key_traffic_without += calls.len() as u64;

@@ -195,22 +195,28 @@ impl Rng {
 }
 
 type KeyId = u64;
+/// An interned name (session, role, bucket, object key, KMS key): the engine's maps are keyed
+/// by these, so a lookup allocates nothing.
+type Name = u32;
+/// Who holds a bucket-level key: a session, or a role and session policy (see [`Sharing`]).
+type Requester = u64;
 
 /// The state of the model.
 pub struct Engine {
     params: Params,
     rng: Rng,
     next_key_id: KeyId,
+    names: HashMap<Box<str>, Name>,
     /// Live bucket-level keys for writing: (requester, bucket, kms key, cache) -> (key, expiry).
-    write_cache: HashMap<(String, String, String, u32), (KeyId, i64)>,
+    write_cache: HashMap<(Requester, Name, Name, u32), (KeyId, i64)>,
     /// Decrypted bucket-level keys for reading: (requester, key id, cache) -> expiry.
-    read_cache: HashMap<(String, KeyId, u32), i64>,
+    read_cache: HashMap<(Requester, KeyId, u32), i64>,
     /// Which bucket-level key derived each object's data key (`None`: a per-object key).
-    objects: HashMap<(String, String), Option<KeyId>>,
+    objects: HashMap<(Name, Name), Option<KeyId>>,
     /// Requests per requester in the current second, for the front-end fan-out.
-    rate: HashMap<String, (i64, u32)>,
+    rate: HashMap<Requester, (i64, u32)>,
     /// The bucket-level key of objects older than a what-if: (bucket, KMS key) -> key.
-    shared_keys: HashMap<(String, String), KeyId>,
+    shared_keys: HashMap<(Name, Name), KeyId>,
     requests_seen: usize,
 }
 
@@ -220,6 +226,7 @@ impl Engine {
             params,
             rng: Rng::new(seed),
             next_key_id: 1,
+            names: HashMap::default(),
             write_cache: HashMap::default(),
             read_cache: HashMap::default(),
             objects: HashMap::default(),
@@ -239,17 +246,34 @@ impl Engine {
         out
     }
 
-    fn requester(&self, r: &Request) -> String {
+    fn name(&mut self, s: &str) -> Name {
+        if let Some(&n) = self.names.get(s) {
+            return n;
+        }
+        let n = self.names.len() as Name;
+        self.names.insert(s.into(), n);
+        n
+    }
+
+    /// The name of an object, if the engine has seen it.
+    fn known_object(&self, bucket: &str, key: &str) -> Option<(Name, Name)> {
+        Some((*self.names.get(bucket)?, *self.names.get(key)?))
+    }
+
+    fn requester(&mut self, r: &Request) -> Requester {
         match self.params.sharing {
-            Sharing::PerSession => r.session.clone(),
-            Sharing::RoleAndPolicy => format!("{}#{}", r.role, r.session_policy),
+            Sharing::PerSession => self.name(&r.session).into(),
+            Sharing::RoleAndPolicy => {
+                let (role, policy) = (self.name(&r.role), self.name(&r.session_policy));
+                (Requester::from(role) << 32) | Requester::from(policy)
+            }
         }
     }
 
     /// The front-end cache serving this request: traffic spreads over more caches as the
     /// requester's rate in the current second grows.
-    fn cache(&mut self, requester: &str, time: i64) -> u32 {
-        let entry = self.rate.entry(requester.to_string()).or_insert((time, 0));
+    fn cache(&mut self, requester: Requester, time: i64) -> u32 {
+        let entry = self.rate.entry(requester).or_insert((time, 0));
         if entry.0 != time {
             *entry = (time, 0);
         }
@@ -311,7 +335,7 @@ impl Engine {
     }
 
     fn write(&mut self, r: &Request, bucket_key: bool, out: &mut Vec<KmsCall>, index: usize) {
-        let object = (r.bucket.clone(), r.key.clone());
+        let object = (self.name(&r.bucket), self.name(&r.key));
         if !bucket_key {
             self.objects.insert(object, None);
             out.push(KmsCall {
@@ -326,13 +350,8 @@ impl Engine {
             return;
         }
         let requester = self.requester(r);
-        let cache = self.cache(&requester, r.time);
-        let slot = (
-            requester.clone(),
-            r.bucket.clone(),
-            r.kms_key.clone(),
-            cache,
-        );
+        let cache = self.cache(requester, r.time);
+        let slot = (requester, object.0, self.name(&r.kms_key), cache);
         let live = self
             .write_cache
             .get(&slot)
@@ -375,9 +394,8 @@ impl Engine {
         let derived = match r.encryption {
             Encryption::DsseKms => None,
             Encryption::SseKms { .. } => self
-                .objects
-                .get(&(bucket.to_string(), key.to_string()))
-                .copied()
+                .known_object(bucket, key)
+                .and_then(|o| self.objects.get(&o).copied())
                 .flatten(),
         };
         let Some(id) = derived else {
@@ -393,7 +411,7 @@ impl Engine {
             return;
         };
         let requester = self.requester(r);
-        let cache = self.cache(&requester, r.time);
+        let cache = self.cache(requester, r.time);
         let slot = (requester, id, cache);
         if self.read_cache.get(&slot).is_some_and(|&e| e > r.time) {
             return;
@@ -414,15 +432,15 @@ impl Engine {
     /// Whether the object's data key was derived from a bucket-level key (`None`: unknown
     /// object).
     pub fn under_bucket_key(&self, bucket: &str, key: &str) -> Option<bool> {
-        self.objects
-            .get(&(bucket.to_string(), key.to_string()))
-            .map(|id| id.is_some())
+        let object = self.known_object(bucket, key)?;
+        self.objects.get(&object).map(|id| id.is_some())
     }
 
     /// Records that an object exists, written earlier under the one bucket-level key shared
     /// by every such object of its bucket and KMS key (the steady state a what-if assumes).
     pub fn preexisting_shared(&mut self, bucket: &str, key: &str, kms_key: &str) {
-        let slot = (bucket.to_string(), kms_key.to_string());
+        let object = (self.name(bucket), self.name(key));
+        let slot = (object.0, self.name(kms_key));
         let id = match self.shared_keys.get(&slot) {
             Some(id) => *id,
             None => {
@@ -432,8 +450,7 @@ impl Engine {
                 id
             }
         };
-        self.objects
-            .insert((bucket.to_string(), key.to_string()), Some(id));
+        self.objects.insert(object, Some(id));
     }
 
     /// Records that an object exists, written earlier under a per-object key or a bucket-level
@@ -444,8 +461,8 @@ impl Engine {
             self.next_key_id += 1;
             id
         });
-        self.objects
-            .insert((bucket.to_string(), key.to_string()), id);
+        let object = (self.name(bucket), self.name(key));
+        self.objects.insert(object, id);
     }
 }
 
