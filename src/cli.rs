@@ -149,7 +149,8 @@ pub struct TrailArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Keep events of this AWS account.
+    /// Keep events logged in this AWS account (recipientAccountId; cost and quota then count
+    /// each call in its caller's account).
     #[arg(long, value_name = "ID", help_heading = "Filters")]
     pub account: Vec<String>,
 

@@ -1923,3 +1923,42 @@ fn cost_and_quota_are_the_same_on_any_thread_count_and_guard_spreadsheets() {
     );
     assert!(String::from_utf8(r.stdout).unwrap().contains("## Buckets"));
 }
+
+#[test]
+fn cross_account_copies_count_once_and_aws_managed_keys_cost_nothing() {
+    let t = Trail::new();
+    let owner_key = "arn:aws:kms:us-east-1:999988887777:key/cccccccc-0000-4000-8000-000000000003";
+    let aws_key = "arn:aws:kms:us-east-1:111122223333:key/dddddddd-0000-4000-8000-000000000004";
+    let copy = |id: &str, recipient: &str| {
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/x","accountId":"111122223333"}},"eventTime":"2024-03-01T10:00:05Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"us-east-1","requestParameters":{{"encryptionContext":{{"aws:lambda:FunctionArn":"arn:aws:lambda:us-east-1:111122223333:function:f"}}}},"resources":[{{"type":"AWS::KMS::Key","ARN":"{owner_key}"}}],"eventID":"{id}","sharedEventID":"a0000000-0000-4000-8000-00000000000a","recipientAccountId":"{recipient}"}}"#
+        )
+    };
+    let aws_managed = format!(
+        r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/x","accountId":"111122223333","invokedBy":"s3.amazonaws.com"}},"eventTime":"2024-03-01T10:00:06Z","eventSource":"kms.amazonaws.com","eventName":"GenerateDataKey","awsRegion":"us-east-1","requestParameters":{{"encryptionContext":{{"aws:s3:arn":"arn:aws:s3:::b/k"}},"keyId":"alias/aws/s3","keySpec":"AES_256"}},"resources":[{{"type":"AWS::KMS::Key","ARN":"{aws_key}"}}],"eventID":"b0000000-0000-4000-8000-00000000000b","recipientAccountId":"111122223333"}}"#
+    );
+    let records = [
+        copy("e0000000-0000-4000-8000-000000000001", "111122223333"),
+        copy("e0000000-0000-4000-8000-000000000002", "999988887777"),
+        aws_managed,
+    ];
+    t.file(
+        "AWSLogs/x.json",
+        format!("{{\"Records\":[{}]}}", records.join(",")).as_bytes(),
+    );
+    let q = report(&t, "quota", &["AWSLogs"]);
+    assert_eq!(q["cross_account_copies"], 1);
+    let rows = q["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["account"], ACCOUNT);
+    assert_eq!(rows[0]["kms_requests"], 2);
+    let cost = report(&t, "cost", &["AWSLogs"]);
+    let aws = line(&cost, "kms_key", aws_key);
+    assert_eq!(aws["key_manager"], "aws");
+    assert!(close(&aws["key_usd"], 0.0));
+    // The key's monthly fee goes to the account that owns it, not the caller's.
+    let owner = line(&cost, "account", "999988887777");
+    assert_eq!(owner["kms_requests"], 0);
+    assert!(close(&owner["key_usd"], 1.0), "{owner:#}");
+    assert!(close(&line(&cost, "account", ACCOUNT)["key_usd"], 0.0));
+}

@@ -191,12 +191,12 @@ pub fn quota(report: &QuotaReport) -> Chart {
             "<text x=\"{x_left}\" y=\"{}\" font-size=\"14\" font-weight=\"bold\">{}</text>",
             y0 + 22.0,
             xml_escape(&format!(
-                "account {} in {}: peak {}/s of a quota of {}/s ({:.2} %)",
+                "account {} in {}: peak {}/s of a quota of {}/s ({})",
                 row.account,
                 row.region,
                 row.stats.peak,
                 row.quota.per_second,
-                row.peak_use() * 100.0
+                super::format_percent(row.peak_use())
             ))
         );
         // Grid and y ticks.
