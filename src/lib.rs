@@ -3,7 +3,10 @@
 //! The pipeline runs one way: [`source`] finds inputs and frames their records, [`event`]
 //! parses and classifies them, [`filter`] holds the predicates, [`analyze`] is the parallel
 //! stage that keeps compact events, [`correlate`] is the barrier that joins KMS calls to S3
-//! requests and builds rows, and [`report`] renders them. [`app`] ties the command line to it.
+//! requests and builds rows, and [`report`] renders them. `cost` and `quota` read the same
+//! joined trail: [`whatif`] replays its S3 traffic through the [`envelope`] engine with bucket
+//! keys switched, [`cost`] prices it ([`pricing`] holds the defaults), [`quota`] counts it per
+//! second, and [`check`] holds thresholds over both. [`app`] ties the command line to it.
 
 pub mod analyze;
 pub mod app;

@@ -1,8 +1,10 @@
-//! The report: the rows and the input summary, and its renderers, one file per format.
+//! The reports and their renderers, one file per format.
 //!
-//! Every renderer is a pure function from a [`Report`] to bytes. The tabular formats (table,
-//! CSV, Markdown, Parquet) all take their columns from [`columns`], so a column is defined once.
-//! polars appears only in [`frame`], which CSV and Parquet go through.
+//! Every renderer is a pure function from a report to bytes. `analyze`'s tabular formats take
+//! their columns from [`columns`], so a column is defined once; `cost` and `quota` ([`cost`],
+//! [`quota`]) build a [`doc::Doc`] of typed tables, which [`doc::render`] writes in every format
+//! (and `analyze` too, for HTML). polars appears only in `frame.rs`, which CSV and Parquet go
+//! through; charts are SVG drawn in [`chart`].
 
 pub mod chart;
 pub mod cost;

@@ -10,7 +10,7 @@
 //! - a digest file, recognised by its keys and skipped.
 //!
 //! Only the keys of top-level objects are read here; record boundaries come from
-//! [`scan::find_value_end`], and records are handed out as byte ranges for the event stage to
+//! [`super::scan::find_value_end`], and records are handed out as byte ranges for the event stage to
 //! parse (or to skip unparsed).
 
 use super::scan::find_value_end;
