@@ -240,8 +240,22 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
             .iter()
             .map(|(_, w)| w.per_object_calls + w.bucket_key_calls)
             .sum();
-        let with: u64 = buckets.iter().map(|(_, w)| w.with_bucket_keys()).sum();
-        let without: u64 = buckets.iter().map(|(_, w)| w.without_bucket_keys()).sum();
+        // Buckets without a projection count as observed on both sides.
+        let either = |w: &BucketWhatIf, f: fn(&BucketWhatIf) -> u64| {
+            if w.projected() {
+                f(w)
+            } else {
+                w.per_object_calls + w.bucket_key_calls
+            }
+        };
+        let with: u64 = buckets
+            .iter()
+            .map(|(_, w)| either(w, BucketWhatIf::with_bucket_keys))
+            .sum();
+        let without: u64 = buckets
+            .iter()
+            .map(|(_, w)| either(w, BucketWhatIf::without_bucket_keys))
+            .sum();
         let rest = acc.requests.saturating_sub(observed_s3);
         let projected = buckets.iter().any(|(_, w)| w.projected());
         let state = {
@@ -319,6 +333,18 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                 month,
                 share(*n),
             ));
+        }
+        for (bucket, w) in what_if
+            .buckets
+            .range((account_sym, Sym(0))..=(account_sym, Sym::NONE))
+        {
+            if w.kms_events_missing() {
+                notes.push(format!(
+                    "account {account}, bucket {}: S3 requests that ran per object but no KMS \
+                     call logged for them (does the trail exclude KMS events?): no what-if",
+                    strings.get(bucket.1)
+                ));
+            }
         }
         if acc.buckets.keys().any(|b| {
             what_if

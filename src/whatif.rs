@@ -51,9 +51,16 @@ impl BucketWhatIf {
     pub fn without_bucket_keys(&self) -> u64 {
         self.per_object_calls + self.bucket_key_traffic_without + self.unreplayed_bucket_key_calls
     }
-    /// Whether anything here was projected rather than observed.
+    /// Whether there is a projection to show: traffic was replayed, and the calls it is set
+    /// against were logged.
     pub fn projected(&self) -> bool {
-        self.per_object_requests + self.bucket_key_requests > 0
+        self.per_object_requests + self.bucket_key_requests > 0 && !self.kms_events_missing()
+    }
+    /// Per-object requests with not one per-object call logged: every such request makes a
+    /// call, so the trail lacks this traffic's KMS events, and "observed" would read as zero.
+    /// (Bucket-key traffic can make no call at all: a warm cache.)
+    pub fn kms_events_missing(&self) -> bool {
+        self.per_object_requests > 0 && self.per_object_calls == 0
     }
     /// The observed state of the bucket: `on`, `off`, `mixed`.
     pub fn bucket_keys(&self) -> &'static str {
@@ -235,6 +242,7 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         field.push_str(value);
     };
     let mut calls = Vec::new();
+    let mut projected_calls: Vec<(Sym, Sym, Sym, i64)> = Vec::new();
     for r in &replay {
         let session = strings.get(r.requester);
         let role = roles.entry(r.requester).or_insert_with(|| role_of(session));
@@ -261,13 +269,22 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         if r.was_per_object {
             b.per_object_requests += 1;
             b.per_object_traffic_with_bucket_keys += calls.len() as u64;
-            out.with_bucket_keys_calls
-                .extend(calls.iter().map(|c| (r.account, r.region, c.time)));
+            projected_calls.extend(
+                calls
+                    .iter()
+                    .map(|c| (r.account, r.bucket, r.region, c.time)),
+            );
         } else {
             b.bucket_key_requests += 1;
             b.bucket_key_traffic_without += calls.len() as u64;
         }
     }
+    // A bucket whose KMS events are missing has nothing to set its projection against.
+    out.with_bucket_keys_calls = projected_calls
+        .into_iter()
+        .filter(|(a, b, _, _)| out.buckets[&(*a, *b)].projected())
+        .map(|(a, _, r, t)| (a, r, t))
+        .collect();
     out
 }
 

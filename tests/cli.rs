@@ -1962,3 +1962,25 @@ fn cross_account_copies_count_once_and_aws_managed_keys_cost_nothing() {
     assert!(close(&owner["key_usd"], 1.0), "{owner:#}");
     assert!(close(&line(&cost, "account", ACCOUNT)["key_usd"], 0.0));
 }
+
+#[test]
+fn traffic_whose_kms_events_are_missing_gets_no_what_if_and_a_note() {
+    let mut t = Trail::new();
+    // Per-object PUTs logged as data events, but their GenerateDataKey calls are not; one
+    // Lambda call gives the account a KMS event.
+    let mut records: Vec<Vec<u8>> = (0..5u32)
+        .map(|i| t.s3("w", i, "PutObject", &format!("nokms/{i}"), KEY_A, false))
+        .collect();
+    let who = t.who("fn");
+    let mut out = Vec::new();
+    records::other_service_kms(&mut out, &mut t.rng, &who, &time(3), "us-east-1");
+    records.push(out);
+    t.delivered("AWSLogs/a.json.gz", &records);
+    let cost = report(&t, "cost", &["AWSLogs"]);
+    let notes = cost["notes"].to_string();
+    assert!(
+        notes.contains("bucket nokms: S3 requests that ran per object but no KMS"),
+        "{notes}"
+    );
+    assert!(line(&cost, "account", ACCOUNT)["what_if"].is_null());
+}
