@@ -78,6 +78,18 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
         } else {
             t.buckets.iter().map(String::as_str).collect()
         };
+        if wanted.is_empty() {
+            out.push(Outcome {
+                kind: "calls_per_object",
+                subject: String::new(),
+                value: None,
+                limit,
+                passed: true,
+                message: "no bucket in the trail has KMS calls or S3 requests: nothing to check \
+                          (see analyze's warnings)"
+                    .into(),
+            });
+        }
         for bucket in wanted {
             let outcome = match buckets.get(bucket) {
                 None => Outcome {
@@ -121,8 +133,19 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
             out.push(outcome);
         }
     }
-    if let (Some(limit), Some(q)) = (t.max_quota_use, quota) {
-        for r in &q.rows {
+    if let Some(limit) = t.max_quota_use {
+        let rows = quota.map_or(&[][..], |q| &q.rows[..]);
+        if rows.is_empty() {
+            out.push(Outcome {
+                kind: "quota_use",
+                subject: String::new(),
+                value: Some(0.0),
+                limit,
+                passed: true,
+                message: "no KMS calls in the trail: nothing spends the quota".into(),
+            });
+        }
+        for r in rows {
             let v = r.peak_use();
             out.push(Outcome {
                 kind: "quota_use",

@@ -1768,6 +1768,26 @@ fn check_passes_within_thresholds_and_exits_5_past_them() {
     assert!(r.stderr.contains("unknown field"), "{}", r.stderr);
     let r = run(&["check", "AWSLogs"], dir, None);
     assert_eq!(r.code, 2);
+    // An empty trail passes, and says it checked nothing.
+    t.file("empty/a.json", b"{\"Records\":[]}");
+    let r = run(
+        &[
+            "check",
+            "empty",
+            "--max-calls-per-object",
+            "1",
+            "--max-quota-use",
+            "0.5",
+        ],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        out.contains("nothing to check") && out.contains("nothing spends the quota"),
+        "{out}"
+    );
 }
 
 #[test]
