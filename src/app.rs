@@ -126,10 +126,9 @@ fn output_format(out: &OutputArgs) -> anyhow::Result<Format> {
         let ext = chart
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
-        if ext.as_deref() != Some("svg") {
+        if !matches!(ext.as_deref(), Some("svg" | "png")) {
             bail!(UsageError(format!(
-                "--chart {}: charts are drawn as SVG; give a FILE.svg (PNG would need fonts on \
-                 the machine)",
+                "--chart {}: charts are drawn as SVG or PNG; give a FILE.svg or FILE.png",
                 visible(&chart.display().to_string())
             )));
         }
@@ -149,7 +148,7 @@ fn write_report(
 ) -> anyhow::Result<()> {
     output::write(out.output.as_deref(), bytes)?;
     if let (Some(path), Some(chart)) = (&out.chart, chart) {
-        output::write(Some(path), chart.svg.as_bytes())?;
+        output::write(Some(path), &report::chart::encode(chart, path)?)?;
     }
     if format != Format::Table && out.output.is_some() && !quiet {
         // The summary is in the file; say the essentials where the user is looking.
@@ -293,7 +292,7 @@ fn projection(
     let bytes = report::doc::render(&doc, format)?;
     output::write(out.output.as_deref(), &bytes)?;
     if let (Some(path), Some(chart)) = (&out.chart, doc.charts.first()) {
-        output::write(Some(path), chart.svg.as_bytes())?;
+        output::write(Some(path), &report::chart::encode(chart, path)?)?;
     }
     if format != Format::Table && out.output.is_some() && !trail.quiet {
         // The summary is in the file; say the essentials where the user is looking.

@@ -210,8 +210,8 @@ pub struct OutputArgs {
     #[arg(long, short, value_name = "FILE", help_heading = "Report")]
     pub output: Option<PathBuf>,
 
-    /// Also draw the report's chart into FILE (SVG).
-    #[arg(long, value_name = "FILE.svg", help_heading = "Report")]
+    /// Also draw the report's chart into FILE: SVG, or PNG for a .png name.
+    #[arg(long, value_name = "FILE", help_heading = "Report")]
     pub chart: Option<PathBuf>,
 }
 

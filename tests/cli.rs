@@ -1680,13 +1680,25 @@ fn charts_and_html_are_produced_and_valid() {
             html.starts_with("<!DOCTYPE html>") && html.contains("<svg"),
             "{file}"
         );
-        assert!(!html.contains("<script") && !html.contains("http://") || html.contains("xmlns"));
+        // Self-contained: no scripts, nothing fetched.
+        for never in ["<script", "src=", "href=", "@import", "url("] {
+            assert!(!html.contains(never), "{file} has {never}");
+        }
     }
     let r = run(&["cost", "-q", "AWSLogs", "--chart", "c.svg"], dir, None);
     assert_eq!(r.code, 2, "cost has no chart: {}", r.stderr);
-    let r = run(&["quota", "-q", "AWSLogs", "--chart", "q.png"], dir, None);
+    // PNG, drawn with the bundled font.
+    let r = run(
+        &["quota", "-q", "AWSLogs", "-o", "q.json", "--chart", "q.png"],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let png = std::fs::read(dir.join("q.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let r = run(&["quota", "-q", "AWSLogs", "--chart", "q.gif"], dir, None);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("SVG"), "{}", r.stderr);
+    assert!(r.stderr.contains("SVG or PNG"), "{}", r.stderr);
 }
 
 #[test]

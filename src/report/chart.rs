@@ -448,6 +448,49 @@ pub fn calls_per_object(report: &Report) -> Chart {
     }
 }
 
+/// The font PNG charts are drawn with, bundled so no system font is needed (DejaVu Sans; its
+/// license is beside it in `fonts/`).
+const FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+
+/// Rasterizes a chart's SVG to PNG, at twice its size for sharp text.
+pub fn png(chart: &Chart) -> anyhow::Result<Vec<u8>> {
+    use resvg::{tiny_skia, usvg};
+    let mut options = usvg::Options {
+        font_family: "DejaVu Sans".into(),
+        ..usvg::Options::default()
+    };
+    let fonts = options.fontdb_mut();
+    fonts.load_font_data(FONT.to_vec());
+    // Every generic family is the bundled font: there is no other.
+    fonts.set_sans_serif_family("DejaVu Sans");
+    fonts.set_serif_family("DejaVu Sans");
+    fonts.set_monospace_family("DejaVu Sans");
+    let tree = usvg::Tree::from_str(&chart.svg, &options)?;
+    const SCALE: u32 = 2;
+    let size = tree.size().to_int_size();
+    let (w, h) = (size.width() * SCALE, size.height() * SCALE);
+    let mut pixmap = tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| anyhow::anyhow!("a chart of {w}x{h} pixels cannot be drawn"))?;
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(SCALE as f32, SCALE as f32),
+        &mut pixmap.as_mut(),
+    );
+    Ok(pixmap.encode_png()?)
+}
+
+/// A chart as the bytes of FILE: PNG for `.png`, else SVG.
+pub fn encode(chart: &Chart, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let png_ext = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if png_ext {
+        png(chart)
+    } else {
+        Ok(chart.svg.clone().into_bytes())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +506,25 @@ mod tests {
         assert_eq!(pts[3], (6, 9));
         assert_eq!(pts[500], (1000, 2));
         assert_eq!(time_step(60), 10);
+    }
+
+    /// Without a font, text would rasterize to nothing: the bundled one must draw it.
+    #[test]
+    fn png_text_is_drawn_with_the_bundled_font() {
+        let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"50\" \
+                   font-family=\"Helvetica, sans-serif\"><rect width=\"100%\" height=\"100%\" \
+                   fill=\"white\"/><text x=\"10\" y=\"35\" font-size=\"24\">keytrail</text></svg>";
+        let chart = Chart {
+            title: String::new(),
+            svg: svg.into(),
+        };
+        let png = png(&chart).unwrap();
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        assert_eq!((pixmap.width(), pixmap.height()), (400, 100));
+        let inked = pixmap.pixels().iter().filter(|p| p.red() < 128).count();
+        assert!(
+            inked > 500,
+            "only {inked} dark pixels: the text was not drawn"
+        );
     }
 }
