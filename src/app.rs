@@ -224,12 +224,6 @@ const NO_EVENTS: &str = "the trail has no KMS or S3 events, so there is no windo
      from (check the paths and filters)";
 
 fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
-    if args.out.chart.is_some() {
-        bail!(UsageError(
-            "cost draws no chart (analyze and quota do); use --format html for a page to share"
-                .into()
-        ));
-    }
     let prices = crate::pricing::Prices {
         per_10k_requests: args.price_per_10k,
         free_requests_per_month: args.free_tier,

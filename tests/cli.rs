@@ -1685,8 +1685,21 @@ fn charts_and_html_are_produced_and_valid() {
             assert!(!html.contains(never), "{file} has {never}");
         }
     }
-    let r = run(&["cost", "-q", "AWSLogs", "--chart", "c.svg"], dir, None);
-    assert_eq!(r.code, 2, "cost has no chart: {}", r.stderr);
+    let r = run(
+        &["cost", "-q", "AWSLogs", "-o", "c.html", "--chart", "c.svg"],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(dir.join("c.svg")).unwrap();
+    roxmltree::Document::parse(&text).unwrap();
+    assert!(
+        text.contains("without bucket keys") && text.contains("plain (off)"),
+        "{text}"
+    );
+    assert!(std::fs::read_to_string(dir.join("c.html"))
+        .unwrap()
+        .contains("<svg"));
     // PNG, drawn with the bundled font.
     let r = run(
         &["quota", "-q", "AWSLogs", "-o", "q.json", "--chart", "q.png"],

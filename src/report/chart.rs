@@ -5,9 +5,11 @@
 //!   quota as a line, the peak marked, and the what-if with bucket keys dashed. The y axis is
 //!   logarithmic when the quota is far above the traffic, so both stay readable.
 //! - [`calls_per_object`]: KMS calls per object per group, bucket key beside per object.
+//! - [`cost_by_bucket`]: KMS requests a month per bucket, with bucket keys beside without.
 
 use super::doc::{xml_escape, Chart};
 use super::{format_ratio, Report};
+use crate::cost::{CostReport, Scope};
 use crate::event::Mode;
 use crate::quota::QuotaReport;
 use std::fmt::Write;
@@ -339,7 +341,6 @@ pub fn quota(report: &QuotaReport) -> Chart {
 
 /// The analyze chart: KMS calls per object for each group, bucket key beside per object.
 pub fn calls_per_object(report: &Report) -> Chart {
-    let title = "KMS calls per object, bucket key beside per object";
     // Groups in report order, each with its two modes.
     let mut groups: Vec<(String, [Option<f64>; 2])> = Vec::new();
     for r in &report.rows {
@@ -362,18 +363,69 @@ pub fn calls_per_object(report: &Report) -> Chart {
         };
         groups[i].1[slot] = r.kms_per_object();
     }
+    bars(&Bars {
+        title: "KMS calls per object, bucket key beside per object",
+        y_label: "KMS calls per object",
+        series: [("bucket key", BUCKET_KEY), ("per object", PER_OBJECT)],
+        groups,
+        value: |v| format_ratio(Some(v)),
+        empty: "no KMS calls matched",
+    })
+}
+
+/// The cost chart: each bucket's KMS requests a month with bucket keys beside without (one
+/// side observed, the other projected).
+pub fn cost_by_bucket(report: &CostReport) -> Chart {
+    let groups = report
+        .lines
+        .iter()
+        .filter(|l| l.scope == Scope::Bucket)
+        .filter_map(|l| {
+            let with = l.monthly_with_bucket_keys?;
+            let label = format!("{} ({})", l.name, l.bucket_keys.unwrap_or("-"));
+            Some((label, [Some(with), l.monthly_without_bucket_keys]))
+        })
+        .collect();
+    bars(&Bars {
+        title: "KMS requests a month per bucket, with and without bucket keys (one side projected)",
+        y_label: "KMS requests a month",
+        series: [
+            ("with bucket keys", BUCKET_KEY),
+            ("without bucket keys", PER_OBJECT),
+        ],
+        groups,
+        value: short,
+        empty: "no bucket with a what-if",
+    })
+}
+
+/// A bar chart of two series side by side per group.
+struct Bars<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    /// Name and colour of each series.
+    series: [(&'a str, &'a str); 2],
+    groups: Vec<(String, [Option<f64>; 2])>,
+    /// How a bar's value is printed above it.
+    value: fn(f64) -> String,
+    /// What the chart says when there is nothing to draw.
+    empty: &'a str,
+}
+
+fn bars(b: &Bars<'_>) -> Chart {
     let height = 380.0;
-    let mut svg = header(height, title);
+    let mut svg = header(height, b.title);
     let (x_left, x_right, y_top, y_bottom) = (LEFT, WIDTH - RIGHT, TOP + 20.0, height - 110.0);
     let _ = writeln!(
         svg,
         "<text x=\"{x_left}\" y=\"26\" font-size=\"14\" font-weight=\"bold\">{}</text>",
-        xml_escape(title)
+        xml_escape(b.title)
     );
-    let max = groups
+    let max = b
+        .groups
         .iter()
         .flat_map(|g| g.1.iter().flatten())
-        .fold(0.0f64, |a, &b| a.max(b));
+        .fold(0.0f64, |a, &v| a.max(v));
     let ticks = linear_ticks(if max > 0.0 { max * 1.15 } else { 1.0 });
     let top = *ticks.last().expect("ticks");
     let y = |v: f64| y_bottom - (v / top).clamp(0.0, 1.0) * (y_bottom - y_top);
@@ -385,28 +437,30 @@ pub fn calls_per_object(report: &Report) -> Chart {
             y(t),
             x_left - 6.0,
             y(t) + 4.0,
-            trim(t)
+            short(t)
         );
     }
     let _ = writeln!(
         svg,
         "<line x1=\"{x_left}\" x2=\"{x_right}\" y1=\"{y_bottom}\" y2=\"{y_bottom}\" stroke=\"#555\"/>\
-         <text transform=\"translate(18,{:.1}) rotate(-90)\" text-anchor=\"middle\" fill=\"#555\">KMS calls per object</text>",
-        (y_top + y_bottom) / 2.0
+         <text transform=\"translate(18,{:.1}) rotate(-90)\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
+        (y_top + y_bottom) / 2.0,
+        xml_escape(b.y_label)
     );
-    if groups.is_empty() {
+    if b.groups.is_empty() {
         let _ = writeln!(
             svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no KMS calls matched</text>",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
             WIDTH / 2.0,
-            (y_top + y_bottom) / 2.0
+            (y_top + y_bottom) / 2.0,
+            xml_escape(b.empty)
         );
     }
-    let slot = (x_right - x_left) / groups.len().max(1) as f64;
+    let slot = (x_right - x_left) / b.groups.len().max(1) as f64;
     let bar = (slot * 0.35).min(60.0);
-    for (i, (label, values)) in groups.iter().enumerate() {
+    for (i, (label, values)) in b.groups.iter().enumerate() {
         let cx = x_left + slot * (i as f64 + 0.5);
-        for (k, (v, color)) in values.iter().zip([BUCKET_KEY, PER_OBJECT]).enumerate() {
+        for (k, (v, (_, color))) in values.iter().zip(b.series).enumerate() {
             let bx = cx - bar + k as f64 * bar;
             let Some(v) = v else { continue };
             let _ = writeln!(
@@ -418,7 +472,7 @@ pub fn calls_per_object(report: &Report) -> Chart {
                 (y_bottom - y(*v)).max(0.5),
                 bx + bar / 2.0 - 1.0,
                 y(*v) - 4.0,
-                format_ratio(Some(*v))
+                (b.value)(*v)
             );
         }
         let _ = writeln!(
@@ -429,21 +483,21 @@ pub fn calls_per_object(report: &Report) -> Chart {
         );
     }
     let ly = height - 18.0;
-    let _ = writeln!(
-        svg,
-        "<rect x=\"{x_left}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{BUCKET_KEY}\"/>\
-         <text x=\"{}\" y=\"{ly}\">bucket key</text>\
-         <rect x=\"{}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{PER_OBJECT}\"/>\
-         <text x=\"{}\" y=\"{ly}\">per object</text>",
-        ly - 9.0,
-        x_left + 20.0,
-        x_left + 110.0,
-        ly - 9.0,
-        x_left + 130.0
-    );
+    let mut lx = x_left;
+    for (name, color) in b.series {
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{lx}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"{color}\"/>\
+             <text x=\"{}\" y=\"{ly}\">{}</text>",
+            ly - 9.0,
+            lx + 20.0,
+            xml_escape(name)
+        );
+        lx += 30.0 + 7.0 * name.len() as f64;
+    }
     svg.push_str("</svg>\n");
     Chart {
-        title: title.into(),
+        title: b.title.into(),
         svg,
     }
 }

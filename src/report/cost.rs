@@ -205,6 +205,6 @@ pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
         }),
         lines,
         json,
-        charts: Vec::new(),
+        charts: vec![super::chart::cost_by_bucket(r)],
     }
 }
