@@ -271,16 +271,24 @@ fn projection(
     cfg.keep_calls = true;
     let params = engine.params();
     let result = read_trail(&cfg, |j| {
-        let w = window(&cfg, &j)?;
+        let Some(w) = window(&cfg, &j) else {
+            // Nothing to project from; the input is still accounted for.
+            return Err(report::input_lines(&correlate::rows(&j, &cfg).summary));
+        };
         let (report, what_if) = rayon::join(
             || correlate::rows(&j, &cfg),
             || crate::whatif::project(&j, &params),
         );
-        Some(build(&j, &what_if, w, &report))
+        Ok(build(&j, &what_if, w, &report))
     });
     let doc = match result {
-        Ok(Some(doc)) => doc,
-        Ok(None) => bail!(NO_EVENTS),
+        Ok(Ok(doc)) => doc,
+        Ok(Err(input)) => {
+            for line in input {
+                eprintln!("keytrail: {}", visible(&line));
+            }
+            bail!(NO_EVENTS)
+        }
         Err(code) => return Ok(code),
     };
     let bytes = report::doc::render(&doc, format)?;

@@ -787,6 +787,11 @@ fn usage_errors_exit_2_with_a_message_that_says_what_to_do() {
     let r = run_in(&t, &["cost", "empty"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no window"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("records: 0 read = 0 used"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
