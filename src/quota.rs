@@ -86,6 +86,9 @@ pub fn percentile(sorted: &[u64], n: u64, p: f64) -> u64 {
     if n == 0 {
         return 0;
     }
+    // Never fewer seconds than busy ones (a window always holds its calls; this keeps the
+    // arithmetic safe if one did not).
+    let n = n.max(sorted.len() as u64);
     let rank = ((p * n as f64).ceil() as u64).clamp(1, n);
     let zeros = n - sorted.len() as u64;
     if rank <= zeros {
@@ -250,6 +253,7 @@ mod tests {
         assert_eq!(percentile(&sorted, 1000, 1.0), 100);
         assert_eq!(percentile(&[], 10, 0.99), 0);
         assert_eq!(percentile(&[7], 1, 0.5), 7);
+        assert_eq!(percentile(&[1, 2, 3], 1, 0.5), 2);
     }
 
     #[test]
