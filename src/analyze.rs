@@ -69,6 +69,8 @@ pub trait Observer: Sync {
     fn input_done(&self, _stored_bytes: u64) {}
     fn problem(&self, _problem: &Problem) {}
     fn finished(&self) {}
+    /// A stage after reading began (correlating, ...): nothing to count, something to say.
+    fn stage(&self, _what: &str) {}
     /// Polled between inputs and between chunks of an input: `true` stops the run.
     fn cancelled(&self) -> bool {
         false
@@ -143,6 +145,7 @@ pub fn run_with<T: Send>(
                 return Err(Stopped::Strict(p.clone()));
             }
         }
+        observer.stage("matching KMS calls to S3 requests");
         Ok(then(correlate::join(batch, cfg)))
     };
     match build_pool(cfg.threads) {

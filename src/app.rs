@@ -87,7 +87,7 @@ pub struct UsageError(pub String);
 /// Ctrl-C), already reported.
 fn read_trail<T: Send>(
     cfg: &AnalyzeConfig,
-    then: impl FnOnce(Joined) -> T + Send,
+    then: impl FnOnce(Joined, &Progress) -> T + Send,
 ) -> Result<T, ExitCode> {
     let observer = Progress::new(cfg.progress, cfg.print_problems);
     // Ctrl-C stops the run between chunks, so no output file is written half-way (outputs are
@@ -98,7 +98,9 @@ fn read_trail<T: Send>(
             std::process::exit(ExitCode::Interrupted.code().into());
         }
     });
-    match analyze::run_with(cfg, &observer, then) {
+    let result = analyze::run_with(cfg, &observer, |j| then(j, &observer));
+    observer.done();
+    match result {
         Ok(t) => Ok(t),
         Err(Stopped::Strict(problem)) => {
             eprintln!(
@@ -170,7 +172,7 @@ fn write_report(
 fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let format = output_format(&args.out)?;
     let cfg = config(&args)?;
-    let report = match read_trail(&cfg, |j| correlate::rows(&j, &cfg)) {
+    let report = match read_trail(&cfg, |j, _| correlate::rows(&j, &cfg)) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -270,7 +272,8 @@ fn projection(
     let mut cfg = trail_config(trail)?;
     cfg.keep_calls = true;
     let params = engine.params();
-    let result = read_trail(&cfg, |j| {
+    let result = read_trail(&cfg, |j, progress| {
+        progress.stage("replaying S3 traffic through the envelope engine");
         let Some(w) = window(&cfg, &j) else {
             // Nothing to project from; the input is still accounted for.
             return Err(report::input_lines(&correlate::rows(&j, &cfg).summary));
@@ -339,7 +342,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let quotas = crate::pricing::Quotas {
         overrides: t.quota.iter().map(|(r, n)| (r.clone(), *n)).collect(),
     };
-    let result = read_trail(&cfg, |j| {
+    let result = read_trail(&cfg, |j, _| {
         let report = correlate::rows(&j, &cfg);
         let q = window(&cfg, &j).map(|w| {
             let what_if = crate::whatif::WhatIf::default();

@@ -12,6 +12,10 @@ pub const MAX_PRINTED_PROBLEMS: u64 = 20;
 
 pub struct Progress {
     bar: ProgressBar,
+    /// A spinner for the stages after reading (correlating, replaying), which have no bytes
+    /// to count.
+    stage: std::sync::Mutex<Option<ProgressBar>>,
+    show_bar: bool,
     interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>,
     print_problems: bool,
     printed: AtomicU64,
@@ -36,6 +40,8 @@ impl Progress {
         );
         Progress {
             bar,
+            stage: Default::default(),
+            show_bar,
             interrupted: Default::default(),
             print_problems,
             printed: AtomicU64::new(0),
@@ -46,6 +52,33 @@ impl Progress {
 }
 
 impl Progress {
+    /// Shows `what` with a spinner (on a terminal) until the next stage or [`Progress::done`].
+    pub fn stage(&self, what: &str) {
+        let mut stage = self.stage.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = stage.take() {
+            old.finish_and_clear();
+        }
+        if self.show_bar {
+            let spinner =
+                ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .expect("a valid template"),
+            );
+            spinner.set_message(what.to_string());
+            spinner.enable_steady_tick(std::time::Duration::from_millis(250));
+            *stage = Some(spinner);
+        }
+    }
+
+    /// Clears the stage spinner.
+    pub fn done(&self) {
+        let mut stage = self.stage.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = stage.take() {
+            old.finish_and_clear();
+        }
+    }
+
     /// The flag that cancels the run when set (by a Ctrl-C handler).
     pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         self.interrupted.clone()
@@ -53,6 +86,10 @@ impl Progress {
 }
 
 impl Observer for Progress {
+    fn stage(&self, what: &str) {
+        Progress::stage(self, what);
+    }
+
     fn cancelled(&self) -> bool {
         self.interrupted.load(Ordering::Relaxed)
     }
