@@ -195,7 +195,7 @@ impl Values {
             Values::Text(v) => v[i].clone(),
             Values::Count(v) => v[i].to_string(),
             Values::Ratio(v) => format_ratio(v[i]),
-            Values::Number(v) => v[i].map_or("-".into(), |n| format!("{n:.0}")),
+            Values::Number(v) => v[i].map_or("-".into(), |n| thousands(&format!("{n:.0}"))),
             Values::Money(v) => v[i].map_or("-".into(), format_usd),
             Values::Percent(v) => v[i].map_or("-".into(), format_percent),
         }
@@ -267,8 +267,28 @@ pub fn format_usd(v: f64) -> String {
     if v != 0.0 && v.abs() < 0.01 {
         format!("${v:.4}")
     } else {
-        format!("${v:.2}")
+        format!("${}", thousands(&format!("{v:.2}")))
     }
+}
+
+/// Groups the integer digits of a formatted number by thousands: `1234567.50` -> `1,234,567.50`.
+pub fn thousands(s: &str) -> String {
+    let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+    let (int, frac) = rest
+        .split_once('.')
+        .map_or((rest, None), |(i, f)| (i, Some(f)));
+    let mut out = String::from(sign);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
 }
 
 /// One tabular column.
@@ -506,5 +526,14 @@ mod tests {
         assert_eq!(format_ratio(Some(0.0068)), "6.80e-3");
         assert_eq!(format_ratio(Some(250.4)), "250");
         assert_eq!(format_ratio(None), "-");
+    }
+
+    #[test]
+    fn large_figures_group_their_thousands() {
+        assert_eq!(thousands("1234567"), "1,234,567");
+        assert_eq!(thousands("-1234.50"), "-1,234.50");
+        assert_eq!(thousands("999"), "999");
+        assert_eq!(format_usd(12345.678), "$12,345.68");
+        assert_eq!(format_usd(0.004), "$0.0040");
     }
 }
