@@ -7,12 +7,24 @@ use keytrail::config::AnalyzeConfig;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let cfg = AnalyzeConfig::new(Vec::new());
+    let mut cfg = AnalyzeConfig::new(Vec::new());
+    // Half the inputs also keep every KMS call, as cost and quota do.
+    cfg.keep_calls = data.len() % 2 == 1;
     let mut batch = Batch::default();
     let mut window = Vec::new();
     read_bytes("fuzz", data, &cfg, &mut batch, &mut window, &|| false);
     // A second copy, gzipped, takes the streaming path too.
     read_bytes("fuzz.gz", &keytrail::simulate::gzip(data), &cfg, &mut batch, &mut window, &|| false);
-    let report = keytrail::correlate::correlate(batch, &cfg);
+    let joined = keytrail::correlate::join(batch, &cfg);
+    let report = keytrail::correlate::rows(&joined, &cfg);
     assert!(report.summary.records_balance(), "{:?}", report.summary.records);
+    if cfg.keep_calls {
+        // The what-if, cost and quota stages on whatever the input made.
+        let what_if = keytrail::whatif::project(&joined, &Default::default());
+        let span = (joined.summary.first_time, joined.summary.last_time);
+        if let Some(w) = keytrail::cost::Window::of(None, None, span.0, span.1) {
+            let _ = keytrail::cost::cost(&joined, &what_if, &Default::default(), w);
+            let _ = keytrail::quota::quota(&joined, &what_if, &Default::default(), w);
+        }
+    }
 });
