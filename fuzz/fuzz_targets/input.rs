@@ -14,10 +14,21 @@ fuzz_target!(|data: &[u8]| {
     let mut window = Vec::new();
     read_bytes("fuzz", data, &cfg, &mut batch, &mut window, &|| false);
     // A second copy, gzipped, takes the streaming path too.
-    read_bytes("fuzz.gz", &keytrail::simulate::gzip(data), &cfg, &mut batch, &mut window, &|| false);
+    read_bytes(
+        "fuzz.gz",
+        &keytrail::simulate::gzip(data),
+        &cfg,
+        &mut batch,
+        &mut window,
+        &|| false,
+    );
     let joined = keytrail::correlate::join(batch, &cfg);
     let report = keytrail::correlate::rows(&joined, &cfg);
-    assert!(report.summary.records_balance(), "{:?}", report.summary.records);
+    assert!(
+        report.summary.records_balance(),
+        "{:?}",
+        report.summary.records
+    );
     if cfg.keep_calls {
         // The what-if, cost and quota stages on whatever the input made.
         let what_if = keytrail::whatif::project(&joined, &Default::default());
