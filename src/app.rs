@@ -282,10 +282,10 @@ fn projection(
             || correlate::rows(&j, &cfg),
             || crate::whatif::project(&j, &params),
         );
-        Ok(build(&j, &what_if, w, &report))
+        Ok((build(&j, &what_if, w, &report), report))
     });
-    let doc = match result {
-        Ok(Ok(doc)) => doc,
+    let (doc, report) = match result {
+        Ok(Ok(done)) => done,
         Ok(Err(input)) => {
             for line in input {
                 eprintln!("keytrail: {}", visible(&line));
@@ -295,17 +295,15 @@ fn projection(
         Err(code) => return Ok(code),
     };
     let bytes = report::doc::render(&doc, format)?;
-    output::write(out.output.as_deref(), &bytes)?;
-    if let (Some(path), Some(chart)) = (&out.chart, doc.charts.first()) {
-        output::write(Some(path), &report::chart::encode(chart, path)?)?;
-    }
-    if format != Format::Table && out.output.is_some() && !trail.quiet {
-        // The summary is in the file; say the essentials where the user is looking.
-        let essentials = |l: &&String| l.starts_with("records:") || l.starts_with("warning:");
-        for line in doc.lines.iter().filter(essentials) {
-            eprintln!("keytrail: {}", visible(line));
-        }
-    }
+    write_report(
+        out,
+        format,
+        &bytes,
+        doc.charts.first(),
+        &report.summary,
+        &report.warnings,
+        trail.quiet,
+    )?;
     Ok(ExitCode::Success)
 }
 

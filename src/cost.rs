@@ -7,6 +7,7 @@
 //! customer managed keys cost a flat monthly fee in the account that owns them.
 
 use crate::correlate::{CallRec, Joined};
+use crate::event::arn_account;
 use crate::intern::{Interner, Sym};
 use crate::pricing::Prices;
 use crate::whatif::{BucketWhatIf, WhatIf};
@@ -134,7 +135,7 @@ pub struct CostReport {
     pub lines: Vec<Line>,
     /// Calls logged in two accounts (cross-account key use), counted once.
     pub cross_account_copies: u64,
-    /// Customer managed keys charged, by owning account.
+    /// Notes about this trail's figures (a lower bound, a bucket without a projection).
     pub notes: Vec<String>,
 }
 
@@ -155,14 +156,6 @@ pub fn dedup_shared(calls: &[CallRec]) -> (Vec<&CallRec>, u64) {
     }
     let dropped = (calls.len() - kept.len()) as u64;
     (kept, dropped)
-}
-
-/// The account in a KMS key ARN (`arn:aws:kms:us-east-1:111122223333:key/...`).
-pub fn key_owner(arn: &str) -> Option<&str> {
-    let mut parts = arn.split(':');
-    (parts.next()? == "arn").then_some(())?;
-    let account = parts.nth(3)?;
-    (!account.is_empty()).then_some(account)
 }
 
 #[derive(Default)]
@@ -201,7 +194,7 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
     // Customer managed keys seen, charged to the account that owns them.
     let mut owned: BTreeMap<&str, BTreeSet<Sym>> = BTreeMap::new();
     for c in &calls {
-        if let Some(owner) = strings.get_opt(c.kms_key).and_then(key_owner) {
+        if let Some(owner) = strings.get_opt(c.kms_key).and_then(arn_account) {
             if !is_aws_managed(c.kms_key) {
                 owned.entry(owner).or_default().insert(c.kms_key);
             }
@@ -386,9 +379,9 @@ mod tests {
     #[test]
     fn key_owners_come_from_key_arns() {
         assert_eq!(
-            key_owner("arn:aws:kms:us-east-1:111122223333:key/abc"),
+            arn_account("arn:aws:kms:us-east-1:111122223333:key/abc"),
             Some("111122223333")
         );
-        assert_eq!(key_owner("alias/aws/s3"), None);
+        assert_eq!(arn_account("alias/aws/s3"), None);
     }
 }

@@ -645,37 +645,32 @@ fn classify_kms<'a>(
         .key_id
         .as_deref()
         .is_some_and(|k| k.starts_with("alias/aws/") || k.contains(":alias/aws/"));
-    let s3_arn = context
-        .0
-        .iter()
-        .find(|(k, _)| k == "aws:s3:arn")
-        .map(|(_, v)| v);
-    let not_s3 = if context.get("aws:cloudtrail:arn").is_some() {
-        Some(reason::CLOUDTRAIL_LOG_ENCRYPTION)
-    } else if s3_arn.is_none() {
-        Some(reason::KMS_NOT_S3)
-    } else {
-        None
-    };
-    if let Some(why) = not_s3 {
-        if !other_kms {
-            return Err(NotUsed::Filtered(why));
+    let kms_key = request
+        .key_id
+        .take()
+        .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
+        .or_else(|| raw.resources.and_then(|r| r.kms_key));
+    let s3_arn = match context.0.iter().find(|(k, _)| k == "aws:s3:arn") {
+        Some((_, arn)) if context.get("aws:cloudtrail:arn").is_none() => arn,
+        _ => {
+            let why = if context.get("aws:cloudtrail:arn").is_some() {
+                reason::CLOUDTRAIL_LOG_ENCRYPTION
+            } else {
+                reason::KMS_NOT_S3
+            };
+            if !other_kms {
+                return Err(NotUsed::Filtered(why));
+            }
+            return Ok(Event::OtherKms(OtherKmsCall {
+                common,
+                op,
+                kms_key,
+                context_key: context.0.first().map(|(k, _)| k.clone()),
+                reason: why,
+                aws_managed,
+            }));
         }
-        let kms_key = request
-            .key_id
-            .take()
-            .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
-            .or_else(|| raw.resources.and_then(|r| r.kms_key));
-        return Ok(Event::OtherKms(OtherKmsCall {
-            common,
-            op,
-            kms_key,
-            context_key: context.0.first().map(|(k, _)| k.clone()),
-            reason: why,
-            aws_managed,
-        }));
-    }
-    let s3_arn = s3_arn.expect("checked above");
+    };
     let Some(after) = s3_arn.find(":::").map(|i| i + 3) else {
         return Err(NotUsed::Rejected(
             "bad_s3_arn",
@@ -691,11 +686,6 @@ fn classify_kms<'a>(
         ),
         None => (sub(s3_arn, after..s3_arn.len()), None, s3_arn.clone()),
     };
-    let kms_key = request
-        .key_id
-        .take()
-        .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
-        .or_else(|| raw.resources.and_then(|r| r.kms_key));
     Ok(Event::Kms(KmsCall {
         common,
         op,
@@ -780,6 +770,16 @@ fn is_object_level(name: &str) -> bool {
         || name.contains("MultipartUpload")
         || name.starts_with("GetObject")
         || name.starts_with("PutObject")
+}
+
+/// The account in an ARN: an IAM or STS one (`arn:aws:sts::111122223333:assumed-role/R/s`),
+/// a KMS key's (`arn:aws:kms:us-east-1:111122223333:key/...`). `None` without a 12-digit
+/// account.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    (parts.next()? == "arn").then_some(())?;
+    let account = parts.nth(3)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// The ARN prefix of S3 in a Region's partition.

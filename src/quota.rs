@@ -142,7 +142,7 @@ pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> Q
     let mut s3_throttled: HashMap<(&str, &str), u64> = HashMap::new();
     for r in j.s3.iter().filter(|r| r.failure == Failure::Throttled) {
         let requester = strings.get(r.requester);
-        let account = crate::whatif::arn_account(requester).unwrap_or(strings.get(r.account));
+        let account = crate::event::arn_account(requester).unwrap_or(strings.get(r.account));
         *s3_throttled
             .entry((account, strings.get(r.region)))
             .or_default() += 1;

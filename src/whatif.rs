@@ -16,7 +16,7 @@
 
 use crate::correlate::Joined;
 use crate::envelope::{Encryption, Engine, Op, Params, Request};
-use crate::event::{KmsOp, Mode, S3Op};
+use crate::event::{arn_account, KmsOp, Mode, S3Op};
 use crate::intern::Sym;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -83,14 +83,6 @@ pub struct WhatIf {
     /// The engine's calls for the per-object traffic with bucket keys on: (account, Region,
     /// time), for the quota's what-if peak.
     pub with_bucket_keys_calls: Vec<(Sym, Sym, i64)>,
-}
-
-/// The account in an IAM or STS ARN (`arn:aws:sts::111122223333:assumed-role/R/s`).
-pub fn arn_account(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    (parts.next()? == "arn").then_some(())?;
-    let account = parts.nth(3)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// The role ARN of an assumed-role session ARN; other ARNs are their own role.

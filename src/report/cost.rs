@@ -173,16 +173,12 @@ pub fn notes(r: &CostReport) -> Vec<String> {
 pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
     let lines = doc_lines(notes(r), summary, warnings);
     let p = &r.prices;
+    let mut window = super::json::window_value(&r.window);
+    window["month_days"] = json!(p.month_days);
+    window["month_factor"] = json!(r.month_factor());
     let json = json!({
         "schema": SCHEMA,
-        "window": {
-            "start": format_time(r.window.start),
-            "end": format_time(r.window.end),
-            "seconds": r.window.seconds(),
-            "from_flags": r.window.from_flags,
-            "month_days": p.month_days,
-            "month_factor": r.month_factor(),
-        },
+        "window": window,
         "prices": {
             "per_10k_requests_usd": p.per_10k_requests,
             "free_requests_per_month": p.free_requests_per_month,

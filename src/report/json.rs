@@ -51,6 +51,16 @@ pub fn value(report: &Report) -> Value {
     })
 }
 
+/// The window of a cost or quota report.
+pub fn window_value(w: &crate::cost::Window) -> Value {
+    json!({
+        "start": format_time(w.start),
+        "end": format_time(w.end),
+        "seconds": w.seconds(),
+        "from_flags": w.from_flags,
+    })
+}
+
 /// The input accounting of any report: files, bytes, records, problems.
 pub fn input_value(s: &crate::summary::Summary) -> Value {
     let time = |t: Option<i64>| t.map(format_time);

@@ -181,11 +181,7 @@ pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
     let lines = doc_lines(notes(r), summary, warnings);
     let json = json!({
         "schema": SCHEMA,
-        "window": {
-            "start": format_time(r.window.start),
-            "end": format_time(r.window.end),
-            "seconds": r.window.seconds(),
-        },
+        "window": super::json::window_value(&r.window),
         "rows": r.rows.iter().map(row_json).collect::<Vec<_>>(),
         "cross_account_copies": r.cross_account_copies,
         "notes": notes(r),
