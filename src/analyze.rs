@@ -29,8 +29,13 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Absorbs `other`, remapping its symbols.
-    pub fn merge(mut self, other: Batch) -> Batch {
+    /// Absorbs `other`, remapping its symbols. The smaller batch is remapped into the larger:
+    /// which one absorbs which changes no result, since the barrier renumbers symbols in string
+    /// order and sorts every event.
+    pub fn merge(mut self, mut other: Batch) -> Batch {
+        if other.strings.len() > self.strings.len() {
+            std::mem::swap(&mut self, &mut other);
+        }
         if self.strings.is_empty()
             && self.kms.is_empty()
             && self.s3.is_empty()
@@ -216,6 +221,7 @@ pub fn read_bytes(
         name: &name,
         index: 0,
         kept: 0,
+        prefiltered: 0,
         finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
     };
     let mut framer = frame::Framer::default();
@@ -257,6 +263,11 @@ pub fn read_bytes(
         }
     };
     let summary = &mut reader.batch.summary;
+    crate::summary::bump(
+        &mut summary.records.filtered_out,
+        event::reason::OTHER_SERVICE,
+        reader.prefiltered,
+    );
     summary.bytes.decoded += decoded;
     if let Some(problem) = &problem {
         summary.file_problem(problem.reason());
@@ -295,6 +306,9 @@ struct RecordReader<'c, 'b, 'n> {
     index: u64,
     /// Problems this input has stored.
     kept: usize,
+    /// Records the text prefilter set aside (other services), added to the summary at the end
+    /// of the input rather than looked up there once per record.
+    prefiltered: u64,
     finder: memchr::memmem::Finder<'static>,
 }
 
@@ -323,7 +337,7 @@ impl RecordReader<'_, '_, '_> {
                 match wrapping {
                     Wrapping::Plain => {
                         if !event::prefilter(text, &self.finder) {
-                            self.batch.summary.filter(event::reason::OTHER_SERVICE);
+                            self.prefiltered += 1;
                             return;
                         }
                         self.record(text, offset);

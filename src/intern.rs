@@ -4,9 +4,9 @@
 //! barrier [`Interner::canonicalize`] renumbers symbols in string order, which makes every later
 //! sort (and so every report) independent of how work was split between threads.
 
-/// Symbols are looked up once per string per record: a fast hash matters. foldhash seeds
-/// itself per map, so crafted strings in a log cannot force collisions.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 /// An interned string. [`Sym::NONE`] stands for "absent".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -19,21 +19,41 @@ impl Sym {
     }
 }
 
+/// Strings stored end to end in one buffer, found again through a table of symbols keyed by
+/// their hash: no allocation per string, and about the string's own size in memory.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    map: HashMap<Box<str>, Sym>,
-    strings: Vec<Box<str>>,
+    /// Every string, end to end, in symbol order.
+    text: String,
+    /// Where each symbol's string ends in `text`; it starts where the previous one ends.
+    ends: Vec<usize>,
+    /// Symbols by the hash of their string. Symbols are looked up once per string per record:
+    /// a fast hash matters. foldhash seeds itself per interner, so crafted strings in a log
+    /// cannot force collisions.
+    table: HashTable<Sym>,
+    hasher: RandomState,
 }
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
+        let hash = self.hasher.hash_one(s);
+        let Interner {
+            text,
+            ends,
+            table,
+            hasher,
+        } = self;
+        let string = |sym: Sym| string_of(text, ends, sym);
+        if let Some(&sym) = table.find(hash, |&sym| string(sym) == s) {
             return sym;
         }
-        let sym = Sym(self.strings.len() as u32);
-        let boxed: Box<str> = s.into();
-        self.strings.push(boxed.clone());
-        self.map.insert(boxed, sym);
+        let sym = Sym(u32::try_from(ends.len()).expect("fewer than 2^32 distinct strings"));
+        assert!(sym != Sym::NONE, "fewer than 2^32 - 1 distinct strings");
+        text.push_str(s);
+        ends.push(text.len());
+        table.insert_unique(hash, sym, |&sym| {
+            hasher.hash_one(string_of(text, ends, sym))
+        });
         sym
     }
 
@@ -46,13 +66,14 @@ impl Interner {
         if sym.is_none() {
             ""
         } else {
-            &self.strings[sym.0 as usize]
+            string_of(&self.text, &self.ends, sym)
         }
     }
 
     /// The symbol of `s`, if it was interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        self.map.get(s).copied()
+        let hash = self.hasher.hash_one(s);
+        self.table.find(hash, |&sym| self.get(sym) == s).copied()
     }
 
     pub fn get_opt(&self, sym: Sym) -> Option<&str> {
@@ -60,41 +81,65 @@ impl Interner {
     }
 
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
+        self.ends.is_empty()
+    }
+
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len() as u32).map(|i| string_of(&self.text, &self.ends, Sym(i)))
     }
 
     /// Absorbs `other`'s strings; returns the map from `other`'s symbols to this one's.
     pub fn absorb(&mut self, other: Interner) -> Remap {
-        let map = other.strings.iter().map(|s| self.intern(s)).collect();
-        Remap(map)
+        self.text.reserve(other.text.len());
+        self.ends.reserve(other.ends.len());
+        Remap(other.strings().map(|s| self.intern(s)).collect())
     }
 
     /// Renumbers symbols so their order is the order of their strings.
     pub fn canonicalize(&mut self) -> Remap {
         use rayon::prelude::*;
-        let mut order: Vec<u32> = (0..self.strings.len() as u32).collect();
-        order
-            .par_sort_unstable_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
-        let mut map = vec![0u32; order.len()];
+        let mut order: Vec<u32> = (0..self.ends.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| self.get(Sym(a)).cmp(self.get(Sym(b))));
+        let mut map = vec![Sym::NONE; order.len()];
+        let mut sorted = Interner {
+            text: String::with_capacity(self.text.len()),
+            ends: Vec::with_capacity(self.ends.len()),
+            table: HashTable::with_capacity(self.ends.len()),
+            hasher: self.hasher.clone(),
+        };
         for (new, &old) in order.iter().enumerate() {
-            map[old as usize] = new as u32;
+            let s = self.get(Sym(old));
+            sorted.text.push_str(s);
+            sorted.ends.push(sorted.text.len());
+            map[old as usize] = Sym(new as u32);
         }
-        let mut strings: Vec<Box<str>> = Vec::with_capacity(order.len());
-        for &old in &order {
-            strings.push(std::mem::take(&mut self.strings[old as usize]));
+        let Interner {
+            text,
+            ends,
+            table,
+            hasher,
+        } = &mut sorted;
+        for i in 0..ends.len() as u32 {
+            let hash = hasher.hash_one(string_of(text, ends, Sym(i)));
+            table.insert_unique(hash, Sym(i), |&sym| {
+                hasher.hash_one(string_of(text, ends, sym))
+            });
         }
-        self.map = strings
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), Sym(i as u32)))
-            .collect();
-        self.strings = strings;
-        Remap(map.into_iter().map(Sym).collect())
+        *self = sorted;
+        Remap(map)
     }
+}
+
+/// The string of a symbol (not [`Sym::NONE`]), from an interner's parts.
+#[inline]
+fn string_of<'t>(text: &'t str, ends: &[usize], sym: Sym) -> &'t str {
+    let i = sym.0 as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &text[start..ends[i]]
 }
 
 /// A map from one interner's symbols to another's.

@@ -6,6 +6,8 @@
 //! cheap [`prefilter`] decides, without parsing, which records can possibly be either, so the
 //! other 70 % of a typical trail is never parsed at all.
 
+pub mod fast;
+
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -13,7 +15,7 @@ use std::fmt;
 
 /// A record as far as keytrail reads it. Unknown fields are ignored; fields it reads must have
 /// the documented type, or the record is rejected with serde's message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct RawRecord<'a> {
     #[serde(rename = "eventTime", borrow, deserialize_with = "opt_str", default)]
     pub event_time: Option<Cow<'a, str>>,
@@ -67,7 +69,7 @@ pub struct RawRecord<'a> {
 }
 
 /// `userIdentity`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct Identity<'a> {
     #[serde(borrow, deserialize_with = "opt_str", default)]
     pub arn: Option<Cow<'a, str>>,
@@ -83,7 +85,7 @@ pub struct Identity<'a> {
 
 /// The union of the `requestParameters` and `responseElements` fields keytrail reads, for KMS
 /// and S3 alike.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct Params<'a> {
     #[serde(rename = "encryptionContext", borrow)]
     pub encryption_context: Option<Context<'a>>,
@@ -123,7 +125,7 @@ pub struct Params<'a> {
 }
 
 /// `additionalEventData`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct Additional<'a> {
     #[serde(rename = "SSEApplied", borrow, deserialize_with = "opt_str", default)]
     pub sse_applied: Option<Cow<'a, str>>,
@@ -139,9 +141,21 @@ pub struct Resource<'a> {
 }
 
 /// What keytrail needs of `resources[]`: the KMS key's ARN. Read without collecting the list.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Resources<'a> {
     pub kms_key: Option<Cow<'a, str>>,
+}
+
+impl<'a> Resources<'a> {
+    /// Takes in one entry of the list: the first KMS key's ARN is kept.
+    pub fn add(&mut self, kind: Option<&str>, arn: Option<Cow<'a, str>>) {
+        let Some(arn) = arn else { return };
+        let is_key = kind == Some("AWS::KMS::Key")
+            || (kind.is_none() && arn.contains(":kms:") && arn.contains(":key/"));
+        if is_key && self.kms_key.is_none() {
+            self.kms_key = Some(arn);
+        }
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Resources<'a> {
@@ -158,12 +172,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Resources<'a> {
             ) -> Result<Resources<'a>, S::Error> {
                 let mut out = Resources::default();
                 while let Some(r) = seq.next_element::<Resource<'a>>()? {
-                    let Some(arn) = r.arn else { continue };
-                    let is_key = r.kind.as_deref() == Some("AWS::KMS::Key")
-                        || (r.kind.is_none() && arn.contains(":kms:") && arn.contains(":key/"));
-                    if is_key && out.kms_key.is_none() {
-                        out.kms_key = Some(arn);
-                    }
+                    out.add(r.kind.as_deref(), r.arn);
                 }
                 Ok(out)
             }
@@ -176,7 +185,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Resources<'a> {
 pub type Pairs<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 2]>;
 
 /// An encryption context: string pairs, in the order logged.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Context<'a>(pub Pairs<'a>);
 
 impl<'a> Context<'a> {
@@ -550,14 +559,17 @@ pub fn parse_with(text: &[u8], other_kms: bool) -> Result<Event<'_>, NotUsed> {
             format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
         )
     })?;
-    let raw: RawRecord = serde_json::from_str(text).map_err(|e| {
-        let kind = if e.is_data() {
-            "wrong_field_type"
-        } else {
-            "invalid_json"
-        };
-        NotUsed::Rejected(kind, e.to_string())
-    })?;
+    let raw = match fast::parse(text) {
+        Some(raw) => raw,
+        None => serde_json::from_str(text).map_err(|e| {
+            let kind = if e.is_data() {
+                "wrong_field_type"
+            } else {
+                "invalid_json"
+            };
+            NotUsed::Rejected(kind, e.to_string())
+        })?,
+    };
     classify_with(raw, other_kms)
 }
 
