@@ -119,6 +119,9 @@ pub fn run_with<T: Send>(
     let work = || {
         inputs
             .par_iter()
+            // One input per task, so an idle worker can take any input not yet started: an
+            // input cannot be split, and a worker left with two at the end doubles the tail.
+            .with_max_len(1)
             .fold(Batch::default, |mut batch, input| {
                 if !stop.load(Ordering::Relaxed) && !observer.cancelled() {
                     let before = batch.summary.problems.len();
@@ -167,7 +170,7 @@ fn build_pool(threads: usize) -> Option<rayon::ThreadPool> {
 }
 
 /// Bytes of text inflated at a time: small enough to stay in L2 while it is framed and parsed.
-pub const CHUNK_BYTES: usize = 256 << 10;
+pub const CHUNK_BYTES: usize = 512 << 10;
 
 thread_local! {
     /// Each worker's buffers for the stored bytes and the text window of the input at hand,
@@ -516,22 +519,19 @@ pub fn event_id(s: &str) -> u128 {
     if s.is_empty() {
         return 0;
     }
-    if s.len() == 36 {
-        let mut v: u128 = 0;
-        let mut digits = 0;
-        for b in s.bytes() {
-            let d = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                b'A'..=b'F' => b - b'A' + 10,
-                b'-' => continue,
-                _ => break,
-            };
-            v = (v << 4) | d as u128;
-            digits += 1;
-        }
-        if digits == 32 {
-            return v.max(1);
+    let b = s.as_bytes();
+    if b.len() == 36 && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-') {
+        // The 32 hex digits of a UUID, in two halves; any other byte sends it to the hash.
+        let hex = |range: std::ops::Range<usize>| {
+            range
+                .filter(|i| ![8, 13, 18, 23].contains(i))
+                .try_fold(0u64, |v, i| {
+                    let d = (b[i] as char).to_digit(16)?;
+                    Some((v << 4) | d as u64)
+                })
+        };
+        if let (Some(hi), Some(lo)) = (hex(0..18), hex(18..36)) {
+            return (((hi as u128) << 64) | lo as u128).max(1);
         }
     }
     // FNV-1a, twice with different offsets: stable across runs and platforms.
@@ -580,5 +580,11 @@ mod tests {
         assert_eq!(event_id("not-a-uuid"), event_id("not-a-uuid"));
         assert_ne!(event_id("a"), event_id("b"));
         assert_eq!(event_id(""), 0);
+        // Dashes elsewhere, or a byte that is not hex: hashed, not read as a UUID.
+        let odd = event_id("8072126-221a5-49b9-8b63-28740e7ce9c9");
+        assert_ne!(odd, a);
+        assert_eq!(odd, event_id("8072126-221a5-49b9-8b63-28740e7ce9c9"));
+        assert_ne!(event_id("80721262-21a5-49b9-8b63-28740e7ce9cg"), a);
+        assert_eq!(event_id("80721262-21A5-49B9-8B63-28740E7CE9C9"), a);
     }
 }

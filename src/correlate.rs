@@ -187,90 +187,103 @@ pub struct Matches {
 
 /// Joins KMS calls to S3 requests. Both lists must be sorted.
 pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
-    // What the writes of each object say about its key and bucket-key setting (last one wins).
-    let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::default();
-    for r in s3 {
-        if matches!(
-            r.op,
-            S3Op::PutObject
-                | S3Op::CopyObject
-                | S3Op::CreateMultipartUpload
-                | S3Op::CompleteMultipartUpload
-        ) && r.failure == Failure::None
-        {
-            let w = writers
-                .entry((r.bucket, r.key))
-                .or_insert((Sym::NONE, None));
-            if !r.kms_key.is_none() {
-                w.0 = r.kms_key;
-            }
-            if r.bucket_key.is_some() {
-                w.1 = r.bucket_key;
-            }
-        }
-    }
-    let writer = |b: Sym, k: Sym| writers.get(&(b, k)).copied().unwrap_or((Sym::NONE, None));
-    let s3_kms_key: Vec<Sym> = s3
-        .iter()
-        .map(|r| {
-            if r.kms_key.is_none() {
-                writer(r.bucket, r.key).0
-            } else {
-                r.kms_key
-            }
-        })
-        .collect();
-    let s3_writer_bucket_key: Vec<Option<bool>> =
-        s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
-
-    let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
-    for (i, r) in s3.iter().enumerate() {
-        let mut add = |bucket: Sym, key: Sym, role: Role| {
-            slots.push(Slot {
-                time: r.time,
-                s3: i as u32,
-                role,
-                head: r.head,
-                bucket,
-                key,
-                requester: r.requester,
-            });
-        };
-        match r.op {
-            S3Op::PutObject | S3Op::CreateMultipartUpload => add(r.bucket, r.key, Role::Write),
-            S3Op::GetObject | S3Op::UploadPart | S3Op::UploadPartCopy => {
-                add(r.bucket, r.key, Role::Read)
-            }
-            S3Op::CopyObject => {
-                add(r.bucket, r.key, Role::Write);
-                if !r.src_bucket.is_none() {
-                    add(r.src_bucket, r.src_key, Role::Read);
+    // What each S3 request's object says about its key and bucket-key setting, and the
+    // requests' slots grouped for matching: independent, so built side by side.
+    let (
+        (s3_kms_key, s3_writer_bucket_key),
+        ((by_object, object_ranges), (by_bucket, bucket_ranges)),
+    ) = rayon::join(
+        || {
+            // What the writes of each object say about its key and bucket-key setting (last one wins).
+            let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::default();
+            for r in s3 {
+                if matches!(
+                    r.op,
+                    S3Op::PutObject
+                        | S3Op::CopyObject
+                        | S3Op::CreateMultipartUpload
+                        | S3Op::CompleteMultipartUpload
+                ) && r.failure == Failure::None
+                {
+                    let w = writers
+                        .entry((r.bucket, r.key))
+                        .or_insert((Sym::NONE, None));
+                    if !r.kms_key.is_none() {
+                        w.0 = r.kms_key;
+                    }
+                    if r.bucket_key.is_some() {
+                        w.1 = r.bucket_key;
+                    }
                 }
             }
-            S3Op::CompleteMultipartUpload => add(r.bucket, r.key, Role::Either),
-        }
-    }
-    // Slots grouped by each mode's join key, in time order within a group: a call finds its
-    // group with one hash lookup and its time window by binary search in it.
-    let group = |key: &(dyn Fn(&Slot) -> (Sym, Sym, Sym, Sym) + Sync)| {
-        let mut order: Vec<Slot> = slots.clone();
-        order.par_sort_unstable_by_key(|s| (key(s), s.time, s.s3, s.role as u8));
-        let mut ranges: HashMap<(Sym, Sym, Sym, Sym), (u32, u32)> = HashMap::default();
-        let mut start = 0;
-        for i in 1..=order.len() {
-            if i == order.len() || key(&order[i]) != key(&order[start]) {
-                ranges.insert(key(&order[start]), (start as u32, i as u32));
-                start = i;
+            let writer =
+                |b: Sym, k: Sym| writers.get(&(b, k)).copied().unwrap_or((Sym::NONE, None));
+            let s3_kms_key: Vec<Sym> = s3
+                .iter()
+                .map(|r| {
+                    if r.kms_key.is_none() {
+                        writer(r.bucket, r.key).0
+                    } else {
+                        r.kms_key
+                    }
+                })
+                .collect();
+            let s3_writer_bucket_key: Vec<Option<bool>> =
+                s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
+            (s3_kms_key, s3_writer_bucket_key)
+        },
+        || {
+            let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
+            for (i, r) in s3.iter().enumerate() {
+                let mut add = |bucket: Sym, key: Sym, role: Role| {
+                    slots.push(Slot {
+                        time: r.time,
+                        s3: i as u32,
+                        role,
+                        head: r.head,
+                        bucket,
+                        key,
+                        requester: r.requester,
+                    });
+                };
+                match r.op {
+                    S3Op::PutObject | S3Op::CreateMultipartUpload => {
+                        add(r.bucket, r.key, Role::Write)
+                    }
+                    S3Op::GetObject | S3Op::UploadPart | S3Op::UploadPartCopy => {
+                        add(r.bucket, r.key, Role::Read)
+                    }
+                    S3Op::CopyObject => {
+                        add(r.bucket, r.key, Role::Write);
+                        if !r.src_bucket.is_none() {
+                            add(r.src_bucket, r.src_key, Role::Read);
+                        }
+                    }
+                    S3Op::CompleteMultipartUpload => add(r.bucket, r.key, Role::Either),
+                }
             }
-        }
-        (order, ranges)
-    };
-    let object_key = |s: &Slot| (s.head, s.bucket, s.key, s.requester);
-    let bucket_key = |s: &Slot| (s.bucket, s.requester, Sym::NONE, Sym::NONE);
-    let ((by_object, object_ranges), (by_bucket, bucket_ranges)) =
-        rayon::join(|| group(&object_key), || group(&bucket_key));
-    // Whether each slot (by S3 request and role) is taken.
-    let mut used: HashSet<(u32, u8)> = HashSet::default();
+            // Slots grouped by each mode's join key, in time order within a group: a call finds its
+            // group with one hash lookup and its time window by binary search in it.
+            let group = |key: &(dyn Fn(&Slot) -> (Sym, Sym, Sym, Sym) + Sync)| {
+                let mut order: Vec<Slot> = slots.clone();
+                order.par_sort_unstable_by_key(|s| (key(s), s.time, s.s3, s.role as u8));
+                let mut ranges: HashMap<(Sym, Sym, Sym, Sym), (u32, u32)> = HashMap::default();
+                let mut start = 0;
+                for i in 1..=order.len() {
+                    if i == order.len() || key(&order[i]) != key(&order[start]) {
+                        ranges.insert(key(&order[start]), (start as u32, i as u32));
+                        start = i;
+                    }
+                }
+                (order, ranges)
+            };
+            let object_key = |s: &Slot| (s.head, s.bucket, s.key, s.requester);
+            let bucket_key = |s: &Slot| (s.bucket, s.requester, Sym::NONE, Sym::NONE);
+            rayon::join(|| group(&object_key), || group(&bucket_key))
+        },
+    );
+    // Whether each slot is taken: one bit per role of each S3 request.
+    let mut used: Vec<u8> = vec![0; s3.len()];
 
     let mut kms_to_s3 = vec![None; kms.len()];
     let mut s3_to_kms = vec![Calls::new(); s3.len()];
@@ -311,7 +324,7 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
             if slot.time > call.time + window {
                 break;
             }
-            if used.contains(&(slot.s3, slot.role as u8)) {
+            if used[slot.s3 as usize] & (1 << slot.role as u8) != 0 {
                 continue;
             }
             let priority = match slot.role {
@@ -343,7 +356,7 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
         }
         if let Some((_, _, n)) = best {
             let slot = group[n as usize];
-            used.insert((slot.s3, slot.role as u8));
+            used[slot.s3 as usize] |= 1 << slot.role as u8;
             let i = slot.s3;
             kms_to_s3[j] = Some(i);
             s3_to_kms[i as usize].push(j as u32);

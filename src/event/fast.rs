@@ -10,8 +10,8 @@
 //!
 //! It reads the common case only, and says so by returning `None`: a backslash anywhere (so every
 //! string can be borrowed as it stands), a control character in a string, a field keytrail reads
-//! holding an unexpected type, a field it reads given twice, deep nesting, or anything that is
-//! not JSON. The caller then parses with serde, which gives the same record or the error to
+//! holding an unexpected type, a field it reads given twice, deep nesting, a record over 1 MiB, or
+//! anything that is not JSON. The caller then parses with serde, which gives the same record or the error to
 //! report. Whenever this returns a record, serde returns the same one: the tests check that on
 //! every fixture and on thousands of mutated records, and the `input` fuzz target on any input.
 
@@ -44,6 +44,10 @@ pub fn parse(text: &str) -> Option<RawRecord<'_>> {
         (w.next == tape.len() && is_whitespace(&text.as_bytes()[w.pos..])).then_some(record)
     })
 }
+
+/// Larger records go to serde, so the index (four bytes per byte of record, kept per thread)
+/// stays small. CloudTrail records are a few KB.
+const MAX_BYTES: usize = 1 << 20;
 
 /// Deeper nesting goes to serde (whose own limit is 128), so both agree on what is too deep.
 const MAX_DEPTH: u32 = 64;
@@ -157,9 +161,9 @@ fn classify(block: &[u8; 64]) -> Masks {
 
 /// Fills `tape` with the positions of the structural characters outside strings and of every
 /// quote, in order. `None` when the record has a backslash, a control character inside a string
-/// or an unterminated string, or is too long to index with `u32`.
+/// or an unterminated string, or is larger than [`MAX_BYTES`].
 fn index(text: &[u8], tape: &mut Vec<u32>) -> Option<()> {
-    if text.len() >= (u32::MAX - 64) as usize {
+    if text.len() > MAX_BYTES {
         return None;
     }
     // At most one position per byte: sized once, so the loop writes without growing it.
@@ -752,6 +756,9 @@ mod tests {
             assert!(parse(text).is_none(), "{text}");
             check(text);
         }
+        let large = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BYTES));
+        assert!(parse(&large).is_none());
+        assert!(serde_json::from_str::<RawRecord>(&large).is_ok());
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
         assert!(parse(&deep).is_none());
         let fine = format!("{{\"a\":{}{}}}", "[".repeat(50), "]".repeat(50));
