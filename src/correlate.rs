@@ -263,17 +263,40 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
                 }
             }
             // Slots grouped by each mode's join key, in time order within a group: a call finds its
-            // group with one hash lookup and its time window by binary search in it.
+            // group with one hash lookup and its time window by binary search in it. Slots come in
+            // the order of the S3 requests, which are sorted by time, so a stable counting sort
+            // by group keeps each group in time order (then request, then role) without sorting.
             let group = |key: &(dyn Fn(&Slot) -> (Sym, Sym, Sym, Sym) + Sync)| {
-                let mut order: Vec<Slot> = slots.clone();
-                order.par_sort_unstable_by_key(|s| (key(s), s.time, s.s3, s.role as u8));
+                // First the group of each slot, numbered as first seen, and the groups' sizes.
                 let mut ranges: HashMap<(Sym, Sym, Sym, Sym), (u32, u32)> = HashMap::default();
-                let mut start = 0;
-                for i in 1..=order.len() {
-                    if i == order.len() || key(&order[i]) != key(&order[start]) {
-                        ranges.insert(key(&order[start]), (start as u32, i as u32));
-                        start = i;
-                    }
+                let mut sizes: Vec<u32> = Vec::new();
+                let of_slot: Vec<u32> = slots
+                    .iter()
+                    .map(|s| {
+                        let next = sizes.len() as u32;
+                        let g = ranges.entry(key(s)).or_insert((next, 0)).0;
+                        if g == next {
+                            sizes.push(0);
+                        }
+                        sizes[g as usize] += 1;
+                        g
+                    })
+                    .collect();
+                let mut starts: Vec<u32> = Vec::with_capacity(sizes.len());
+                let mut total = 0;
+                for &n in &sizes {
+                    starts.push(total);
+                    total += n;
+                }
+                let mut order: Vec<Slot> = slots.clone();
+                let mut next = starts.clone();
+                for (slot, &g) in slots.iter().zip(&of_slot) {
+                    order[next[g as usize] as usize] = *slot;
+                    next[g as usize] += 1;
+                }
+                for range in ranges.values_mut() {
+                    let g = range.0 as usize;
+                    *range = (starts[g], starts[g] + sizes[g]);
                 }
                 (order, ranges)
             };
