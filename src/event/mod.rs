@@ -1,10 +1,11 @@
 //! The lean CloudTrail record the analyzer reads, and its classification.
 //!
 //! [`RawRecord`] names only the fields keytrail uses, borrowing strings from the decoded text
-//! whenever they hold no escapes. [`classify`] turns one into an [`Event`]: a KMS call made for
-//! S3 object traffic, an S3 object request, or a reason why the record is not one of those. The
-//! cheap [`prefilter`] decides, without parsing, which records can possibly be either, so the
-//! other 70 % of a typical trail is never parsed at all.
+//! whenever they hold no escapes. [`fast::parse`] reads most records into it without serde;
+//! serde reads the rest, with the same result. [`classify`] turns one into an [`Event`]: a KMS
+//! call made for S3 object traffic, an S3 object request, or a reason why the record is not one
+//! of those. The cheap [`prefilter`] decides, without parsing, which records can possibly be
+//! either, so the other 70 % of a typical trail is never parsed at all.
 
 pub mod fast;
 
