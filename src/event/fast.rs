@@ -36,9 +36,10 @@ pub fn parse(text: &str) -> Option<RawRecord<'_>> {
             pos: 0,
             depth: 0,
         };
-        if w.token()? != b'{' {
+        // A record is an object; `value` enters it (the walk leaves every container it enters).
+        let Value::Object = w.value()? else {
             return None;
-        }
+        };
         let record = record(&mut w)?;
         // Nothing but whitespace may follow.
         (w.next == tape.len() && is_whitespace(&text.as_bytes()[w.pos..])).then_some(record)
