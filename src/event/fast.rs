@@ -176,7 +176,7 @@ fn index(text: &[u8], tape: &mut Vec<u32>) -> Option<usize> {
         tape.resize(text.len() + 64, 0);
     }
     #[cfg(target_arch = "x86_64")]
-    if scan::has_avx2() {
+    if scan::has_simd() {
         // SAFETY: the CPU has what `index_avx2` is compiled for, checked just above.
         return unsafe { index_avx2(text, tape) };
     }

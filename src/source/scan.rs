@@ -137,7 +137,7 @@ fn escaped_chars(backslash: u64, carry: &mut Carry) -> u64 {
 pub fn find_value_end(buf: &[u8], start: usize) -> Option<usize> {
     debug_assert!(matches!(buf.get(start), Some(b'{' | b'[')));
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
+    if has_simd() {
         // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT, checked just above.
         return unsafe { find_value_end_avx2(buf, start) };
     }
@@ -160,13 +160,17 @@ unsafe fn find_value_end_avx2(buf: &[u8], start: usize) -> Option<usize> {
 /// (the prefix XOR in one instruction) and POPCNT (otherwise `count_ones` is a dozen).
 #[cfg(target_arch = "x86_64")]
 #[inline]
-pub(crate) fn has_avx2() -> bool {
+pub(crate) fn has_simd() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("pclmulqdq")
         && std::arch::is_x86_feature_detected!("popcnt")
 }
 
 /// [`prefix_xor`] as one carry-less multiplication by all ones.
+///
+/// # Safety
+///
+/// The CPU must have PCLMULQDQ (see [`has_simd`]).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) unsafe fn prefix_xor_clmul(x: u64) -> u64 {
@@ -355,7 +359,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_carry_less_prefix_xor_is_the_prefix_xor() {
-        if !has_avx2() {
+        if !has_simd() {
             return;
         }
         let mut rng = SplitMix(3);
