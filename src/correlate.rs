@@ -185,6 +185,122 @@ pub struct Matches {
     pub s3_writer_bucket_key: Vec<Option<bool>>,
 }
 
+/// Per S3 request: the KMS key of its object (its own header, or the last logged write of the
+/// object), and the bucket-key setting of the object's last logged write.
+fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>) {
+    // What the writes of each object say (last one wins).
+    let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::default();
+    for r in s3 {
+        if matches!(
+            r.op,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        ) && r.failure == Failure::None
+        {
+            let w = writers
+                .entry((r.bucket, r.key))
+                .or_insert((Sym::NONE, None));
+            if !r.kms_key.is_none() {
+                w.0 = r.kms_key;
+            }
+            if r.bucket_key.is_some() {
+                w.1 = r.bucket_key;
+            }
+        }
+    }
+    let writer = |b: Sym, k: Sym| writers.get(&(b, k)).copied().unwrap_or((Sym::NONE, None));
+    let s3_kms_key: Vec<Sym> = s3
+        .iter()
+        .map(|r| {
+            if r.kms_key.is_none() {
+                writer(r.bucket, r.key).0
+            } else {
+                r.kms_key
+            }
+        })
+        .collect();
+    let s3_writer_bucket_key: Vec<Option<bool>> =
+        s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
+    (s3_kms_key, s3_writer_bucket_key)
+}
+
+/// Slots, and where each group of them lies, by object and by bucket.
+type Groups = (Vec<Slot>, HashMap<(Sym, Sym, Sym, Sym), (u32, u32)>);
+
+/// The slots of the S3 requests, grouped by each mode's join key; `s3` must be in time order.
+fn slot_groups(s3: &[S3Rec]) -> (Groups, Groups) {
+    let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
+    for (i, r) in s3.iter().enumerate() {
+        let mut add = |bucket: Sym, key: Sym, role: Role| {
+            slots.push(Slot {
+                time: r.time,
+                s3: i as u32,
+                role,
+                head: r.head,
+                bucket,
+                key,
+                requester: r.requester,
+            });
+        };
+        match r.op {
+            S3Op::PutObject | S3Op::CreateMultipartUpload => add(r.bucket, r.key, Role::Write),
+            S3Op::GetObject | S3Op::UploadPart | S3Op::UploadPartCopy => {
+                add(r.bucket, r.key, Role::Read)
+            }
+            S3Op::CopyObject => {
+                add(r.bucket, r.key, Role::Write);
+                if !r.src_bucket.is_none() {
+                    add(r.src_bucket, r.src_key, Role::Read);
+                }
+            }
+            S3Op::CompleteMultipartUpload => add(r.bucket, r.key, Role::Either),
+        }
+    }
+    // Slots grouped by each mode's join key, in time order within a group: a call finds its
+    // group with one hash lookup and its time window by binary search in it. Slots come in
+    // the order of the S3 requests, which are sorted by time, so a stable counting sort
+    // by group keeps each group in time order (then request, then role) without sorting.
+    let group = |key: &(dyn Fn(&Slot) -> (Sym, Sym, Sym, Sym) + Sync)| {
+        // First the group of each slot, numbered as first seen, and the groups' sizes.
+        let mut ranges: HashMap<(Sym, Sym, Sym, Sym), (u32, u32)> = HashMap::default();
+        let mut sizes: Vec<u32> = Vec::new();
+        let of_slot: Vec<u32> = slots
+            .iter()
+            .map(|s| {
+                let next = sizes.len() as u32;
+                let g = ranges.entry(key(s)).or_insert((next, 0)).0;
+                if g == next {
+                    sizes.push(0);
+                }
+                sizes[g as usize] += 1;
+                g
+            })
+            .collect();
+        let mut starts: Vec<u32> = Vec::with_capacity(sizes.len());
+        let mut total = 0;
+        for &n in &sizes {
+            starts.push(total);
+            total += n;
+        }
+        let mut order: Vec<Slot> = slots.clone();
+        let mut next = starts.clone();
+        for (slot, &g) in slots.iter().zip(&of_slot) {
+            order[next[g as usize] as usize] = *slot;
+            next[g as usize] += 1;
+        }
+        for range in ranges.values_mut() {
+            let g = range.0 as usize;
+            *range = (starts[g], starts[g] + sizes[g]);
+        }
+        (order, ranges)
+    };
+    let object_key = |s: &Slot| (s.head, s.bucket, s.key, s.requester);
+    let bucket_key = |s: &Slot| (s.bucket, s.requester, Sym::NONE, Sym::NONE);
+    rayon::join(|| group(&object_key), || group(&bucket_key))
+}
+
 /// Joins KMS calls to S3 requests. Both lists must be sorted.
 pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
     // What each S3 request's object says about its key and bucket-key setting, and the
@@ -192,119 +308,7 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
     let (
         (s3_kms_key, s3_writer_bucket_key),
         ((by_object, object_ranges), (by_bucket, bucket_ranges)),
-    ) = rayon::join(
-        || {
-            // What the writes of each object say about its key and bucket-key setting (last one wins).
-            let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::default();
-            for r in s3 {
-                if matches!(
-                    r.op,
-                    S3Op::PutObject
-                        | S3Op::CopyObject
-                        | S3Op::CreateMultipartUpload
-                        | S3Op::CompleteMultipartUpload
-                ) && r.failure == Failure::None
-                {
-                    let w = writers
-                        .entry((r.bucket, r.key))
-                        .or_insert((Sym::NONE, None));
-                    if !r.kms_key.is_none() {
-                        w.0 = r.kms_key;
-                    }
-                    if r.bucket_key.is_some() {
-                        w.1 = r.bucket_key;
-                    }
-                }
-            }
-            let writer =
-                |b: Sym, k: Sym| writers.get(&(b, k)).copied().unwrap_or((Sym::NONE, None));
-            let s3_kms_key: Vec<Sym> = s3
-                .iter()
-                .map(|r| {
-                    if r.kms_key.is_none() {
-                        writer(r.bucket, r.key).0
-                    } else {
-                        r.kms_key
-                    }
-                })
-                .collect();
-            let s3_writer_bucket_key: Vec<Option<bool>> =
-                s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
-            (s3_kms_key, s3_writer_bucket_key)
-        },
-        || {
-            let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
-            for (i, r) in s3.iter().enumerate() {
-                let mut add = |bucket: Sym, key: Sym, role: Role| {
-                    slots.push(Slot {
-                        time: r.time,
-                        s3: i as u32,
-                        role,
-                        head: r.head,
-                        bucket,
-                        key,
-                        requester: r.requester,
-                    });
-                };
-                match r.op {
-                    S3Op::PutObject | S3Op::CreateMultipartUpload => {
-                        add(r.bucket, r.key, Role::Write)
-                    }
-                    S3Op::GetObject | S3Op::UploadPart | S3Op::UploadPartCopy => {
-                        add(r.bucket, r.key, Role::Read)
-                    }
-                    S3Op::CopyObject => {
-                        add(r.bucket, r.key, Role::Write);
-                        if !r.src_bucket.is_none() {
-                            add(r.src_bucket, r.src_key, Role::Read);
-                        }
-                    }
-                    S3Op::CompleteMultipartUpload => add(r.bucket, r.key, Role::Either),
-                }
-            }
-            // Slots grouped by each mode's join key, in time order within a group: a call finds its
-            // group with one hash lookup and its time window by binary search in it. Slots come in
-            // the order of the S3 requests, which are sorted by time, so a stable counting sort
-            // by group keeps each group in time order (then request, then role) without sorting.
-            let group = |key: &(dyn Fn(&Slot) -> (Sym, Sym, Sym, Sym) + Sync)| {
-                // First the group of each slot, numbered as first seen, and the groups' sizes.
-                let mut ranges: HashMap<(Sym, Sym, Sym, Sym), (u32, u32)> = HashMap::default();
-                let mut sizes: Vec<u32> = Vec::new();
-                let of_slot: Vec<u32> = slots
-                    .iter()
-                    .map(|s| {
-                        let next = sizes.len() as u32;
-                        let g = ranges.entry(key(s)).or_insert((next, 0)).0;
-                        if g == next {
-                            sizes.push(0);
-                        }
-                        sizes[g as usize] += 1;
-                        g
-                    })
-                    .collect();
-                let mut starts: Vec<u32> = Vec::with_capacity(sizes.len());
-                let mut total = 0;
-                for &n in &sizes {
-                    starts.push(total);
-                    total += n;
-                }
-                let mut order: Vec<Slot> = slots.clone();
-                let mut next = starts.clone();
-                for (slot, &g) in slots.iter().zip(&of_slot) {
-                    order[next[g as usize] as usize] = *slot;
-                    next[g as usize] += 1;
-                }
-                for range in ranges.values_mut() {
-                    let g = range.0 as usize;
-                    *range = (starts[g], starts[g] + sizes[g]);
-                }
-                (order, ranges)
-            };
-            let object_key = |s: &Slot| (s.head, s.bucket, s.key, s.requester);
-            let bucket_key = |s: &Slot| (s.bucket, s.requester, Sym::NONE, Sym::NONE);
-            rayon::join(|| group(&object_key), || group(&bucket_key))
-        },
-    );
+    ) = rayon::join(|| objects_as_written(s3), || slot_groups(s3));
     // Whether each slot is taken: one bit per role of each S3 request.
     let mut used: Vec<u8> = vec![0; s3.len()];
 
