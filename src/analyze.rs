@@ -523,12 +523,14 @@ pub fn event_id(s: &str) -> u128 {
     if s.is_empty() {
         return 0;
     }
+    // Where a UUID's dashes are.
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
     let b = s.as_bytes();
-    if b.len() == 36 && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-') {
+    if b.len() == 36 && DASHES.iter().all(|&i| b[i] == b'-') {
         // The 32 hex digits of a UUID, in two halves; any other byte sends it to the hash.
         let hex = |range: std::ops::Range<usize>| {
             range
-                .filter(|i| ![8, 13, 18, 23].contains(i))
+                .filter(|i| !DASHES.contains(i))
                 .try_fold(0u64, |v, i| {
                     let d = (b[i] as char).to_digit(16)?;
                     Some((v << 4) | d as u64)

@@ -47,8 +47,12 @@ impl Interner {
         if let Some(&sym) = table.find(hash, |&sym| string(sym) == s) {
             return sym;
         }
-        let sym = Sym(u32::try_from(ends.len()).expect("fewer than 2^32 distinct strings"));
-        assert!(sym != Sym::NONE, "fewer than 2^32 - 1 distinct strings");
+        // `Sym::NONE` (u32::MAX) is never a string's symbol.
+        assert!(
+            ends.len() < u32::MAX as usize,
+            "at most 2^32 - 1 distinct strings"
+        );
+        let sym = Sym(ends.len() as u32);
         text.push_str(s);
         ends.push(text.len());
         table.insert_unique(hash, sym, |&sym| {
