@@ -9,7 +9,7 @@ use crate::config::AnalyzeConfig;
 use crate::correlate::{self, CallRec, KmsRec, S3Rec};
 use crate::event::{self, Event, NotUsed};
 use crate::filter;
-use crate::intern::{Interner, Sym};
+use crate::intern::{Interner, Remap, Sym};
 use crate::report::Report;
 use crate::source::frame::{self, Item, Wrapping};
 use crate::source::{self, decode, Input};
@@ -17,43 +17,88 @@ use crate::summary::{Problem, Summary};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What the parallel stage hands to the barrier.
+/// Compact events, their symbols in one interner's numbering.
 #[derive(Default)]
-pub struct Batch {
-    pub strings: Interner,
+pub struct Events {
     pub kms: Vec<KmsRec>,
     pub s3: Vec<S3Rec>,
     /// Every symmetric KMS call, S3's and other callers', when the config keeps them.
     pub calls: Vec<CallRec>,
+}
+
+impl Events {
+    fn is_empty(&self) -> bool {
+        self.kms.is_empty() && self.s3.is_empty() && self.calls.is_empty()
+    }
+
+    /// Renumbers every symbol through `remap`, in place.
+    fn remap(&mut self, remap: &Remap) {
+        self.kms.iter_mut().for_each(|k| k.remap(remap));
+        self.s3.iter_mut().for_each(|s| s.remap(remap));
+        self.calls.iter_mut().for_each(|c| c.remap(remap));
+    }
+}
+
+/// What the parallel stage hands to the barrier.
+#[derive(Default)]
+pub struct Batch {
+    pub strings: Interner,
+    /// The events of the inputs read into this batch, in `strings`' symbols.
+    pub events: Events,
+    /// The events of batches merged into this one, each with the map from its symbols to
+    /// `strings`': merging moves only strings, and each event is renumbered once, at the barrier
+    /// ([`Batch::into_events`]).
+    pub absorbed: Vec<(Remap, Events)>,
     pub summary: Summary,
 }
 
 impl Batch {
-    /// Absorbs `other`, remapping its symbols. The smaller batch is remapped into the larger:
-    /// which one absorbs which changes no result, since the barrier renumbers symbols in string
-    /// order and sorts every event.
+    /// Absorbs `other`: its strings now, its events as they are, with the map to renumber
+    /// them. The smaller batch goes into the larger: which one absorbs which changes no
+    /// result, since the barrier renumbers symbols in string order and sorts every event.
     pub fn merge(mut self, mut other: Batch) -> Batch {
         if other.strings.len() > self.strings.len() {
             std::mem::swap(&mut self, &mut other);
         }
-        if self.strings.is_empty()
-            && self.kms.is_empty()
-            && self.s3.is_empty()
-            && self.calls.is_empty()
-        {
-            let mut other = other;
-            other.summary.merge(self.summary);
-            return other;
+        self.summary.merge(other.summary);
+        if other.strings.is_empty() && other.events.is_empty() && other.absorbed.is_empty() {
+            return self;
         }
         let remap = self.strings.absorb(other.strings);
-        self.kms
-            .extend(other.kms.into_iter().map(|k| k.remapped(&remap)));
-        self.s3
-            .extend(other.s3.into_iter().map(|s| s.remapped(&remap)));
-        self.calls
-            .extend(other.calls.into_iter().map(|c| c.remapped(&remap)));
-        self.summary.merge(other.summary);
+        for (inner, events) in other.absorbed {
+            self.absorbed.push((inner.then(&remap), events));
+        }
+        if !other.events.is_empty() {
+            self.absorbed.push((remap, other.events));
+        }
         self
+    }
+
+    /// Renumbers the strings in their own order (so that no later sort depends on how inputs
+    /// were split between threads) and every event with them, in parallel.
+    pub fn into_events(mut self) -> (Interner, Events, Summary) {
+        let canonical = self.strings.canonicalize();
+        let mut parts: Vec<(Remap, Events)> = std::mem::take(&mut self.absorbed)
+            .into_par_iter()
+            .map(|(remap, events)| (remap.then(&canonical), events))
+            .collect();
+        parts.push((canonical, std::mem::take(&mut self.events)));
+        parts
+            .par_iter_mut()
+            .with_max_len(1)
+            .for_each(|(remap, events)| events.remap(remap));
+        let (mut kms, mut s3, mut calls) = (Vec::new(), Vec::new(), Vec::new());
+        for (_, events) in parts {
+            kms.push(events.kms);
+            s3.push(events.s3);
+            calls.push(events.calls);
+        }
+        let (kms, (s3, calls)) = rayon::join(
+            || kms.concat(),
+            || rayon::join(|| s3.concat(), || calls.concat()),
+        );
+        let all = Events { kms, s3, calls };
+        (self.strings, all, self.summary)
     }
 }
 
@@ -176,12 +221,19 @@ fn build_pool(threads: usize) -> Option<rayon::ThreadPool> {
 /// Bytes of text inflated at a time: small enough to stay in L2 while it is framed and parsed.
 pub const CHUNK_BYTES: usize = 512 << 10;
 
+/// Room kept in front of each inflated chunk for the end of the previous one that did not make a
+/// whole record: it is copied there, and the chunk itself never moves. (A longer rest is joined
+/// to the chunk by a copy.)
+const CARRY_BYTES: usize = 64 << 10;
+
+/// A worker's text buffers, reused from input to input: while one chunk of an input is framed
+/// and parsed, the next is inflated into the other buffer.
+#[derive(Default)]
+pub struct Windows([Vec<u8>; 2]);
+
 thread_local! {
-    /// Each worker's buffers for the stored bytes and the text window of the input at hand,
-    /// reused from input to input.
-    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
-        std::cell::RefCell::new((Vec::new(), Vec::new()))
-    };
+    /// Each worker's buffers for the stored bytes and the text of the input at hand.
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Windows)> = std::cell::RefCell::default();
 }
 
 /// Reads one input into `batch`: its bytes, records and problems.
@@ -191,10 +243,13 @@ pub fn read_input(
     batch: &mut Batch,
     cancelled: &dyn Fn() -> bool,
 ) {
-    SCRATCH.with(|scratch| {
-        let (raw, window) = &mut *scratch.borrow_mut();
-        let name = input.display();
-        if let Err(e) = input.read_into(raw) {
+    // Taken out of the thread-local rather than borrowed: a worker waiting for the other half of
+    // a `rayon::join` may start another input meanwhile (which then gets fresh buffers).
+    let (mut raw, mut windows) = SCRATCH.take();
+    let name = input.display();
+    match input.read_into(&mut raw) {
+        Ok(()) => read_bytes(&name, &raw, cfg, batch, &mut windows, cancelled),
+        Err(e) => {
             batch.summary.file_problem("unreadable");
             batch.summary.add_problem(Problem {
                 file: name,
@@ -202,21 +257,20 @@ pub fn read_input(
                 reason: "unreadable".into(),
                 message: format!("cannot read: {e}"),
             });
-            return;
         }
-        read_bytes(&name, raw, cfg, batch, window, cancelled);
-    })
+    }
+    SCRATCH.set((raw, windows));
 }
 
 /// Reads one input's stored bytes into `batch`: decoding, framing, parsing, every problem
-/// named by `name`. `window` is scratch space, reused between inputs. `cancelled` is polled
+/// named by `name`. `windows` is scratch space, reused between inputs. `cancelled` is polled
 /// between chunks. The fuzz targets drive this function.
 pub fn read_bytes(
     name: &str,
     raw: &[u8],
     cfg: &AnalyzeConfig,
     batch: &mut Batch,
-    window: &mut Vec<u8>,
+    windows: &mut Windows,
     cancelled: &dyn Fn() -> bool,
 ) {
     let name = name.to_string();
@@ -240,31 +294,8 @@ pub fn read_bytes(
         decode::Kind::Unsupported(p) => (0, Some(p)),
         decode::Kind::Gzip => {
             let mut inflater = decode::Inflater::new(raw, cfg.limits);
-            window.clear();
-            let problem = loop {
-                let (more, problem) = match inflater.fill(window, CHUNK_BYTES) {
-                    Ok(more) => (more, None),
-                    Err(p) => (false, Some(p)),
-                };
-                if matches!(problem, Some(decode::DecodeProblem::TooLarge { .. })) {
-                    break problem; // nothing more of a refused input is read
-                }
-                let consumed = framer.feed(window, !more, &mut |item| reader.item(item));
-                window.drain(..consumed);
-                if !more {
-                    break problem;
-                }
-                if window.len() as u64 > cfg.limits.max_record_bytes {
-                    // One value that never ends: stop rather than hold it all.
-                    break Some(decode::DecodeProblem::RecordTooLarge {
-                        at: inflater.produced() - window.len() as u64,
-                        limit: cfg.limits.max_record_bytes,
-                    });
-                }
-                if cancelled() {
-                    break None;
-                }
-            };
+            let problem =
+                inflate_and_frame(&mut inflater, &mut framer, &mut reader, windows, cancelled);
             reader.batch.summary.files.gzip_members += inflater.members() as u64;
             (inflater.produced(), problem)
         }
@@ -302,6 +333,69 @@ pub fn read_bytes(
             reason: "empty".into(),
             message: "the file is empty".into(),
         });
+    }
+}
+
+/// Inflates a gzip input chunk by chunk and frames each chunk's records, inflating the next
+/// chunk while this one is framed and parsed: in a `rayon::join`, so a worker with nothing
+/// else to do (at the end of a run, when the inputs left are fewer than the workers) takes the
+/// inflating, and otherwise the same worker does both in turn. Returns the input's problem.
+fn inflate_and_frame(
+    inflater: &mut decode::Inflater<'_>,
+    framer: &mut frame::Framer,
+    reader: &mut RecordReader<'_, '_, '_>,
+    windows: &mut Windows,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<decode::DecodeProblem> {
+    let [window, spare] = &mut windows.0;
+    let fill = |inflater: &mut decode::Inflater<'_>, buf: &mut Vec<u8>| {
+        // The chunk goes after the carry room; what the room holds is never read.
+        buf.resize(CARRY_BYTES, 0);
+        match inflater.fill(buf, CHUNK_BYTES) {
+            Ok(more) => (more, None),
+            Err(p) => (false, Some(p)),
+        }
+    };
+    // The text not framed yet is `window[start..]`.
+    let mut start = CARRY_BYTES;
+    let (mut more, mut problem) = fill(inflater, window);
+    loop {
+        if matches!(problem, Some(decode::DecodeProblem::TooLarge { .. })) {
+            return problem; // nothing more of a refused input is read
+        }
+        let text = &window[start..];
+        if !more {
+            framer.feed(text, true, &mut |item| reader.item(item));
+            return problem;
+        }
+        let text_end = inflater.produced();
+        let (consumed, next) = rayon::join(
+            || framer.feed(text, false, &mut |item| reader.item(item)),
+            || fill(inflater, spare),
+        );
+        let rest = text.len() - consumed;
+        if rest as u64 > reader.cfg.limits.max_record_bytes {
+            // One value that never ends: stop rather than hold it all.
+            return Some(decode::DecodeProblem::RecordTooLarge {
+                at: text_end - rest as u64,
+                limit: reader.cfg.limits.max_record_bytes,
+            });
+        }
+        if cancelled() {
+            return None;
+        }
+        // The rest goes in front of the next chunk.
+        let rest_at = window.len() - rest;
+        if rest <= CARRY_BYTES {
+            start = CARRY_BYTES - rest;
+            spare[start..CARRY_BYTES].copy_from_slice(&window[rest_at..]);
+            std::mem::swap(window, spare);
+        } else {
+            window.drain(..rest_at);
+            window.extend_from_slice(&spare[CARRY_BYTES..]);
+            start = 0;
+        }
+        (more, problem) = next;
     }
 }
 
@@ -398,7 +492,7 @@ impl RecordReader<'_, '_, '_> {
         let strings = &mut self.batch.strings;
         if self.cfg.keep_calls {
             if let Some(call) = call_rec(&ev, strings) {
-                self.batch.calls.push(call);
+                self.batch.events.calls.push(call);
             }
         }
         match ev {
@@ -430,7 +524,7 @@ impl RecordReader<'_, '_, '_> {
                     kms_key: strings.intern_opt(k.kms_key.as_deref()),
                     ctx_value,
                 };
-                self.batch.kms.push(rec);
+                self.batch.events.kms.push(rec);
             }
             Event::S3(s) => {
                 let (src_bucket, src_key) = match &s.source {
@@ -453,7 +547,7 @@ impl RecordReader<'_, '_, '_> {
                     src_bucket,
                     src_key,
                 };
-                self.batch.s3.push(rec);
+                self.batch.events.s3.push(rec);
             }
         }
     }
@@ -577,6 +671,90 @@ mod tests {
             "{p}"
         );
         assert_eq!(batch.summary.records.read, 0);
+    }
+
+    /// A trail document of `n` bytes or more: a fixture's records over and over, with records
+    /// longer than the carry room between them (the first longer than a chunk), so that records
+    /// straddle the inflated chunks.
+    fn long_document(n: usize) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/two-buckets/AWSLogs");
+        let mut records: Vec<serde_json::Value> = Vec::new();
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let path = entry.unwrap().into_path();
+            if path.to_string_lossy().contains("CloudTrail/") && path.is_file() {
+                let mut text = Vec::new();
+                let raw = std::fs::read(&path).unwrap();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::MultiGzDecoder::new(&raw[..]),
+                    &mut text,
+                )
+                .unwrap();
+                let doc: serde_json::Value = serde_json::from_slice(&text).unwrap();
+                records.extend(doc["Records"].as_array().unwrap().iter().cloned());
+            }
+        }
+        assert!(records.len() > 100);
+        let mut out = b"{\"Records\":[".to_vec();
+        let mut i = 0;
+        while out.len() < n {
+            if i > 0 {
+                out.push(b',');
+            }
+            if i % 40 == 0 {
+                // The first one is longer than a chunk: it is carried whole into the next.
+                let len = if i == 0 {
+                    CHUNK_BYTES * 3 / 2
+                } else {
+                    3 * CARRY_BYTES
+                };
+                let pad = "p".repeat(len + 1000 * (i % 7));
+                let rec = format!(
+                    r#"{{"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","pad":"{pad}"}}"#
+                );
+                out.extend_from_slice(rec.as_bytes());
+            } else {
+                serde_json::to_writer(&mut out, &records[i % records.len()]).unwrap();
+            }
+            i += 1;
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+
+    /// Reads `raw` as one input and returns its rows and record counts.
+    fn read_one(raw: &[u8]) -> (Vec<crate::report::Row>, crate::summary::Records) {
+        let cfg = AnalyzeConfig::new(Vec::new());
+        let mut batch = Batch::default();
+        read_bytes("t", raw, &cfg, &mut batch, &mut Windows::default(), &|| {
+            false
+        });
+        assert!(
+            batch.summary.problems.is_empty(),
+            "{:?}",
+            batch.summary.problems
+        );
+        let report = correlate::correlate(batch, &cfg);
+        (report.rows, report.summary.records)
+    }
+
+    #[test]
+    fn records_across_inflated_chunks_read_as_in_plain_text() {
+        let text = long_document(5 * CHUNK_BYTES);
+        let plain = read_one(&text);
+        assert!(plain.1.read > 200 && !plain.0.is_empty(), "{plain:?}");
+        // The same text gzipped, in one member and in several, is read chunk by chunk while
+        // the next chunk is inflated, on a pool of 2 so that the inflating may move.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let members: Vec<u8> = text
+            .chunks(300_001)
+            .flat_map(crate::simulate::gzip)
+            .collect();
+        for gz in [crate::simulate::gzip(&text), members] {
+            assert_eq!(pool.install(|| read_one(&gz)), plain);
+        }
     }
 
     #[test]

@@ -69,7 +69,8 @@ pub struct S3Rec {
 }
 
 impl KmsRec {
-    pub fn remapped(mut self, r: &Remap) -> KmsRec {
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
         for s in [
             &mut self.requester,
             &mut self.bucket,
@@ -82,12 +83,12 @@ impl KmsRec {
         ] {
             *s = r.apply(*s);
         }
-        self
     }
 }
 
 impl S3Rec {
-    pub fn remapped(mut self, r: &Remap) -> S3Rec {
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
         for s in [
             &mut self.requester,
             &mut self.bucket,
@@ -101,7 +102,6 @@ impl S3Rec {
         ] {
             *s = r.apply(*s);
         }
-        self
     }
 }
 
@@ -132,7 +132,8 @@ pub struct CallRec {
 }
 
 impl CallRec {
-    pub fn remapped(mut self, r: &Remap) -> CallRec {
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
         for s in [
             &mut self.account,
             &mut self.region,
@@ -144,7 +145,6 @@ impl CallRec {
         ] {
             *s = r.apply(*s);
         }
-        self
     }
 }
 
@@ -226,11 +226,9 @@ fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>) {
     (s3_kms_key, s3_writer_bucket_key)
 }
 
-/// Slots, and where each group of them lies, by object and by bucket.
-type Groups = (Vec<Slot>, HashMap<(Sym, Sym, Sym, Sym), (u32, u32)>);
-
-/// The slots of the S3 requests, grouped by each mode's join key; `s3` must be in time order.
-fn slot_groups(s3: &[S3Rec]) -> (Groups, Groups) {
+/// The slots of the S3 requests, grouped by each mode's join key, in time order within a
+/// group; `s3` must be in time order.
+fn slot_groups(s3: &[S3Rec]) -> (ByObject, ByBucket) {
     let mut slots: Vec<Slot> = Vec::with_capacity(s3.len());
     for (i, r) in s3.iter().enumerate() {
         let mut add = |bucket: Sym, key: Sym, role: Role| {
@@ -258,57 +256,122 @@ fn slot_groups(s3: &[S3Rec]) -> (Groups, Groups) {
             S3Op::CompleteMultipartUpload => add(r.bucket, r.key, Role::Either),
         }
     }
-    // Slots grouped by each mode's join key, in time order within a group: a call finds its
-    // group with one hash lookup and its time window by binary search in it. Slots come in
-    // the order of the S3 requests, which are sorted by time, so a stable counting sort
-    // by group keeps each group in time order (then request, then role) without sorting.
-    let group = |key: &(dyn Fn(&Slot) -> (Sym, Sym, Sym, Sym) + Sync)| {
-        // First the group of each slot, numbered as first seen, and the groups' sizes.
-        let mut ranges: HashMap<(Sym, Sym, Sym, Sym), (u32, u32)> = HashMap::default();
-        let mut sizes: Vec<u32> = Vec::new();
+    rayon::join(|| ByObject::new(&slots), || ByBucket::new(&slots))
+}
+
+/// Orders slots by group, `groups[i]` being slot `i`'s, from 0 to `count - 1`. Slots come in the
+/// order of the S3 requests, which are sorted by time, and a counting sort is stable: each group
+/// stays in time order (then request, then role) without comparing times. Returns the slots
+/// in group order and where each group starts (and, last, where the last one ends).
+fn counting_sort(slots: &[Slot], groups: &[u32], count: usize) -> (Vec<Slot>, Vec<u32>) {
+    let mut starts = vec![0u32; count + 1];
+    for &g in groups {
+        starts[g as usize + 1] += 1;
+    }
+    for g in 0..count {
+        starts[g + 1] += starts[g];
+    }
+    let mut next = starts.clone();
+    let mut order = slots.to_vec();
+    for (slot, &g) in slots.iter().zip(groups) {
+        let at = &mut next[g as usize];
+        order[*at as usize] = *slot;
+        *at += 1;
+    }
+    (order, starts)
+}
+
+/// The slots by object (per-object calls name theirs): by key symbol, whose numbers are dense,
+/// then by head, bucket and requester within a key, in time order within each.
+struct ByObject {
+    slots: Vec<Slot>,
+    /// Where the slots of each key symbol start.
+    starts: Vec<u32>,
+}
+
+impl ByObject {
+    fn new(slots: &[Slot]) -> ByObject {
+        // S3 requests always name their key; a slot that did not could not be found by it.
+        let named: Vec<Slot>;
+        let slots = if slots.iter().any(|s| s.key.is_none()) {
+            named = slots.iter().filter(|s| !s.key.is_none()).copied().collect();
+            &named
+        } else {
+            slots
+        };
+        let keys: Vec<u32> = slots.iter().map(|s| s.key.0).collect();
+        let count = keys.iter().max().map_or(0, |&k| k as usize + 1);
+        let (mut order, starts) = counting_sort(slots, &keys, count);
+        for w in starts.windows(2) {
+            let run = &mut order[w[0] as usize..w[1] as usize];
+            if run.len() > 1 {
+                // Stable: time order stays within each group.
+                run.sort_by_key(|s| (s.head, s.bucket, s.requester));
+            }
+        }
+        ByObject {
+            slots: order,
+            starts,
+        }
+    }
+
+    /// The slots of one object and requester, in time order.
+    fn group(&self, head: Sym, bucket: Sym, key: Sym, requester: Sym) -> &[Slot] {
+        let k = key.0 as usize;
+        if k + 1 >= self.starts.len() {
+            return &[]; // no slot has this key (or the call names none)
+        }
+        let run = &self.slots[self.starts[k] as usize..self.starts[k + 1] as usize];
+        let want = (head, bucket, requester);
+        let from = run.partition_point(|s| (s.head, s.bucket, s.requester) < want);
+        let to = run.partition_point(|s| (s.head, s.bucket, s.requester) <= want);
+        &run[from..to]
+    }
+}
+
+/// The slots by bucket and requester (bucket-key calls name no object), in time order
+/// within each.
+struct ByBucket {
+    slots: Vec<Slot>,
+    ranges: HashMap<(Sym, Sym), (u32, u32)>,
+}
+
+impl ByBucket {
+    fn new(slots: &[Slot]) -> ByBucket {
+        // Number the groups as first seen; there are few (buckets times requesters).
+        let mut numbers: HashMap<(Sym, Sym), u32> = HashMap::default();
         let of_slot: Vec<u32> = slots
             .iter()
             .map(|s| {
-                let next = sizes.len() as u32;
-                let g = ranges.entry(key(s)).or_insert((next, 0)).0;
-                if g == next {
-                    sizes.push(0);
-                }
-                sizes[g as usize] += 1;
-                g
+                let next = numbers.len() as u32;
+                *numbers.entry((s.bucket, s.requester)).or_insert(next)
             })
             .collect();
-        let mut starts: Vec<u32> = Vec::with_capacity(sizes.len());
-        let mut total = 0;
-        for &n in &sizes {
-            starts.push(total);
-            total += n;
+        let (order, starts) = counting_sort(slots, &of_slot, numbers.len());
+        let ranges = numbers
+            .into_iter()
+            .map(|(key, g)| (key, (starts[g as usize], starts[g as usize + 1])))
+            .collect();
+        ByBucket {
+            slots: order,
+            ranges,
         }
-        let mut order: Vec<Slot> = slots.clone();
-        let mut next = starts.clone();
-        for (slot, &g) in slots.iter().zip(&of_slot) {
-            order[next[g as usize] as usize] = *slot;
-            next[g as usize] += 1;
+    }
+
+    fn group(&self, bucket: Sym, requester: Sym) -> &[Slot] {
+        match self.ranges.get(&(bucket, requester)) {
+            Some(&(from, to)) => &self.slots[from as usize..to as usize],
+            None => &[],
         }
-        for range in ranges.values_mut() {
-            let g = range.0 as usize;
-            *range = (starts[g], starts[g] + sizes[g]);
-        }
-        (order, ranges)
-    };
-    let object_key = |s: &Slot| (s.head, s.bucket, s.key, s.requester);
-    let bucket_key = |s: &Slot| (s.bucket, s.requester, Sym::NONE, Sym::NONE);
-    rayon::join(|| group(&object_key), || group(&bucket_key))
+    }
 }
 
 /// Joins KMS calls to S3 requests. Both lists must be sorted.
 pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
     // What each S3 request's object says about its key and bucket-key setting, and the
     // requests' slots grouped for matching: independent, so built side by side.
-    let (
-        (s3_kms_key, s3_writer_bucket_key),
-        ((by_object, object_ranges), (by_bucket, bucket_ranges)),
-    ) = rayon::join(|| objects_as_written(s3), || slot_groups(s3));
+    let ((s3_kms_key, s3_writer_bucket_key), (by_object, by_bucket)) =
+        rayon::join(|| objects_as_written(s3), || slot_groups(s3));
     // Whether each slot is taken: one bit per role of each S3 request.
     let mut used: Vec<u8> = vec![0; s3.len()];
 
@@ -331,20 +394,10 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
             KmsOp::Decrypt => Role::Read,
             _ => continue,
         };
-        let (order, range) = match call.mode {
-            Mode::PerObject => (
-                &by_object,
-                object_ranges.get(&(call.head, call.bucket, call.key, call.requester)),
-            ),
-            _ => (
-                &by_bucket,
-                bucket_ranges.get(&(call.bucket, call.requester, Sym::NONE, Sym::NONE)),
-            ),
+        let group = match call.mode {
+            Mode::PerObject => by_object.group(call.head, call.bucket, call.key, call.requester),
+            _ => by_bucket.group(call.bucket, call.requester),
         };
-        let Some(&(from, to)) = range else {
-            continue;
-        };
-        let group = &order[from as usize..to as usize];
         let first = group.partition_point(|s| s.time < call.time - window);
         let mut best: Option<(u8, i64, u32)> = None;
         for (n, slot) in group.iter().enumerate().skip(first) {
@@ -394,6 +447,92 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
         s3_to_kms,
         s3_kms_key,
         s3_writer_bucket_key,
+    }
+}
+
+/// The rows of one pass over the events, found by symbols: an event finds its row with one
+/// hash lookup, and each row's group label is made once, at the end.
+struct RowMap<'a> {
+    group_by: &'a GroupBy,
+    strings: &'a crate::intern::Interner,
+    rows: HashMap<(Sym, u32, Mode), RowAcc>,
+    /// For `prefix:N`: the number of each key's prefix, and the prefixes by number.
+    prefix_of: HashMap<Sym, u32>,
+    prefixes: Vec<String>,
+    prefix_numbers: HashMap<String, u32>,
+}
+
+/// A group without a label (`prefix:N` of a call that names no object).
+const NO_GROUP: u32 = u32::MAX;
+
+impl<'a> RowMap<'a> {
+    fn new(group_by: &'a GroupBy, strings: &'a crate::intern::Interner) -> RowMap<'a> {
+        RowMap {
+            group_by,
+            strings,
+            rows: HashMap::default(),
+            prefix_of: HashMap::default(),
+            prefixes: Vec::new(),
+            prefix_numbers: HashMap::default(),
+        }
+    }
+
+    /// The group of an event, as a number [`RowMap::label`] turns into its label.
+    fn group(&mut self, key: Sym, requester: Sym, kms_key: Sym, ctx: Sym) -> u32 {
+        match self.group_by {
+            GroupBy::Bucket => 0,
+            GroupBy::Prefix(n) => {
+                if key.is_none() {
+                    return NO_GROUP;
+                }
+                let (strings, prefixes, numbers) =
+                    (self.strings, &mut self.prefixes, &mut self.prefix_numbers);
+                *self.prefix_of.entry(key).or_insert_with(|| {
+                    let prefix = key_prefix(strings.get(key), *n);
+                    *numbers.entry(prefix).or_insert_with_key(|prefix| {
+                        prefixes.push(prefix.clone());
+                        prefixes.len() as u32 - 1
+                    })
+                })
+            }
+            GroupBy::KmsKey => kms_key.0,
+            GroupBy::Principal => requester.0,
+            GroupBy::Context(_) => ctx.0,
+        }
+    }
+
+    fn label(&self, group: u32) -> Option<String> {
+        let strings = self.strings;
+        Some(match self.group_by {
+            GroupBy::Bucket => String::new(),
+            GroupBy::Prefix(_) => self.prefixes.get(group as usize)?.clone(),
+            GroupBy::KmsKey => strings
+                .get_opt(Sym(group))
+                .unwrap_or("(unknown)")
+                .to_string(),
+            GroupBy::Principal => strings.get(Sym(group)).to_string(),
+            GroupBy::Context(_) => strings.get_opt(Sym(group)).unwrap_or("(none)").to_string(),
+        })
+    }
+
+    fn row(&mut self, bucket: Sym, group: u32, mode: Mode) -> &mut RowAcc {
+        self.rows.entry((bucket, group, mode)).or_default()
+    }
+
+    /// The rows by bucket, label and mode; groups without a label take `unlabelled`.
+    fn labelled(mut self, unlabelled: &str) -> BTreeMap<(Sym, String, Mode), RowAcc> {
+        use std::collections::btree_map::Entry;
+        let mut out: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
+        for ((bucket, group, mode), acc) in std::mem::take(&mut self.rows) {
+            let label = self.label(group).unwrap_or_else(|| unlabelled.to_string());
+            match out.entry((bucket, label, mode)) {
+                Entry::Vacant(v) => {
+                    v.insert(acc);
+                }
+                Entry::Occupied(o) => o.into_mut().absorb(acc),
+            }
+        }
+        out
     }
 }
 
@@ -505,20 +644,17 @@ pub fn correlate(batch: Batch, cfg: &AnalyzeConfig) -> Report {
 }
 
 /// The first half of the barrier: canonicalize, sort, dedup, match.
-pub fn join(mut batch: Batch, cfg: &AnalyzeConfig) -> Joined {
-    let remap = batch.strings.canonicalize();
-    let mut kms: Vec<KmsRec> = batch.kms.into_iter().map(|k| k.remapped(&remap)).collect();
-    let mut s3: Vec<S3Rec> = batch.s3.into_iter().map(|s| s.remapped(&remap)).collect();
-    let mut calls: Vec<CallRec> = batch
-        .calls
-        .into_iter()
-        .map(|c| c.remapped(&remap))
-        .collect();
+pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
+    let (strings, events, mut summary) = batch.into_events();
+    let crate::analyze::Events {
+        mut kms,
+        mut s3,
+        mut calls,
+    } = events;
     rayon::join(
         || rayon::join(|| kms.par_sort_unstable(), || s3.par_sort_unstable()),
         || calls.par_sort_unstable(),
     );
-    let summary = &mut batch.summary;
     let before = kms.len() + s3.len();
     rayon::join(|| dedup(&mut kms, |k| k.id), || dedup(&mut s3, |s| s.id));
     let mut duplicates = (before - kms.len() - s3.len()) as u64;
@@ -549,12 +685,12 @@ pub fn join(mut batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         }
     }
     Joined {
-        strings: batch.strings,
+        strings,
         kms,
         s3,
         calls,
         m,
-        summary: batch.summary,
+        summary,
         bucket_modes,
     }
 }
@@ -573,20 +709,10 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
         }
     }
 
-    let group_label = |key: Sym, requester: Sym, kms_key: Sym, ctx: Sym| -> Option<String> {
-        Some(match &cfg.group_by {
-            GroupBy::Bucket => String::new(),
-            GroupBy::Prefix(n) => key_prefix(strings.get_opt(key)?, *n),
-            GroupBy::KmsKey => strings.get_opt(kms_key).unwrap_or("(unknown)").to_string(),
-            GroupBy::Principal => strings.get(requester).to_string(),
-            GroupBy::Context(_) => strings.get_opt(ctx).unwrap_or("(none)").to_string(),
-        })
-    };
-
     // The KMS side and the S3 side of the rows are built in parallel, each with its own
     // counts, and merged.
     let kms_pass = || {
-        let mut rows: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
+        let mut rows = RowMap::new(&cfg.group_by, strings);
         let mut summary = Summary::default();
         let mut used = 0u64;
         for (j, k) in kms.iter().enumerate() {
@@ -627,12 +753,11 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
                 (Mode::BucketKey, Some(r)) => (r.key, true),
                 _ => (k.key, false),
             };
-            let group = group_label(key_for_group, k.requester, k.kms_key, k.ctx_value)
-                .unwrap_or_else(|| "(unattributed)".to_string());
+            let group = rows.group(key_for_group, k.requester, k.kms_key, k.ctx_value);
             if by_correlation && matches!(cfg.group_by, GroupBy::Prefix(_)) {
                 attributed = true;
             }
-            let acc = rows.entry((k.bucket, group, k.mode)).or_default();
+            let acc = rows.row(k.bucket, group, k.mode);
             acc.row.kms[k.op as usize] += 1;
             if attributed {
                 acc.row.kms_attributed += 1;
@@ -651,10 +776,10 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             }
             used += 1;
         }
-        (rows, summary, used)
+        (rows.labelled("(unattributed)"), summary, used)
     };
     let s3_pass = || {
-        let mut rows: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
+        let mut rows = RowMap::new(&cfg.group_by, strings);
         let mut summary = Summary::default();
         let mut used = 0u64;
         for (i, r) in s3.iter().enumerate() {
@@ -697,8 +822,8 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
                 continue;
             }
             let ctx = first_call.map_or(Sym::NONE, |c| c.ctx_value);
-            let group = group_label(r.key, r.requester, kms_key, ctx).unwrap_or_default();
-            let acc = rows.entry((r.bucket, group, mode)).or_default();
+            let group = rows.group(r.key, r.requester, kms_key, ctx);
+            let acc = rows.row(r.bucket, group, mode);
             acc.row.s3[r.op as usize] += 1;
             if r.failure != Failure::None {
                 acc.row.s3_errors += 1;
@@ -709,7 +834,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             acc.objects.insert((r.head, r.bucket, r.key));
             used += 1;
         }
-        (rows, summary, used)
+        (rows.labelled(""), summary, used)
     };
     let ((mut rows, kms_summary, kms_used), (s3_rows, s3_summary, s3_used)) =
         rayon::join(kms_pass, s3_pass);
@@ -805,6 +930,60 @@ pub fn key_prefix(key: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_groups_hold_exactly_their_slots_in_time_order() {
+        // Slots in time order, with few distinct symbols so that groups share keys, buckets
+        // and requesters in every combination.
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % n) as u32
+        };
+        let roles = [Role::Write, Role::Read, Role::Either];
+        let slots: Vec<Slot> = (0..3000)
+            .map(|i| Slot {
+                time: i as i64 / 3,
+                s3: i,
+                role: roles[next(3) as usize],
+                head: Sym(next(2)),
+                bucket: Sym(next(3)),
+                key: Sym(next(40)),
+                requester: Sym(next(3)),
+            })
+            .collect();
+        let ids = |group: &[Slot]| {
+            group
+                .iter()
+                .map(|s| (s.s3, s.role as u8))
+                .collect::<Vec<_>>()
+        };
+        let (by_object, by_bucket) = (ByObject::new(&slots), ByBucket::new(&slots));
+        for head in 0..3 {
+            for bucket in 0..4 {
+                for requester in 0..4 {
+                    let (h, b, r) = (Sym(head), Sym(bucket), Sym(requester));
+                    let want: Vec<Slot> = slots
+                        .iter()
+                        .filter(|s| (s.bucket, s.requester) == (b, r))
+                        .copied()
+                        .collect();
+                    assert_eq!(ids(by_bucket.group(b, r)), ids(&want));
+                    for key in (0..42).chain([u32::MAX]) {
+                        let k = Sym(key);
+                        let want: Vec<Slot> = slots
+                            .iter()
+                            .filter(|s| (s.head, s.bucket, s.key, s.requester) == (h, b, k, r))
+                            .copied()
+                            .collect();
+                        assert_eq!(ids(by_object.group(h, b, k, r)), ids(&want));
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn key_prefixes_take_whole_segments() {

@@ -150,6 +150,11 @@ fn string_of<'t>(text: &'t str, ends: &[usize], sym: Sym) -> &'t str {
 pub struct Remap(Vec<Sym>);
 
 impl Remap {
+    /// This map, then `next`.
+    pub fn then(&self, next: &Remap) -> Remap {
+        Remap(self.0.iter().map(|&s| next.apply(s)).collect())
+    }
+
     #[inline]
     pub fn apply(&self, sym: Sym) -> Sym {
         if sym.is_none() {
@@ -173,6 +178,23 @@ mod tests {
         assert!(remap.apply(b) < remap.apply(c));
         assert_eq!(a.get(remap.apply(c)), "c");
         assert_eq!(a.intern("b"), remap.apply(b));
+    }
+
+    #[test]
+    fn maps_compose() {
+        let (mut a, mut b, mut c) = (
+            Interner::default(),
+            Interner::default(),
+            Interner::default(),
+        );
+        let x = a.intern("x");
+        b.intern("y");
+        c.intern("z");
+        let a_to_b = b.absorb(a);
+        let b_to_c = c.absorb(b);
+        let a_to_c = a_to_b.then(&b_to_c);
+        assert_eq!(c.get(a_to_c.apply(x)), "x");
+        assert_eq!(a_to_c.apply(Sym::NONE), Sym::NONE);
     }
 
     #[test]

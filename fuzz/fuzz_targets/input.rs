@@ -2,7 +2,7 @@
 //! framing, parsing, classification, correlation. Nothing may panic, and every record read
 //! must be accounted for.
 #![no_main]
-use keytrail::analyze::{read_bytes, Batch};
+use keytrail::analyze::{read_bytes, Batch, Windows};
 use keytrail::config::AnalyzeConfig;
 use libfuzzer_sys::fuzz_target;
 
@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     // Half the inputs also keep every KMS call, as cost and quota do.
     cfg.keep_calls = data.len() % 2 == 1;
     let mut batch = Batch::default();
-    let mut window = Vec::new();
+    let mut window = Windows::default();
     read_bytes("fuzz", data, &cfg, &mut batch, &mut window, &|| false);
     // A second copy, gzipped, takes the streaming path too.
     read_bytes(
