@@ -98,7 +98,6 @@ fn main() {
         let mut report = serde_json::Value::Null;
         let mut peak_kib = 0;
         let wall = best(|| {
-            let t = Instant::now();
             let args: [&OsStr; 7] = [
                 command.as_ref(),
                 "--format".as_ref(),
@@ -108,8 +107,7 @@ fn main() {
                 threads_arg.as_ref(),
                 corpus.as_os_str(),
             ];
-            let (stdout, peak) = run_measured(&args);
-            let wall = t.elapsed();
+            let (stdout, wall, peak) = run_measured(&args);
             report = serde_json::from_slice(&stdout).unwrap();
             peak_kib = peak_kib.max(peak);
             wall
@@ -189,11 +187,15 @@ fn best(mut f: impl FnMut() -> Duration) -> Duration {
     (0..RUNS).map(|_| f()).min().unwrap()
 }
 
-/// Runs `keytrail ARGS`, returning its stdout and its peak resident memory in KiB.
+/// Runs `keytrail ARGS`, returning its stdout, its wall time and its peak resident memory in
+/// KiB.
 ///
-/// The peak is the child's own `VmHWM`, sampled from /proc until it exits: `ru_maxrss` of a
-/// child also counts what its parent had resident before `exec`.
-fn run_measured(args: &[&OsStr]) -> (Vec<u8>, u64) {
+/// The peak is the child's own `VmHWM`, sampled from /proc by a second thread while it runs
+/// (`ru_maxrss` of a child also counts what its parent had resident before `exec`). The wall
+/// time runs from the spawn to the end of a blocking wait, so the sampling does not round it.
+fn run_measured(args: &[&OsStr]) -> (Vec<u8>, Duration, u64) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let t = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
         .args(args)
         .stdout(Stdio::piped())
@@ -205,23 +207,28 @@ fn run_measured(args: &[&OsStr]) -> (Vec<u8>, u64) {
         stdout.read_to_end(&mut buf).unwrap();
         buf
     });
+    let (done, peak) = (AtomicBool::new(false), AtomicU64::new(0));
     let status_path = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Ok(status) = std::fs::read_to_string(&status_path) {
-            let hwm = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-            peak = peak.max(hwm.unwrap_or(0));
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "keytrail {args:?} failed");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    (reader.join().unwrap(), peak)
+    let (status, wall) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(status) = std::fs::read_to_string(&status_path) {
+                    let hwm = status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                    peak.fetch_max(hwm.unwrap_or(0), Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let status = child.wait().unwrap();
+        let wall = t.elapsed();
+        done.store(true, Ordering::Relaxed);
+        (status, wall)
+    });
+    assert!(status.success(), "keytrail {args:?} failed");
+    (reader.join().unwrap(), wall, peak.into_inner())
 }
 
 /// The scenario of the corpus: per-object SSE-KMS traffic (one KMS call per S3 request) under

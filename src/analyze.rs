@@ -75,7 +75,8 @@ impl Batch {
     }
 
     /// Renumbers the strings in their own order (so that no later sort depends on how inputs
-    /// were split between threads) and every event with them, in parallel.
+    /// were split between threads) and every event with them, in parallel; returns the events
+    /// sorted.
     pub fn into_events(mut self) -> (Interner, Events, Summary) {
         let canonical = self.strings.canonicalize();
         let mut parts: Vec<(Remap, Events)> = std::mem::take(&mut self.absorbed)
@@ -83,10 +84,20 @@ impl Batch {
             .map(|(remap, events)| (remap.then(&canonical), events))
             .collect();
         parts.push((canonical, std::mem::take(&mut self.events)));
+        // Each part renumbered and sorted on its own, in parallel, in cache; then merged.
         parts
             .par_iter_mut()
             .with_max_len(1)
-            .for_each(|(remap, events)| events.remap(remap));
+            .for_each(|(remap, events)| {
+                events.remap(remap);
+                sort_by_prefix(&mut events.kms, |k| {
+                    (k.time, [k.requester, k.bucket, k.key])
+                });
+                sort_by_prefix(&mut events.s3, |s| (s.time, [s.requester, s.bucket, s.key]));
+                sort_by_prefix(&mut events.calls, |c| {
+                    (c.time, [c.account, c.region, Sym::NONE])
+                });
+            });
         let (mut kms, mut s3, mut calls) = (Vec::new(), Vec::new(), Vec::new());
         for (_, events) in parts {
             kms.push(events.kms);
@@ -94,12 +105,45 @@ impl Batch {
             calls.push(events.calls);
         }
         let (kms, (s3, calls)) = rayon::join(
-            || kms.concat(),
-            || rayon::join(|| s3.concat(), || calls.concat()),
+            || merge_runs(kms),
+            || rayon::join(|| merge_runs(s3), || merge_runs(calls)),
         );
         let all = Events { kms, s3, calls };
         (self.strings, all, self.summary)
     }
+}
+
+/// Sorts records by their order (`Ord`), comparing first a prefix of it packed in two words:
+/// `start` gives the time and the three symbols the order begins with.
+fn sort_by_prefix<T: Ord>(v: &mut [T], start: impl Fn(&T) -> (i64, [Sym; 3])) {
+    let (min, max) = v.iter().fold((i64::MAX, i64::MIN), |(a, b), r| {
+        let t = start(r).0;
+        (a.min(t), b.max(t))
+    });
+    let pair = |x: Sym, y: Sym| (x.0 as u64) << 32 | y.0 as u64;
+    if max
+        .checked_sub(min)
+        .is_some_and(|span| span <= u32::MAX as i64)
+    {
+        // 32 bits of time since the earliest, then three symbols.
+        let prefix = |r: &T| {
+            let (t, [a, b, c]) = start(r);
+            [((t - min) as u64) << 32 | a.0 as u64, pair(b, c)]
+        };
+        v.sort_unstable_by(|x, y| prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y)));
+    } else {
+        v.sort_unstable();
+    }
+}
+
+/// The sorted runs in one vector, sorted: the runs are laid end to end in the order of their
+/// first records and the stable sort, which finds runs, merges them. Inputs cover stretches of
+/// time that overlap little, so that merging does little.
+fn merge_runs<T: Ord + Clone>(mut runs: Vec<Vec<T>>) -> Vec<T> {
+    runs.sort_by(|a, b| a.first().cmp(&b.first()));
+    let mut all = runs.concat();
+    all.sort();
+    all
 }
 
 /// A run that stopped before its report.
@@ -754,6 +798,40 @@ mod tests {
             .collect();
         for gz in [crate::simulate::gzip(&text), members] {
             assert_eq!(pool.install(|| read_one(&gz)), plain);
+        }
+    }
+
+    #[test]
+    fn sorting_by_a_packed_prefix_gives_the_order_itself() {
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+        struct Rec(i64, Sym, Sym, Sym, u8);
+        let mut seed = 11u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let sym = |n: u64| if n == 0 { Sym::NONE } else { Sym(n as u32) };
+        // Times close together (the packed prefix holds 32 bits of them) and far apart (it
+        // holds all 64), with ties on every field.
+        for span in [100_000, i64::MAX / 2] {
+            let runs: Vec<Vec<Rec>> = (0..5)
+                .map(|_| {
+                    let mut run: Vec<Rec> = (0..400)
+                        .map(|_| {
+                            let t = (next(1000) as i64 - 500) * (span / 500);
+                            Rec(t, sym(next(4)), sym(next(4)), sym(next(4)), next(3) as u8)
+                        })
+                        .collect();
+                    sort_by_prefix(&mut run, |r| (r.0, [r.1, r.2, r.3]));
+                    assert!(run.is_sorted());
+                    run
+                })
+                .collect();
+            let mut want: Vec<Rec> = runs.concat();
+            want.sort();
+            assert_eq!(merge_runs(runs), want);
         }
     }
 

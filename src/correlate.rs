@@ -24,7 +24,6 @@ use crate::filter::{self, PrefixMatch};
 use crate::intern::{Remap, Sym};
 use crate::report::{Report, Row, Settings};
 use crate::summary::Summary;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -651,10 +650,6 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         mut s3,
         mut calls,
     } = events;
-    rayon::join(
-        || rayon::join(|| kms.par_sort_unstable(), || s3.par_sort_unstable()),
-        || calls.par_sort_unstable(),
-    );
     let before = kms.len() + s3.len();
     rayon::join(|| dedup(&mut kms, |k| k.id), || dedup(&mut s3, |s| s.id));
     let mut duplicates = (before - kms.len() - s3.len()) as u64;
