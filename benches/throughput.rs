@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 fn main() {
     let threads: usize = env_or("KEYTRAIL_BENCH_THREADS", 2);
@@ -190,8 +190,9 @@ fn best(mut f: impl FnMut() -> Duration) -> Duration {
 /// Runs `keytrail ARGS`, returning its stdout, its wall time and its peak resident memory in
 /// KiB.
 ///
-/// The peak is the child's own `VmHWM`, sampled from /proc by a second thread while it runs
-/// (`ru_maxrss` of a child also counts what its parent had resident before `exec`). The wall
+/// The peak is the child's own `VmHWM` (a high-water mark, so a sample after the peak still
+/// sees it), read from /proc by a second thread while it runs (`ru_maxrss` of a child also
+/// counts what its parent had resident before `exec`). The wall
 /// time runs from the spawn to the end of a blocking wait, so the sampling does not round it.
 fn run_measured(args: &[&OsStr]) -> (Vec<u8>, Duration, u64) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -219,7 +220,7 @@ fn run_measured(args: &[&OsStr]) -> (Vec<u8>, Duration, u64) {
                         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
                     peak.fetch_max(hwm.unwrap_or(0), Ordering::Relaxed);
                 }
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(5));
             }
         });
         let status = child.wait().unwrap();
