@@ -13,6 +13,19 @@
 
 const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
 
+/// The opening and closing bracket of the value being scanned: `{}` or `[]`.
+type Pair = [u8; 2];
+
+/// The bracket pair of a value that starts with `first`. Only that kind is counted: in valid
+/// JSON each kind is balanced on its own.
+fn pair_of(first: u8) -> Pair {
+    if first == b'[' {
+        *b"[]"
+    } else {
+        *b"{}"
+    }
+}
+
 /// Bitmasks of one 64-byte block: bit `i` is set when byte `i` is that character.
 struct Masks {
     quote: u64,
@@ -23,17 +36,15 @@ struct Masks {
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn classify(block: &[u8; 64]) -> Masks {
+fn classify(block: &[u8; 64], [open, close]: Pair) -> Masks {
     use std::arch::x86_64::*;
     // SAFETY: SSE2 is part of the x86_64 baseline, and the loads are unaligned loads of 16 bytes
     // each from a 64-byte array.
     unsafe {
         let quote = _mm_set1_epi8(b'"' as i8);
         let backslash = _mm_set1_epi8(b'\\' as i8);
-        let ob = _mm_set1_epi8(b'{' as i8);
-        let cb = _mm_set1_epi8(b'}' as i8);
-        let os = _mm_set1_epi8(b'[' as i8);
-        let cs = _mm_set1_epi8(b']' as i8);
+        let ob = _mm_set1_epi8(open as i8);
+        let cb = _mm_set1_epi8(close as i8);
         let mut m = Masks {
             quote: 0,
             backslash: 0,
@@ -46,8 +57,8 @@ fn classify(block: &[u8; 64]) -> Masks {
             let bits = |x: __m128i| (_mm_movemask_epi8(x) as u32 as u64) << shift;
             m.quote |= bits(_mm_cmpeq_epi8(v, quote));
             m.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
-            m.open |= bits(_mm_or_si128(_mm_cmpeq_epi8(v, ob), _mm_cmpeq_epi8(v, os)));
-            m.close |= bits(_mm_or_si128(_mm_cmpeq_epi8(v, cb), _mm_cmpeq_epi8(v, cs)));
+            m.open |= bits(_mm_cmpeq_epi8(v, ob));
+            m.close |= bits(_mm_cmpeq_epi8(v, cb));
         }
         m
     }
@@ -56,7 +67,7 @@ fn classify(block: &[u8; 64]) -> Masks {
 /// [`classify`] with 32-byte compares, where the CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn classify_avx2(block: &[u8; 64]) -> Masks {
+unsafe fn classify_avx2(block: &[u8; 64], [open, close]: Pair) -> Masks {
     use std::arch::x86_64::*;
     let lo = _mm256_loadu_si256(block.as_ptr() as *const __m256i);
     let hi = _mm256_loadu_si256(block.as_ptr().add(32) as *const __m256i);
@@ -68,14 +79,14 @@ unsafe fn classify_avx2(block: &[u8; 64]) -> Masks {
     Masks {
         quote: both(b'"'),
         backslash: both(b'\\'),
-        open: both(b'{') | both(b'['),
-        close: both(b'}') | both(b']'),
+        open: both(open),
+        close: both(close),
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn classify(block: &[u8; 64]) -> Masks {
+fn classify(block: &[u8; 64], [open, close]: Pair) -> Masks {
     let mut m = Masks {
         quote: 0,
         backslash: 0,
@@ -84,12 +95,14 @@ fn classify(block: &[u8; 64]) -> Masks {
     };
     for (i, &b) in block.iter().enumerate() {
         let bit = 1u64 << i;
-        match b {
-            b'"' => m.quote |= bit,
-            b'\\' => m.backslash |= bit,
-            b'{' | b'[' => m.open |= bit,
-            b'}' | b']' => m.close |= bit,
-            _ => {}
+        if b == b'"' {
+            m.quote |= bit;
+        } else if b == b'\\' {
+            m.backslash |= bit;
+        } else if b == open {
+            m.open |= bit;
+        } else if b == close {
+            m.close |= bit;
         }
     }
     m
@@ -132,8 +145,9 @@ fn escaped_chars(backslash: u64, carry: &mut Carry) -> u64 {
 /// Given `buf[start]` is the first byte of a JSON object or array (`{` or `[`), returns the index
 /// one past its matching closing bracket, or `None` when the buffer ends first.
 ///
-/// Brackets of either kind count alike, so `{]` "matches"; the records found this way are parsed
-/// by serde afterwards, which rejects such input. Only framing relies on this function.
+/// Only brackets of the kind the value starts with are counted (each kind is balanced on its own
+/// in valid JSON), so `{[}` "matches"; the records found this way are parsed afterwards, which
+/// rejects such input. Only framing relies on this function.
 pub fn find_value_end(buf: &[u8], start: usize) -> Option<usize> {
     debug_assert!(matches!(buf.get(start), Some(b'{' | b'[')));
     #[cfg(target_arch = "x86_64")]
@@ -141,17 +155,19 @@ pub fn find_value_end(buf: &[u8], start: usize) -> Option<usize> {
         // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT, checked just above.
         return unsafe { find_value_end_avx2(buf, start) };
     }
-    find_end(buf, start, classify, prefix_xor)
+    let pair = pair_of(buf[start]);
+    find_end(buf, start, |b| classify(b, pair), prefix_xor)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq,popcnt")]
 unsafe fn find_value_end_avx2(buf: &[u8], start: usize) -> Option<usize> {
+    let pair = pair_of(buf[start]);
     // SAFETY: only called where the CPU has these features.
     find_end(
         buf,
         start,
-        |b| unsafe { classify_avx2(b) },
+        |b| unsafe { classify_avx2(b, pair) },
         |x| unsafe { prefix_xor_clmul(x) },
     )
 }
@@ -217,7 +233,12 @@ fn step(
     carry: &mut Carry,
     prefix_xor: impl Fn(u64) -> u64,
 ) -> Option<usize> {
-    let quote = m.quote & !escaped_chars(m.backslash, carry);
+    // Most blocks hold no backslash: then nothing is escaped, and nothing carries over.
+    let quote = if m.backslash == 0 && !carry.escaped {
+        m.quote
+    } else {
+        m.quote & !escaped_chars(m.backslash, carry)
+    };
     let in_string = prefix_xor(quote) ^ if carry.in_string { u64::MAX } else { 0 };
     carry.in_string = in_string >> 63 == 1;
     let open = m.open & !in_string;
@@ -247,6 +268,7 @@ fn step(
 
 /// The byte-at-a-time reference for [`find_value_end`].
 pub fn find_value_end_scalar(buf: &[u8], start: usize) -> Option<usize> {
+    let [open, close] = pair_of(buf[start]);
     let mut depth = 0u64;
     let mut in_string = false;
     let mut escaped = false;
@@ -261,16 +283,15 @@ pub fn find_value_end_scalar(buf: &[u8], start: usize) -> Option<usize> {
             }
             continue;
         }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return Some(i + 1);
-                }
+        if b == b'"' {
+            in_string = true;
+        } else if b == open {
+            depth += 1;
+        } else if b == close {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                return Some(i + 1);
             }
-            _ => {}
         }
     }
     None
@@ -349,7 +370,7 @@ mod tests {
                 String::from_utf8_lossy(&buf)
             );
             assert_eq!(
-                find_end(&buf, 0, classify, prefix_xor),
+                find_end(&buf, 0, |b| classify(b, pair_of(buf[0])), prefix_xor),
                 expected,
                 "baseline, case {case}"
             );
