@@ -784,6 +784,8 @@ mod tests {
         use crate::source::frame::{Framer, Item, Wrapping};
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut counts = Vec::new();
+        let finder = memchr::memmem::Finder::new(super::super::EVENT_SOURCE_NEEDLE);
+        let mut skipped = 0;
         for dir in [root.join("fixtures"), root.join("../shared/real-trails")] {
             assert!(dir.is_dir(), "{} is missing", dir.display());
             let (mut records, mut fast) = (0, 0);
@@ -817,11 +819,31 @@ mod tests {
                     if let Some(record) = record {
                         records += 1;
                         fast += usize::from(check(&record).is_some());
+                        // What the prefilter sets aside is no KMS or S3 record (another
+                        // service's, or an Insights record, whose eventSource is nested).
+                        if !super::super::prefilter(record.as_bytes(), &finder) {
+                            use super::super::{reason, NotUsed};
+                            skipped += 1;
+                            let parsed = super::super::parse_with(record.as_bytes(), true);
+                            assert!(
+                                matches!(
+                                    parsed,
+                                    Err(NotUsed::Filtered(
+                                        reason::OTHER_SERVICE | reason::INSIGHTS
+                                    ))
+                                ),
+                                "{parsed:?}: {record}"
+                            );
+                        }
                     }
                 });
             }
             counts.push((dir, records, fast));
         }
+        assert!(
+            skipped > 300,
+            "the prefilter set aside only {skipped} records"
+        );
         for (dir, records, fast) in counts {
             assert!(records > 400, "only {records} records in {}", dir.display());
             // Real trails have escapes now and then (user agents, policies); most records do not.

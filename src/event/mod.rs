@@ -928,6 +928,12 @@ mod tests {
         ));
         assert!(prefilter(br#"{"eventName":"x"}"#, &f));
         assert!(!prefilter(br#"{"eventSource":"ec2.amazonaws.com"}"#, &f));
+        // A nested eventSource that names another service does not hide the record's own.
+        let nested_first = br#"{"userIdentity":{"eventSource":"ec2.amazonaws.com"},"eventSource":"kms.amazonaws.com"}"#;
+        assert!(prefilter(nested_first, &f));
+        let in_a_string =
+            br#"{"a":"\"eventSource\":\"ec2.amazonaws.com\"","eventSource":"s3.amazonaws.com"}"#;
+        assert!(prefilter(in_a_string, &f));
     }
 
     #[test]
