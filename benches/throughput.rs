@@ -192,8 +192,8 @@ fn best(mut f: impl FnMut() -> Duration) -> Duration {
 ///
 /// The peak is the child's own `VmHWM` (a high-water mark, so a sample after the peak still
 /// sees it), read from /proc by a second thread while it runs (`ru_maxrss` of a child also
-/// counts what its parent had resident before `exec`). The wall
-/// time runs from the spawn to the end of a blocking wait, so the sampling does not round it.
+/// counts what its parent had resident before `exec`). The wall time runs from the spawn to the
+/// end of a blocking wait, so the sampling does not round it.
 fn run_measured(args: &[&OsStr]) -> (Vec<u8>, Duration, u64) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let t = Instant::now();

@@ -455,14 +455,10 @@ struct RowMap<'a> {
     group_by: &'a GroupBy,
     strings: &'a crate::intern::Interner,
     rows: HashMap<(Sym, u32, Mode), RowAcc>,
-    /// For `prefix:N`: the number of each key's prefix, and the prefixes by number.
-    prefix_of: HashMap<Sym, u32>,
-    prefixes: Vec<String>,
-    prefix_numbers: HashMap<String, u32>,
+    /// For `prefix:N`: each key's prefix, as a symbol of `prefixes`.
+    prefix_of: HashMap<Sym, Sym>,
+    prefixes: crate::intern::Interner,
 }
-
-/// A group without a label (`prefix:N` of a call that names no object).
-const NO_GROUP: u32 = u32::MAX;
 
 impl<'a> RowMap<'a> {
     fn new(group_by: &'a GroupBy, strings: &'a crate::intern::Interner) -> RowMap<'a> {
@@ -471,8 +467,7 @@ impl<'a> RowMap<'a> {
             strings,
             rows: HashMap::default(),
             prefix_of: HashMap::default(),
-            prefixes: Vec::new(),
-            prefix_numbers: HashMap::default(),
+            prefixes: crate::intern::Interner::default(),
         }
     }
 
@@ -482,17 +477,14 @@ impl<'a> RowMap<'a> {
             GroupBy::Bucket => 0,
             GroupBy::Prefix(n) => {
                 if key.is_none() {
-                    return NO_GROUP;
+                    return Sym::NONE.0; // no label: a call that names no object
                 }
-                let (strings, prefixes, numbers) =
-                    (self.strings, &mut self.prefixes, &mut self.prefix_numbers);
-                *self.prefix_of.entry(key).or_insert_with(|| {
-                    let prefix = key_prefix(strings.get(key), *n);
-                    *numbers.entry(prefix).or_insert_with_key(|prefix| {
-                        prefixes.push(prefix.clone());
-                        prefixes.len() as u32 - 1
-                    })
-                })
+                let (strings, prefixes) = (self.strings, &mut self.prefixes);
+                let prefix = self
+                    .prefix_of
+                    .entry(key)
+                    .or_insert_with(|| prefixes.intern(&key_prefix(strings.get(key), *n)));
+                prefix.0
             }
             GroupBy::KmsKey => kms_key.0,
             GroupBy::Principal => requester.0,
@@ -504,7 +496,7 @@ impl<'a> RowMap<'a> {
         let strings = self.strings;
         Some(match self.group_by {
             GroupBy::Bucket => String::new(),
-            GroupBy::Prefix(_) => self.prefixes.get(group as usize)?.clone(),
+            GroupBy::Prefix(_) => self.prefixes.get_opt(Sym(group))?.to_string(),
             GroupBy::KmsKey => strings
                 .get_opt(Sym(group))
                 .unwrap_or("(unknown)")
