@@ -23,13 +23,22 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 /// Parses a record without serde, or returns `None` for serde to do it (see the module doc).
-pub fn parse(text: &str) -> Option<RawRecord<'_>> {
+///
+/// The index looks at every byte, so it also tells whether the record is all ASCII, and only a
+/// record that is not gets a separate UTF-8 check.
+pub fn parse(bytes: &[u8]) -> Option<RawRecord<'_>> {
     thread_local! {
         static TAPE: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
     }
     TAPE.with(|tape| {
         let tape = &mut *tape.try_borrow_mut().ok()?;
-        let len = index(text.as_bytes(), tape)?;
+        let (len, ascii) = index(bytes, tape)?;
+        let text = if ascii {
+            // SAFETY: the index saw every byte below 0x80, and ASCII is UTF-8.
+            unsafe { std::str::from_utf8_unchecked(bytes) }
+        } else {
+            std::str::from_utf8(bytes).ok()?
+        };
         let tape = &tape[..len];
         let mut w = Walker {
             text,
@@ -65,6 +74,8 @@ struct Masks {
     structural: u64,
     /// Bytes below 0x20.
     control: u64,
+    /// Bytes of 0x80 and above (not ASCII).
+    high: u64,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -88,6 +99,7 @@ fn classify(block: &[u8; 64]) -> Masks {
             backslash: 0,
             structural: 0,
             control: 0,
+            high: 0,
         };
         for i in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
@@ -102,6 +114,7 @@ fn classify(block: &[u8; 64]) -> Masks {
             m.structural |= bits(_mm_or_si128(brackets, punctuation));
             // v <= 0x1f, unsigned.
             m.control |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, below), below));
+            m.high |= bits(v);
         }
         m
     }
@@ -137,6 +150,7 @@ unsafe fn classify_avx2(block: &[u8; 64]) -> Masks {
         backslash: eq(b'\\'),
         structural: brackets(b'{') | brackets(b'}') | eq(b':') | eq(b','),
         control: mask(below(lo), below(hi)),
+        high: mask(lo, hi),
     }
 }
 
@@ -148,6 +162,7 @@ fn classify(block: &[u8; 64]) -> Masks {
         backslash: 0,
         structural: 0,
         control: 0,
+        high: 0,
     };
     for (i, &b) in block.iter().enumerate() {
         let bit = 1u64 << i;
@@ -156,6 +171,7 @@ fn classify(block: &[u8; 64]) -> Masks {
             b'\\' => m.backslash |= bit,
             b'{' | b'}' | b'[' | b']' | b':' | b',' => m.structural |= bit,
             0..=0x1f => m.control |= bit,
+            0x80.. => m.high |= bit,
             _ => {}
         }
     }
@@ -163,10 +179,10 @@ fn classify(block: &[u8; 64]) -> Masks {
 }
 
 /// Writes to the start of `tape` the positions of the structural characters outside strings and
-/// of every quote, in order, and returns how many. `None` when the record has a backslash, a
-/// control character inside a string or an unterminated string, or is larger than
-/// [`MAX_BYTES`].
-fn index(text: &[u8], tape: &mut Vec<u32>) -> Option<usize> {
+/// of every quote, in order, and returns how many, and whether every byte is ASCII. `None` when
+/// the record has a backslash, a control character inside a string or an unterminated string,
+/// or is larger than [`MAX_BYTES`].
+fn index(text: &[u8], tape: &mut Vec<u32>) -> Option<(usize, bool)> {
     if text.len() > MAX_BYTES {
         return None;
     }
@@ -185,7 +201,7 @@ fn index(text: &[u8], tape: &mut Vec<u32>) -> Option<usize> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq,popcnt")]
-unsafe fn index_avx2(text: &[u8], tape: &mut [u32]) -> Option<usize> {
+unsafe fn index_avx2(text: &[u8], tape: &mut [u32]) -> Option<(usize, bool)> {
     // SAFETY: only called where the CPU has these features.
     index_with(
         text,
@@ -196,15 +212,17 @@ unsafe fn index_avx2(text: &[u8], tape: &mut [u32]) -> Option<usize> {
 }
 
 /// The index, for a given way of classifying a block (inlined into each caller so the AVX2
-/// version is compiled with AVX2 throughout). Returns how many positions it wrote.
+/// version is compiled with AVX2 throughout). Returns how many positions it wrote, and whether
+/// every byte is ASCII.
 #[inline(always)]
 fn index_with(
     text: &[u8],
     tape: &mut [u32],
     classify: impl Fn(&[u8; 64]) -> Masks,
     prefix_xor: impl Fn(u64) -> u64,
-) -> Option<usize> {
+) -> Option<(usize, bool)> {
     let mut len = 0;
+    let mut high = 0u64;
     // All ones when the previous block ended inside a string.
     let mut inside_before = 0u64;
     let mut block_at = |block: &[u8; 64], base: u32| -> Option<()> {
@@ -212,6 +230,7 @@ fn index_with(
         if m.backslash != 0 {
             return None;
         }
+        high |= m.high;
         // Set from an opening quote up to, not including, its closing quote.
         let inside = prefix_xor(m.quote) ^ inside_before;
         inside_before = ((inside as i64) >> 63) as u64;
@@ -239,7 +258,7 @@ fn index_with(
         last[..rest.len()].copy_from_slice(rest);
         block_at(&last, base)?;
     }
-    (inside_before == 0).then_some(len)
+    (inside_before == 0).then_some((len, high == 0))
 }
 
 // ---- Stage 2: the walk ------------------------------------------------------------------------
@@ -696,7 +715,7 @@ mod tests {
 
     /// The fast path's record, checked against serde's: equal whenever the fast path answers.
     fn check(text: &str) -> Option<RawRecord<'_>> {
-        let fast = parse(text);
+        let fast = parse(text.as_bytes());
         if let Some(fast) = &fast {
             let slow: RawRecord = serde_json::from_str(text)
                 .unwrap_or_else(|e| panic!("fast path accepted what serde rejects ({e}): {text}"));
@@ -735,6 +754,18 @@ mod tests {
     }
 
     #[test]
+    fn reads_text_beyond_ascii_and_refuses_what_is_not_utf8() {
+        let accented = KMS.replace("\"userAgent\"", "\"x\":\"café\",\"userAgent\"");
+        assert_ne!(accented, KMS);
+        assert!(check(&accented).is_some());
+        let mut broken = accented.clone().into_bytes();
+        let at = broken.iter().position(|&b| b == 0xc3).expect("the é");
+        broken[at + 1] = b'e'; // a lead byte with no continuation
+        assert!(std::str::from_utf8(&broken).is_err());
+        assert!(parse(&broken).is_none());
+    }
+
+    #[test]
     fn hands_the_unusual_to_serde() {
         for text in [
             r#"{"eventName":"a\"b"}"#,              // an escape
@@ -753,14 +784,14 @@ mod tests {
             r#"["a"]"#,                             // not an object
             r#"{"requestParameters":{"x-amz-server-side-encryption-bucket-key-enabled":1}}"#,
         ] {
-            assert!(parse(text).is_none(), "{text}");
+            assert!(parse(text.as_bytes()).is_none(), "{text}");
             check(text);
         }
         let large = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BYTES));
-        assert!(parse(&large).is_none());
+        assert!(parse(large.as_bytes()).is_none());
         assert!(serde_json::from_str::<RawRecord>(&large).is_ok());
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
-        assert!(parse(&deep).is_none());
+        assert!(parse(deep.as_bytes()).is_none());
         let fine = format!("{{\"a\":{}{}}}", "[".repeat(50), "]".repeat(50));
         assert!(check(&fine).is_some());
     }
@@ -866,7 +897,8 @@ mod tests {
             state ^= state << 17;
             (state % n as u64) as usize
         };
-        const ALPHABET: &[u8] = b"{}[]:,\" \t\n0123456789-+.eEtrufalsn\\x";
+        // With the two bytes of a UTF-8 `é`, which make valid and invalid UTF-8.
+        const ALPHABET: &[u8] = b"{}[]:,\" \t\n0123456789-+.eEtrufalsn\\x\xc3\xa9";
         let base = KMS.as_bytes();
         let mut accepted = 0;
         for _ in 0..20_000 {
@@ -881,14 +913,15 @@ mod tests {
                     _ => text[at] = ALPHABET[rand(ALPHABET.len())],
                 }
             }
-            if let Ok(text) = std::str::from_utf8(&text) {
-                accepted += usize::from(check(text).is_some());
+            match std::str::from_utf8(&text) {
+                Ok(text) => accepted += usize::from(check(text).is_some()),
+                Err(_) => assert!(parse(&text).is_none()),
             }
             // The portable index agrees with the one in use (AVX2 on most machines).
             let (mut a, mut b) = (vec![0; text.len() + 64], vec![0; text.len() + 64]);
-            let fast = index(&text, &mut a).map(|n| a[..n].to_vec());
+            let fast = index(&text, &mut a).map(|(n, ascii)| (a[..n].to_vec(), ascii));
             let portable = index_with(&text, &mut b, classify, scan::prefix_xor);
-            assert_eq!(fast, portable.map(|n| b[..n].to_vec()));
+            assert_eq!(fast, portable.map(|(n, ascii)| (b[..n].to_vec(), ascii)));
         }
         // Many mutations land in strings and keep the record valid.
         assert!(accepted > 1_000, "{accepted}");

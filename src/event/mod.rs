@@ -552,24 +552,26 @@ pub fn parse(text: &[u8]) -> Result<Event<'_>, NotUsed> {
 /// [`parse`], keeping KMS calls made for anything but S3 as [`Event::OtherKms`] when
 /// `other_kms` (quota and cost count every caller).
 pub fn parse_with(text: &[u8], other_kms: bool) -> Result<Event<'_>, NotUsed> {
-    // One UTF-8 check of the whole record (ASCII runs at memory speed) lets serde skip its
-    // check of every key and string, which cost more than the rest of the parse.
-    let text = std::str::from_utf8(text).map_err(|e| {
-        NotUsed::Rejected(
-            "invalid_json",
-            format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
-        )
-    })?;
     let raw = match fast::parse(text) {
         Some(raw) => raw,
-        None => serde_json::from_str(text).map_err(|e| {
-            let kind = if e.is_data() {
-                "wrong_field_type"
-            } else {
-                "invalid_json"
-            };
-            NotUsed::Rejected(kind, e.to_string())
-        })?,
+        None => {
+            // One UTF-8 check of the whole record (ASCII runs at memory speed) lets serde skip
+            // its check of every key and string, which cost more than the rest of the parse.
+            let text = std::str::from_utf8(text).map_err(|e| {
+                NotUsed::Rejected(
+                    "invalid_json",
+                    format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
+                )
+            })?;
+            serde_json::from_str(text).map_err(|e| {
+                let kind = if e.is_data() {
+                    "wrong_field_type"
+                } else {
+                    "invalid_json"
+                };
+                NotUsed::Rejected(kind, e.to_string())
+            })?
+        }
     };
     classify_with(raw, other_kms)
 }
