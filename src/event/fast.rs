@@ -308,17 +308,39 @@ impl<'a> Walker<'a, '_> {
         if self.text.as_bytes()[close] != b'"' {
             return None;
         }
-        let s = self.text.get(self.pos..close)?;
+        debug_assert!(self.pos <= close && self.text.is_char_boundary(self.pos));
+        // SAFETY: `pos` follows the opening quote and `close` is the closing one: both are
+        // char boundaries of the (valid UTF-8) text, and tape positions only increase.
+        let s = unsafe { self.text.get_unchecked(self.pos..close) };
         self.next += 1;
         self.pos = close + 1;
         Some(s)
     }
 
     /// Reads the start of a value: scalars and strings whole, the bracket of a container.
+    #[inline]
     fn value(&mut self) -> Option<Value<'a>> {
         let at = *self.tape.get(self.next)? as usize;
         let bytes = self.text.as_bytes();
-        let gap = &bytes[self.pos..at];
+        if self.pos < at {
+            // Something before the next token: whitespace, then a string or a container, or
+            // a scalar.
+            return self.spaced_value(at);
+        }
+        self.next += 1;
+        self.pos = at + 1;
+        match bytes[at] {
+            b'"' => Some(Value::Str(self.string_rest()?)),
+            b'{' => self.enter(Value::Object),
+            b'[' => self.enter(Value::Array),
+            _ => None,
+        }
+    }
+
+    /// [`Walker::value`] when bytes come before the next token (`at`).
+    #[inline(never)]
+    fn spaced_value(&mut self, at: usize) -> Option<Value<'a>> {
+        let gap = &self.text.as_bytes()[self.pos..at];
         match gap.iter().position(|b| !is_whitespace_byte(*b)) {
             Some(start) => {
                 // A scalar runs up to the separator at `at`, which stays for the caller.
@@ -333,14 +355,9 @@ impl<'a> Walker<'a, '_> {
                 }
             }
             None => {
-                self.next += 1;
-                self.pos = at + 1;
-                match bytes[at] {
-                    b'"' => Some(Value::Str(self.string_rest()?)),
-                    b'{' => self.enter(Value::Object),
-                    b'[' => self.enter(Value::Array),
-                    _ => None,
-                }
+                // Only whitespace: skip it and read the token.
+                self.pos = at;
+                self.value()
             }
         }
     }
