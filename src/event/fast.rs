@@ -3,9 +3,10 @@
 //! serde_json validates a record byte by byte, strings included, at about 1 GB/s, and a KMS or S3
 //! record is mostly strings keytrail never reads (identities, user agents, TLS details). This
 //! reads it the way simdjson does: one pass classifies 64 bytes at a time into bitmasks (quotes,
-//! brackets, colons and commas, control characters), works out which bytes lie inside strings,
-//! and keeps the positions of the structural characters outside strings and of every quote; a
-//! second pass walks those positions only. A string's bytes are not looked at again, and skipping
+//! brackets, colons and commas, control characters, bytes that are not ASCII), works out which
+//! bytes lie inside strings, and keeps the positions of the structural characters outside strings
+//! and of every quote; a record that is all ASCII needs no UTF-8 check. A second pass walks those
+//! positions only. A string's bytes are not looked at again, and skipping
 //! a value costs one step per token.
 //!
 //! It reads the common case only, and says so by returning `None`: a backslash anywhere (so every
