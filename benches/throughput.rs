@@ -45,10 +45,7 @@ fn main() {
                     let mut inflater = decode::Inflater::new(&raw, Limits::default());
                     loop {
                         window.clear();
-                        if !inflater
-                            .fill(window, keytrail::analyze::CHUNK_BYTES)
-                            .unwrap()
-                        {
+                        if !inflater.fill(window, keytrail::trail::CHUNK_BYTES).unwrap() {
                             break inflater.produced();
                         }
                     }
@@ -137,7 +134,7 @@ fn main() {
     println!();
     let chunked_name = format!(
         "decompress only, keytrail's inflater ({} KiB chunks)",
-        keytrail::analyze::CHUNK_BYTES >> 10
+        keytrail::trail::CHUNK_BYTES >> 10
     );
     println!("| pass | wall (best of {RUNS}) | JSON GB/s | Mrecords/s | vs fastest decompress |");
     println!("|---|---|---|---|---|");

@@ -1,32 +1,45 @@
 //! keytrail: what SSE-KMS really costs, read from CloudTrail.
 //!
-//! The pipeline runs one way: [`source`] finds inputs and frames their records, [`event`]
-//! parses and classifies them, [`filter`] holds the predicates, [`analyze`] is the parallel
-//! stage that keeps compact events, [`correlate`] is the barrier that joins KMS calls to S3
-//! requests and builds rows, and [`report`] renders them. `cost` and `quota` read the same
-//! joined trail: [`whatif`] replays its S3 traffic through the [`envelope`] engine with bucket
-//! keys switched, [`cost`] prices it ([`pricing`] holds the defaults), [`quota`] counts it per
-//! second, and [`check`] holds thresholds over both. [`app`] ties the command line to it.
+//! The layers, each a module, each using only those listed before it (`docs/architecture.md`
+//! draws the map):
+//!
+//! - [`source`]: where bytes come from (files, stdin): inputs found, decoded, framed into
+//!   records.
+//! - [`event`]: one record -> a lean typed event, classified.
+//! - [`envelope`]: the model of S3's envelope encryption, with and without bucket keys (used by
+//!   the what-if and by the simulator).
+//! - [`trail`]: the parallel pass: filter and keep compact events, merged into a batch.
+//! - [`join`]: the barrier and the seam: which KMS call belongs to which S3 request.
+//! - [`reports`]: pure functions from the joined trail to typed reports (calls per object,
+//!   cost, quota, what-if, check).
+//! - [`render`]: typed reports -> table, JSON, CSV, Parquet, Markdown, HTML, SVG/PNG.
+//! - [`simulate`]: scenario -> envelope -> records written as CloudTrail would.
+//! - [`cli`]: the command line: arguments, validation, running a command, exit codes.
+//!
+//! Beside them, used from any layer: [`intern`] (string symbols), [`summary`] (the accounting
+//! of every file and record), [`pricing`] (prices and quotas), [`text`] (numbers for people), [`output`]
+//! (writing files).
 
-pub mod analyze;
-pub mod app;
-pub mod check;
-pub mod cli;
-pub mod config;
-pub mod correlate;
-pub mod cost;
-pub mod envelope;
-pub mod event;
-pub mod exit;
-pub mod expect;
-pub mod filter;
 pub mod intern;
 pub mod output;
 pub mod pricing;
-pub mod progress;
-pub mod quota;
-pub mod report;
-pub mod simulate;
-pub mod source;
 pub mod summary;
-pub mod whatif;
+pub mod text;
+
+pub mod source;
+
+pub mod event;
+
+pub mod envelope;
+
+pub mod trail;
+
+pub mod join;
+
+pub mod reports;
+
+pub mod render;
+
+pub mod simulate;
+
+pub mod cli;

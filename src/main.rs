@@ -1,12 +1,12 @@
 use clap::Parser;
-use keytrail::app::{self, UsageError};
-use keytrail::cli::Cli;
-use keytrail::exit::ExitCode;
-use keytrail::report::sanitize::visible;
+use keytrail::cli::args::Cli;
+use keytrail::cli::exit::ExitCode;
+use keytrail::cli::{self, UsageError};
+use keytrail::render::sanitize::visible;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match app::run(cli) {
+    let args = Cli::parse();
+    match cli::run(args) {
         Ok(code) => code.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::Success.into(),
         Err(e) => {

@@ -1,7 +1,7 @@
 //! Prices and request quotas: the defaults, each named with its source, and the user's
 //! overrides. Every figure here can be replaced on the command line.
 //!
-//! Source of every default: `DOMAIN.md` section 6, which cites the AWS KMS pricing page
+//! Source of every default: `docs/domain.md` section 6, which cites the AWS KMS pricing page
 //! (<https://aws.amazon.com/kms/pricing/>) and the AWS KMS request quotas page
 //! (<https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html>).
 

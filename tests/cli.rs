@@ -135,7 +135,7 @@ impl Trail {
 }
 
 fn time(t: u32) -> String {
-    keytrail::report::format_time(1_709_287_200 + t as i64)
+    keytrail::event::format_time(1_709_287_200 + t as i64)
 }
 
 fn records_json(records: &[Vec<u8>]) -> Vec<u8> {
@@ -1047,8 +1047,8 @@ fn random_scenarios_analyze_to_their_manifests() {
     /// (README states it). Misses are calls whose nearest request, within the window and under
     /// the same KMS key, was to another prefix.
     const ATTRIBUTION_FLOOR: f64 = 0.85;
-    use keytrail::config::{AnalyzeConfig, GroupBy, InputSpec};
     use keytrail::simulate::{self, scenario::Scenario};
+    use keytrail::trail::config::{AnalyzeConfig, GroupBy, InputSpec};
     let mut rng = Rng::new(2024);
     let (mut right, mut total) = (0u64, 0u64);
     for n in 0..60 {
@@ -1062,9 +1062,9 @@ fn random_scenarios_analyze_to_their_manifests() {
                 .unwrap();
         let mut cfg = AnalyzeConfig::new(vec![InputSpec::Path(dir.path().to_path_buf())]);
         cfg.threads = 2;
-        let report = keytrail::analyze::run(&cfg, &keytrail::analyze::Quiet).unwrap();
+        let report = keytrail::reports::calls::analyze(&cfg, &keytrail::trail::Quiet).unwrap();
         assert!(report.summary.records_balance());
-        let diffs = keytrail::expect::differences(&report, &manifest).unwrap();
+        let diffs = keytrail::simulate::expect::differences(&report, &manifest).unwrap();
         assert!(
             diffs.is_empty(),
             "scenario {n}:\n{}\n{toml}",
@@ -1075,7 +1075,7 @@ fn random_scenarios_analyze_to_their_manifests() {
             continue;
         }
         cfg.group_by = GroupBy::Prefix(1);
-        let by_prefix = keytrail::analyze::run(&cfg, &keytrail::analyze::Quiet).unwrap();
+        let by_prefix = keytrail::reports::calls::analyze(&cfg, &keytrail::trail::Quiet).unwrap();
         for truth in manifest["truth"]["prefixes"].as_array().unwrap() {
             if truth["mode"] != "bucket_key" {
                 continue;

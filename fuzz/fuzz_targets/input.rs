@@ -2,8 +2,8 @@
 //! framing, parsing, classification, correlation. Nothing may panic, and every record read
 //! must be accounted for.
 #![no_main]
-use keytrail::analyze::{read_bytes, Batch, Windows};
-use keytrail::config::AnalyzeConfig;
+use keytrail::trail::{read_bytes, Batch, Windows};
+use keytrail::trail::config::AnalyzeConfig;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,8 +22,8 @@ fuzz_target!(|data: &[u8]| {
         &mut window,
         &|| false,
     );
-    let joined = keytrail::correlate::join(batch, &cfg);
-    let report = keytrail::correlate::rows(&joined, &cfg);
+    let joined = keytrail::join::join(batch, &cfg);
+    let report = keytrail::reports::calls::rows(&joined, &cfg);
     assert!(
         report.summary.records_balance(),
         "{:?}",
@@ -31,11 +31,11 @@ fuzz_target!(|data: &[u8]| {
     );
     if cfg.keep_calls {
         // The what-if, cost and quota stages on whatever the input made.
-        let what_if = keytrail::whatif::project(&joined, &Default::default());
+        let what_if = keytrail::reports::whatif::project(&joined, &Default::default());
         let span = (joined.summary.first_time, joined.summary.last_time);
-        if let Some(w) = keytrail::cost::Window::of(None, None, span.0, span.1) {
-            let _ = keytrail::cost::cost(&joined, &what_if, &Default::default(), w);
-            let _ = keytrail::quota::quota(&joined, &what_if, &Default::default(), w);
+        if let Some(w) = keytrail::reports::cost::Window::of(None, None, span.0, span.1) {
+            let _ = keytrail::reports::cost::cost(&joined, &what_if, &Default::default(), w);
+            let _ = keytrail::reports::quota::quota(&joined, &what_if, &Default::default(), w);
         }
     }
 });

@@ -1,7 +1,7 @@
 //! The envelope engine: which KMS calls an S3 request causes, with and without bucket keys.
 //!
 //! One model, shared by the simulator (which writes the calls it yields as CloudTrail records)
-//! and by what-if projections. It follows DOMAIN.md sections 2 and 3:
+//! and by what-if projections. It follows docs/domain.md sections 2 and 3:
 //!
 //! - **Per-object keys** (SSE-KMS without a bucket key, and DSSE-KMS always): PutObject,
 //!   CreateMultipartUpload -> GenerateDataKey; GetObject (each request, ranged ones too),

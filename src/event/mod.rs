@@ -324,7 +324,7 @@ impl KmsOp {
             KmsOp::Other => "OtherKms",
         }
     }
-    /// The symmetric cryptographic operations that share the request quota (DOMAIN.md 6).
+    /// The symmetric cryptographic operations that share the request quota (docs/domain.md 6).
     fn from_event_name(name: &str) -> Option<KmsOp> {
         Some(match name {
             "GenerateDataKey" => KmsOp::GenerateDataKey,
@@ -411,7 +411,7 @@ impl Failure {
 }
 
 /// Whether a KMS call's encryption context names an object (per-object key) or only its bucket
-/// (bucket key). Read off the context's shape, never off the bucket's setting (DOMAIN.md 3).
+/// (bucket key). Read off the context's shape, never off the bucket's setting (docs/domain.md 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Mode {
     BucketKey,
@@ -832,6 +832,13 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| t.to_string())
 }
 
 /// Parses `eventTime` (`2021-10-26T23:41:27Z`, or any RFC 3339 time) to Unix seconds.

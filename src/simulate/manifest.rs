@@ -7,8 +7,8 @@
 //! prefix (first segment) each KMS call served, bucket-key calls included.
 
 use super::Simulation;
-use crate::correlate::key_prefix;
 use crate::envelope::Op;
+use crate::reports::calls::key_prefix;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -169,8 +169,8 @@ pub fn manifest(sim: &Simulation) -> Value {
         "trail": {
             "s3_data_events": trail.s3_data_events,
             "kms_events": trail.kms_events,
-            "start": crate::report::format_time(sim.start),
-            "end": crate::report::format_time(sim.end),
+            "start": crate::event::format_time(sim.start),
+            "end": crate::event::format_time(sim.end),
         },
         "expected": {
             "groups": section(Grouping::Bucket),

@@ -6,6 +6,7 @@
 //! number of threads.
 
 pub mod builtin;
+pub mod expect;
 pub mod manifest;
 pub mod records;
 pub mod scenario;
@@ -492,7 +493,7 @@ enum Source {
 pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bool)) {
     let trail = &sim.scenario.trail;
     let mut rng = Rng::new(sim.seed ^ 0x7472_6169_6c00);
-    let ts = |t: i64| crate::report::format_time(t);
+    let ts = |t: i64| crate::event::format_time(t);
     // Records are written in time order: most share the previous one's timestamp text.
     let mut last_time = (i64::MIN, String::new());
     let mut time_text = move |t: i64| -> String {
@@ -765,6 +766,11 @@ fn gzip_encoder(json_len: usize) -> flate2::write::GzEncoder<Vec<u8>> {
     )
 }
 
+/// The output directory holds files already, and `force` was not given.
+#[derive(Debug, thiserror::Error)]
+#[error("{} is not empty: give --force to write into it anyway", .0.display())]
+pub struct NotEmpty(pub PathBuf);
+
 /// Writes a simulation into `dir`: the tree first, `manifest.json` last, so a tree with a
 /// manifest is complete. Refuses a non-empty directory unless `force`. Files are compressed in
 /// parallel batches on `threads` threads (0: one per core); each on its own, so the bytes do
@@ -777,10 +783,7 @@ pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyho
             .next()
             .is_some();
         if non_empty && !force {
-            anyhow::bail!(crate::app::UsageError(format!(
-                "{} is not empty: give --force to write into it anyway",
-                dir.display()
-            )));
+            anyhow::bail!(NotEmpty(dir.to_path_buf()));
         }
         // An old manifest would vouch for a tree being rewritten.
         let _ = std::fs::remove_file(dir.join("manifest.json"));

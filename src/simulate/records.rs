@@ -1,4 +1,4 @@
-//! CloudTrail records as S3 and KMS write them (DOMAIN.md section 4), written by hand into a
+//! CloudTrail records as S3 and KMS write them (docs/domain.md section 4), written by hand into a
 //! byte buffer: the simulator must produce hundreds of thousands of records a second.
 //!
 //! Shapes follow delivered records: S3-invoked KMS calls carry the S3 requester as

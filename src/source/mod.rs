@@ -5,11 +5,19 @@ pub mod decode;
 pub mod frame;
 pub mod scan;
 
-use crate::config::InputSpec;
 use crate::summary::{Problem, Summary};
 use chrono::NaiveDate;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// One input as given by the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSpec {
+    /// A file, or a directory walked recursively in sorted order.
+    Path(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
 
 /// One input to read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 //! encryption context of the call a request caused) run in the barrier stage; their predicates
 //! live here too, so every filter is in one place.
 
-use crate::config::Filters;
 use crate::event::Common;
+use crate::trail::config::Filters;
 
 /// Reasons a record is filtered out by a user's filter.
 pub mod reason {

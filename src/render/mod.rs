@@ -2,7 +2,7 @@
 //!
 //! Every renderer is a pure function from a report to bytes. `analyze`'s tabular formats take
 //! their columns from [`columns`], so a column is defined once; `cost` and `quota` ([`cost`],
-//! [`quota`]) build a [`doc::Doc`] of typed tables, which [`doc::render`] writes in every format
+//! [`quota`]) build a [`doc::Doc`] of typed tables, which [`render_doc`] writes in every format
 //! (and `analyze` too, for HTML). polars appears only in `frame.rs`, which CSV and Parquet go
 //! through; charts are SVG drawn in [`chart`].
 
@@ -19,99 +19,18 @@ pub mod quota;
 pub mod sanitize;
 mod table;
 
-use crate::config::{AnalyzeConfig, Filters};
-use crate::event::{KmsOp, Mode, S3Op};
+pub use crate::event::format_time;
+use crate::event::{KmsOp, S3Op};
+use crate::reports::calls::{Report, Row};
 use crate::summary::Summary;
+pub use crate::text::{format_percent, format_ratio, format_usd, thousands};
+use doc::Doc;
 
 /// The versioned name of the JSON schema; bump it on any incompatible change.
 pub const SCHEMA: &str = "keytrail.analyze/v1";
 
-/// One row: a group within a bucket, in one encryption mode.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Row {
-    pub bucket: String,
-    /// The group's value (the bucket itself when grouping by bucket).
-    pub group: String,
-    pub mode: Mode,
-    /// S3 requests by operation, indexed like [`S3Op::ALL`].
-    pub s3: [u64; 7],
-    pub s3_errors: u64,
-    /// Distinct objects, from S3 requests and per-object KMS contexts.
-    pub objects: u64,
-    /// KMS calls by operation, indexed like [`KmsOp::ALL`].
-    pub kms: [u64; 4],
-    /// KMS calls whose group (prefix) was attributed through correlation, not read off the call.
-    pub kms_attributed: u64,
-    pub kms_throttled: u64,
-    pub kms_access_denied: u64,
-    pub kms_other_errors: u64,
-    /// S3 requests with no KMS call (bucket-key cache hits, or KMS events not logged).
-    pub unmatched_s3: u64,
-    /// KMS calls with no S3 request (data events not logged, or other callers).
-    pub unmatched_kms: u64,
-}
-
-impl Row {
-    pub fn s3_total(&self) -> u64 {
-        self.s3.iter().sum()
-    }
-    pub fn kms_total(&self) -> u64 {
-        self.kms.iter().sum()
-    }
-    pub fn kms_errors(&self) -> u64 {
-        self.kms_throttled + self.kms_access_denied + self.kms_other_errors
-    }
-    pub fn s3_count(&self, op: S3Op) -> u64 {
-        self.s3[op as usize]
-    }
-    pub fn kms_count(&self, op: KmsOp) -> u64 {
-        self.kms[op as usize]
-    }
-    /// KMS calls per distinct object; `None` without objects.
-    pub fn kms_per_object(&self) -> Option<f64> {
-        ratio(self.kms_total(), self.objects)
-    }
-    /// KMS calls per S3 request; `None` without S3 requests.
-    pub fn kms_per_s3_request(&self) -> Option<f64> {
-        ratio(self.kms_total(), self.s3_total())
-    }
-}
-
-fn ratio(a: u64, b: u64) -> Option<f64> {
-    (b > 0).then(|| a as f64 / b as f64)
-}
-
-/// What the run was asked for, echoed in the report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub group_by: String,
-    pub window_secs: i64,
-    pub filters: Filters,
-}
-
-impl Settings {
-    pub fn from_config(cfg: &AnalyzeConfig) -> Settings {
-        Settings {
-            group_by: cfg.group_by.name(),
-            window_secs: cfg.window_secs,
-            filters: cfg.filters.clone(),
-        }
-    }
-}
-
-/// The result of `keytrail analyze`.
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub settings: Settings,
-    pub summary: Summary,
-    pub rows: Vec<Row>,
-    pub warnings: Vec<String>,
-    /// S3 data events seen, used or not.
-    pub s3_data_events: u64,
-}
-
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A table for the terminal, with the input summary below it.
     Table,
@@ -135,7 +54,34 @@ pub fn render(report: &Report, format: Format) -> anyhow::Result<Vec<u8>> {
         Format::Csv => csv::render(report)?,
         Format::Markdown => markdown::render(report).into_bytes(),
         Format::Parquet => parquet::render(report)?,
-        Format::Html => doc::render(&analyze_doc(report), Format::Html)?,
+        Format::Html => render_doc(&analyze_doc(report), Format::Html)?,
+    })
+}
+
+/// Renders a document (cost, quota, analyze's HTML) in `format`.
+pub fn render_doc(doc: &Doc, format: Format) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        Format::Table => doc::text(doc).into_bytes(),
+        Format::Markdown => doc::markdown(doc).into_bytes(),
+        Format::Json => {
+            let mut out = serde_json::to_vec_pretty(&doc.json)?;
+            out.push(b'\n');
+            out
+        }
+        Format::Csv => {
+            let t = doc::main(doc)?;
+            let df = frame::frame_of(t.columns.clone(), t.height(), &|s| {
+                sanitize::spreadsheet_cell(s).into_owned()
+            })?;
+            frame::csv(df)?
+        }
+        Format::Parquet => {
+            let t = doc::main(doc)?;
+            frame::parquet(frame::frame_of(t.columns.clone(), t.height(), &|s| {
+                s.to_string()
+            })?)?
+        }
+        Format::Html => html::render(doc).into_bytes(),
     })
 }
 
@@ -205,16 +151,6 @@ impl Values {
     }
 }
 
-/// A share as printed: two decimals, more below a hundredth of a percent.
-pub fn format_percent(v: f64) -> String {
-    let p = v * 100.0;
-    if p != 0.0 && p.abs() < 0.01 {
-        format!("{p:.1e} %")
-    } else {
-        format!("{p:.2} %")
-    }
-}
-
 /// Builds typed columns over rows of any kind, one closure per column.
 pub struct Columns<'a, T> {
     rows: &'a [T],
@@ -259,36 +195,6 @@ impl<'a, T> Columns<'a, T> {
     pub fn done(self) -> Vec<Column> {
         self.cols
     }
-}
-
-/// Dollars as printed: cents, or more digits below a cent so small figures do not read as 0.
-pub fn format_usd(v: f64) -> String {
-    let v = if v == 0.0 { 0.0 } else { v }; // no "-0.00"
-    if v != 0.0 && v.abs() < 0.01 {
-        format!("${v:.4}")
-    } else {
-        format!("${}", thousands(&format!("{v:.2}")))
-    }
-}
-
-/// Groups the integer digits of a formatted number by thousands: `1234567.50` -> `1,234,567.50`.
-pub fn thousands(s: &str) -> String {
-    let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
-    let (int, frac) = rest
-        .split_once('.')
-        .map_or((rest, None), |(i, f)| (i, Some(f)));
-    let mut out = String::from(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    out
 }
 
 /// One tabular column.
@@ -339,23 +245,6 @@ pub fn columns(report: &Report) -> Vec<Column> {
         count("unmatched_kms_calls", &|r| r.unmatched_kms),
     ]);
     cols
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_time(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| t.to_string())
-}
-
-/// A ratio as printed in text formats.
-pub fn format_ratio(r: Option<f64>) -> String {
-    match r {
-        Some(r) if r >= 100.0 => format!("{r:.0}"),
-        Some(r) if r >= 0.01 || r == 0.0 => format!("{r:.3}"),
-        Some(r) => format!("{r:.2e}"),
-        None => "-".to_string(),
-    }
 }
 
 /// The lines of the summary shared by the text formats.

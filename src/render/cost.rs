@@ -2,7 +2,7 @@
 
 use super::doc::{Doc, Table};
 use super::{doc_lines, format_time, format_usd, Column, Columns};
-use crate::cost::{CostReport, Line, Scope};
+use crate::reports::cost::{CostReport, Line, Scope};
 use crate::summary::Summary;
 use serde_json::{json, Value};
 

@@ -6,11 +6,12 @@
 //! window seconds). The free tier (per account, across Regions) comes off the projected month;
 //! customer managed keys cost a flat monthly fee in the account that owns them.
 
-use crate::correlate::{CallRec, Joined};
 use crate::event::arn_account;
 use crate::intern::{Interner, Sym};
+use crate::join::Joined;
 use crate::pricing::Prices;
-use crate::whatif::{BucketWhatIf, WhatIf};
+use crate::reports::whatif::{BucketWhatIf, WhatIf};
+use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The time window the requests were observed in.
@@ -188,7 +189,7 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
     // kms_key_matches keeps everything for an empty list; here an empty list names no key.
     let user_says_aws = |key: Sym| {
         !prices.aws_managed_keys.is_empty()
-            && crate::filter::kms_key_matches(&prices.aws_managed_keys, strings.get_opt(key))
+            && crate::trail::filter::kms_key_matches(&prices.aws_managed_keys, strings.get_opt(key))
     };
     let is_aws_managed = |key: Sym| aws_managed.contains(&key) || user_says_aws(key);
     // Customer managed keys seen, charged to the account that owns them.

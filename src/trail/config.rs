@@ -3,16 +3,7 @@
 //! Nothing here reads the clock or the environment: what a run depends on is a field.
 
 use crate::source::decode::Limits;
-use std::path::PathBuf;
-
-/// One input as given by the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InputSpec {
-    /// A file, or a directory walked recursively in sorted order.
-    Path(PathBuf),
-    /// Standard input (`-`).
-    Stdin,
-}
+pub use crate::source::InputSpec;
 
 /// How report rows are grouped (within each bucket, and split by mode).
 #[derive(Debug, Clone, PartialEq, Eq)]

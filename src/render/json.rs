@@ -1,7 +1,8 @@
 //! The JSON report, schema `keytrail.analyze/v1` (documented in README.md).
 
-use super::{format_time, Report, Row, SCHEMA};
+use super::{format_time, SCHEMA};
 use crate::event::{KmsOp, S3Op};
+use crate::reports::calls::{Report, Row};
 use serde_json::{json, Map, Value};
 
 /// Problems listed in full in the JSON; the total is always given.
@@ -52,7 +53,7 @@ pub fn value(report: &Report) -> Value {
 }
 
 /// The window of a cost or quota report.
-pub fn window_value(w: &crate::cost::Window) -> Value {
+pub fn window_value(w: &crate::reports::cost::Window) -> Value {
     json!({
         "start": format_time(w.start),
         "end": format_time(w.end),

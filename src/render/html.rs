@@ -1,7 +1,8 @@
 //! HTML: one self-contained page (inline CSS, inline SVG, no scripts, nothing fetched) with
 //! every table, chart and note of a document, for sharing.
 
-use super::doc::{html_table, xml_escape, Doc};
+use super::doc::{Doc, Table};
+use super::sanitize;
 
 const STYLE: &str = "body{font-family:Helvetica,Arial,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}\
@@ -42,5 +43,46 @@ pub fn render(doc: &Doc) -> String {
         "<p><small>keytrail {}</small></p>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     ));
+    out
+}
+
+/// Escapes text for HTML and SVG (element content and quoted attributes), after making
+/// control characters visible.
+pub fn xml_escape(s: &str) -> String {
+    let s = sanitize::visible(s);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The HTML of one table.
+pub fn html_table(t: &Table) -> String {
+    let mut out = String::from("<table>\n<thead><tr>");
+    for (i, c) in t.columns.iter().enumerate() {
+        let class = if t.is_numeric(i) { " class=\"n\"" } else { "" };
+        out.push_str(&format!("<th{class}>{}</th>", xml_escape(c.name)));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for r in 0..t.height() {
+        out.push_str("<tr>");
+        for c in 0..t.columns.len() {
+            let class = if t.is_numeric(c) { " class=\"n\"" } else { "" };
+            out.push_str(&format!(
+                "<td{class}>{}</td>",
+                xml_escape(&t.columns[c].values.text(r))
+            ));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
     out
 }

@@ -1,17 +1,18 @@
 //! `keytrail quota`: how close each account and Region comes to the KMS request quota.
 //!
-//! Every symmetric cryptographic call counts (DOMAIN.md 6): S3's and every other caller's,
+//! Every symmetric cryptographic call counts (docs/domain.md 6): S3's and every other caller's,
 //! failed ones too, in the caller's account and the call's Region, per second of `eventTime`.
 //! Percentiles are over every second of the window, quiet seconds (zero calls) included, by
 //! the nearest-rank method: the p-th percentile is the value at rank ceil(p x N) of the N
 //! seconds sorted ascending.
 
-use crate::correlate::{CallRec, Joined};
-use crate::cost::{dedup_shared, Window};
 use crate::event::{Failure, Mode};
 use crate::intern::Sym;
+use crate::join::Joined;
 use crate::pricing::{Quota, Quotas};
-use crate::whatif::WhatIf;
+use crate::reports::cost::{dedup_shared, Window};
+use crate::reports::whatif::WhatIf;
+use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, HashMap};
 
 /// Peak seconds listed by time (all are counted).

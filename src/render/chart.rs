@@ -7,11 +7,12 @@
 //! - [`calls_per_object`]: KMS calls per object per group, bucket key beside per object.
 //! - [`cost_by_bucket`]: KMS requests a month per bucket, with bucket keys beside without.
 
-use super::doc::{xml_escape, Chart};
+use super::doc::Chart;
+use super::html::xml_escape;
 use super::{format_ratio, Report};
-use crate::cost::{CostReport, Scope};
 use crate::event::Mode;
-use crate::quota::QuotaReport;
+use crate::reports::cost::{CostReport, Scope};
+use crate::reports::quota::QuotaReport;
 use std::fmt::Write;
 
 const WIDTH: f64 = 960.0;

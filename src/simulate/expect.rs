@@ -7,7 +7,7 @@
 //! expectation, and is not compared here.
 
 use crate::event::{KmsOp, S3Op};
-use crate::report::Report;
+use crate::reports::calls::Report;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

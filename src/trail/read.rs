@@ -1,266 +1,15 @@
-//! The parallel stage: inputs -> decoded text -> records -> lean events -> compact events.
-//!
-//! Each rayon worker folds whole inputs into its own [`Batch`] (interner, compact events,
-//! summary); batches are merged without locks, and everything order-dependent happens after
-//! the merge, in [`crate::correlate`]. So the same inputs give the same report on any number of
-//! threads.
+//! Reading one input: its stored bytes inflated in chunks, framed into records, each parsed,
+//! classified and filtered into the worker's [`Batch`].
 
-use crate::config::AnalyzeConfig;
-use crate::correlate::{self, CallRec, KmsRec, S3Rec};
+use super::config::AnalyzeConfig;
+use super::filter;
+use super::records::{CallRec, KmsRec, S3Rec};
+use super::Batch;
 use crate::event::{self, Event, NotUsed};
-use crate::filter;
-use crate::intern::{Interner, Remap, Sym};
-use crate::report::Report;
+use crate::intern::{Interner, Sym};
 use crate::source::frame::{self, Item, Wrapping};
-use crate::source::{self, decode, Input};
-use crate::summary::{Problem, Summary};
-use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Compact events, their symbols in one interner's numbering.
-#[derive(Default)]
-pub struct Events {
-    pub kms: Vec<KmsRec>,
-    pub s3: Vec<S3Rec>,
-    /// Every symmetric KMS call, S3's and other callers', when the config keeps them.
-    pub calls: Vec<CallRec>,
-}
-
-impl Events {
-    fn is_empty(&self) -> bool {
-        self.kms.is_empty() && self.s3.is_empty() && self.calls.is_empty()
-    }
-
-    /// Renumbers every symbol through `remap`, in place.
-    fn remap(&mut self, remap: &Remap) {
-        self.kms.iter_mut().for_each(|k| k.remap(remap));
-        self.s3.iter_mut().for_each(|s| s.remap(remap));
-        self.calls.iter_mut().for_each(|c| c.remap(remap));
-    }
-}
-
-/// What the parallel stage hands to the barrier.
-#[derive(Default)]
-pub struct Batch {
-    pub strings: Interner,
-    /// The events of the inputs read into this batch, in `strings`' symbols.
-    pub events: Events,
-    /// The events of batches merged into this one, each with the map from its symbols to
-    /// `strings`': merging moves only strings, and each event is renumbered once, at the barrier
-    /// ([`Batch::into_events`]).
-    pub absorbed: Vec<(Remap, Events)>,
-    pub summary: Summary,
-}
-
-impl Batch {
-    /// Absorbs `other`: its strings now, its events as they are, with the map to renumber
-    /// them. The smaller batch goes into the larger: which one absorbs which changes no
-    /// result, since the barrier renumbers symbols in string order and sorts every event.
-    pub fn merge(mut self, mut other: Batch) -> Batch {
-        if other.strings.len() > self.strings.len() {
-            std::mem::swap(&mut self, &mut other);
-        }
-        self.summary.merge(other.summary);
-        if other.strings.is_empty() && other.events.is_empty() && other.absorbed.is_empty() {
-            return self;
-        }
-        let remap = self.strings.absorb(other.strings);
-        for (inner, events) in other.absorbed {
-            self.absorbed.push((inner.then(&remap), events));
-        }
-        if !other.events.is_empty() {
-            self.absorbed.push((remap, other.events));
-        }
-        self
-    }
-
-    /// Renumbers the strings in their own order (so that no later sort depends on how inputs
-    /// were split between threads) and every event with them, in parallel; returns the events
-    /// sorted.
-    pub fn into_events(mut self) -> (Interner, Events, Summary) {
-        let canonical = self.strings.canonicalize();
-        let mut parts: Vec<(Remap, Events)> = std::mem::take(&mut self.absorbed)
-            .into_par_iter()
-            .map(|(remap, events)| (remap.then(&canonical), events))
-            .collect();
-        parts.push((canonical, std::mem::take(&mut self.events)));
-        // Each part renumbered and sorted on its own, in parallel, in cache; then merged.
-        parts
-            .par_iter_mut()
-            .with_max_len(1)
-            .for_each(|(remap, events)| {
-                events.remap(remap);
-                sort_by_prefix(&mut events.kms, |k| {
-                    (k.time, [k.requester, k.bucket, k.key])
-                });
-                sort_by_prefix(&mut events.s3, |s| (s.time, [s.requester, s.bucket, s.key]));
-                sort_by_prefix(&mut events.calls, |c| {
-                    (c.time, [c.account, c.region, Sym::NONE])
-                });
-            });
-        let (mut kms, mut s3, mut calls) = (Vec::new(), Vec::new(), Vec::new());
-        for (_, events) in parts {
-            kms.push(events.kms);
-            s3.push(events.s3);
-            calls.push(events.calls);
-        }
-        let (kms, (s3, calls)) = rayon::join(
-            || merge_runs(kms),
-            || rayon::join(|| merge_runs(s3), || merge_runs(calls)),
-        );
-        let all = Events { kms, s3, calls };
-        (self.strings, all, self.summary)
-    }
-}
-
-/// Sorts records by their order (`Ord`), comparing first a prefix of it packed in two words:
-/// `start` gives the time and the three symbols the order begins with.
-fn sort_by_prefix<T: Ord>(v: &mut [T], start: impl Fn(&T) -> (i64, [Sym; 3])) {
-    let (min, max) = v.iter().fold((i64::MAX, i64::MIN), |(a, b), r| {
-        let t = start(r).0;
-        (a.min(t), b.max(t))
-    });
-    let pair = |x: Sym, y: Sym| (x.0 as u64) << 32 | y.0 as u64;
-    if max
-        .checked_sub(min)
-        .is_some_and(|span| span <= u32::MAX as i64)
-    {
-        // 32 bits of time since the earliest, then three symbols.
-        let prefix = |r: &T| {
-            let (t, [a, b, c]) = start(r);
-            [((t - min) as u64) << 32 | a.0 as u64, pair(b, c)]
-        };
-        v.sort_unstable_by(|x, y| prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y)));
-    } else {
-        v.sort_unstable();
-    }
-}
-
-/// The sorted runs in one vector, sorted: the runs are laid end to end in the order of their
-/// first records and the stable sort, which finds runs, merges them. Inputs cover stretches of
-/// time that overlap little, so that merging does little.
-fn merge_runs<T: Ord + Clone>(mut runs: Vec<Vec<T>>) -> Vec<T> {
-    runs.sort_by(|a, b| a.first().cmp(&b.first()));
-    let mut all = runs.concat();
-    all.sort();
-    all
-}
-
-/// A run that stopped before its report.
-#[derive(Debug, thiserror::Error)]
-pub enum Stopped {
-    /// `--strict`, and this problem.
-    #[error("{0}")]
-    Strict(Problem),
-    /// The observer asked to stop (Ctrl-C, in the CLI).
-    #[error("interrupted")]
-    Interrupted,
-}
-
-/// Something that watches the run (the progress bar, in the CLI), and may cancel it.
-pub trait Observer: Sync {
-    fn started(&self, _total_bytes: u64, _files: u64) {}
-    fn input_done(&self, _stored_bytes: u64) {}
-    fn problem(&self, _problem: &Problem) {}
-    fn finished(&self) {}
-    /// A stage after reading began (correlating, ...): nothing to count, something to say.
-    fn stage(&self, _what: &str) {}
-    /// Polled between inputs and between chunks of an input: `true` stops the run.
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
-/// An observer that does nothing.
-pub struct Quiet;
-impl Observer for Quiet {}
-
-/// Runs `analyze` end to end and returns the report.
-pub fn run(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopped> {
-    run_with(cfg, observer, |joined| correlate::rows(&joined, cfg))
-}
-
-/// Reads and joins the inputs, then hands the joined trail to `then`, in the run's thread pool
-/// (so `--threads` bounds every stage).
-pub fn run_with<T: Send>(
-    cfg: &AnalyzeConfig,
-    observer: &dyn Observer,
-    then: impl FnOnce(correlate::Joined) -> T + Send,
-) -> Result<T, Stopped> {
-    let mut discovered = Summary::default();
-    let inputs = source::discover(
-        &cfg.inputs,
-        cfg.filters.since,
-        cfg.filters.until,
-        &mut discovered,
-    );
-    if cfg.strict {
-        if let Some(p) = discovered.problems.first() {
-            return Err(Stopped::Strict(p.clone()));
-        }
-    }
-    for p in &discovered.problems {
-        observer.problem(p);
-    }
-    let total: u64 = inputs.iter().map(|i| i.size).sum();
-    observer.started(total, inputs.len() as u64);
-    let stop = AtomicBool::new(false);
-    // Largest inputs first, so the last ones a worker starts are small and the workers finish
-    // together (an input is never split). The report does not depend on the order.
-    let mut by_size: Vec<&Input> = inputs.iter().collect();
-    by_size.sort_by_key(|i| std::cmp::Reverse(i.size));
-    let work = || {
-        by_size
-            .par_iter()
-            // One input per task, so an idle worker can take any input not yet started: an
-            // input cannot be split, and a worker left with two at the end doubles the tail.
-            .with_max_len(1)
-            .fold(Batch::default, |mut batch, &input| {
-                if !stop.load(Ordering::Relaxed) && !observer.cancelled() {
-                    let before = batch.summary.problems.len();
-                    read_input(input, cfg, &mut batch, &|| observer.cancelled());
-                    for p in &batch.summary.problems[before..] {
-                        observer.problem(p);
-                        if cfg.strict {
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    observer.input_done(input.size);
-                    batch.summary.prune_problems();
-                }
-                batch
-            })
-            .reduce(Batch::default, Batch::merge)
-    };
-    // The barrier runs in the same pool, so --threads bounds it too.
-    let finish = |mut batch: Batch| -> Result<T, Stopped> {
-        observer.finished();
-        if observer.cancelled() {
-            return Err(Stopped::Interrupted);
-        }
-        batch.summary.merge(discovered);
-        batch.summary.problems.sort();
-        batch.summary.prune_problems();
-        if cfg.strict {
-            if let Some(p) = batch.summary.problems.first() {
-                return Err(Stopped::Strict(p.clone()));
-            }
-        }
-        observer.stage("matching KMS calls to S3 requests");
-        Ok(then(correlate::join(batch, cfg)))
-    };
-    match build_pool(cfg.threads) {
-        Some(pool) => pool.install(|| finish(work())),
-        None => finish(work()),
-    }
-}
-
-fn build_pool(threads: usize) -> Option<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .ok()
-}
+use crate::source::{decode, Input};
+use crate::summary::Problem;
 
 /// Bytes of text inflated at a time: small enough to stay in L2 while it is framed and parsed.
 pub const CHUNK_BYTES: usize = 512 << 10;
@@ -268,7 +17,7 @@ pub const CHUNK_BYTES: usize = 512 << 10;
 /// Room kept in front of each inflated chunk for the end of the previous one that did not make a
 /// whole record: it is copied there, and the chunk itself never moves. (A longer rest is joined
 /// to the chunk by a copy.)
-const CARRY_BYTES: usize = 64 << 10;
+pub(super) const CARRY_BYTES: usize = 64 << 10;
 
 /// A worker's text buffers, reused from input to input: while one chunk of an input is framed
 /// and parsed, the next is inflated into the other buffer.
@@ -546,7 +295,7 @@ impl RecordReader<'_, '_, '_> {
                 let pairs = || k.context.iter().map(|(a, b)| (a.as_ref(), b.as_ref()));
                 let ctx_pass = filter::context_matches(ctx, pairs());
                 let ctx_value = match &self.cfg.group_by {
-                    crate::config::GroupBy::Context(key) => {
+                    crate::trail::config::GroupBy::Context(key) => {
                         strings.intern_opt(pairs().find(|(k, _)| k == key).map(|(_, v)| v))
                     }
                     _ => Sym::NONE,
@@ -691,6 +440,7 @@ pub fn event_id(s: &str) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trail::config::AnalyzeConfig;
 
     #[test]
     fn a_file_that_vanished_after_the_walk_is_named_and_counted() {
@@ -766,7 +516,7 @@ mod tests {
     }
 
     /// Reads `raw` as one input and returns its rows and record counts.
-    fn read_one(raw: &[u8]) -> (Vec<crate::report::Row>, crate::summary::Records) {
+    fn read_one(raw: &[u8]) -> (Vec<crate::reports::calls::Row>, crate::summary::Records) {
         let cfg = AnalyzeConfig::new(Vec::new());
         let mut batch = Batch::default();
         read_bytes("t", raw, &cfg, &mut batch, &mut Windows::default(), &|| {
@@ -777,7 +527,7 @@ mod tests {
             "{:?}",
             batch.summary.problems
         );
-        let report = correlate::correlate(batch, &cfg);
+        let report = crate::reports::calls::rows(&crate::join::join(batch, &cfg), &cfg);
         (report.rows, report.summary.records)
     }
 
@@ -798,40 +548,6 @@ mod tests {
             .collect();
         for gz in [crate::simulate::gzip(&text), members] {
             assert_eq!(pool.install(|| read_one(&gz)), plain);
-        }
-    }
-
-    #[test]
-    fn sorting_by_a_packed_prefix_gives_the_order_itself() {
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-        struct Rec(i64, Sym, Sym, Sym, u8);
-        let mut seed = 11u64;
-        let mut next = |n: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
-        let sym = |n: u64| if n == 0 { Sym::NONE } else { Sym(n as u32) };
-        // Times close together (the packed prefix holds 32 bits of them) and far apart (it
-        // holds all 64), with ties on every field.
-        for span in [100_000, i64::MAX / 2] {
-            let runs: Vec<Vec<Rec>> = (0..5)
-                .map(|_| {
-                    let mut run: Vec<Rec> = (0..400)
-                        .map(|_| {
-                            let t = (next(1000) as i64 - 500) * (span / 500);
-                            Rec(t, sym(next(4)), sym(next(4)), sym(next(4)), next(3) as u8)
-                        })
-                        .collect();
-                    sort_by_prefix(&mut run, |r| (r.0, [r.1, r.2, r.3]));
-                    assert!(run.is_sorted());
-                    run
-                })
-                .collect();
-            let mut want: Vec<Rec> = runs.concat();
-            want.sort();
-            assert_eq!(merge_runs(runs), want);
         }
     }
 

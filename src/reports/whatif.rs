@@ -14,10 +14,10 @@
 //! - bucket-key calls with no S3 data events cannot be replayed without bucket keys (how many
 //!   requests they served is unknown): such a bucket's "without" figure is a lower bound.
 
-use crate::correlate::Joined;
 use crate::envelope::{Encryption, Engine, Op, Params, Request};
 use crate::event::{arn_account, KmsOp, Mode, S3Op};
 use crate::intern::Sym;
+use crate::join::Joined;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The engine seed of projections: fixed, so a report does not change between runs.

@@ -5,7 +5,7 @@
 //! every tabular output. JSON is the report's own versioned value; the text formats show every
 //! table.
 
-use super::{frame, sanitize, Column, Format};
+use super::{sanitize, Column};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, ContentArrangement};
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ impl Table {
     pub fn height(&self) -> usize {
         self.columns.first().map_or(0, |c| c.values.len())
     }
-    fn is_numeric(&self, i: usize) -> bool {
+    pub(super) fn is_numeric(&self, i: usize) -> bool {
         match &self.numeric {
             Some(n) => n[i],
             None => self.columns[i].values.numeric(),
@@ -56,41 +56,14 @@ pub struct Doc {
     pub charts: Vec<Chart>,
 }
 
-/// Renders `doc` in `format`.
-pub fn render(doc: &Doc, format: Format) -> anyhow::Result<Vec<u8>> {
-    Ok(match format {
-        Format::Table => text(doc).into_bytes(),
-        Format::Markdown => markdown(doc).into_bytes(),
-        Format::Json => {
-            let mut out = serde_json::to_vec_pretty(&doc.json)?;
-            out.push(b'\n');
-            out
-        }
-        Format::Csv => {
-            let t = main(doc)?;
-            let df = frame::frame_of(t.columns.clone(), t.height(), &|s| {
-                sanitize::spreadsheet_cell(s).into_owned()
-            })?;
-            frame::csv(df)?
-        }
-        Format::Parquet => {
-            let t = main(doc)?;
-            frame::parquet(frame::frame_of(t.columns.clone(), t.height(), &|s| {
-                s.to_string()
-            })?)?
-        }
-        Format::Html => super::html::render(doc).into_bytes(),
-    })
-}
-
-fn main(doc: &Doc) -> anyhow::Result<&Table> {
+pub(super) fn main(doc: &Doc) -> anyhow::Result<&Table> {
     doc.data
         .as_ref()
         .or(doc.tables.first())
         .ok_or_else(|| anyhow::anyhow!("the report has no table"))
 }
 
-fn text(doc: &Doc) -> String {
+pub(super) fn text(doc: &Doc) -> String {
     let mut out = String::new();
     for t in &doc.tables {
         out.push_str(&sanitize::visible(&t.title));
@@ -123,7 +96,7 @@ fn text(doc: &Doc) -> String {
     out
 }
 
-fn markdown(doc: &Doc) -> String {
+pub(super) fn markdown(doc: &Doc) -> String {
     let esc = |s: &str| sanitize::visible(s).replace('|', "\\|");
     let mut out = format!("# {}\n\n", esc(&doc.title));
     for t in &doc.tables {
@@ -152,51 +125,11 @@ fn markdown(doc: &Doc) -> String {
     out
 }
 
-/// Escapes text for HTML and SVG (element content and quoted attributes), after making
-/// control characters visible.
-pub fn xml_escape(s: &str) -> String {
-    let s = sanitize::visible(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The HTML of one table.
-pub fn html_table(t: &Table) -> String {
-    let mut out = String::from("<table>\n<thead><tr>");
-    for (i, c) in t.columns.iter().enumerate() {
-        let class = if t.is_numeric(i) { " class=\"n\"" } else { "" };
-        out.push_str(&format!("<th{class}>{}</th>", xml_escape(c.name)));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for r in 0..t.height() {
-        out.push_str("<tr>");
-        for c in 0..t.columns.len() {
-            let class = if t.is_numeric(c) { " class=\"n\"" } else { "" };
-            out.push_str(&format!(
-                "<td{class}>{}</td>",
-                xml_escape(&t.columns[c].values.text(r))
-            ));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Values;
+    use crate::render::Format;
+    use crate::render::Values;
 
     fn doc() -> Doc {
         Doc {
@@ -225,19 +158,20 @@ mod tests {
     #[test]
     fn every_format_renders_and_csv_neutralises_formulas() {
         let d = doc();
-        let csv = String::from_utf8(render(&d, Format::Csv).unwrap()).unwrap();
+        let csv = String::from_utf8(super::super::render_doc(&d, Format::Csv).unwrap()).unwrap();
         assert!(csv.contains("'=cmd"), "{csv}");
         assert!(csv.contains("1.5"), "{csv}");
-        let text = String::from_utf8(render(&d, Format::Table).unwrap()).unwrap();
+        let text = String::from_utf8(super::super::render_doc(&d, Format::Table).unwrap()).unwrap();
         assert!(text.contains("$1.50") && text.contains("note"), "{text}");
-        let md = String::from_utf8(render(&d, Format::Markdown).unwrap()).unwrap();
+        let md =
+            String::from_utf8(super::super::render_doc(&d, Format::Markdown).unwrap()).unwrap();
         assert!(md.contains("\\|") && md.contains("## main"), "{md}");
-        let html = String::from_utf8(render(&d, Format::Html).unwrap()).unwrap();
+        let html = String::from_utf8(super::super::render_doc(&d, Format::Html).unwrap()).unwrap();
         assert!(
             html.contains("&lt;b&gt;") && !html.contains("<b>"),
             "{html}"
         );
-        let pq = render(&d, Format::Parquet).unwrap();
+        let pq = super::super::render_doc(&d, Format::Parquet).unwrap();
         assert_eq!(&pq[..4], b"PAR1");
     }
 }

@@ -1,7 +1,8 @@
 //! `keytrail check`: thresholds over the analyze and quota figures, for CI gates.
 
-use crate::quota::QuotaReport;
-use crate::report::{format_percent, format_ratio, Report};
+use crate::reports::calls::Report;
+use crate::reports::quota::QuotaReport;
+use crate::text::{format_percent, format_ratio};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

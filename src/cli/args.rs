@@ -1,13 +1,13 @@
 //! The command line: clap derive types only, no I/O.
 
-use crate::report::Format;
+use crate::render::Format;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// What SSE-KMS really costs: KMS calls per S3 object, read from CloudTrail logs, with and
 /// without S3 Bucket Keys.
 #[derive(Debug, Parser)]
-#[command(name = "keytrail", version, after_help = crate::exit::HELP)]
+#[command(name = "keytrail", version, after_help = crate::cli::exit::HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -137,7 +137,7 @@ Examples:
 fn analyze_after_help() -> String {
     format!(
         "{INPUTS_HELP}\n\n{}\n\n{ANALYZE_EXAMPLES}",
-        crate::exit::HELP
+        crate::cli::exit::HELP
     )
 }
 
@@ -167,7 +167,7 @@ pub struct TrailArgs {
     pub until: Option<i64>,
 
     /// Largest gap in seconds between an S3 request and the KMS call it caused.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::config::DEFAULT_WINDOW_SECS,
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::trail::config::DEFAULT_WINDOW_SECS,
           value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report")]
     pub window: i64,
 
@@ -204,7 +204,7 @@ pub struct TrailArgs {
 pub struct OutputArgs {
     /// Output format [default: table on a terminal, else from the --output extension, else json].
     #[arg(long, value_enum, help_heading = "Report")]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
 
     /// Write the report to FILE (atomically) instead of stdout.
     #[arg(long, short, value_name = "FILE", help_heading = "Report")]
@@ -468,5 +468,35 @@ mod tests {
         assert_eq!(parse_when("1970-01-02"), Ok(86_400));
         assert_eq!(parse_when("1970-01-01T00:01:00Z"), Ok(60));
         assert!(parse_when("yesterday").is_err());
+    }
+}
+
+/// Output formats, as the command line names them ([`Format`] is the renderer's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// A table for the terminal, with the input summary below it.
+    Table,
+    /// The full report, schema `keytrail.<command>/v1` (README.md documents each).
+    Json,
+    /// The rows, one per line, with a header.
+    Csv,
+    /// The tables in Markdown, with the summary.
+    Markdown,
+    /// The rows as an Apache Parquet file.
+    Parquet,
+    /// One self-contained HTML page with the tables and charts, for sharing.
+    Html,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Parquet => Format::Parquet,
+            FormatArg::Html => Format::Html,
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! What the user sees on stderr while a run goes on: a progress bar (only on a terminal) and
 //! the input problems, each made safe to print.
 
-use crate::analyze::Observer;
-use crate::report::sanitize::visible;
+use crate::render::sanitize::visible;
 use crate::summary::Problem;
+use crate::trail::Observer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,18 +1,24 @@
-//! From parsed arguments to an exit code: validate them into a config, run the command, write
-//! its output. Everything `main` does, so it can be tested without a process.
+//! The command line: parsed arguments ([`args`]) -> a validated config -> the command run ->
+//! its output written -> an exit code ([`exit`]). Everything `main` does, so it can be tested
+//! without a process. The only layer that knows about clap, terminals and exit codes.
 
-use crate::analyze::{self, Stopped};
-use crate::cli::{
+pub mod args;
+pub mod exit;
+pub mod progress;
+
+use crate::join::{self, Joined};
+use crate::output;
+use crate::render::{self, doc::Doc, sanitize::visible, Format};
+use crate::reports;
+use crate::source::decode::Limits;
+use crate::trail::config::{AnalyzeConfig, Filters, GroupBy, InputSpec};
+use crate::trail::Stopped;
+use anyhow::{bail, Context};
+use args::{
     AnalyzeArgs, CheckArgs, Cli, Command, CostArgs, OutputArgs, QuotaArgs, SimulateArgs, TrailArgs,
 };
-use crate::config::{AnalyzeConfig, Filters, GroupBy, InputSpec};
-use crate::correlate::{self, Joined};
-use crate::exit::ExitCode;
-use crate::output;
-use crate::progress::Progress;
-use crate::report::{self, doc::Doc, sanitize::visible, Format};
-use crate::source::decode::Limits;
-use anyhow::{bail, Context};
+use exit::ExitCode;
+use progress::Progress;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -67,7 +73,12 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         toml: text,
         scale: args.scale,
     };
-    let files = simulate::write(&sim, out, args.force, args.threads.unwrap_or(0))?;
+    let files = simulate::write(&sim, out, args.force, args.threads.unwrap_or(0)).map_err(|e| {
+        match e.downcast::<simulate::NotEmpty>() {
+            Ok(not_empty) => UsageError(not_empty.to_string()).into(),
+            Err(e) => e,
+        }
+    })?;
     eprintln!(
         "keytrail: wrote {files} files ({} S3 requests, {} KMS calls) to {}; true figures in {}",
         sim.requests.len(),
@@ -98,7 +109,7 @@ fn read_trail<T: Send>(
             std::process::exit(ExitCode::Interrupted.code().into());
         }
     });
-    let result = analyze::run_with(cfg, &observer, |j| then(j, &observer));
+    let result = join::run(cfg, &observer, |j| then(j, &observer));
     observer.done();
     match result {
         Ok(t) => Ok(t),
@@ -118,7 +129,7 @@ fn read_trail<T: Send>(
 
 /// The format of a report, refusing binary output to a terminal.
 fn output_format(out: &OutputArgs) -> anyhow::Result<Format> {
-    let format = choose_format(out.format, out.output.as_deref());
+    let format = choose_format(out.format.map(Format::from), out.output.as_deref());
     if format == Format::Parquet && out.output.is_none() && std::io::stdout().is_terminal() {
         bail!(UsageError(
             "Parquet is binary: give --output FILE, or redirect stdout".into()
@@ -143,14 +154,14 @@ fn write_report(
     out: &OutputArgs,
     format: Format,
     bytes: &[u8],
-    chart: Option<&crate::report::doc::Chart>,
+    chart: Option<&crate::render::doc::Chart>,
     summary: &crate::summary::Summary,
     warnings: &[String],
     quiet: bool,
 ) -> anyhow::Result<()> {
     output::write(out.output.as_deref(), bytes)?;
     if let (Some(path), Some(chart)) = (&out.chart, chart) {
-        output::write(Some(path), &report::chart::encode(chart, path)?)?;
+        output::write(Some(path), &render::chart::encode(chart, path)?)?;
     }
     if format != Format::Table && out.output.is_some() && !quiet {
         // The summary is in the file; say the essentials where the user is looking.
@@ -172,12 +183,12 @@ fn write_report(
 fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let format = output_format(&args.out)?;
     let cfg = config(&args)?;
-    let report = match read_trail(&cfg, |j, _| correlate::rows(&j, &cfg)) {
+    let report = match read_trail(&cfg, |j, _| reports::calls::rows(&j, &cfg)) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let bytes = report::render(&report, format)?;
-    let chart = report::chart::calls_per_object(&report);
+    let bytes = render::render(&report, format)?;
+    let chart = render::chart::calls_per_object(&report);
     write_report(
         &args.out,
         format,
@@ -192,7 +203,7 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let manifest: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("{} is not JSON", path.display()))?;
-        let diffs = crate::expect::differences(&report, &manifest)
+        let diffs = crate::simulate::expect::differences(&report, &manifest)
             .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
         if !diffs.is_empty() {
             for d in &diffs {
@@ -213,8 +224,8 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The window of a cost or quota report, or a usage error when the trail has no events.
-fn window(cfg: &AnalyzeConfig, j: &Joined) -> Option<crate::cost::Window> {
-    crate::cost::Window::of(
+fn window(cfg: &AnalyzeConfig, j: &Joined) -> Option<crate::reports::cost::Window> {
+    crate::reports::cost::Window::of(
         cfg.filters.since,
         cfg.filters.until,
         j.summary.first_time,
@@ -238,8 +249,8 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
         &args.out,
         &args.engine,
         |j, what_if, w, report| {
-            let cost = crate::cost::cost(j, what_if, &prices, w);
-            report::cost::doc(&cost, &report.summary, &report.warnings)
+            let cost = crate::reports::cost::cost(j, what_if, &prices, w);
+            render::cost::doc(&cost, &report.summary, &report.warnings)
         },
     )
 }
@@ -253,8 +264,8 @@ fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
         &args.out,
         &args.engine,
         |j, what_if, w, report| {
-            let q = crate::quota::quota(j, what_if, &quotas, w);
-            report::quota::doc(&q, &report.summary, &report.warnings)
+            let q = crate::reports::quota::quota(j, what_if, &quotas, w);
+            render::quota::doc(&q, &report.summary, &report.warnings)
         },
     )
 }
@@ -264,8 +275,13 @@ fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
 fn projection(
     trail: &TrailArgs,
     out: &OutputArgs,
-    engine: &crate::cli::EngineArgs,
-    build: impl FnOnce(&Joined, &crate::whatif::WhatIf, crate::cost::Window, &report::Report) -> Doc
+    engine: &args::EngineArgs,
+    build: impl FnOnce(
+            &Joined,
+            &crate::reports::whatif::WhatIf,
+            crate::reports::cost::Window,
+            &reports::calls::Report,
+        ) -> Doc
         + Send,
 ) -> anyhow::Result<ExitCode> {
     let format = output_format(out)?;
@@ -276,11 +292,11 @@ fn projection(
         progress.stage("replaying S3 traffic through the envelope engine");
         let Some(w) = window(&cfg, &j) else {
             // Nothing to project from; the input is still accounted for.
-            return Err(report::input_lines(&correlate::rows(&j, &cfg).summary));
+            return Err(render::input_lines(&reports::calls::rows(&j, &cfg).summary));
         };
         let (report, what_if) = rayon::join(
-            || correlate::rows(&j, &cfg),
-            || crate::whatif::project(&j, &params),
+            || reports::calls::rows(&j, &cfg),
+            || crate::reports::whatif::project(&j, &params),
         );
         Ok((build(&j, &what_if, w, &report), report))
     });
@@ -294,7 +310,7 @@ fn projection(
         }
         Err(code) => return Ok(code),
     };
-    let bytes = report::doc::render(&doc, format)?;
+    let bytes = render::render_doc(&doc, format)?;
     write_report(
         out,
         format,
@@ -308,7 +324,7 @@ fn projection(
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    use crate::check::{self, Thresholds};
+    use crate::reports::check::{self, Thresholds};
     let mut t = match &args.thresholds {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -341,10 +357,10 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         overrides: t.quota.iter().map(|(r, n)| (r.clone(), *n)).collect(),
     };
     let result = read_trail(&cfg, |j, _| {
-        let report = correlate::rows(&j, &cfg);
+        let report = reports::calls::rows(&j, &cfg);
         let q = window(&cfg, &j).map(|w| {
-            let what_if = crate::whatif::WhatIf::default();
-            crate::quota::quota(&j, &what_if, &quotas, w)
+            let what_if = crate::reports::whatif::WhatIf::default();
+            crate::reports::quota::quota(&j, &what_if, &quotas, w)
         });
         check::evaluate(&report, q.as_ref(), &t)
     });

@@ -2,7 +2,7 @@
 
 use super::doc::{Doc, Table};
 use super::{doc_lines, format_time, Column, Columns, Values};
-use crate::quota::{QuotaReport, QuotaRow, Stats};
+use crate::reports::quota::{QuotaReport, QuotaRow, Stats};
 use crate::summary::Summary;
 use serde_json::{json, Value};
 

@@ -1,0 +1,176 @@
+//! The join: the barrier after the parallel pass, and the seam every report reads.
+//!
+//! [`join`] takes the merged [`Batch`], numbers its symbols canonically, sorts and dedups its
+//! events, and matches each KMS call S3 made to the S3 request that caused it
+//! ([`matching`]). The result, [`Joined`], is what `analyze`, `cost`, `quota`, `check` and the
+//! what-if read ([`crate::reports`]); nothing above this layer reads the trail itself.
+//!
+//! No request ID links a KMS call to its S3 request (docs/domain.md), so a call is matched to a
+//! request of the same requester within the time window:
+//! - per-object mode (the context is an object ARN): on the object ARN;
+//! - bucket-key mode (the context is the bucket ARN): on the bucket, and on the KMS key when
+//!   both sides know it (an S3 request knows its key from its SSE headers, or from the PUT that
+//!   wrote the object).
+//!
+//! An S3 request that caused no KMS call is a bucket-key cache hit or traffic whose KMS event
+//! was not logged; a KMS call with no S3 request is one whose data event was not logged (or
+//! another caller's, such as replication's Encrypt). Both are counted, per row.
+
+pub mod matching;
+
+pub use matching::{match_events, Calls, Matches};
+
+use crate::event::{KmsOp, Mode, S3Op};
+use crate::intern::Sym;
+use crate::summary::Summary;
+use crate::trail::config::AnalyzeConfig;
+use crate::trail::filter;
+use crate::trail::records::{CallRec, KmsRec, S3Rec};
+use crate::trail::{Batch, Events, Observer, Stopped};
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// The merged batch after the barrier's first half: canonical symbols, sorted and deduplicated
+/// events, and the matches between them. `analyze` groups it into rows; cost and quota read
+/// it too.
+pub struct Joined {
+    pub strings: crate::intern::Interner,
+    pub kms: Vec<KmsRec>,
+    pub s3: Vec<S3Rec>,
+    /// Every symmetric KMS call (only when the config keeps them), deduplicated.
+    pub calls: Vec<CallRec>,
+    pub m: Matches,
+    pub summary: Summary,
+    /// Per bucket: whether it has bucket-key calls, and per-object calls.
+    pub bucket_modes: HashMap<Sym, (bool, bool)>,
+}
+
+/// How an S3 request ran, as far as the trail tells.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// Its KMS key: its own, the writer's, or its call's.
+    pub kms_key: Sym,
+    pub mode: Mode,
+    /// The call that says its mode: a write's GenerateDataKey, a read's Decrypt.
+    pub own_call: Option<u32>,
+    /// Its first matched call.
+    pub first_call: Option<u32>,
+}
+
+impl Joined {
+    /// The KMS key and mode of S3 request `i`.
+    pub fn resolve(&self, i: usize) -> Resolved {
+        let (kms, m, r) = (&self.kms, &self.m, &self.s3[i]);
+        let calls = &m.s3_to_kms[i];
+        // A write's mode is its destination's: the GenerateDataKey it caused, else its own
+        // SSE response header. (A copy's source Decrypt says only how the source was written.)
+        let writes = matches!(
+            r.op,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        );
+        let own_call = calls
+            .iter()
+            .copied()
+            .find(|&j| !writes || kms[j as usize].op == KmsOp::GenerateDataKey);
+        let first_call = own_call.or_else(|| calls.first().copied());
+        let kms_key = if m.s3_kms_key[i].is_none() {
+            first_call.map_or(Sym::NONE, |c| kms[c as usize].kms_key)
+        } else {
+            m.s3_kms_key[i]
+        };
+        let header = |b: bool| if b { Mode::BucketKey } else { Mode::PerObject };
+        let mode = if let Some(c) = own_call {
+            kms[c as usize].mode
+        } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
+            header(b)
+        } else if let Some(c) = first_call {
+            kms[c as usize].mode
+        } else {
+            match self.bucket_modes.get(&r.bucket) {
+                Some((true, false)) => Mode::BucketKey,
+                Some((false, true)) => Mode::PerObject,
+                _ => Mode::Unknown,
+            }
+        };
+        Resolved {
+            kms_key,
+            mode,
+            own_call,
+            first_call,
+        }
+    }
+}
+
+/// Reads the inputs ([`crate::trail::run_with`]), joins them, and hands the joined trail to
+/// `then`, all in the run's thread pool.
+pub fn run<T: Send>(
+    cfg: &AnalyzeConfig,
+    observer: &dyn Observer,
+    then: impl FnOnce(Joined) -> T + Send,
+) -> Result<T, Stopped> {
+    crate::trail::run_with(cfg, observer, |batch| {
+        observer.stage("matching KMS calls to S3 requests");
+        then(join(batch, cfg))
+    })
+}
+
+/// The barrier: canonicalize, sort, dedup, match.
+pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
+    let (strings, events, mut summary) = batch.into_events();
+    let Events {
+        mut kms,
+        mut s3,
+        mut calls,
+    } = events;
+    let before = kms.len() + s3.len();
+    rayon::join(|| dedup(&mut kms, |k| k.id), || dedup(&mut s3, |s| s.id));
+    let mut duplicates = (before - kms.len() - s3.len()) as u64;
+    if !calls.is_empty() {
+        // S3's calls are in `kms` too, and counted there; other callers' are counted here.
+        let others = |c: &[CallRec]| c.iter().filter(|c| c.bucket.is_none()).count() as u64;
+        let before = others(&calls);
+        dedup(&mut calls, |c| c.id);
+        let after = others(&calls);
+        duplicates += before - after;
+        summary.records.used += after;
+    }
+    summary
+        .records
+        .filtered_out
+        .entry(filter::reason::DUPLICATE.to_string())
+        .and_modify(|n| *n += duplicates)
+        .or_insert(duplicates);
+    summary.records.filtered_out.retain(|_, n| *n > 0);
+
+    let m = match_events(&kms, &s3, cfg.window_secs);
+    let mut bucket_modes: HashMap<Sym, (bool, bool)> = HashMap::default();
+    for k in &kms {
+        let e = bucket_modes.entry(k.bucket).or_default();
+        match k.mode {
+            Mode::BucketKey => e.0 = true,
+            _ => e.1 = true,
+        }
+    }
+    Joined {
+        strings,
+        kms,
+        s3,
+        calls,
+        m,
+        summary,
+        bucket_modes,
+    }
+}
+
+/// Keeps the first record of each event ID (records without one are all kept).
+fn dedup<T>(v: &mut Vec<T>, id: impl Fn(&T) -> u128) {
+    let mut seen = HashSet::with_capacity_and_hasher(v.len(), Default::default());
+    v.retain(|r| {
+        let id = id(r);
+        id == 0 || seen.insert(id)
+    });
+}

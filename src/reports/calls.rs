@@ -1,0 +1,446 @@
+//! `analyze`'s report: KMS calls per S3 object, per bucket, group and encryption mode.
+//!
+//! [`rows`] filters the joined trail (KMS key, context, bucket ARN prefix) and groups it into
+//! [`Row`]s; [`analyze`] runs the whole pipeline for a config.
+
+use crate::event::{Failure, KmsOp, Mode, S3Op};
+use crate::intern::{Interner, Sym};
+use crate::join::{self, Joined, Resolved};
+use crate::summary::Summary;
+use crate::trail::config::{AnalyzeConfig, Filters, GroupBy};
+use crate::trail::filter::{self, PrefixMatch};
+use crate::trail::{Observer, Stopped};
+use std::collections::BTreeMap;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// Runs `analyze` end to end: read, join, group into rows.
+pub fn analyze(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopped> {
+    join::run(cfg, observer, |joined| rows(&joined, cfg))
+}
+
+/// One row: a group within a bucket, in one encryption mode.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    pub bucket: String,
+    /// The group's value (the bucket itself when grouping by bucket).
+    pub group: String,
+    pub mode: Mode,
+    /// S3 requests by operation, indexed like [`S3Op::ALL`].
+    pub s3: [u64; 7],
+    pub s3_errors: u64,
+    /// Distinct objects, from S3 requests and per-object KMS contexts.
+    pub objects: u64,
+    /// KMS calls by operation, indexed like [`KmsOp::ALL`].
+    pub kms: [u64; 4],
+    /// KMS calls whose group (prefix) was attributed through correlation, not read off the call.
+    pub kms_attributed: u64,
+    pub kms_throttled: u64,
+    pub kms_access_denied: u64,
+    pub kms_other_errors: u64,
+    /// S3 requests with no KMS call (bucket-key cache hits, or KMS events not logged).
+    pub unmatched_s3: u64,
+    /// KMS calls with no S3 request (data events not logged, or other callers).
+    pub unmatched_kms: u64,
+}
+
+impl Row {
+    pub fn s3_total(&self) -> u64 {
+        self.s3.iter().sum()
+    }
+    pub fn kms_total(&self) -> u64 {
+        self.kms.iter().sum()
+    }
+    pub fn kms_errors(&self) -> u64 {
+        self.kms_throttled + self.kms_access_denied + self.kms_other_errors
+    }
+    pub fn s3_count(&self, op: S3Op) -> u64 {
+        self.s3[op as usize]
+    }
+    pub fn kms_count(&self, op: KmsOp) -> u64 {
+        self.kms[op as usize]
+    }
+    /// KMS calls per distinct object; `None` without objects.
+    pub fn kms_per_object(&self) -> Option<f64> {
+        ratio(self.kms_total(), self.objects)
+    }
+    /// KMS calls per S3 request; `None` without S3 requests.
+    pub fn kms_per_s3_request(&self) -> Option<f64> {
+        ratio(self.kms_total(), self.s3_total())
+    }
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// What the run was asked for, echoed in the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub group_by: String,
+    pub window_secs: i64,
+    pub filters: Filters,
+}
+
+impl Settings {
+    pub fn from_config(cfg: &AnalyzeConfig) -> Settings {
+        Settings {
+            group_by: cfg.group_by.name(),
+            window_secs: cfg.window_secs,
+            filters: cfg.filters.clone(),
+        }
+    }
+}
+
+/// The result of `keytrail analyze`.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub settings: Settings,
+    pub summary: Summary,
+    pub rows: Vec<Row>,
+    pub warnings: Vec<String>,
+    /// S3 data events seen, used or not.
+    pub s3_data_events: u64,
+}
+
+/// The rows of one pass over the events, found by symbols: an event finds its row with one
+/// hash lookup, and each row's group label is made once, at the end.
+struct RowMap<'a> {
+    group_by: &'a GroupBy,
+    strings: &'a Interner,
+    rows: HashMap<(Sym, u32, Mode), RowAcc>,
+    /// For `prefix:N`: each key's prefix, as a symbol of `prefixes`.
+    prefix_of: HashMap<Sym, Sym>,
+    prefixes: Interner,
+}
+
+impl<'a> RowMap<'a> {
+    fn new(group_by: &'a GroupBy, strings: &'a Interner) -> RowMap<'a> {
+        RowMap {
+            group_by,
+            strings,
+            rows: HashMap::default(),
+            prefix_of: HashMap::default(),
+            prefixes: Interner::default(),
+        }
+    }
+
+    /// The group of an event, as a number [`RowMap::label`] turns into its label.
+    fn group(&mut self, key: Sym, requester: Sym, kms_key: Sym, ctx: Sym) -> u32 {
+        match self.group_by {
+            GroupBy::Bucket => 0,
+            GroupBy::Prefix(n) => {
+                if key.is_none() {
+                    return Sym::NONE.0; // no label: a call that names no object
+                }
+                let (strings, prefixes) = (self.strings, &mut self.prefixes);
+                let prefix = self
+                    .prefix_of
+                    .entry(key)
+                    .or_insert_with(|| prefixes.intern(&key_prefix(strings.get(key), *n)));
+                prefix.0
+            }
+            GroupBy::KmsKey => kms_key.0,
+            GroupBy::Principal => requester.0,
+            GroupBy::Context(_) => ctx.0,
+        }
+    }
+
+    fn label(&self, group: u32) -> Option<String> {
+        let strings = self.strings;
+        Some(match self.group_by {
+            GroupBy::Bucket => String::new(),
+            GroupBy::Prefix(_) => self.prefixes.get_opt(Sym(group))?.to_string(),
+            GroupBy::KmsKey => strings
+                .get_opt(Sym(group))
+                .unwrap_or("(unknown)")
+                .to_string(),
+            GroupBy::Principal => strings.get(Sym(group)).to_string(),
+            GroupBy::Context(_) => strings.get_opt(Sym(group)).unwrap_or("(none)").to_string(),
+        })
+    }
+
+    fn row(&mut self, bucket: Sym, group: u32, mode: Mode) -> &mut RowAcc {
+        self.rows.entry((bucket, group, mode)).or_default()
+    }
+
+    /// The rows by bucket, label and mode; groups without a label take `unlabelled`.
+    fn labelled(mut self, unlabelled: &str) -> BTreeMap<(Sym, String, Mode), RowAcc> {
+        use std::collections::btree_map::Entry;
+        let mut out: BTreeMap<(Sym, String, Mode), RowAcc> = BTreeMap::new();
+        for ((bucket, group, mode), acc) in std::mem::take(&mut self.rows) {
+            let label = self.label(group).unwrap_or_else(|| unlabelled.to_string());
+            match out.entry((bucket, label, mode)) {
+                Entry::Vacant(v) => {
+                    v.insert(acc);
+                }
+                Entry::Occupied(o) => o.into_mut().absorb(acc),
+            }
+        }
+        out
+    }
+}
+
+/// Per-row accumulator.
+#[derive(Default)]
+struct RowAcc {
+    row: Row,
+    objects: HashSet<(Sym, Sym, Sym)>,
+}
+
+impl RowAcc {
+    fn absorb(&mut self, other: RowAcc) {
+        let (a, b) = (&mut self.row, other.row);
+        for (x, y) in a.s3.iter_mut().zip(b.s3) {
+            *x += y;
+        }
+        for (x, y) in a.kms.iter_mut().zip(b.kms) {
+            *x += y;
+        }
+        a.s3_errors += b.s3_errors;
+        a.kms_attributed += b.kms_attributed;
+        a.kms_throttled += b.kms_throttled;
+        a.kms_access_denied += b.kms_access_denied;
+        a.kms_other_errors += b.kms_other_errors;
+        a.unmatched_s3 += b.unmatched_s3;
+        a.unmatched_kms += b.unmatched_kms;
+        self.objects.extend(other.objects);
+    }
+}
+
+/// Filters the joined trail and groups it into rows.
+pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
+    let (strings, kms, s3, m) = (&j.strings, &j.kms, &j.s3, &j.m);
+    let f = &cfg.filters;
+    let bucket_modes = &j.bucket_modes;
+    let mut summary = j.summary.clone();
+    // Which bucket-key streams pass the context filter.
+    let mut ctx_streams: HashSet<(Sym, Sym, Sym)> = HashSet::default();
+    for k in kms {
+        if k.mode == Mode::BucketKey && k.ctx_pass {
+            ctx_streams.insert((k.bucket, k.requester, k.kms_key));
+        }
+    }
+
+    // The KMS side and the S3 side of the rows are built in parallel, each with its own
+    // counts, and merged.
+    let kms_pass = || {
+        let mut rows = RowMap::new(&cfg.group_by, strings);
+        let mut summary = Summary::default();
+        let mut used = 0u64;
+        for (j, k) in kms.iter().enumerate() {
+            if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(k.kms_key)) {
+                summary.filter(filter::reason::KMS_KEY);
+                continue;
+            }
+            if !k.ctx_pass {
+                summary.filter(filter::reason::CONTEXT);
+                continue;
+            }
+            let matched = m.kms_to_s3[j].map(|i| &s3[i as usize]);
+            let head = strings.get(k.head);
+            let bucket = strings.get(k.bucket);
+            let mut attributed = false;
+            match filter::prefix_match(&f.bucket_arn_prefixes, head, bucket, strings.get_opt(k.key))
+            {
+                PrefixMatch::Yes => {}
+                PrefixMatch::No => {
+                    summary.filter(filter::reason::PREFIX);
+                    continue;
+                }
+                PrefixMatch::BelowBucket => {
+                    let hit = matched.is_some_and(|r| {
+                        f.bucket_arn_prefixes.iter().any(|p| {
+                            filter::arn_starts_with(p, head, bucket, Some(strings.get(r.key)))
+                        })
+                    });
+                    if !hit {
+                        summary.filter(filter::reason::PREFIX);
+                        continue;
+                    }
+                    attributed = true;
+                }
+            }
+            // A bucket-key call names no object: its prefix comes from the request it matched.
+            let (key_for_group, by_correlation) = match (k.mode, matched) {
+                (Mode::BucketKey, Some(r)) => (r.key, true),
+                _ => (k.key, false),
+            };
+            let group = rows.group(key_for_group, k.requester, k.kms_key, k.ctx_value);
+            if by_correlation && matches!(cfg.group_by, GroupBy::Prefix(_)) {
+                attributed = true;
+            }
+            let acc = rows.row(k.bucket, group, k.mode);
+            acc.row.kms[k.op as usize] += 1;
+            if attributed {
+                acc.row.kms_attributed += 1;
+            }
+            match k.failure {
+                Failure::None => {}
+                Failure::Throttled => acc.row.kms_throttled += 1,
+                Failure::AccessDenied => acc.row.kms_access_denied += 1,
+                Failure::Other => acc.row.kms_other_errors += 1,
+            }
+            if matched.is_none() {
+                acc.row.unmatched_kms += 1;
+            }
+            if k.mode == Mode::PerObject {
+                acc.objects.insert((k.head, k.bucket, k.key));
+            }
+            used += 1;
+        }
+        (rows.labelled("(unattributed)"), summary, used)
+    };
+    let s3_pass = || {
+        let mut rows = RowMap::new(&cfg.group_by, strings);
+        let mut summary = Summary::default();
+        let mut used = 0u64;
+        for (i, r) in s3.iter().enumerate() {
+            let calls = &m.s3_to_kms[i];
+            let Resolved {
+                kms_key,
+                mode,
+                first_call,
+                ..
+            } = j.resolve(i);
+            let first_call = first_call.map(|c| &kms[c as usize]);
+            if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(kms_key)) {
+                summary.filter(filter::reason::KMS_KEY);
+                continue;
+            }
+            if !f.context.is_empty() {
+                let pass = if calls.is_empty() {
+                    mode == Mode::BucketKey
+                        && ctx_streams.contains(&(r.bucket, r.requester, kms_key))
+                } else {
+                    calls.iter().any(|&j| kms[j as usize].ctx_pass)
+                };
+                if !pass {
+                    summary.filter(filter::reason::CONTEXT);
+                    continue;
+                }
+            }
+            let head = strings.get(r.head);
+            if !f.bucket_arn_prefixes.is_empty()
+                && !f.bucket_arn_prefixes.iter().any(|p| {
+                    filter::arn_starts_with(
+                        p,
+                        head,
+                        strings.get(r.bucket),
+                        Some(strings.get(r.key)),
+                    )
+                })
+            {
+                summary.filter(filter::reason::PREFIX);
+                continue;
+            }
+            let ctx = first_call.map_or(Sym::NONE, |c| c.ctx_value);
+            let group = rows.group(r.key, r.requester, kms_key, ctx);
+            let acc = rows.row(r.bucket, group, mode);
+            acc.row.s3[r.op as usize] += 1;
+            if r.failure != Failure::None {
+                acc.row.s3_errors += 1;
+            }
+            if calls.is_empty() {
+                acc.row.unmatched_s3 += 1;
+            }
+            acc.objects.insert((r.head, r.bucket, r.key));
+            used += 1;
+        }
+        (rows.labelled(""), summary, used)
+    };
+    let ((mut rows, kms_summary, kms_used), (s3_rows, s3_summary, s3_used)) =
+        rayon::join(kms_pass, s3_pass);
+    for (key, acc) in s3_rows {
+        rows.entry(key).or_default().absorb(acc);
+    }
+    summary.merge(kms_summary);
+    summary.merge(s3_summary);
+    let summary = &mut summary;
+    summary.records.used += kms_used + s3_used;
+
+    let mut warnings = Vec::new();
+    let kms_read = kms.len();
+    let s3_data_events = s3.len() as u64
+        + summary.filtered(crate::event::reason::S3_NOT_SSE_KMS)
+        + summary.filtered(crate::event::reason::S3_DATA_NO_KMS);
+    if kms_read == 0 {
+        warnings.push(
+            "no KMS calls made for S3 objects were found: the trail may exclude KMS events \
+             (trails have an option for that), or the filters removed them"
+                .to_string(),
+        );
+    }
+    if s3_data_events == 0 {
+        warnings.push(
+            "no S3 data events were found (trails log them only with data-event selectors, and \
+             lookup-events never has them): objects are counted from per-object KMS contexts \
+             only, and bucket-key calls cannot be tied to objects or prefixes"
+                .to_string(),
+        );
+    }
+    for (bucket, (bk, po)) in bucket_modes {
+        if *bk && *po {
+            warnings.push(format!(
+                "bucket {} has both bucket-key and per-object KMS calls (objects written before \
+                 bucket keys were enabled, or a per-request bucket-key header)",
+                strings.get(*bucket)
+            ));
+        }
+    }
+    warnings.sort();
+
+    let rows = rows
+        .into_iter()
+        .map(|((bucket, group, mode), mut acc)| {
+            acc.row.bucket = strings.get(bucket).to_string();
+            acc.row.group = if matches!(cfg.group_by, GroupBy::Bucket) {
+                acc.row.bucket.clone()
+            } else {
+                group
+            };
+            acc.row.mode = mode;
+            acc.row.objects = acc.objects.len() as u64;
+            acc.row
+        })
+        .collect();
+
+    Report {
+        settings: Settings::from_config(cfg),
+        summary: summary.clone(),
+        rows,
+        warnings,
+        s3_data_events,
+    }
+}
+
+/// The first `n` `/`-separated segments of an object key, with their trailing `/`; objects
+/// with fewer segments give their whole directory, and root objects `/`.
+pub fn key_prefix(key: &str, n: usize) -> String {
+    let mut end = 0;
+    for (count, (i, _)) in key.match_indices('/').enumerate() {
+        end = i + 1;
+        if count + 1 == n {
+            break;
+        }
+    }
+    if end == 0 {
+        "/".to_string()
+    } else {
+        key[..end].to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_prefixes_take_whole_segments() {
+        assert_eq!(key_prefix("user-1/2024/a.txt", 1), "user-1/");
+        assert_eq!(key_prefix("user-1/2024/a.txt", 2), "user-1/2024/");
+        assert_eq!(key_prefix("user-1/a.txt", 3), "user-1/");
+        assert_eq!(key_prefix("a.txt", 1), "/");
+    }
+}

@@ -1,0 +1,52 @@
+//! How numbers are written for people: ratios, percentages, dollars, thousands separators.
+//! Shared by the reports' messages (`check`) and the renderers.
+
+/// A ratio as printed in text formats.
+pub fn format_ratio(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r >= 100.0 => format!("{r:.0}"),
+        Some(r) if r >= 0.01 || r == 0.0 => format!("{r:.3}"),
+        Some(r) => format!("{r:.2e}"),
+        None => "-".to_string(),
+    }
+}
+
+/// A share as printed: two decimals, more below a hundredth of a percent.
+pub fn format_percent(v: f64) -> String {
+    let p = v * 100.0;
+    if p != 0.0 && p.abs() < 0.01 {
+        format!("{p:.1e} %")
+    } else {
+        format!("{p:.2} %")
+    }
+}
+
+/// Dollars as printed: cents, or more digits below a cent so small figures do not read as 0.
+pub fn format_usd(v: f64) -> String {
+    let v = if v == 0.0 { 0.0 } else { v }; // no "-0.00"
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("${v:.4}")
+    } else {
+        format!("${}", thousands(&format!("{v:.2}")))
+    }
+}
+
+/// Groups the integer digits of a formatted number by thousands: `1234567.50` -> `1,234,567.50`.
+pub fn thousands(s: &str) -> String {
+    let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+    let (int, frac) = rest
+        .split_once('.')
+        .map_or((rest, None), |(i, f)| (i, Some(f)));
+    let mut out = String::from(sign);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}

@@ -1,0 +1,175 @@
+//! What the parallel pass hands to the barrier: compact events in a worker's symbols, merged
+//! without locks, then renumbered canonically and sorted ([`Batch::into_events`]).
+
+use super::records::{CallRec, KmsRec, S3Rec};
+use crate::intern::{Interner, Remap, Sym};
+use crate::summary::Summary;
+use rayon::prelude::*;
+
+/// Compact events, their symbols in one interner's numbering.
+#[derive(Default)]
+pub struct Events {
+    pub kms: Vec<KmsRec>,
+    pub s3: Vec<S3Rec>,
+    /// Every symmetric KMS call, S3's and other callers', when the config keeps them.
+    pub calls: Vec<CallRec>,
+}
+
+impl Events {
+    fn is_empty(&self) -> bool {
+        self.kms.is_empty() && self.s3.is_empty() && self.calls.is_empty()
+    }
+
+    /// Renumbers every symbol through `remap`, in place.
+    fn remap(&mut self, remap: &Remap) {
+        self.kms.iter_mut().for_each(|k| k.remap(remap));
+        self.s3.iter_mut().for_each(|s| s.remap(remap));
+        self.calls.iter_mut().for_each(|c| c.remap(remap));
+    }
+}
+
+/// What the parallel stage hands to the barrier.
+#[derive(Default)]
+pub struct Batch {
+    pub strings: Interner,
+    /// The events of the inputs read into this batch, in `strings`' symbols.
+    pub events: Events,
+    /// The events of batches merged into this one, each with the map from its symbols to
+    /// `strings`': merging moves only strings, and each event is renumbered once, at the barrier
+    /// ([`Batch::into_events`]).
+    pub absorbed: Vec<(Remap, Events)>,
+    pub summary: Summary,
+}
+
+impl Batch {
+    /// Absorbs `other`: its strings now, its events as they are, with the map to renumber
+    /// them. The smaller batch goes into the larger: which one absorbs which changes no
+    /// result, since the barrier renumbers symbols in string order and sorts every event.
+    pub fn merge(mut self, mut other: Batch) -> Batch {
+        if other.strings.len() > self.strings.len() {
+            std::mem::swap(&mut self, &mut other);
+        }
+        self.summary.merge(other.summary);
+        if other.strings.is_empty() && other.events.is_empty() && other.absorbed.is_empty() {
+            return self;
+        }
+        let remap = self.strings.absorb(other.strings);
+        for (inner, events) in other.absorbed {
+            self.absorbed.push((inner.then(&remap), events));
+        }
+        if !other.events.is_empty() {
+            self.absorbed.push((remap, other.events));
+        }
+        self
+    }
+
+    /// Renumbers the strings in their own order (so that no later sort depends on how inputs
+    /// were split between threads) and every event with them, in parallel; returns the events
+    /// sorted.
+    pub fn into_events(mut self) -> (Interner, Events, Summary) {
+        let canonical = self.strings.canonicalize();
+        let mut parts: Vec<(Remap, Events)> = std::mem::take(&mut self.absorbed)
+            .into_par_iter()
+            .map(|(remap, events)| (remap.then(&canonical), events))
+            .collect();
+        parts.push((canonical, std::mem::take(&mut self.events)));
+        // Each part renumbered and sorted on its own, in parallel, in cache; then merged.
+        parts
+            .par_iter_mut()
+            .with_max_len(1)
+            .for_each(|(remap, events)| {
+                events.remap(remap);
+                sort_by_prefix(&mut events.kms, |k| {
+                    (k.time, [k.requester, k.bucket, k.key])
+                });
+                sort_by_prefix(&mut events.s3, |s| (s.time, [s.requester, s.bucket, s.key]));
+                sort_by_prefix(&mut events.calls, |c| {
+                    (c.time, [c.account, c.region, Sym::NONE])
+                });
+            });
+        let (mut kms, mut s3, mut calls) = (Vec::new(), Vec::new(), Vec::new());
+        for (_, events) in parts {
+            kms.push(events.kms);
+            s3.push(events.s3);
+            calls.push(events.calls);
+        }
+        let (kms, (s3, calls)) = rayon::join(
+            || merge_runs(kms),
+            || rayon::join(|| merge_runs(s3), || merge_runs(calls)),
+        );
+        let all = Events { kms, s3, calls };
+        (self.strings, all, self.summary)
+    }
+}
+
+/// Sorts records by their order (`Ord`), comparing first a prefix of it packed in two words:
+/// `start` gives the time and the three symbols the order begins with.
+pub(super) fn sort_by_prefix<T: Ord>(v: &mut [T], start: impl Fn(&T) -> (i64, [Sym; 3])) {
+    let (min, max) = v.iter().fold((i64::MAX, i64::MIN), |(a, b), r| {
+        let t = start(r).0;
+        (a.min(t), b.max(t))
+    });
+    let pair = |x: Sym, y: Sym| (x.0 as u64) << 32 | y.0 as u64;
+    if max
+        .checked_sub(min)
+        .is_some_and(|span| span <= u32::MAX as i64)
+    {
+        // 32 bits of time since the earliest, then three symbols.
+        let prefix = |r: &T| {
+            let (t, [a, b, c]) = start(r);
+            [((t - min) as u64) << 32 | a.0 as u64, pair(b, c)]
+        };
+        v.sort_unstable_by(|x, y| prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y)));
+    } else {
+        v.sort_unstable();
+    }
+}
+
+/// The sorted runs in one vector, sorted: the runs are laid end to end in the order of their
+/// first records and the stable sort, which finds runs, merges them. Inputs cover stretches of
+/// time that overlap little, so that merging does little.
+pub(super) fn merge_runs<T: Ord + Clone>(mut runs: Vec<Vec<T>>) -> Vec<T> {
+    runs.sort_by(|a, b| a.first().cmp(&b.first()));
+    let mut all = runs.concat();
+    all.sort();
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_by_a_packed_prefix_gives_the_order_itself() {
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+        struct Rec(i64, Sym, Sym, Sym, u8);
+        let mut seed = 11u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let sym = |n: u64| if n == 0 { Sym::NONE } else { Sym(n as u32) };
+        // Times close together (the packed prefix holds 32 bits of them) and far apart (it
+        // holds all 64), with ties on every field.
+        for span in [100_000, i64::MAX / 2] {
+            let runs: Vec<Vec<Rec>> = (0..5)
+                .map(|_| {
+                    let mut run: Vec<Rec> = (0..400)
+                        .map(|_| {
+                            let t = (next(1000) as i64 - 500) * (span / 500);
+                            Rec(t, sym(next(4)), sym(next(4)), sym(next(4)), next(3) as u8)
+                        })
+                        .collect();
+                    sort_by_prefix(&mut run, |r| (r.0, [r.1, r.2, r.3]));
+                    assert!(run.is_sorted());
+                    run
+                })
+                .collect();
+            let mut want: Vec<Rec> = runs.concat();
+            want.sort();
+            assert_eq!(merge_runs(runs), want);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The compact records the pass keeps: a KMS call S3 made ([`KmsRec`]), an S3 request
+//! ([`S3Rec`]), any caller's symmetric KMS call ([`CallRec`]); strings are interned symbols.
+
+use crate::event::{Failure, KmsOp, Mode, S3Op};
+use crate::intern::{Remap, Sym};
+
+/// A KMS call kept for correlation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KmsRec {
+    pub time: i64,
+    pub requester: Sym,
+    pub bucket: Sym,
+    pub key: Sym,
+    pub op: KmsOp,
+    pub mode: Mode,
+    pub kms_key: Sym,
+    pub head: Sym,
+    pub account: Sym,
+    pub region: Sym,
+    pub failure: Failure,
+    pub ctx_pass: bool,
+    pub ctx_value: Sym,
+    pub id: u128,
+}
+
+/// An S3 object request kept for correlation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct S3Rec {
+    pub time: i64,
+    pub requester: Sym,
+    pub bucket: Sym,
+    pub key: Sym,
+    pub op: S3Op,
+    pub kms_key: Sym,
+    pub bucket_key: Option<bool>,
+    pub head: Sym,
+    pub account: Sym,
+    pub region: Sym,
+    pub failure: Failure,
+    pub src_bucket: Sym,
+    pub src_key: Sym,
+    pub id: u128,
+}
+
+impl KmsRec {
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
+        for s in [
+            &mut self.requester,
+            &mut self.bucket,
+            &mut self.key,
+            &mut self.kms_key,
+            &mut self.head,
+            &mut self.account,
+            &mut self.region,
+            &mut self.ctx_value,
+        ] {
+            *s = r.apply(*s);
+        }
+    }
+}
+
+impl S3Rec {
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
+        for s in [
+            &mut self.requester,
+            &mut self.bucket,
+            &mut self.key,
+            &mut self.kms_key,
+            &mut self.head,
+            &mut self.account,
+            &mut self.region,
+            &mut self.src_bucket,
+            &mut self.src_key,
+        ] {
+            *s = r.apply(*s);
+        }
+    }
+}
+
+/// A symmetric KMS call of any caller, kept for cost and quota (which count every caller).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CallRec {
+    pub time: i64,
+    /// The caller's account: the one billed, and whose quota the call spends.
+    pub account: Sym,
+    pub region: Sym,
+    pub op: KmsOp,
+    pub failure: Failure,
+    pub kms_key: Sym,
+    pub requester: Sym,
+    /// The service that called for the requester (`invokedBy`), or `(direct)`.
+    pub caller: Sym,
+    /// The bucket, for calls S3 made for objects; else `Sym::NONE`.
+    pub bucket: Sym,
+    /// `s3`, or the first encryption-context key of another caller's call.
+    pub purpose: Sym,
+    /// For S3's calls: bucket key or per object.
+    pub mode: Mode,
+    /// The request named the key by an AWS managed alias.
+    pub aws_managed: bool,
+    pub id: u128,
+    /// `sharedEventID`: the same call logged in a second account.
+    pub shared: u128,
+}
+
+impl CallRec {
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
+        for s in [
+            &mut self.account,
+            &mut self.region,
+            &mut self.kms_key,
+            &mut self.requester,
+            &mut self.caller,
+            &mut self.bucket,
+            &mut self.purpose,
+        ] {
+            *s = r.apply(*s);
+        }
+    }
+}
