@@ -669,12 +669,8 @@ fn run_in(t: &Trail, args: &[&str]) -> Run {
 
 #[test]
 fn every_public_sample_is_used_or_rejected_with_a_reason() {
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-trails");
-    assert!(
-        samples.is_dir(),
-        "{} is missing: CI clones it beside the repository",
-        samples.display()
-    );
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/real-trails");
+    assert!(samples.is_dir(), "{} is missing", samples.display());
     let run = run(
         &[
             "analyze",

@@ -835,7 +835,7 @@ mod tests {
         let mut counts = Vec::new();
         let finder = memchr::memmem::Finder::new(super::super::EVENT_SOURCE_NEEDLE);
         let mut skipped = 0;
-        for dir in [root.join("fixtures"), root.join("../shared/real-trails")] {
+        for dir in [root.join("fixtures"), root.join("fixtures/real-trails")] {
             assert!(dir.is_dir(), "{} is missing", dir.display());
             let (mut records, mut fast) = (0, 0);
             for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
