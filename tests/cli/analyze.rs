@@ -1,0 +1,344 @@
+//! `keytrail analyze`: rows per bucket and mode, filters, formats, usage errors.
+
+use crate::util::*;
+
+#[test]
+fn a_bucket_key_bucket_and_a_per_object_bucket_are_reported_side_by_side() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered(
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/f.json.gz",
+        &recs,
+    );
+    let run = t.analyze(&["."]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["schema"], "keytrail.analyze/v1");
+    let plain = row(&report, "plain", "per_object");
+    assert_eq!(plain["s3_requests"]["PutObject"], 2);
+    assert_eq!(plain["s3_requests"]["GetObject"], 2);
+    assert_eq!(plain["kms_calls"]["GenerateDataKey"], 2);
+    assert_eq!(plain["kms_calls"]["Decrypt"], 2);
+    assert_eq!(plain["objects"], 2);
+    assert_eq!(plain["kms_calls_per_object"], 2.0);
+    assert_eq!(plain["unmatched"]["s3_requests"], 0);
+    let keyed = row(&report, "keyed", "bucket_key");
+    assert_eq!(keyed["s3_requests"]["total"], 4);
+    assert_eq!(keyed["kms_calls"]["total"], 2);
+    assert_eq!(keyed["objects"], 2);
+    assert_eq!(keyed["kms_calls_per_object"], 1.0);
+    assert_eq!(keyed["unmatched"]["s3_requests"], 2, "two cache hits");
+    assert_eq!(keyed["unmatched"]["kms_calls"], 0);
+    let records = balanced(&report);
+    assert_eq!(records["used"], 14);
+}
+
+#[test]
+fn a_trail_without_s3_data_events_still_reports_kms_calls_and_says_why_objects_are_few() {
+    let mut t = Trail::new();
+    let recs: Vec<Vec<u8>> = two_buckets(&mut t)
+        .into_iter()
+        .filter(|r| !String::from_utf8_lossy(r).contains("\"eventSource\":\"s3.amazonaws.com\""))
+        .collect();
+    t.delivered("f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let plain = row(&report, "plain", "per_object");
+    assert_eq!(plain["kms_calls"]["total"], 4);
+    assert_eq!(
+        plain["objects"], 2,
+        "objects come from the object-ARN contexts"
+    );
+    assert_eq!(plain["unmatched"]["kms_calls"], 4);
+    let keyed = row(&report, "keyed", "bucket_key");
+    assert_eq!(keyed["kms_calls"]["total"], 2);
+    assert_eq!(keyed["objects"], 0);
+    let warnings = report["input"]["warnings"].to_string();
+    assert!(warnings.contains("no S3 data events"), "{warnings}");
+}
+
+#[test]
+fn a_trail_without_kms_events_warns() {
+    let mut t = Trail::new();
+    let recs = vec![t.s3(
+        "alice",
+        0,
+        "PutObject",
+        &format!("keyed/{}", "a"),
+        KEY_B,
+        true,
+    )];
+    t.delivered("f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    assert!(report["input"]["warnings"]
+        .to_string()
+        .contains("no KMS calls"));
+    assert_eq!(
+        row(&report, "keyed", "bucket_key")["s3_requests"]["total"],
+        1
+    );
+}
+
+#[test]
+fn filters_select_what_they_name() {
+    let mut t = Trail::new();
+    let mut recs = two_buckets(&mut t);
+    recs.push(t.kms_ctx(
+        "bob",
+        5,
+        "Decrypt",
+        "arn:aws:s3:::plain/c.csv",
+        KEY_A,
+        &[("team", "red")],
+    ));
+    t.delivered("f.json.gz", &recs);
+    let total = |args: &[&str]| -> u64 {
+        let mut all = vec!["."];
+        all.extend_from_slice(args);
+        let run = t.analyze(&all);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let report = run.json();
+        balanced(&report);
+        report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["kms_calls"]["total"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(total(&[]), 7);
+    assert_eq!(total(&["--bucket-arn-prefix", "arn:aws:s3:::plain/"]), 5);
+    assert_eq!(total(&["--bucket-arn-prefix", "arn:aws:s3:::plain/a"]), 2);
+    assert_eq!(total(&["--bucket-arn-prefix", "arn:aws:s3:::keyed"]), 2);
+    assert_eq!(total(&["--context", "team=red"]), 1);
+    assert_eq!(total(&["--context", "team=blue"]), 0);
+    assert_eq!(total(&["--event-name", "Decrypt"]), 4);
+    assert_eq!(
+        total(&["--event-name", "Decrypt", "--event-name", "GenerateDataKey"]),
+        7
+    );
+    assert_eq!(total(&["--kms-key", KEY_B]), 2);
+    assert_eq!(
+        total(&["--kms-key", "aaaaaaaa-0000-4000-8000-000000000001"]),
+        5
+    );
+    assert_eq!(total(&["--account", ACCOUNT]), 7);
+    assert_eq!(total(&["--account", "999999999999"]), 0);
+    assert_eq!(total(&["--region", "us-east-1"]), 7);
+    assert_eq!(total(&["--region", "eu-west-1"]), 0);
+    assert_eq!(
+        total(&[
+            "--principal",
+            &format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/bob")
+        ]),
+        1
+    );
+    assert_eq!(
+        total(&["--principal", &format!("arn:aws:iam::{ACCOUNT}:role/app")]),
+        7
+    );
+    assert_eq!(total(&["--since", &time(5)]), 3);
+    assert_eq!(total(&["--until", &time(5)]), 4);
+}
+
+/// Seed 000's layout: one bucket with bucket keys, a prefix and a KMS key per user. A
+/// bucket-key call names only the bucket; the prefix filter attributes it through the S3
+/// request it matched, and says so.
+#[test]
+fn a_prefix_below_a_bucket_key_bucket_is_attributed_through_correlation() {
+    let mut t = Trail::new();
+    let mut recs = Vec::new();
+    for (user, key) in [("user-1", KEY_A), ("user-2", KEY_B)] {
+        for i in 0..5u32 {
+            let obj = format!("{user}/file-{i}");
+            recs.push(t.s3(user, i, "PutObject", &format!("shared/{}", &obj), key, true));
+            recs.push(t.s3(
+                user,
+                100 + i,
+                "GetObject",
+                &format!("shared/{}", &obj),
+                key,
+                true,
+            ));
+        }
+        recs.push(t.kms(user, 0, "GenerateDataKey", "arn:aws:s3:::shared", key));
+        recs.push(t.kms(user, 100, "Decrypt", "arn:aws:s3:::shared", key));
+    }
+    t.delivered("f.json.gz", &recs);
+    let report = t
+        .analyze(&[".", "--bucket-arn-prefix", "arn:aws:s3:::shared/user-1/"])
+        .json();
+    let r = row(&report, "shared", "bucket_key");
+    assert_eq!(r["kms_calls"]["total"], 2);
+    assert_eq!(r["kms_calls_attributed"], 2);
+    assert_eq!(r["s3_requests"]["total"], 10);
+    assert_eq!(r["objects"], 5);
+    let by_prefix = t.analyze(&[".", "--group-by", "prefix:1"]).json();
+    assert_eq!(kms_total(&by_prefix, "user-1/", "bucket_key"), 2);
+    assert_eq!(kms_total(&by_prefix, "user-2/", "bucket_key"), 2);
+    let by_key = t.analyze(&[".", "--group-by", "kms-key"]).json();
+    assert_eq!(
+        row(&by_key, KEY_A, "bucket_key")["s3_requests"]["total"],
+        10
+    );
+}
+
+#[test]
+fn failed_kms_calls_count_and_are_shown_apart() {
+    let mut t = Trail::new();
+    let mut recs = two_buckets(&mut t);
+    let mut throttled = Vec::new();
+    let who = t.who("alice");
+    records::kms_call(
+        &mut throttled,
+        &mut t.rng,
+        &who,
+        &time(30),
+        "us-east-1",
+        "Decrypt",
+        "arn:aws:s3:::plain/a.csv",
+        &[],
+        KEY_A,
+        Some("ThrottlingException"),
+    );
+    recs.push(throttled);
+    t.delivered("f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let plain = row(&report, "plain", "per_object");
+    assert_eq!(plain["kms_calls"]["total"], 5);
+    assert_eq!(plain["kms_errors"]["throttled"], 1);
+}
+
+#[test]
+fn outputs_render_in_every_format() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("f.json.gz", &recs);
+    let csv = t.analyze(&[".", "--format", "csv"]);
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("bucket,group,mode,PutObject"), "{text}");
+    assert_eq!(text.lines().count(), 3);
+    let md = String::from_utf8(t.analyze(&[".", "--format", "markdown"]).stdout).unwrap();
+    assert!(md.contains("| keyed | bucket_key |"), "{md}");
+    let table = String::from_utf8(t.analyze(&[".", "--format", "table"]).stdout).unwrap();
+    assert!(
+        table.contains("bucket_key") && table.contains("records: 14 read = 14 used"),
+        "{table}"
+    );
+    // The format follows the extension of --output.
+    let out = t.path("report.parquet");
+    let run = run_in(&t, &["analyze", ".", "--output", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"PAR1");
+    let out = t.path("report.json");
+    t.analyze(&[".", "--output", out.to_str().unwrap(), "--format", "json"]);
+    let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(written["schema"], "keytrail.analyze/v1");
+}
+
+#[test]
+fn log_strings_cannot_drive_the_terminal_or_the_spreadsheet() {
+    let mut t = Trail::new();
+    let evil = "=cmd|'calc'!A0\u{1b}[2J/report.csv";
+    let recs = vec![t.s3(
+        "alice",
+        0,
+        "PutObject",
+        &format!("plain/{}", evil),
+        KEY_A,
+        false,
+    )];
+    t.delivered("f.json.gz", &recs);
+    let table = t.analyze(&[".", "--format", "table", "--group-by", "prefix:1"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+    let csv = String::from_utf8(
+        t.analyze(&[".", "--format", "csv", "--group-by", "prefix:1"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(csv.contains("\"'=cmd|") || csv.contains(",'=cmd|"), "{csv}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message_that_says_what_to_do() {
+    let t = Trail::new();
+    let r = run_in(&t, &["analyze", "does-not-exist"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("does-not-exist: no such file"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(&t, &["analyze", ".", "--group-by", "owner"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("prefix:N"), "{}", r.stderr);
+    let r = run_in(&t, &["analyze", ".", "--bucket-arn-prefix", "datalake/"]);
+    assert_eq!(r.code, 2);
+    let help = run_in(&t, &["analyze", "--help"]);
+    assert!(help.stdout.len() > 1000);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
+    for (args, says) in [
+        (&["cost", ".", "--month-days", "0"][..], "days in a month"),
+        (&["cost", ".", "--price-per-10k=-1"][..], "dollars"),
+        (
+            &["quota", ".", "--quota", "us-east-1=lots"][..],
+            "whole number",
+        ),
+        (&["quota", ".", "--quota", "us-east-1"][..], "REGION=N"),
+        (&["check", ".", "--max-quota-use", "half"][..], "a number"),
+    ] {
+        let r = run_in(&t, args);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    // A trail with no KMS or S3 events has no window to project a month from.
+    t.file("empty/a.json", b"{\"Records\":[]}");
+    let r = run_in(&t, &["cost", "empty"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no window"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("records: 0 read = 0 used"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The charts README.md shows, drawn from the bundled fixtures: regenerated and compared byte
+/// for byte, so the pictures stay the tool's output (`KEYTRAIL_BLESS=1 cargo test charts`).
+#[test]
+fn readme_charts_regenerate_byte_for_byte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let bless = std::env::var_os("KEYTRAIL_BLESS").is_some();
+    for (name, args) in [
+        ("quota-poc.svg", ["quota", "fixtures/poc"]),
+        (
+            "analyze-two-buckets.svg",
+            ["analyze", "fixtures/two-buckets"],
+        ),
+    ] {
+        let fresh = out.path().join(name);
+        let report = out.path().join("report.json");
+        let mut full = args.to_vec();
+        full.extend([
+            "-q",
+            "-o",
+            report.to_str().unwrap(),
+            "--chart",
+            fresh.to_str().unwrap(),
+        ]);
+        let r = run(&full, root, None);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let committed = root.join("fixtures/charts").join(name);
+        if bless {
+            std::fs::create_dir_all(committed.parent().unwrap()).unwrap();
+            std::fs::copy(&fresh, &committed).unwrap();
+            continue;
+        }
+        assert!(
+            std::fs::read(&committed).ok() == std::fs::read(&fresh).ok(),
+            "fixtures/charts/{name} differs: regenerate with KEYTRAIL_BLESS=1 if intended"
+        );
+    }
+}

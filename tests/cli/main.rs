@@ -1,0 +1,10 @@
+//! End-to-end tests of the `keytrail` binary, on trails the tests build themselves: one test
+//! binary, a file per command, shared helpers in `util`.
+
+mod analyze;
+mod check;
+mod cost;
+mod inputs;
+mod quota;
+mod simulate;
+mod util;

@@ -1,0 +1,236 @@
+//! `keytrail simulate` and `--expect`: generated trails analyze to their manifests.
+
+use crate::util::*;
+
+#[test]
+fn expect_reports_differences_with_exit_code_4() {
+    let t = Trail::new();
+    let out = t.path("trail");
+    run_in(
+        &t,
+        &[
+            "simulate",
+            "--builtin",
+            "poc",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let manifest_path = out.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["expected"]["groups"][0]["kms_calls"]["Decrypt"] = 999.into();
+    let edited = t.file("edited.json", &serde_json::to_vec(&manifest).unwrap());
+    let r = run_in(
+        &t,
+        &[
+            "analyze",
+            "trail",
+            "--quiet",
+            "--format",
+            "json",
+            "--expect",
+            edited.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("Decrypt: expected 999"), "{}", r.stderr);
+}
+
+#[test]
+fn simulate_refuses_a_non_empty_directory_without_force() {
+    let t = Trail::new();
+    t.file("busy/keep.txt", b"x");
+    let r = run_in(&t, &["simulate", "--builtin", "poc", "--out", "busy"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(
+        run_in(
+            &t,
+            &["simulate", "--builtin", "poc", "--out", "busy", "--force"]
+        )
+        .code,
+        0
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_tree_on_any_thread_count() {
+    let t = Trail::new();
+    let a = t.path("a");
+    let b = t.path("b");
+    run_in(
+        &t,
+        &[
+            "simulate",
+            "--builtin",
+            "org-trail",
+            "--out",
+            a.to_str().unwrap(),
+            "-j",
+            "1",
+        ],
+    );
+    run_in(
+        &t,
+        &[
+            "simulate",
+            "--builtin",
+            "org-trail",
+            "--out",
+            b.to_str().unwrap(),
+            "-j",
+            "4",
+        ],
+    );
+    let files = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (fa, fb) = (files(&a), files(&b));
+    assert!(fa.len() > 3);
+    assert!(fa == fb, "the trees differ");
+}
+
+/// Every built-in scenario is committed under `fixtures/<name>/` at a small scale: a change to
+/// the engine or the record shapes shows up as a fixture diff, and each tree must analyze to
+/// exactly its manifest. Regenerate them all with `KEYTRAIL_BLESS=1 cargo test fixtures`.
+#[test]
+fn committed_fixtures_regenerate_byte_for_byte_and_analyze_to_their_manifests() {
+    let t = Trail::new();
+    let bless = std::env::var_os("KEYTRAIL_BLESS").is_some();
+    for (name, scale) in keytrail::simulate::builtin::FIXTURE_SCALES {
+        let fresh = t.path(name);
+        let sim = run_in(
+            &t,
+            &[
+                "simulate",
+                "--builtin",
+                name,
+                "--scale",
+                &scale.to_string(),
+                "--out",
+                fresh.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(sim.code, 0, "{name}: {}", sim.stderr);
+        let manifest = fresh.join("manifest.json");
+        let check = run_in(
+            &t,
+            &[
+                "analyze",
+                fresh.to_str().unwrap(),
+                "--quiet",
+                "--format",
+                "json",
+                "--expect",
+                manifest.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(check.code, 0, "{name}: {}", check.stderr);
+        balanced(&check.json());
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        if bless {
+            let _ = std::fs::remove_dir_all(&committed);
+            for rel in tree(&fresh) {
+                let to = committed.join(&rel);
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(fresh.join(&rel), to).unwrap();
+            }
+            continue;
+        }
+        assert_eq!(
+            tree(&committed),
+            tree(&fresh),
+            "{name}: regenerate with KEYTRAIL_BLESS=1 if intended"
+        );
+        for rel in tree(&fresh) {
+            assert!(
+                std::fs::read(committed.join(&rel)).unwrap() == std::fs::read(fresh.join(&rel)).unwrap(),
+                "fixtures/{name}/{} differs: regenerate with KEYTRAIL_BLESS=1 if the change is intended",
+                rel.display()
+            );
+        }
+    }
+}
+
+/// The project's correctness oracle: for many random scenarios, analyzing the simulated trail
+/// gives exactly the manifest's figures; and bucket-key calls, which name no object, are
+/// attributed to their true key prefix at least `ATTRIBUTION_FLOOR` of the time.
+#[test]
+fn random_scenarios_analyze_to_their_manifests() {
+    /// The share of bucket-key KMS calls the analyzer must attribute to their true prefix
+    /// (README states it). Misses are calls whose nearest request, within the window and under
+    /// the same KMS key, was to another prefix.
+    const ATTRIBUTION_FLOOR: f64 = 0.85;
+    use keytrail::simulate::{self, scenario::Scenario};
+    use keytrail::trail::config::{AnalyzeConfig, GroupBy, InputSpec};
+    let mut rng = Rng::new(2024);
+    let (mut right, mut total) = (0u64, 0u64);
+    for n in 0..60 {
+        let toml = random_scenario(&mut rng, n);
+        let scenario = Scenario::parse(&toml, "random").unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        let sim = simulate::simulate(&scenario, n);
+        let dir = tempfile::tempdir().unwrap();
+        simulate::write(&sim, dir.path(), true, 1).unwrap();
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap())
+                .unwrap();
+        let mut cfg = AnalyzeConfig::new(vec![InputSpec::Path(dir.path().to_path_buf())]);
+        cfg.threads = 2;
+        let report = keytrail::reports::calls::analyze(&cfg, &keytrail::trail::Quiet).unwrap();
+        assert!(report.summary.records_balance());
+        let diffs = keytrail::simulate::expect::differences(&report, &manifest).unwrap();
+        assert!(
+            diffs.is_empty(),
+            "scenario {n}:\n{}\n{toml}",
+            diffs.join("\n")
+        );
+
+        if !(scenario.trail.s3_data_events && scenario.trail.kms_events) {
+            continue;
+        }
+        cfg.group_by = GroupBy::Prefix(1);
+        let by_prefix = keytrail::reports::calls::analyze(&cfg, &keytrail::trail::Quiet).unwrap();
+        for truth in manifest["truth"]["prefixes"].as_array().unwrap() {
+            if truth["mode"] != "bucket_key" {
+                continue;
+            }
+            let expected = truth["kms_calls"].as_u64().unwrap();
+            let analyzed: u64 = by_prefix
+                .rows
+                .iter()
+                .filter(|r| {
+                    r.bucket == truth["bucket"]
+                        && r.group == truth["prefix"]
+                        && r.mode.name() == "bucket_key"
+                })
+                .map(|r| r.kms_total())
+                .sum();
+            right += expected.min(analyzed);
+            total += expected;
+        }
+    }
+    assert!(
+        total > 50,
+        "too few bucket-key calls to judge attribution: {total}"
+    );
+    let share = right as f64 / total as f64;
+    eprintln!(
+        "bucket-key calls attributed to their true prefix: {right} of {total} ({:.1} %)",
+        share * 100.0
+    );
+    assert!(share >= ATTRIBUTION_FLOOR, "{right} of {total}");
+}
