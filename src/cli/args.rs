@@ -25,7 +25,8 @@ pub enum Command {
     /// KMS requests per second against the request quota, per account and Region.
     #[command(after_help = QUOTA_AFTER_HELP)]
     Quota(Box<QuotaArgs>),
-    /// A regression gate: exit 5 when KMS calls per object or quota use pass a threshold.
+    /// A regression gate: exit 5 when KMS calls per object or quota use pass a threshold, 6
+    /// when the input cannot tell.
     #[command(after_help = CHECK_AFTER_HELP)]
     Check(Box<CheckArgs>),
     /// Write a simulated trail (delivered layout) and its manifest of true figures.
@@ -54,6 +55,7 @@ Examples:
 
 const CHECK_AFTER_HELP: &str = "\
 Exit codes: 0 within every threshold, 5 a threshold was passed (each violation is printed),
+6 a threshold could not be evaluated (empty input, no KMS calls, no objects: printed N/A),
 2 usage, 3 --strict and an input problem.
 
 A thresholds file (TOML):

@@ -15,6 +15,8 @@ pub enum ExitCode {
     Mismatch,
     /// `check`: a threshold was passed.
     Violation,
+    /// `check`: a threshold could not be evaluated (empty input, no KMS calls, no objects).
+    NotChecked,
     /// Ctrl-C: stopped, nothing written (128 + SIGINT, as shells report it).
     Interrupted,
 }
@@ -28,6 +30,7 @@ impl ExitCode {
             ExitCode::InputProblem => 3,
             ExitCode::Mismatch => 4,
             ExitCode::Violation => 5,
+            ExitCode::NotChecked => 6,
             ExitCode::Interrupted => 130,
         }
     }
@@ -48,6 +51,8 @@ Exit codes:
   3  --strict, and an input had a problem (unreadable, truncated, not CloudTrail, ...)
   4  analyze --expect: the report differs from the manifest
   5  check: a threshold was passed (each violation is printed)
+  6  check: a threshold could not be evaluated (empty input, no KMS calls or no objects
+     seen): a gate that checked nothing does not pass
   130  interrupted (Ctrl-C): stopped, no report written";
 
 #[cfg(test)]
@@ -63,6 +68,7 @@ mod tests {
             ExitCode::InputProblem,
             ExitCode::Mismatch,
             ExitCode::Violation,
+            ExitCode::NotChecked,
             ExitCode::Interrupted,
         ];
         let mut codes: Vec<u8> = all.iter().map(|c| c.code()).collect();

@@ -324,7 +324,7 @@ fn projection(
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    use crate::reports::check::{self, Thresholds};
+    use crate::reports::check::{self, Thresholds, Verdict};
     let mut t = match &args.thresholds {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -368,7 +368,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };
-    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    let count = |v: Verdict| outcomes.iter().filter(|o| o.verdict == v).count();
+    let (failed, not_checked) = (count(Verdict::Fail), count(Verdict::NotChecked));
     if args.json {
         let mut out = serde_json::to_vec_pretty(&check::json(&outcomes))?;
         out.push(b'\n');
@@ -378,7 +379,11 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         for o in &outcomes {
             text.push_str(&format!(
                 "{} {}\n",
-                if o.passed { "ok  " } else { "FAIL" },
+                match o.verdict {
+                    Verdict::Pass => "ok  ",
+                    Verdict::Fail => "FAIL",
+                    Verdict::NotChecked => "N/A ",
+                },
                 visible(&o.message)
             ));
         }
@@ -390,6 +395,14 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             outcomes.len()
         );
         return Ok(ExitCode::Violation);
+    }
+    if not_checked > 0 {
+        eprintln!(
+            "keytrail: check: {not_checked} of {} checks could not be evaluated on this input \
+             (see why above): not a pass",
+            outcomes.len()
+        );
+        return Ok(ExitCode::NotChecked);
     }
     if !args.trail.quiet {
         eprintln!("keytrail: check: all {} checks passed", outcomes.len());

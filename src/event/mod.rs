@@ -542,6 +542,10 @@ pub mod reason {
     pub const S3_DATA_NO_KMS: &str = "s3_data_event_without_kms";
     pub const S3_MANAGEMENT: &str = "s3_management_event";
     pub const S3_NOT_SSE_KMS: &str = "s3_not_sse_kms";
+    /// Network activity events (`eventCategory` `NetworkActivity`, `eventType` `AwsVpceEvent`),
+    /// logged in a VPC endpoint owner's account: they repeat a request logged as a data or
+    /// management event, or record one the endpoint denied, which never reached S3 or KMS.
+    pub const NETWORK_ACTIVITY: &str = "network_activity_event";
 }
 
 /// Parses and classifies one record's JSON text.
@@ -585,6 +589,9 @@ pub fn classify(raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
 pub fn classify_with(raw: RawRecord<'_>, other_kms: bool) -> Result<Event<'_>, NotUsed> {
     if raw.insight_details.is_some() || raw.category.as_deref() == Some("Insight") {
         return Err(NotUsed::Filtered(reason::INSIGHTS));
+    }
+    if raw.category.as_deref() == Some("NetworkActivity") {
+        return Err(NotUsed::Filtered(reason::NETWORK_ACTIVITY));
     }
     let source = raw.event_source.as_deref().ok_or_else(|| {
         NotUsed::Rejected("missing_field", "the record has no eventSource".into())
@@ -808,7 +815,8 @@ pub fn partition_of(region: &str) -> &'static str {
     }
 }
 
-/// `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded.
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, percent-encoded as a URL path is
+/// (so a `+` is a plus sign, not a space).
 fn parse_copy_source(s: &str) -> Option<(String, String)> {
     let s = s.strip_prefix('/').unwrap_or(s);
     let s = s.split_once("?versionId=").map_or(s, |(p, _)| p);
@@ -828,7 +836,7 @@ fn percent_decode(s: &str) -> String {
                 continue;
             }
         }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        out.push(b[i]);
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -967,6 +975,11 @@ mod tests {
         assert_eq!(
             parse_copy_source("/src-bkt/dir/a%20b.txt?versionId=1"),
             Some(("src-bkt".into(), "dir/a b.txt".into()))
+        );
+        // A path is not a form: `+` is a plus sign, and only `%2B` encodes one too.
+        assert_eq!(
+            parse_copy_source("src-bkt/c%2B%2B/a+b.txt"),
+            Some(("src-bkt".into(), "c++/a+b.txt".into()))
         );
     }
 }

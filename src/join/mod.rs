@@ -42,6 +42,9 @@ pub struct Joined {
     pub calls: Vec<CallRec>,
     pub m: Matches,
     pub summary: Summary,
+    /// How many of `calls` were dropped as copies of a call delivered to two accounts (the
+    /// same sharedEventID).
+    pub shared_calls: u64,
     /// Per bucket: whether it has bucket-key calls, and per-object calls.
     pub bucket_modes: HashMap<Sym, (bool, bool)>,
 }
@@ -126,24 +129,38 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         mut s3,
         mut calls,
     } = events;
-    let before = kms.len() + s3.len();
-    rayon::join(|| dedup(&mut kms, |k| k.id), || dedup(&mut s3, |s| s.id));
-    let mut duplicates = (before - kms.len() - s3.len()) as u64;
-    if !calls.is_empty() {
-        // S3's calls are in `kms` too, and counted there; other callers' are counted here.
-        let others = |c: &[CallRec]| c.iter().filter(|c| c.bucket.is_none()).count() as u64;
-        let before = others(&calls);
-        dedup(&mut calls, |c| c.id);
-        let after = others(&calls);
-        duplicates += before - after;
-        summary.records.used += after;
+    // One event, counted once, for every report: by eventID (a file read twice), then by
+    // sharedEventID (one call or request delivered to two accounts).
+    let ((kms_ids, kms_shared), (s3_ids, s3_shared)) = rayon::join(
+        || {
+            (
+                dedup_by(&mut kms, |k| k.id),
+                dedup_by(&mut kms, |k| k.shared),
+            )
+        },
+        || (dedup_by(&mut s3, |s| s.id), dedup_by(&mut s3, |s| s.shared)),
+    );
+    let (mut by_id, mut by_shared) = (kms_ids + s3_ids, kms_shared + s3_shared);
+    // S3's calls are in `kms` too, and counted there; other callers' are counted here.
+    let others = |c: &[CallRec]| c.iter().filter(|c| c.bucket.is_none()).count() as u64;
+    let others_read = others(&calls);
+    dedup_by(&mut calls, |c| c.id);
+    let others_unique_ids = others(&calls);
+    let shared_calls = dedup_by(&mut calls, |c| c.shared);
+    let others_kept = others(&calls);
+    by_id += others_read - others_unique_ids;
+    by_shared += others_unique_ids - others_kept;
+    summary.records.used += others_kept;
+    for (reason, n) in [
+        (filter::reason::DUPLICATE, by_id),
+        (filter::reason::DUPLICATE_SHARED, by_shared),
+    ] {
+        *summary
+            .records
+            .filtered_out
+            .entry(reason.to_string())
+            .or_default() += n;
     }
-    summary
-        .records
-        .filtered_out
-        .entry(filter::reason::DUPLICATE.to_string())
-        .and_modify(|n| *n += duplicates)
-        .or_insert(duplicates);
     summary.records.filtered_out.retain(|_, n| *n > 0);
 
     let m = match_events(&kms, &s3, cfg.window_secs);
@@ -162,15 +179,19 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         calls,
         m,
         summary,
+        shared_calls,
         bucket_modes,
     }
 }
 
-/// Keeps the first record of each event ID (records without one are all kept).
-fn dedup<T>(v: &mut Vec<T>, id: impl Fn(&T) -> u128) {
+/// Keeps the first record of each `id` (0, absent, never matches); returns how many it
+/// dropped.
+fn dedup_by<T>(v: &mut Vec<T>, id: impl Fn(&T) -> u128) -> u64 {
+    let before = v.len();
     let mut seen = HashSet::with_capacity_and_hasher(v.len(), Default::default());
     v.retain(|r| {
         let id = id(r);
         id == 0 || seen.insert(id)
     });
+    (before - v.len()) as u64
 }

@@ -27,8 +27,10 @@ pub struct Row {
     /// The group's value (the bucket itself when grouping by bucket).
     pub group: String,
     pub mode: Mode,
-    /// S3 requests by operation, indexed like [`S3Op::ALL`].
+    /// Successful S3 requests by operation, indexed like [`S3Op::ALL`].
     pub s3: [u64; 7],
+    /// S3 requests that failed (`errorCode` set): no object read or written, so not in `s3`,
+    /// `objects` or the ratio.
     pub s3_errors: u64,
     /// Distinct objects, from S3 requests and per-object KMS contexts.
     pub objects: u64,
@@ -338,15 +340,18 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             let ctx = first_call.map_or(Sym::NONE, |c| c.ctx_value);
             let group = rows.group(r.key, r.requester, kms_key, ctx);
             let acc = rows.row(r.bucket, group, mode);
-            acc.row.s3[r.op as usize] += 1;
+            used += 1;
+            // A failed request (NoSuchKey, AccessDenied, SlowDown, ...) read or wrote no
+            // object: it is counted apart, never in the ratio's denominator.
             if r.failure != Failure::None {
                 acc.row.s3_errors += 1;
+                continue;
             }
+            acc.row.s3[r.op as usize] += 1;
             if calls.is_empty() {
                 acc.row.unmatched_s3 += 1;
             }
             acc.objects.insert((r.head, r.bucket, r.key));
-            used += 1;
         }
         (rows.labelled(""), summary, used)
     };

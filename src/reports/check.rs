@@ -59,8 +59,37 @@ pub struct Outcome {
     /// The measured figure; `None` when the trail cannot tell.
     pub value: Option<f64>,
     pub limit: f64,
-    pub passed: bool,
+    pub verdict: Verdict,
     pub message: String,
+}
+
+/// What a check found. A gate that passes on nothing is a broken gate, so a threshold that
+/// could not be evaluated (no bucket, no object, no KMS call in the input) is its own verdict,
+/// never a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    NotChecked,
+}
+
+impl Verdict {
+    fn of(within: bool) -> Verdict {
+        if within {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
+    /// The stable name in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotChecked => "not_checked",
+        }
+    }
 }
 
 /// Runs every check.
@@ -85,7 +114,7 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                 subject: String::new(),
                 value: None,
                 limit,
-                passed: true,
+                verdict: Verdict::NotChecked,
                 message: "no bucket in the trail has KMS calls or S3 requests: nothing to check \
                           (see analyze's warnings)"
                     .into(),
@@ -98,7 +127,7 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                     subject: bucket.to_string(),
                     value: None,
                     limit,
-                    passed: false,
+                    verdict: Verdict::Fail,
                     message: format!(
                         "bucket {bucket}: no KMS calls or S3 requests in the trail (is the name \
                          right, and does the trail log KMS events?)"
@@ -109,7 +138,7 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                     subject: bucket.to_string(),
                     value: None,
                     limit,
-                    passed: true,
+                    verdict: Verdict::NotChecked,
                     message: format!(
                         "bucket {bucket}: {calls} KMS calls but no object seen (it needs S3 data \
                          events or per-object calls): not checked"
@@ -122,7 +151,7 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                         subject: bucket.to_string(),
                         value: Some(v),
                         limit,
-                        passed: v <= limit,
+                        verdict: Verdict::of(v <= limit),
                         message: format!(
                             "bucket {bucket}: {} KMS calls per object ({calls} calls, {objects} \
                              objects); at most {limit}",
@@ -142,7 +171,7 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                 subject: String::new(),
                 value: Some(0.0),
                 limit,
-                passed: true,
+                verdict: Verdict::NotChecked,
                 message: "no KMS calls in the trail: nothing spends the quota".into(),
             });
         }
@@ -153,7 +182,7 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                 subject: format!("{}/{}", r.account, r.region),
                 value: Some(v),
                 limit,
-                passed: v <= limit,
+                verdict: Verdict::of(v <= limit),
                 message: format!(
                     "account {} in {}: peak {}/s is {} of the quota of {}/s ({}); at most {}",
                     r.account,
@@ -174,13 +203,14 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
 pub fn json(outcomes: &[Outcome]) -> Value {
     json!({
         "schema": SCHEMA,
-        "passed": outcomes.iter().all(|o| o.passed),
+        "passed": !outcomes.is_empty() && outcomes.iter().all(|o| o.verdict == Verdict::Pass),
         "checks": outcomes.iter().map(|o| json!({
             "kind": o.kind,
             "subject": o.subject,
             "value": o.value,
             "limit": o.limit,
-            "passed": o.passed,
+            "passed": o.verdict == Verdict::Pass,
+            "verdict": o.verdict.name(),
             "message": o.message,
         })).collect::<Vec<_>>(),
     })

@@ -146,19 +146,6 @@ impl CostReport {
     }
 }
 
-/// Keeps one of the calls that share a `sharedEventID`; returns how many were dropped.
-pub fn dedup_shared(calls: &[CallRec]) -> (Vec<&CallRec>, u64) {
-    let mut seen = std::collections::HashSet::new();
-    let mut kept = Vec::with_capacity(calls.len());
-    for c in calls {
-        if c.shared == 0 || seen.insert(c.shared) {
-            kept.push(c);
-        }
-    }
-    let dropped = (calls.len() - kept.len()) as u64;
-    (kept, dropped)
-}
-
 #[derive(Default)]
 struct Acc {
     requests: u64,
@@ -170,7 +157,8 @@ struct Acc {
 /// Builds the cost report.
 pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> CostReport {
     let strings: &Interner = &j.strings;
-    let (calls, cross_account_copies) = dedup_shared(&j.calls);
+    let (calls, cross_account_copies): (Vec<&CallRec>, u64) =
+        (j.calls.iter().collect(), j.shared_calls);
     let mut accounts: BTreeMap<&str, Acc> = BTreeMap::new();
     let mut aws_managed: BTreeSet<Sym> = BTreeSet::new();
     for c in &calls {

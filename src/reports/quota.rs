@@ -10,7 +10,7 @@ use crate::event::{Failure, Mode};
 use crate::intern::Sym;
 use crate::join::Joined;
 use crate::pricing::{Quota, Quotas};
-use crate::reports::cost::{dedup_shared, Window};
+use crate::reports::cost::Window;
 use crate::reports::whatif::WhatIf;
 use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, HashMap};
@@ -128,7 +128,8 @@ fn top(counts: HashMap<Sym, u64>, name: impl Fn(Sym) -> String) -> Vec<(String, 
 /// Builds the quota report.
 pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> QuotaReport {
     let strings = &j.strings;
-    let (calls, cross_account_copies) = dedup_shared(&j.calls);
+    let (calls, cross_account_copies): (Vec<&CallRec>, u64) =
+        (j.calls.iter().collect(), j.shared_calls);
     let mut groups: BTreeMap<(&str, &str), Vec<&CallRec>> = BTreeMap::new();
     for c in calls {
         groups

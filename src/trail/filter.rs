@@ -19,7 +19,11 @@ pub mod reason {
     pub const PREFIX: &str = "filter_bucket_arn_prefix";
     pub const KMS_KEY: &str = "filter_kms_key";
     pub const CONTEXT: &str = "filter_context";
+    /// The same eventID read twice (a file delivered twice, a trail and lookup-events output).
     pub const DUPLICATE: &str = "duplicate_event_id";
+    /// The same sharedEventID: one call or request delivered to two accounts (an organization
+    /// trail, or a trail in each account, sees both copies).
+    pub const DUPLICATE_SHARED: &str = "duplicate_shared_event_id";
 }
 
 /// The record-level filters; `Err` names the first that rejects.

@@ -304,6 +304,7 @@ impl RecordReader<'_, '_, '_> {
                 let rec = KmsRec {
                     time: k.common.time,
                     id: event_id(&k.common.event_id),
+                    shared: k.common.shared_event_id.as_deref().map_or(0, event_id),
                     op: k.op,
                     mode: k.mode,
                     failure: k.common.failure,
@@ -327,6 +328,7 @@ impl RecordReader<'_, '_, '_> {
                 let rec = S3Rec {
                     time: s.common.time,
                     id: event_id(&s.common.event_id),
+                    shared: s.common.shared_event_id.as_deref().map_or(0, event_id),
                     op: s.op,
                     failure: s.common.failure,
                     bucket_key: s.bucket_key,

@@ -21,6 +21,8 @@ pub struct KmsRec {
     pub ctx_pass: bool,
     pub ctx_value: Sym,
     pub id: u128,
+    /// `sharedEventID`: the same call delivered to a second account (0: none).
+    pub shared: u128,
 }
 
 /// An S3 object request kept for correlation.
@@ -40,6 +42,8 @@ pub struct S3Rec {
     pub src_bucket: Sym,
     pub src_key: Sym,
     pub id: u128,
+    /// `sharedEventID`: the same request delivered to a second account (0: none).
+    pub shared: u128,
 }
 
 impl KmsRec {

@@ -81,7 +81,7 @@ fn check_passes_within_thresholds_and_exits_5_past_them() {
     assert!(r.stderr.contains("unknown field"), "{}", r.stderr);
     let r = run(&["check", "AWSLogs"], dir, None);
     assert_eq!(r.code, 2);
-    // An empty trail passes, and says it checked nothing.
+    // An empty trail does not pass: it says it checked nothing, and exits 6.
     t.file("empty/a.json", b"{\"Records\":[]}");
     let r = run(
         &[
@@ -95,10 +95,20 @@ fn check_passes_within_thresholds_and_exits_5_past_them() {
         dir,
         None,
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 6, "{}", r.stderr);
     let out = String::from_utf8_lossy(&r.stdout);
     assert!(
-        out.contains("nothing to check") && out.contains("nothing spends the quota"),
+        out.contains("N/A  no bucket in the trail") && out.contains("nothing spends the quota"),
         "{out}"
     );
+    assert!(r.stderr.contains("not a pass"), "{}", r.stderr);
+    let r = run(
+        &["check", "empty", "--max-quota-use", "0.5", "--json"],
+        dir,
+        None,
+    );
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["checks"][0]["verdict"], "not_checked");
 }

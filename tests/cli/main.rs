@@ -5,6 +5,7 @@ mod analyze;
 mod check;
 mod cost;
 mod inputs;
+mod org_trails;
 mod quota;
 mod simulate;
 mod util;

@@ -466,3 +466,34 @@ pub fn burst_trail(t: &mut Trail) {
     }
     t.delivered("AWSLogs/burst.json.gz", &records);
 }
+
+/// A record (as the simulator writes it) with some of its fields changed: how the tests write
+/// the shapes real trails have (a copy delivered to a second account, a failed request, ...).
+pub fn edited(record: &[u8], edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(record).unwrap();
+    edit(v.as_object_mut().unwrap());
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// The copy of `record` that an organization trail delivers to `account` as well: a new
+/// eventID, the other recipient, the same sharedEventID.
+pub fn delivered_to(record: &[u8], account: &str, shared: &str, copy: u32) -> [Vec<u8>; 2] {
+    let original = edited(record, |r| {
+        r.insert("sharedEventID".into(), shared.into());
+    });
+    let copy = edited(&original, |r| {
+        r.insert(
+            "eventID".into(),
+            format!("00000000-0000-4000-8000-{copy:012}").into(),
+        );
+        r.insert("recipientAccountId".into(), account.into());
+    });
+    [original, copy]
+}
+
+/// `records.filtered_out[reason]` of a JSON report (0 when absent).
+pub fn filtered(report: &Value, reason: &str) -> u64 {
+    balanced(report)["filtered_out"][reason]
+        .as_u64()
+        .unwrap_or(0)
+}

@@ -1,0 +1,164 @@
+//! The trails users really have: organization trails (one call delivered to two accounts),
+//! network activity events, failed requests. Each figure exact, in every command it affects.
+
+use crate::util::*;
+
+const OTHER: &str = "444455556666";
+
+/// A per-object bucket: one object written and read twice, every record also delivered to a
+/// second account (an organization trail, or a trail in the key owner's account).
+fn cross_account_trail(t: &mut Trail) -> Vec<Vec<u8>> {
+    let mut recs = Vec::new();
+    let mut n = 0;
+    let mut both = |rec: Vec<u8>, recs: &mut Vec<Vec<u8>>| {
+        n += 1;
+        let shared = format!("5ead0000-0000-4000-8000-{n:012}");
+        recs.extend(delivered_to(&rec, OTHER, &shared, n));
+    };
+    let arn = "arn:aws:s3:::lake/a.parquet";
+    both(
+        t.s3("etl", 0, "PutObject", "lake/a.parquet", KEY_A, false),
+        &mut recs,
+    );
+    both(t.kms("etl", 0, "GenerateDataKey", arn, KEY_A), &mut recs);
+    for s in [10, 20] {
+        both(
+            t.s3("etl", s, "GetObject", "lake/a.parquet", KEY_A, false),
+            &mut recs,
+        );
+        both(t.kms("etl", s, "Decrypt", arn, KEY_A), &mut recs);
+    }
+    recs
+}
+
+#[test]
+fn a_call_delivered_to_two_accounts_counts_once_in_every_report() {
+    let mut t = Trail::new();
+    let recs = cross_account_trail(&mut t);
+    t.delivered("AWSLogs/both.json.gz", &recs);
+
+    let report = t.analyze(&["."]).json();
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["s3_requests"]["PutObject"], 1, "{r:#}");
+    assert_eq!(r["s3_requests"]["GetObject"], 2, "{r:#}");
+    assert_eq!(r["kms_calls"]["total"], 3, "{r:#}");
+    assert_eq!(r["objects"], 1, "{r:#}");
+    assert_eq!(r["kms_calls_per_object"], 3.0, "{r:#}");
+    // Six records were copies, each named by its reason.
+    assert_eq!(filtered(&report, "duplicate_shared_event_id"), 6);
+    assert_eq!(filtered(&report, "duplicate_event_id"), 0);
+
+    // cost and quota count the three calls once too.
+    let cost = run_in(&t, &["cost", ".", "--format", "json", "--quiet"]).json();
+    assert_eq!(cost["cross_account_copies"], 3, "{cost:#}");
+    let requests: u64 = cost["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["scope"] == "account")
+        .map(|l| l["kms_requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests, 3, "{cost:#}");
+    let quota = run_in(&t, &["quota", ".", "--format", "json", "--quiet"]).json();
+    let total: u64 = quota["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kms_requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 3, "{quota:#}");
+}
+
+#[test]
+fn the_same_file_twice_and_a_copy_in_another_account_are_told_apart() {
+    let mut t = Trail::new();
+    let recs = cross_account_trail(&mut t);
+    t.delivered("AWSLogs/both.json.gz", &recs);
+    t.delivered("AWSLogs/resync/both.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    assert_eq!(kms_total(&report, "lake", "per_object"), 3);
+    // The second file repeats 12 eventIDs; of the 12 left, 6 are second-account copies.
+    assert_eq!(filtered(&report, "duplicate_event_id"), 12);
+    assert_eq!(filtered(&report, "duplicate_shared_event_id"), 6);
+}
+
+#[test]
+fn network_activity_events_are_neither_requests_nor_calls() {
+    let mut t = Trail::new();
+    let arn = "arn:aws:s3:::lake/a.parquet";
+    let get = t.s3("etl", 10, "GetObject", "lake/a.parquet", KEY_A, false);
+    let decrypt = t.kms("etl", 10, "Decrypt", arn, KEY_A);
+    let vpce = |rec: &[u8], id: &str, denied: bool| {
+        edited(rec, |r| {
+            r.insert("eventCategory".into(), "NetworkActivity".into());
+            r.insert("eventType".into(), "AwsVpceEvent".into());
+            r.insert("eventID".into(), id.into());
+            r.insert("recipientAccountId".into(), OTHER.into());
+            if denied {
+                r.insert("errorCode".into(), "VpceAccessDenied".into());
+            }
+        })
+    };
+    let recs = vec![
+        get.clone(),
+        decrypt.clone(),
+        // The endpoint owner's view of the same two requests, and one the endpoint denied.
+        vpce(&get, "aaaaaaaa-0000-4000-8000-000000000001", false),
+        vpce(&decrypt, "aaaaaaaa-0000-4000-8000-000000000002", false),
+        vpce(&get, "aaaaaaaa-0000-4000-8000-000000000003", true),
+    ];
+    t.delivered("AWSLogs/vpce.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["s3_requests"]["GetObject"], 1, "{r:#}");
+    assert_eq!(r["s3_errors"], 0, "{r:#}");
+    assert_eq!(r["kms_calls"]["total"], 1, "{r:#}");
+    assert_eq!(filtered(&report, "network_activity_event"), 3);
+    let quota = run_in(&t, &["quota", ".", "--format", "json", "--quiet"]).json();
+    assert_eq!(quota["rows"][0]["kms_requests"], 1, "{quota:#}");
+}
+
+#[test]
+fn failed_requests_are_counted_apart_and_do_not_dilute_the_ratio() {
+    let mut t = Trail::new();
+    let arn = "arn:aws:s3:::lake/a.parquet";
+    let mut recs = vec![
+        t.s3("etl", 0, "PutObject", "lake/a.parquet", KEY_A, false),
+        t.kms("etl", 0, "GenerateDataKey", arn, KEY_A),
+        t.s3("etl", 5, "GetObject", "lake/a.parquet", KEY_A, false),
+        t.kms("etl", 5, "Decrypt", arn, KEY_A),
+    ];
+    // Eight reads of objects that are not there, or not for this caller.
+    for (i, code) in ["NoSuchKey", "AccessDenied"].iter().enumerate() {
+        for j in 0..4 {
+            let rec = t.s3(
+                "etl",
+                20 + j,
+                "GetObject",
+                &format!("lake/missing-{i}-{j}.parquet"),
+                KEY_A,
+                false,
+            );
+            recs.push(edited(&rec, |r| {
+                r.insert("errorCode".into(), (*code).into());
+            }));
+        }
+    }
+    t.delivered("AWSLogs/f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["s3_requests"]["GetObject"], 1, "{r:#}");
+    assert_eq!(r["s3_errors"], 8, "{r:#}");
+    assert_eq!(r["objects"], 1, "{r:#}");
+    assert_eq!(r["kms_calls_per_object"], 2.0, "{r:#}");
+    // The gate sees the true ratio: 2 calls per object passes 2, fails 1.5.
+    let check = |limit: &str| {
+        run_in(
+            &t,
+            &["check", ".", "--quiet", "--max-calls-per-object", limit],
+        )
+        .code
+    };
+    assert_eq!(check("2"), 0);
+    assert_eq!(check("1.5"), 5);
+}
