@@ -134,24 +134,9 @@ pub struct Request {
     pub destination: Option<(String, String)>,
 }
 
-/// KMS operations the engine yields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KmsOp {
-    GenerateDataKey,
-    Decrypt,
-    Encrypt,
-}
-
-impl KmsOp {
-    /// The name CloudTrail logs for the operation.
-    pub fn name(self) -> &'static str {
-        match self {
-            KmsOp::GenerateDataKey => "GenerateDataKey",
-            KmsOp::Decrypt => "Decrypt",
-            KmsOp::Encrypt => "Encrypt",
-        }
-    }
-}
+/// KMS operations: the engine yields GenerateDataKey, Decrypt and Encrypt (one enum for the
+/// model and the trail reader, so a simulated call and a logged one are the same value).
+pub use crate::event::KmsOp;
 
 /// One KMS call caused by a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
