@@ -17,12 +17,13 @@
 //! - [`cli`]: the command line: arguments, validation, running a command, exit codes.
 //!
 //! Beside them, used from any layer: [`intern`] (string symbols), [`summary`] (the accounting
-//! of every file and record), [`pricing`] (prices and quotas), [`text`] (numbers for people), [`output`]
+//! of every file and record), [`reason`] (the registry of its reasons), [`pricing`] (prices and quotas), [`text`] (numbers for people), [`output`]
 //! (writing files).
 
 pub mod intern;
 pub mod output;
 pub mod pricing;
+pub mod reason;
 pub mod summary;
 pub mod text;
 

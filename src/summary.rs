@@ -158,7 +158,12 @@ impl Summary {
     }
 }
 
+/// Adds `n` to `reason`'s count (a name from [`crate::reason`]).
 pub fn bump(map: &mut Reasons, reason: &str, n: u64) {
+    debug_assert!(
+        crate::reason::get(reason).is_some(),
+        "{reason:?} is not in the registry of reasons (src/reason.rs)"
+    );
     if n == 0 {
         return;
     }

@@ -871,14 +871,15 @@ mod tests {
                         // What the prefilter sets aside is no KMS or S3 record (another
                         // service's, or an Insights record, whose eventSource is nested).
                         if !super::super::prefilter(record.as_bytes(), &finder) {
-                            use super::super::{reason, NotUsed};
+                            use super::super::NotUsed;
+                            use crate::reason;
                             skipped += 1;
                             let parsed = super::super::parse_with(record.as_bytes(), true);
                             assert!(
                                 matches!(
                                     parsed,
                                     Err(NotUsed::Filtered(
-                                        reason::OTHER_SERVICE | reason::INSIGHTS
+                                        reason::OTHER_SERVICE | reason::INSIGHTS_RECORD
                                     ))
                                 ),
                                 "{parsed:?}: {record}"

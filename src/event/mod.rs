@@ -9,6 +9,7 @@
 
 pub mod fast;
 
+use crate::reason;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -531,23 +532,6 @@ pub enum NotUsed {
     Rejected(&'static str, String),
 }
 
-/// Reasons a record is filtered out at classification.
-pub mod reason {
-    pub const OTHER_SERVICE: &str = "other_service";
-    pub const INSIGHTS: &str = "insights_record";
-    pub const KMS_NOT_S3: &str = "kms_call_not_for_s3";
-    pub const KMS_OTHER_OPERATION: &str = "kms_non_cryptographic_operation";
-    pub const CLOUDTRAIL_LOG_ENCRYPTION: &str = "cloudtrail_log_encryption";
-    /// S3 data events of operations that cause no KMS call (HeadObject, ListObjects, ...).
-    pub const S3_DATA_NO_KMS: &str = "s3_data_event_without_kms";
-    pub const S3_MANAGEMENT: &str = "s3_management_event";
-    pub const S3_NOT_SSE_KMS: &str = "s3_not_sse_kms";
-    /// Network activity events (`eventCategory` `NetworkActivity`, `eventType` `AwsVpceEvent`),
-    /// logged in a VPC endpoint owner's account: they repeat a request logged as a data or
-    /// management event, or record one the endpoint denied, which never reached S3 or KMS.
-    pub const NETWORK_ACTIVITY: &str = "network_activity_event";
-}
-
 /// Parses and classifies one record's JSON text.
 pub fn parse(text: &[u8]) -> Result<Event<'_>, NotUsed> {
     parse_with(text, false)
@@ -563,15 +547,15 @@ pub fn parse_with(text: &[u8], other_kms: bool) -> Result<Event<'_>, NotUsed> {
             // its check of every key and string, which cost more than the rest of the parse.
             let text = std::str::from_utf8(text).map_err(|e| {
                 NotUsed::Rejected(
-                    "invalid_json",
+                    reason::INVALID_JSON,
                     format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
                 )
             })?;
             serde_json::from_str(text).map_err(|e| {
                 let kind = if e.is_data() {
-                    "wrong_field_type"
+                    reason::WRONG_FIELD_TYPE
                 } else {
-                    "invalid_json"
+                    reason::INVALID_JSON
                 };
                 NotUsed::Rejected(kind, e.to_string())
             })?
@@ -588,22 +572,24 @@ pub fn classify(raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
 /// [`classify`], keeping other KMS calls when `other_kms` (see [`parse_with`]).
 pub fn classify_with(raw: RawRecord<'_>, other_kms: bool) -> Result<Event<'_>, NotUsed> {
     if raw.insight_details.is_some() || raw.category.as_deref() == Some("Insight") {
-        return Err(NotUsed::Filtered(reason::INSIGHTS));
+        return Err(NotUsed::Filtered(reason::INSIGHTS_RECORD));
     }
     if raw.category.as_deref() == Some("NetworkActivity") {
         return Err(NotUsed::Filtered(reason::NETWORK_ACTIVITY));
     }
     let source = raw.event_source.as_deref().ok_or_else(|| {
-        NotUsed::Rejected("missing_field", "the record has no eventSource".into())
+        NotUsed::Rejected(
+            reason::MISSING_FIELD,
+            "the record has no eventSource".into(),
+        )
     })?;
     let is_kms = source == "kms.amazonaws.com";
     if !is_kms && source != "s3.amazonaws.com" {
         return Err(NotUsed::Filtered(reason::OTHER_SERVICE));
     }
-    let name = raw
-        .event_name
-        .clone()
-        .ok_or_else(|| NotUsed::Rejected("missing_field", "the record has no eventName".into()))?;
+    let name = raw.event_name.clone().ok_or_else(|| {
+        NotUsed::Rejected(reason::MISSING_FIELD, "the record has no eventName".into())
+    })?;
     if is_kms {
         classify_kms(raw, name, other_kms)
     } else {
@@ -616,10 +602,12 @@ fn common<'a>(raw: &RawRecord<'a>, name: Cow<'a, str>) -> Result<Common<'a>, Not
         .event_time
         .as_deref()
         .or(raw.logstash_time.as_deref())
-        .ok_or_else(|| NotUsed::Rejected("missing_field", "the record has no eventTime".into()))?;
+        .ok_or_else(|| {
+            NotUsed::Rejected(reason::MISSING_FIELD, "the record has no eventTime".into())
+        })?;
     let time = parse_time(time_text).ok_or_else(|| {
         NotUsed::Rejected(
-            "bad_event_time",
+            reason::BAD_EVENT_TIME,
             format!("eventTime {time_text:?} is not a time"),
         )
     })?;
@@ -695,7 +683,7 @@ fn classify_kms<'a>(
     };
     let Some(after) = s3_arn.find(":::").map(|i| i + 3) else {
         return Err(NotUsed::Rejected(
-            "bad_s3_arn",
+            reason::BAD_S3_ARN,
             format!("aws:s3:arn {s3_arn:?} is not an S3 ARN"),
         ));
     };
@@ -749,7 +737,7 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
     }
     let (Some(bucket), Some(key)) = (request.bucket_name, request.key) else {
         return Err(NotUsed::Rejected(
-            "missing_field",
+            reason::MISSING_FIELD,
             "an S3 object request without requestParameters.bucketName and key".into(),
         ));
     };
@@ -930,7 +918,7 @@ mod tests {
         let NotUsed::Rejected(kind, msg) = parse(text.as_bytes()).unwrap_err() else {
             panic!()
         };
-        assert_eq!(kind, "wrong_field_type");
+        assert_eq!(kind, reason::WRONG_FIELD_TYPE);
         assert!(msg.contains("invalid type"), "{msg}");
     }
 

@@ -24,7 +24,6 @@ use crate::event::{KmsOp, Mode, S3Op};
 use crate::intern::Sym;
 use crate::summary::Summary;
 use crate::trail::config::AnalyzeConfig;
-use crate::trail::filter;
 use crate::trail::records::{CallRec, KmsRec, S3Rec};
 use crate::trail::{Batch, Events, Observer, Stopped};
 
@@ -152,8 +151,8 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     by_shared += others_unique_ids - others_kept;
     summary.records.used += others_kept;
     for (reason, n) in [
-        (filter::reason::DUPLICATE, by_id),
-        (filter::reason::DUPLICATE_SHARED, by_shared),
+        (crate::reason::DUPLICATE, by_id),
+        (crate::reason::DUPLICATE_SHARED, by_shared),
     ] {
         *summary
             .records

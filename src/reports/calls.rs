@@ -233,11 +233,11 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
         let mut used = 0u64;
         for (j, k) in kms.iter().enumerate() {
             if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(k.kms_key)) {
-                summary.filter(filter::reason::KMS_KEY);
+                summary.filter(crate::reason::FILTER_KMS_KEY);
                 continue;
             }
             if !k.ctx_pass {
-                summary.filter(filter::reason::CONTEXT);
+                summary.filter(crate::reason::FILTER_CONTEXT);
                 continue;
             }
             let matched = m.kms_to_s3[j].map(|i| &s3[i as usize]);
@@ -248,7 +248,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             {
                 PrefixMatch::Yes => {}
                 PrefixMatch::No => {
-                    summary.filter(filter::reason::PREFIX);
+                    summary.filter(crate::reason::FILTER_PREFIX);
                     continue;
                 }
                 PrefixMatch::BelowBucket => {
@@ -258,7 +258,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
                         })
                     });
                     if !hit {
-                        summary.filter(filter::reason::PREFIX);
+                        summary.filter(crate::reason::FILTER_PREFIX);
                         continue;
                     }
                     attributed = true;
@@ -308,7 +308,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             } = j.resolve(i);
             let first_call = first_call.map(|c| &kms[c as usize]);
             if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(kms_key)) {
-                summary.filter(filter::reason::KMS_KEY);
+                summary.filter(crate::reason::FILTER_KMS_KEY);
                 continue;
             }
             if !f.context.is_empty() {
@@ -319,7 +319,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
                     calls.iter().any(|&j| kms[j as usize].ctx_pass)
                 };
                 if !pass {
-                    summary.filter(filter::reason::CONTEXT);
+                    summary.filter(crate::reason::FILTER_CONTEXT);
                     continue;
                 }
             }
@@ -334,7 +334,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
                     )
                 })
             {
-                summary.filter(filter::reason::PREFIX);
+                summary.filter(crate::reason::FILTER_PREFIX);
                 continue;
             }
             let ctx = first_call.map_or(Sym::NONE, |c| c.ctx_value);
@@ -368,8 +368,8 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
     let mut warnings = Vec::new();
     let kms_read = kms.len();
     let s3_data_events = s3.len() as u64
-        + summary.filtered(crate::event::reason::S3_NOT_SSE_KMS)
-        + summary.filtered(crate::event::reason::S3_DATA_NO_KMS);
+        + summary.filtered(crate::reason::S3_NOT_SSE_KMS)
+        + summary.filtered(crate::reason::S3_DATA_NO_KMS);
     if kms_read == 0 {
         warnings.push(
             "no KMS calls made for S3 objects were found: the trail may exclude KMS events \

@@ -609,7 +609,7 @@ mod tests {
         );
         assert_eq!(
             event::parse(&out).unwrap_err(),
-            event::NotUsed::Filtered(event::reason::CLOUDTRAIL_LOG_ENCRYPTION)
+            event::NotUsed::Filtered(crate::reason::CLOUDTRAIL_LOG_ENCRYPTION)
         );
     }
 

@@ -74,12 +74,12 @@ impl DecodeProblem {
     /// The short reason used as a key in the summary's counts.
     pub fn reason(&self) -> &'static str {
         match self {
-            DecodeProblem::Truncated { .. } => "truncated_gzip",
-            DecodeProblem::Corrupt { .. } => "corrupt_gzip",
-            DecodeProblem::TrailingGarbage { .. } => "trailing_garbage",
-            DecodeProblem::TooLarge { .. } => "decompression_cap",
-            DecodeProblem::UnsupportedCompression(_) => "unsupported_compression",
-            DecodeProblem::RecordTooLarge { .. } => "record_too_large",
+            DecodeProblem::Truncated { .. } => crate::reason::TRUNCATED_GZIP,
+            DecodeProblem::Corrupt { .. } => crate::reason::CORRUPT_GZIP,
+            DecodeProblem::TrailingGarbage { .. } => crate::reason::TRAILING_GARBAGE,
+            DecodeProblem::TooLarge { .. } => crate::reason::DECOMPRESSION_CAP,
+            DecodeProblem::UnsupportedCompression(_) => crate::reason::UNSUPPORTED_COMPRESSION,
+            DecodeProblem::RecordTooLarge { .. } => crate::reason::RECORD_TOO_LARGE,
         }
     }
 }
@@ -359,6 +359,9 @@ mod tests {
     #[test]
     fn a_zip_archive_is_named_as_such() {
         let (_, problem, _) = decode(b"PK\x03\x04rest".to_vec(), &Limits::default());
-        assert_eq!(problem.unwrap().reason(), "unsupported_compression");
+        assert_eq!(
+            problem.unwrap().reason(),
+            crate::reason::UNSUPPORTED_COMPRESSION
+        );
     }
 }

@@ -58,9 +58,9 @@ impl FrameProblem {
     /// The short reason used as a key in the summary's counts.
     pub fn reason(&self) -> &'static str {
         match self {
-            FrameProblem::NotJson { .. } => "not_json",
-            FrameProblem::Truncated { .. } => "truncated",
-            FrameProblem::NotCloudTrail { .. } => "not_cloudtrail",
+            FrameProblem::NotJson { .. } => crate::reason::NOT_JSON,
+            FrameProblem::Truncated { .. } => crate::reason::TRUNCATED,
+            FrameProblem::NotCloudTrail { .. } => crate::reason::NOT_CLOUDTRAIL,
         }
     }
 }
@@ -394,9 +394,9 @@ impl<'a> Window<'a, '_> {
             let (key, value) = self.member(pos)?;
             let key = &self.text[key];
             let document = if DIGEST_KEYS.contains(&key) {
-                Some("digest")
+                Some(crate::reason::DIGEST_DOCUMENT)
             } else if key == b"schema" && self.text[value..].starts_with(b"\"keytrail.") {
-                Some("keytrail_document")
+                Some(crate::reason::KEYTRAIL_DOCUMENT)
             } else {
                 None
             };

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod frame;
 pub mod scan;
 
+use crate::reason;
 use crate::summary::{Problem, Summary};
 use chrono::NaiveDate;
 use std::io::Read;
@@ -56,15 +57,6 @@ impl Input {
     }
 }
 
-/// Reasons a file is skipped without being read.
-pub mod reason {
-    pub const DIGEST: &str = "digest_file";
-    pub const INSIGHTS: &str = "insights_file";
-    pub const LAKE: &str = "cloudtrail_lake_result";
-    pub const HIDDEN: &str = "hidden_file";
-    pub const OUT_OF_TIME_RANGE: &str = "path_date_outside_since_until";
-}
-
 /// Lists the inputs in a stable order: as given, each directory walked in sorted order.
 /// Files the path alone shows are not trail logs are counted in `summary` and left out;
 /// directories that cannot be walked are recorded as problems.
@@ -96,16 +88,16 @@ pub fn discover(
                     let file = e
                         .path()
                         .map_or_else(|| root.display().to_string(), |p| p.display().to_string());
-                    let reason = if e.loop_ancestor().is_some() {
-                        "directory_loop"
+                    let why = if e.loop_ancestor().is_some() {
+                        reason::DIRECTORY_LOOP
                     } else {
-                        "unreadable"
+                        reason::UNREADABLE
                     };
-                    summary.file_problem(reason);
+                    summary.file_problem(why);
                     summary.add_problem(Problem {
                         file,
                         location: String::new(),
-                        reason: reason.into(),
+                        reason: why.into(),
                         message: strip_path_from_walk_error(&e),
                     });
                     continue;
@@ -149,9 +141,9 @@ fn skip_reason(path: &Path, since: Option<i64>, until: Option<i64>) -> Option<&'
     for c in path.components() {
         let s = c.as_os_str().to_string_lossy();
         match s.as_ref() {
-            "CloudTrail-Digest" => return Some(reason::DIGEST),
-            "CloudTrail-Insight" => return Some(reason::INSIGHTS),
-            "CloudTrail-Lake" => return Some(reason::LAKE),
+            "CloudTrail-Digest" => return Some(reason::DIGEST_FILE),
+            "CloudTrail-Insight" => return Some(reason::INSIGHTS_FILE),
+            "CloudTrail-Lake" => return Some(reason::LAKE_RESULT),
             _ => {}
         }
         components.push(s.into_owned());
@@ -160,7 +152,7 @@ fn skip_reason(path: &Path, since: Option<i64>, until: Option<i64>) -> Option<&'
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
     {
-        return Some(reason::HIDDEN);
+        return Some(reason::HIDDEN_FILE);
     }
     let date = path_date(&components)?;
     let day = 86_400;
@@ -195,9 +187,9 @@ mod tests {
     #[test]
     fn digest_and_insights_folders_are_skipped_by_path() {
         let p = Path::new("AWSLogs/1/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz");
-        assert_eq!(skip_reason(p, None, None), Some(reason::DIGEST));
+        assert_eq!(skip_reason(p, None, None), Some(reason::DIGEST_FILE));
         let p = Path::new("AWSLogs/o-1/1/CloudTrail-Insight/us-east-1/2024/01/01/x.json.gz");
-        assert_eq!(skip_reason(p, None, None), Some(reason::INSIGHTS));
+        assert_eq!(skip_reason(p, None, None), Some(reason::INSIGHTS_FILE));
     }
 
     #[test]

@@ -7,41 +7,25 @@
 //! live here too, so every filter is in one place.
 
 use crate::event::Common;
+use crate::reason;
 use crate::trail::config::Filters;
-
-/// Reasons a record is filtered out by a user's filter.
-pub mod reason {
-    pub const TIME: &str = "filter_since_until";
-    pub const ACCOUNT: &str = "filter_account";
-    pub const REGION: &str = "filter_region";
-    pub const EVENT_NAME: &str = "filter_event_name";
-    pub const PRINCIPAL: &str = "filter_principal";
-    pub const PREFIX: &str = "filter_bucket_arn_prefix";
-    pub const KMS_KEY: &str = "filter_kms_key";
-    pub const CONTEXT: &str = "filter_context";
-    /// The same eventID read twice (a file delivered twice, a trail and lookup-events output).
-    pub const DUPLICATE: &str = "duplicate_event_id";
-    /// The same sharedEventID: one call or request delivered to two accounts (an organization
-    /// trail, or a trail in each account, sees both copies).
-    pub const DUPLICATE_SHARED: &str = "duplicate_shared_event_id";
-}
 
 /// The record-level filters; `Err` names the first that rejects.
 pub fn record_passes(f: &Filters, c: &Common) -> Result<(), &'static str> {
     if f.since.is_some_and(|s| c.time < s) || f.until.is_some_and(|u| c.time >= u) {
-        return Err(reason::TIME);
+        return Err(reason::FILTER_TIME);
     }
     if !any_or_empty(&f.accounts, |a| a == &c.account) {
-        return Err(reason::ACCOUNT);
+        return Err(reason::FILTER_ACCOUNT);
     }
     if !any_or_empty(&f.regions, |r| r == &c.region) {
-        return Err(reason::REGION);
+        return Err(reason::FILTER_REGION);
     }
     if !any_or_empty(&f.event_names, |n| n == &c.event_name) {
-        return Err(reason::EVENT_NAME);
+        return Err(reason::FILTER_EVENT_NAME);
     }
     if !any_or_empty(&f.principals, |p| principal_matches(p, &c.requester)) {
-        return Err(reason::PRINCIPAL);
+        return Err(reason::FILTER_PRINCIPAL);
     }
     Ok(())
 }

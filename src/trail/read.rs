@@ -7,6 +7,7 @@ use super::records::{CallRec, KmsRec, S3Rec};
 use super::Batch;
 use crate::event::{self, Event, NotUsed};
 use crate::intern::{Interner, Sym};
+use crate::reason;
 use crate::source::frame::{self, Item, Wrapping};
 use crate::source::{decode, Input};
 use crate::summary::Problem;
@@ -43,11 +44,11 @@ pub fn read_input(
     match input.read_into(&mut raw) {
         Ok(()) => read_bytes(&name, &raw, cfg, batch, &mut windows, cancelled),
         Err(e) => {
-            batch.summary.file_problem("unreadable");
+            batch.summary.file_problem(reason::UNREADABLE);
             batch.summary.add_problem(Problem {
                 file: name,
                 location: String::new(),
-                reason: "unreadable".into(),
+                reason: reason::UNREADABLE.into(),
                 message: format!("cannot read: {e}"),
             });
         }
@@ -96,7 +97,7 @@ pub fn read_bytes(
     let summary = &mut reader.batch.summary;
     crate::summary::bump(
         &mut summary.records.filtered_out,
-        event::reason::OTHER_SERVICE,
+        crate::reason::OTHER_SERVICE,
         reader.prefiltered,
     );
     summary.bytes.decoded += decoded;
@@ -119,11 +120,11 @@ pub fn read_bytes(
         });
     }
     if decoded == 0 && problem.is_none() {
-        summary.file_problem("empty");
+        summary.file_problem(reason::EMPTY);
         summary.add_problem(Problem {
             file: name.clone(),
             location: String::new(),
-            reason: "empty".into(),
+            reason: reason::EMPTY.into(),
             message: "the file is empty".into(),
         });
     }
@@ -240,7 +241,7 @@ impl RecordReader<'_, '_, '_> {
                         Ok(Some(inner)) => self.record(inner.as_bytes(), offset),
                         Ok(None) => self.record(text, offset),
                         Err(message) => {
-                            self.reject("not_cloudtrail", format!("byte {offset}"), message)
+                            self.reject(reason::NOT_CLOUDTRAIL, format!("byte {offset}"), message)
                         }
                     },
                 }
