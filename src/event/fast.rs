@@ -18,7 +18,7 @@
 //! on any input.
 
 use super::{Additional, Context, Identity, Pairs, Params, RawRecord, Resources};
-use crate::source::scan;
+use crate::source::classify;
 use serde::de::IgnoredAny;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -67,7 +67,7 @@ const MAX_DEPTH: u32 = 64;
 
 // ---- Stage 1: the structural index ------------------------------------------------------------
 
-/// Bitmasks of one 64-byte block: bit `i` is set when byte `i` is such a character.
+/// The masks the index reads of a block.
 struct Masks {
     quote: u64,
     backslash: u64,
@@ -79,104 +79,21 @@ struct Masks {
     high: u64,
 }
 
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn classify(block: &[u8; 64]) -> Masks {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline, and the loads are unaligned loads of 16 bytes
-    // each from a 64-byte array.
-    unsafe {
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
-        // `[` and `]` are `{` and `}` with bit 5 clear.
-        let case = _mm_set1_epi8(0x20);
-        let open = _mm_set1_epi8(b'{' as i8);
-        let close = _mm_set1_epi8(b'}' as i8);
-        let colon = _mm_set1_epi8(b':' as i8);
-        let comma = _mm_set1_epi8(b',' as i8);
-        let below = _mm_set1_epi8(0x1f);
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            structural: 0,
-            control: 0,
-            high: 0,
-        };
-        for i in 0..4 {
-            let v = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
-            let shift = 16 * i;
-            let bits = |x: __m128i| (_mm_movemask_epi8(x) as u32 as u64) << shift;
-            m.quote |= bits(_mm_cmpeq_epi8(v, quote));
-            m.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
-            let folded = _mm_or_si128(v, case);
-            let brackets =
-                _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close));
-            let punctuation = _mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_cmpeq_epi8(v, comma));
-            m.structural |= bits(_mm_or_si128(brackets, punctuation));
-            // v <= 0x1f, unsigned.
-            m.control |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, below), below));
-            m.high |= bits(v);
-        }
-        m
-    }
-}
+/// What the index asks the classifier for.
+const CHARS: [u8; 8] = *b"\"\\{}[]:,";
 
-/// [`classify`] with 32-byte compares, where the CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn classify_avx2(block: &[u8; 64]) -> Masks {
-    use std::arch::x86_64::*;
-    let lo = _mm256_loadu_si256(block.as_ptr() as *const __m256i);
-    let hi = _mm256_loadu_si256(block.as_ptr().add(32) as *const __m256i);
-    let set = |c: u8| _mm256_set1_epi8(c as i8);
-    let mask = |lo: __m256i, hi: __m256i| {
-        (_mm256_movemask_epi8(lo) as u32 as u64) | ((_mm256_movemask_epi8(hi) as u32 as u64) << 32)
-    };
-    let eq = |c: u8| mask(_mm256_cmpeq_epi8(lo, set(c)), _mm256_cmpeq_epi8(hi, set(c)));
-    // `[` and `]` are `{` and `}` with bit 5 clear.
-    let (flo, fhi) = (
-        _mm256_or_si256(lo, set(0x20)),
-        _mm256_or_si256(hi, set(0x20)),
-    );
-    let brackets = |c: u8| {
-        mask(
-            _mm256_cmpeq_epi8(flo, set(c)),
-            _mm256_cmpeq_epi8(fhi, set(c)),
-        )
-    };
-    // v <= 0x1f, unsigned.
-    let below = |v: __m256i| _mm256_cmpeq_epi8(_mm256_max_epu8(v, set(0x1f)), set(0x1f));
-    Masks {
-        quote: eq(b'"'),
-        backslash: eq(b'\\'),
-        structural: brackets(b'{') | brackets(b'}') | eq(b':') | eq(b','),
-        control: mask(below(lo), below(hi)),
-        high: mask(lo, hi),
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn classify(block: &[u8; 64]) -> Masks {
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        structural: 0,
-        control: 0,
-        high: 0,
-    };
-    for (i, &b) in block.iter().enumerate() {
-        let bit = 1u64 << i;
-        match b {
-            b'"' => m.quote |= bit,
-            b'\\' => m.backslash |= bit,
-            b'{' | b'}' | b'[' | b']' | b':' | b',' => m.structural |= bit,
-            0..=0x1f => m.control |= bit,
-            0x80.. => m.high |= bit,
-            _ => {}
+impl Masks {
+    #[inline(always)]
+    fn of(m: classify::Masks<8>) -> Masks {
+        let [quote, backslash, a, b, c, d, e, f] = m.eq;
+        Masks {
+            quote,
+            backslash,
+            structural: a | b | c | d | e | f,
+            control: m.control,
+            high: m.high,
         }
     }
-    m
 }
 
 /// Writes to the start of `tape` the positions of the structural characters outside strings and
@@ -193,11 +110,32 @@ fn index(text: &[u8], tape: &mut Vec<u32>) -> Option<(usize, bool)> {
         tape.resize(text.len() + 64, 0);
     }
     #[cfg(target_arch = "x86_64")]
-    if scan::has_simd() {
-        // SAFETY: the CPU has what `index_avx2` is compiled for, checked just above.
-        return unsafe { index_avx2(text, tape) };
+    {
+        if classify::has_simd() {
+            // SAFETY: the CPU has what `index_avx2` is compiled for, checked just above.
+            return unsafe { index_avx2(text, tape) };
+        }
+        index_with(
+            text,
+            tape,
+            |b| Masks::of(classify::sse2(b, CHARS)),
+            classify::prefix_xor,
+        )
     }
-    index_with(text, tape, classify, scan::prefix_xor)
+    #[cfg(not(target_arch = "x86_64"))]
+    index_portable(text, tape)
+}
+
+/// [`index`] with the portable classifier: what targets without a SIMD version run, compiled
+/// and tested on every target (on x86_64 only the tests call it).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn index_portable(text: &[u8], tape: &mut [u32]) -> Option<(usize, bool)> {
+    index_with(
+        text,
+        tape,
+        |b| Masks::of(classify::portable(b, CHARS)),
+        classify::prefix_xor,
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -207,8 +145,8 @@ unsafe fn index_avx2(text: &[u8], tape: &mut [u32]) -> Option<(usize, bool)> {
     index_with(
         text,
         tape,
-        |b| unsafe { classify_avx2(b) },
-        |x| unsafe { scan::prefix_xor_clmul(x) },
+        |b| Masks::of(unsafe { classify::avx2(b, CHARS) }),
+        |x| unsafe { classify::prefix_xor_clmul(x) },
     )
 }
 
@@ -939,7 +877,7 @@ mod tests {
             // The portable index agrees with the one in use (AVX2 on most machines).
             let (mut a, mut b) = (vec![0; text.len() + 64], vec![0; text.len() + 64]);
             let fast = index(&text, &mut a).map(|(n, ascii)| (a[..n].to_vec(), ascii));
-            let portable = index_with(&text, &mut b, classify, scan::prefix_xor);
+            let portable = index_portable(&text, &mut b);
             assert_eq!(fast, portable.map(|(n, ascii)| (b[..n].to_vec(), ascii)));
         }
         // Many mutations land in strings and keep the record valid.

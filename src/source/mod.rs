@@ -1,6 +1,8 @@
 //! Finding the inputs and decoding them: the directory walk, path-based skipping, reading,
-//! decompression ([`decode`]), framing ([`frame`]) and the fast value scanner ([`scan`]).
+//! decompression ([`decode`]), framing ([`frame`]), the fast value scanner ([`scan`]) and the
+//! byte classifier it shares with the record index ([`classify`]).
 
+pub mod classify;
 pub mod decode;
 pub mod frame;
 pub mod scan;

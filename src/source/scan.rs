@@ -8,8 +8,13 @@
 //! brackets that are outside strings. Blocks whose brackets cannot bring the depth back to zero
 //! are skipped with two popcounts.
 //!
-//! [`find_value_end`] is the only entry point; [`find_value_end_scalar`] is the obvious
-//! byte-at-a-time version, kept as the reference the fast one is tested against.
+//! The classifying is [`super::classify`]'s, shared with the record index. [`find_value_end`]
+//! is the entry point (AVX2 or SSE2 on x86_64, chosen at run time; the portable classifier
+//! elsewhere); [`find_value_end_portable`] is what other targets run, and
+//! [`find_value_end_scalar`] the obvious byte-at-a-time version, kept as the reference both are
+//! tested against, here and in the `scan` fuzz target.
+
+use super::classify;
 
 const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
 
@@ -26,7 +31,7 @@ fn pair_of(first: u8) -> Pair {
     }
 }
 
-/// Bitmasks of one 64-byte block: bit `i` is set when byte `i` is that character.
+/// The four masks the scan reads of a block.
 struct Masks {
     quote: u64,
     backslash: u64,
@@ -34,90 +39,23 @@ struct Masks {
     close: u64,
 }
 
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn classify(block: &[u8; 64], [open, close]: Pair) -> Masks {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline, and the loads are unaligned loads of 16 bytes
-    // each from a 64-byte array.
-    unsafe {
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
-        let ob = _mm_set1_epi8(open as i8);
-        let cb = _mm_set1_epi8(close as i8);
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            open: 0,
-            close: 0,
-        };
-        for i in 0..4 {
-            let v = _mm_loadu_si128(block.as_ptr().add(16 * i) as *const __m128i);
-            let shift = 16 * i;
-            let bits = |x: __m128i| (_mm_movemask_epi8(x) as u32 as u64) << shift;
-            m.quote |= bits(_mm_cmpeq_epi8(v, quote));
-            m.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
-            m.open |= bits(_mm_cmpeq_epi8(v, ob));
-            m.close |= bits(_mm_cmpeq_epi8(v, cb));
-        }
-        m
+impl Masks {
+    /// What to ask the classifier for, for a bracket pair.
+    #[inline(always)]
+    fn chars([open, close]: Pair) -> [u8; 4] {
+        [b'"', b'\\', open, close]
     }
-}
 
-/// [`classify`] with 32-byte compares, where the CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn classify_avx2(block: &[u8; 64], [open, close]: Pair) -> Masks {
-    use std::arch::x86_64::*;
-    let lo = _mm256_loadu_si256(block.as_ptr() as *const __m256i);
-    let hi = _mm256_loadu_si256(block.as_ptr().add(32) as *const __m256i);
-    let bits = |v: __m256i, c: u8| {
-        let c = _mm256_set1_epi8(c as i8);
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, c)) as u32 as u64
-    };
-    let both = |c: u8| bits(lo, c) | (bits(hi, c) << 32);
-    Masks {
-        quote: both(b'"'),
-        backslash: both(b'\\'),
-        open: both(open),
-        close: both(close),
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn classify(block: &[u8; 64], [open, close]: Pair) -> Masks {
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        open: 0,
-        close: 0,
-    };
-    for (i, &b) in block.iter().enumerate() {
-        let bit = 1u64 << i;
-        if b == b'"' {
-            m.quote |= bit;
-        } else if b == b'\\' {
-            m.backslash |= bit;
-        } else if b == open {
-            m.open |= bit;
-        } else if b == close {
-            m.close |= bit;
+    #[inline(always)]
+    fn of(m: classify::Masks<4>) -> Masks {
+        let [quote, backslash, open, close] = m.eq;
+        Masks {
+            quote,
+            backslash,
+            open,
+            close,
         }
     }
-    m
-}
-
-/// Bit `i` set when an odd number of quote bits are at or below `i`: the "inside a string" mask.
-#[inline(always)]
-pub(crate) fn prefix_xor(mut x: u64) -> u64 {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    x
 }
 
 /// Carries between blocks.
@@ -151,48 +89,46 @@ fn escaped_chars(backslash: u64, carry: &mut Carry) -> u64 {
 pub fn find_value_end(buf: &[u8], start: usize) -> Option<usize> {
     debug_assert!(matches!(buf.get(start), Some(b'{' | b'[')));
     #[cfg(target_arch = "x86_64")]
-    if has_simd() {
-        // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT, checked just above.
-        return unsafe { find_value_end_avx2(buf, start) };
+    {
+        if classify::has_simd() {
+            // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT, checked just above.
+            return unsafe { find_value_end_avx2(buf, start) };
+        }
+        let chars = Masks::chars(pair_of(buf[start]));
+        find_end(
+            buf,
+            start,
+            |b| Masks::of(classify::sse2(b, chars)),
+            classify::prefix_xor,
+        )
     }
-    let pair = pair_of(buf[start]);
-    find_end(buf, start, |b| classify(b, pair), prefix_xor)
+    #[cfg(not(target_arch = "x86_64"))]
+    find_value_end_portable(buf, start)
+}
+
+/// [`find_value_end`] with the portable classifier: what targets without a SIMD version run,
+/// compiled and tested on every target.
+pub fn find_value_end_portable(buf: &[u8], start: usize) -> Option<usize> {
+    let chars = Masks::chars(pair_of(buf[start]));
+    find_end(
+        buf,
+        start,
+        |b| Masks::of(classify::portable(b, chars)),
+        classify::prefix_xor,
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq,popcnt")]
 unsafe fn find_value_end_avx2(buf: &[u8], start: usize) -> Option<usize> {
-    let pair = pair_of(buf[start]);
+    let chars = Masks::chars(pair_of(buf[start]));
     // SAFETY: only called where the CPU has these features.
     find_end(
         buf,
         start,
-        |b| unsafe { classify_avx2(b, pair) },
-        |x| unsafe { prefix_xor_clmul(x) },
+        |b| Masks::of(unsafe { classify::avx2(b, chars) }),
+        |x| unsafe { classify::prefix_xor_clmul(x) },
     )
-}
-
-/// Whether the CPU has what the AVX2 scanners are compiled for: AVX2, carry-less multiplication
-/// (the prefix XOR in one instruction) and POPCNT (otherwise `count_ones` is a dozen).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-pub(crate) fn has_simd() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("pclmulqdq")
-        && std::arch::is_x86_feature_detected!("popcnt")
-}
-
-/// [`prefix_xor`] as one carry-less multiplication by all ones.
-///
-/// # Safety
-///
-/// The CPU must have PCLMULQDQ (see [`has_simd`]).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(crate) unsafe fn prefix_xor_clmul(x: u64) -> u64 {
-    use std::arch::x86_64::*;
-    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
-    _mm_cvtsi128_si64(product) as u64
 }
 
 /// The scan, for a given way of classifying a block (inlined into each caller so the AVX2
@@ -370,26 +306,10 @@ mod tests {
                 String::from_utf8_lossy(&buf)
             );
             assert_eq!(
-                find_end(&buf, 0, |b| classify(b, pair_of(buf[0])), prefix_xor),
+                find_value_end_portable(&buf, 0),
                 expected,
-                "baseline, case {case}"
+                "portable, case {case}"
             );
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn the_carry_less_prefix_xor_is_the_prefix_xor() {
-        if !has_simd() {
-            return;
-        }
-        let mut rng = SplitMix(3);
-        for x in [0, 1, u64::MAX, 1 << 63]
-            .into_iter()
-            .chain((0..10_000).map(|_| rng.next()))
-        {
-            // SAFETY: the CPU has PCLMULQDQ, checked above.
-            assert_eq!(unsafe { prefix_xor_clmul(x) }, prefix_xor(x), "{x:#x}");
         }
     }
 
