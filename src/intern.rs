@@ -8,9 +8,34 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
-/// An interned string. [`Sym::NONE`] stands for "absent".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// An interned string. [`Sym::NONE`] stands for "absent" (`null` when serialised).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(from = "Option<u32>", into = "Option<u32>")]
 pub struct Sym(pub u32);
+
+impl From<Option<u32>> for Sym {
+    fn from(n: Option<u32>) -> Sym {
+        n.map_or(Sym::NONE, Sym)
+    }
+}
+
+impl From<Sym> for Option<u32> {
+    fn from(s: Sym) -> Option<u32> {
+        (!s.is_none()).then_some(s.0)
+    }
+}
 
 impl Sym {
     pub const NONE: Sym = Sym(u32::MAX);
@@ -92,8 +117,20 @@ impl Interner {
         self.ends.is_empty()
     }
 
-    fn strings(&self) -> impl Iterator<Item = &str> {
+    /// Every string, in symbol order.
+    pub fn strings(&self) -> impl Iterator<Item = &str> {
         (0..self.ends.len() as u32).map(|i| string_of(&self.text, &self.ends, Sym(i)))
+    }
+
+    /// The interner whose symbol `i` is `strings[i]`; `None` when a string is given twice.
+    pub fn from_strings<'s>(strings: impl IntoIterator<Item = &'s str>) -> Option<Interner> {
+        let mut interner = Interner::default();
+        for (i, s) in strings.into_iter().enumerate() {
+            if interner.intern(s).0 as usize != i {
+                return None;
+            }
+        }
+        Some(interner)
     }
 
     /// Absorbs `other`'s strings; returns the map from `other`'s symbols to this one's.

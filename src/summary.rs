@@ -4,13 +4,13 @@
 //! reason). [`Summary::records_balance`] checks that identity; tests and the JSON report rely
 //! on it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Counts by reason, in a stable order.
 pub type Reasons = BTreeMap<String, u64>;
 
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Files {
     /// Inputs opened and decoded (including those with problems).
     pub read: u64,
@@ -22,7 +22,7 @@ pub struct Files {
     pub gzip_members: u64,
 }
 
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Records {
     pub read: u64,
     pub used: u64,
@@ -30,7 +30,7 @@ pub struct Records {
     pub rejected: Reasons,
 }
 
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Bytes {
     /// Bytes read from files and stdin, as stored (compressed or not).
     pub read: u64,
@@ -39,7 +39,7 @@ pub struct Bytes {
 }
 
 /// One problem with the input, named by file and place.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
     pub file: String,
     /// `byte N` (in the decompressed text, unless it says compressed) or `record N`.
@@ -58,7 +58,7 @@ impl std::fmt::Display for Problem {
     }
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Summary {
     pub files: Files,
     pub bytes: Bytes,

@@ -301,7 +301,9 @@ pub fn prefilter(record: &[u8], finder: &memchr::memmem::Finder) -> bool {
 pub const EVENT_SOURCE_NEEDLE: &[u8] = b"\"eventSource\"";
 
 /// KMS operations in the report's columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum KmsOp {
     GenerateDataKey,
     Decrypt,
@@ -343,7 +345,9 @@ impl KmsOp {
 }
 
 /// S3 object operations that can cause KMS calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum S3Op {
     PutObject,
     GetObject,
@@ -391,7 +395,19 @@ impl S3Op {
 }
 
 /// How a failed request failed; failed requests still count, since they still spend quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Failure {
     #[default]
     None,
@@ -413,7 +429,19 @@ impl Failure {
 
 /// Whether a KMS call's encryption context names an object (per-object key) or only its bucket
 /// (bucket key). Read off the context's shape, never off the bucket's setting (docs/domain.md 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Mode {
     BucketKey,
     PerObject,

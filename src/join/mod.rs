@@ -17,6 +17,7 @@
 //! another caller's, such as replication's Encrypt). Both are counted, per row.
 
 pub mod matching;
+pub mod wire;
 
 pub use matching::{match_events, Calls, Matches};
 
@@ -163,14 +164,7 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     summary.records.filtered_out.retain(|_, n| *n > 0);
 
     let m = match_events(&kms, &s3, cfg.window_secs);
-    let mut bucket_modes: HashMap<Sym, (bool, bool)> = HashMap::default();
-    for k in &kms {
-        let e = bucket_modes.entry(k.bucket).or_default();
-        match k.mode {
-            Mode::BucketKey => e.0 = true,
-            _ => e.1 = true,
-        }
-    }
+    let bucket_modes = bucket_modes(&kms);
     Joined {
         strings,
         kms,
@@ -181,6 +175,19 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         shared_calls,
         bucket_modes,
     }
+}
+
+/// Per bucket: whether it has bucket-key calls, and per-object calls.
+fn bucket_modes(kms: &[KmsRec]) -> HashMap<Sym, (bool, bool)> {
+    let mut modes: HashMap<Sym, (bool, bool)> = HashMap::default();
+    for k in kms {
+        let e = modes.entry(k.bucket).or_default();
+        match k.mode {
+            Mode::BucketKey => e.0 = true,
+            _ => e.1 = true,
+        }
+    }
+    modes
 }
 
 /// Keeps the first record of each `id` (0, absent, never matches); returns how many it

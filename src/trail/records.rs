@@ -3,9 +3,10 @@
 
 use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::intern::{Remap, Sym};
+use serde::{Deserialize, Serialize};
 
 /// A KMS call kept for correlation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct KmsRec {
     pub time: i64,
     pub requester: Sym,
@@ -20,13 +21,15 @@ pub struct KmsRec {
     pub failure: Failure,
     pub ctx_pass: bool,
     pub ctx_value: Sym,
+    #[serde(with = "hex128")]
     pub id: u128,
     /// `sharedEventID`: the same call delivered to a second account (0: none).
+    #[serde(with = "hex128")]
     pub shared: u128,
 }
 
 /// An S3 object request kept for correlation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct S3Rec {
     pub time: i64,
     pub requester: Sym,
@@ -41,15 +44,17 @@ pub struct S3Rec {
     pub failure: Failure,
     pub src_bucket: Sym,
     pub src_key: Sym,
+    #[serde(with = "hex128")]
     pub id: u128,
     /// `sharedEventID`: the same request delivered to a second account (0: none).
+    #[serde(with = "hex128")]
     pub shared: u128,
 }
 
 impl KmsRec {
-    /// Renumbers its symbols through `r`.
-    pub fn remap(&mut self, r: &Remap) {
-        for s in [
+    /// Every symbol it holds.
+    pub fn symbols_mut(&mut self) -> [&mut Sym; 8] {
+        [
             &mut self.requester,
             &mut self.bucket,
             &mut self.key,
@@ -58,16 +63,21 @@ impl KmsRec {
             &mut self.account,
             &mut self.region,
             &mut self.ctx_value,
-        ] {
+        ]
+    }
+
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
+        for s in self.symbols_mut() {
             *s = r.apply(*s);
         }
     }
 }
 
 impl S3Rec {
-    /// Renumbers its symbols through `r`.
-    pub fn remap(&mut self, r: &Remap) {
-        for s in [
+    /// Every symbol it holds.
+    pub fn symbols_mut(&mut self) -> [&mut Sym; 9] {
+        [
             &mut self.requester,
             &mut self.bucket,
             &mut self.key,
@@ -77,14 +87,19 @@ impl S3Rec {
             &mut self.region,
             &mut self.src_bucket,
             &mut self.src_key,
-        ] {
+        ]
+    }
+
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
+        for s in self.symbols_mut() {
             *s = r.apply(*s);
         }
     }
 }
 
 /// A symmetric KMS call of any caller, kept for cost and quota (which count every caller).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CallRec {
     pub time: i64,
     /// The caller's account: the one billed, and whose quota the call spends.
@@ -104,15 +119,17 @@ pub struct CallRec {
     pub mode: Mode,
     /// The request named the key by an AWS managed alias.
     pub aws_managed: bool,
+    #[serde(with = "hex128")]
     pub id: u128,
     /// `sharedEventID`: the same call logged in a second account.
+    #[serde(with = "hex128")]
     pub shared: u128,
 }
 
 impl CallRec {
-    /// Renumbers its symbols through `r`.
-    pub fn remap(&mut self, r: &Remap) {
-        for s in [
+    /// Every symbol it holds.
+    pub fn symbols_mut(&mut self) -> [&mut Sym; 7] {
+        [
             &mut self.account,
             &mut self.region,
             &mut self.kms_key,
@@ -120,8 +137,28 @@ impl CallRec {
             &mut self.caller,
             &mut self.bucket,
             &mut self.purpose,
-        ] {
+        ]
+    }
+
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
+        for s in self.symbols_mut() {
             *s = r.apply(*s);
         }
+    }
+}
+
+/// Event IDs as 32 hex digits (a UUID's bits, or a hash of another ID; 0 for none): 128-bit
+/// numbers are not portable JSON.
+mod hex128 {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:032x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(d)?;
+        u128::from_str_radix(&text, 16).map_err(D::Error::custom)
     }
 }
