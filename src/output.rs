@@ -3,29 +3,46 @@
 //! are replaced that way: `-o /dev/null` or a FIFO is written in place, since renaming over a
 //! device would replace the device itself.
 
-use anyhow::Context;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn write(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+/// An output that could not be written, named.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot write to standard output")]
+    Stdout(#[source] std::io::Error),
+    #[error("cannot write {}", .path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes `bytes` to stdout (`None`) or atomically to the file.
+pub fn write(path: Option<&Path>, bytes: &[u8]) -> Result<(), WriteError> {
     match path {
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(bytes)?;
-            out.flush()?;
-            Ok(())
+            out.write_all(bytes)
+                .and_then(|()| out.flush())
+                .map_err(WriteError::Stdout)
         }
-        Some(path) => write_atomically(path, bytes)
-            .with_context(|| format!("cannot write {}", path.display())),
+        Some(path) => write_atomically(path, bytes).map_err(|source| WriteError::File {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to a temporary file beside `path` and renames it into place (a device or a
+/// FIFO is written in place).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Ok(meta) = std::fs::metadata(path) {
         if !meta.is_file() {
             let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
             f.write_all(bytes)?;
-            return Ok(f.flush()?);
+            return f.flush();
         }
     }
     let dir = match path.parent() {
@@ -41,10 +58,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir)?;
+    // tempfile's error names the temporary file, which the user never asked for: keep the cause.
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(e.kind(), e.kind().to_string()),
+        })?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path)?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
@@ -74,6 +97,19 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    /// The message named `.keytrail-XXXXXX`, a file the user never heard of.
+    #[test]
+    fn an_output_that_cannot_be_written_is_named_not_its_temporary_file() {
+        let path = Path::new("/nonexistent-keytrail-dir/report.json");
+        let e = write(Some(path), b"x").unwrap_err();
+        let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+        assert!(
+            text.starts_with("cannot write /nonexistent-keytrail-dir/report.json: "),
+            "{text}"
+        );
+        assert!(!text.contains(".keytrail-"), "{text}");
     }
 
     /// A report got a temporary file's 0600 once: unreadable to the team it was written for.

@@ -102,20 +102,6 @@ impl Quotas {
     }
 }
 
-/// Parses `REGION=N`.
-pub fn parse_quota(s: &str) -> Result<(String, u64), String> {
-    let (region, n) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected REGION=N (us-east-1=150000), got {s:?}"))?;
-    let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        format!("the quota of {region} must be a whole number above 0, got {n:?}")
-    })?;
-    if region.is_empty() {
-        return Err(format!("expected REGION=N, got {s:?}"));
-    }
-    Ok((region.to_string(), n))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,8 +121,5 @@ mod tests {
                 source: "--quota"
             }
         );
-        assert!(parse_quota("us-east-1=0").is_err());
-        assert!(parse_quota("us-east-1").is_err());
-        assert_eq!(parse_quota("x=5"), Ok(("x".into(), 5)));
     }
 }

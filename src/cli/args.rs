@@ -359,7 +359,7 @@ pub struct QuotaArgs {
     pub trail: TrailArgs,
 
     /// The quota of a Region, in requests per second (for a raised quota); repeatable.
-    #[arg(long = "quota", value_name = "REGION=N", value_parser = crate::pricing::parse_quota,
+    #[arg(long = "quota", value_name = "REGION=N", value_parser = parse_quota,
           help_heading = "Report")]
     pub quotas: Vec<(String, u64)>,
 
@@ -393,7 +393,7 @@ pub struct CheckArgs {
     pub thresholds: Option<PathBuf>,
 
     /// The quota of a Region, in requests per second (for a raised quota); repeatable.
-    #[arg(long = "quota", value_name = "REGION=N", value_parser = crate::pricing::parse_quota,
+    #[arg(long = "quota", value_name = "REGION=N", value_parser = parse_quota,
           help_heading = "Thresholds")]
     pub quotas: Vec<(String, u64)>,
 
@@ -455,6 +455,20 @@ pub fn parse_when(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("expected RFC 3339 (2024-03-01T10:00:00Z) or YYYY-MM-DD, got {s:?}"))
 }
 
+/// Parses `REGION=N`.
+pub fn parse_quota(s: &str) -> Result<(String, u64), String> {
+    let (region, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected REGION=N (us-east-1=150000), got {s:?}"))?;
+    let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        format!("the quota of {region} must be a whole number above 0, got {n:?}")
+    })?;
+    if region.is_empty() {
+        return Err(format!("expected REGION=N, got {s:?}"));
+    }
+    Ok((region.to_string(), n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,6 +477,14 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn quota_overrides_are_region_equals_a_positive_number() {
+        assert!(parse_quota("us-east-1=0").is_err());
+        assert!(parse_quota("us-east-1").is_err());
+        assert!(parse_quota("=5").is_err());
+        assert_eq!(parse_quota("x=5"), Ok(("x".into(), 5)));
     }
 
     #[test]

@@ -73,12 +73,11 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         toml: text,
         scale: args.scale,
     };
-    let files = simulate::write(&sim, out, args.force, args.threads.unwrap_or(0)).map_err(|e| {
-        match e.downcast::<simulate::NotEmpty>() {
-            Ok(not_empty) => UsageError(not_empty.to_string()).into(),
-            Err(e) => e,
-        }
-    })?;
+    let files =
+        simulate::write(&sim, out, args.force, args.threads.unwrap_or(0)).map_err(|e| match e {
+            simulate::WriteError::NotEmpty(_) => anyhow::Error::new(UsageError(e.to_string())),
+            e => e.into(),
+        })?;
     eprintln!(
         "keytrail: wrote {files} files ({} S3 requests, {} KMS calls) to {}; true figures in {}",
         sim.requests.len(),
@@ -439,7 +438,7 @@ fn config(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
             )));
         }
     }
-    cfg.group_by = GroupBy::parse(&args.group_by).map_err(UsageError)?;
+    cfg.group_by = GroupBy::parse(&args.group_by).map_err(|e| UsageError(e.0))?;
     let f = &mut cfg.filters;
     f.bucket_arn_prefixes = args.bucket_arn_prefix.clone();
     f.context = args.context.clone();

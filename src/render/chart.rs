@@ -508,7 +508,7 @@ fn bars(b: &Bars<'_>) -> Chart {
 const FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 
 /// Rasterizes a chart's SVG to PNG, at twice its size for sharp text.
-pub fn png(chart: &Chart) -> anyhow::Result<Vec<u8>> {
+pub fn png(chart: &Chart) -> Result<Vec<u8>, super::RenderError> {
     use resvg::{tiny_skia, usvg};
     let mut options = usvg::Options {
         font_family: "DejaVu Sans".into(),
@@ -520,22 +520,23 @@ pub fn png(chart: &Chart) -> anyhow::Result<Vec<u8>> {
     fonts.set_sans_serif_family("DejaVu Sans");
     fonts.set_serif_family("DejaVu Sans");
     fonts.set_monospace_family("DejaVu Sans");
-    let tree = usvg::Tree::from_str(&chart.svg, &options)?;
+    let failed = |e: &dyn std::fmt::Display| super::RenderError::Chart(e.to_string());
+    let tree = usvg::Tree::from_str(&chart.svg, &options).map_err(|e| failed(&e))?;
     const SCALE: u32 = 2;
     let size = tree.size().to_int_size();
     let (w, h) = (size.width() * SCALE, size.height() * SCALE);
     let mut pixmap = tiny_skia::Pixmap::new(w, h)
-        .ok_or_else(|| anyhow::anyhow!("a chart of {w}x{h} pixels cannot be drawn"))?;
+        .ok_or_else(|| failed(&format!("a chart of {w}x{h} pixels cannot be drawn")))?;
     resvg::render(
         &tree,
         tiny_skia::Transform::from_scale(SCALE as f32, SCALE as f32),
         &mut pixmap.as_mut(),
     );
-    Ok(pixmap.encode_png()?)
+    pixmap.encode_png().map_err(|e| failed(&e))
 }
 
 /// A chart as the bytes of FILE: PNG for `.png`, else SVG.
-pub fn encode(chart: &Chart, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+pub fn encode(chart: &Chart, path: &std::path::Path) -> Result<Vec<u8>, super::RenderError> {
     let png_ext = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("png"));

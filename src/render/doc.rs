@@ -56,11 +56,11 @@ pub struct Doc {
     pub charts: Vec<Chart>,
 }
 
-pub(super) fn main(doc: &Doc) -> anyhow::Result<&Table> {
+pub(super) fn main(doc: &Doc) -> Result<&Table, super::RenderError> {
     doc.data
         .as_ref()
         .or(doc.tables.first())
-        .ok_or_else(|| anyhow::anyhow!("the report has no table"))
+        .ok_or(super::RenderError::NoTable)
 }
 
 pub(super) fn text(doc: &Doc) -> String {

@@ -46,8 +46,21 @@ pub enum Format {
     Html,
 }
 
-/// Renders `report` in `format`. `color` is for the table only.
-pub fn render(report: &Report, format: Format) -> anyhow::Result<Vec<u8>> {
+/// What can keep a report from being rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot build the table: {0}")]
+    Frame(#[from] polars::error::PolarsError),
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the report has no table")]
+    NoTable,
+    #[error("cannot draw the chart: {0}")]
+    Chart(String),
+}
+
+/// Renders `report` in `format`.
+pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
         Format::Table => table::render(report).into_bytes(),
         Format::Json => json::render(report),
@@ -59,7 +72,7 @@ pub fn render(report: &Report, format: Format) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Renders a document (cost, quota, analyze's HTML) in `format`.
-pub fn render_doc(doc: &Doc, format: Format) -> anyhow::Result<Vec<u8>> {
+pub fn render_doc(doc: &Doc, format: Format) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
         Format::Table => doc::text(doc).into_bytes(),
         Format::Markdown => doc::markdown(doc).into_bytes(),

@@ -9,6 +9,11 @@ use std::collections::BTreeMap;
 
 pub const SCHEMA: &str = "keytrail.check/v1";
 
+/// A thresholds file that is not one (TOML errors carry their line and column).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ThresholdsError(pub String);
+
 /// The thresholds, from flags or a TOML file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,18 +32,20 @@ pub struct Thresholds {
 
 impl Thresholds {
     /// Parses a thresholds file, with line numbers in its errors.
-    pub fn parse(text: &str) -> Result<Thresholds, String> {
-        let t: Thresholds = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Thresholds, ThresholdsError> {
+        let t: Thresholds = toml::from_str(text).map_err(|e| ThresholdsError(e.to_string()))?;
         for (name, v) in [
             ("max_calls_per_object", t.max_calls_per_object),
             ("max_quota_use", t.max_quota_use),
         ] {
             if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
-                return Err(format!("{name} must be a number, 0 or more"));
+                return Err(ThresholdsError(format!(
+                    "{name} must be a number, 0 or more"
+                )));
             }
         }
         if let Some((r, _)) = t.quota.iter().find(|(_, n)| **n == 0) {
-            return Err(format!("quota.{r} must be above 0"));
+            return Err(ThresholdsError(format!("quota.{r} must be above 0")));
         }
         Ok(t)
     }
@@ -230,6 +237,7 @@ mod tests {
         assert_eq!(t.quota["us-east-1"], 5);
         assert!(Thresholds::parse("max_calls_per_objekt = 1")
             .unwrap_err()
+            .0
             .contains("unknown field"));
         assert!(Thresholds::parse("max_quota_use = -1").is_err());
     }

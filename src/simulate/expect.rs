@@ -14,28 +14,33 @@ use std::collections::BTreeMap;
 /// Figures of one (bucket, mode).
 type Figures = BTreeMap<String, u64>;
 
+/// A manifest `--expect` cannot compare with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ManifestError(pub String);
+
 /// The differences between `report` and `manifest`, one line each; empty when they agree.
-pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, String> {
+pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, ManifestError> {
     if manifest.get("schema").and_then(Value::as_str) != Some(crate::simulate::manifest::SCHEMA) {
-        return Err(format!(
+        return Err(ManifestError(format!(
             "not a keytrail manifest (expected \"schema\": \"{}\")",
             crate::simulate::manifest::SCHEMA
-        ));
+        )));
     }
     let section = match report.settings.group_by.as_str() {
         "bucket" => "groups",
         "principal" => "by_principal",
         "kms-key" => "by_kms_key",
         other => {
-            return Err(format!(
+            return Err(ManifestError(format!(
                 "the manifest has no figures grouped by {other}: use --group-by bucket, principal or kms-key with --expect"
-            ))
+            )))
         }
     };
     let groups = manifest
         .pointer(&format!("/expected/{section}"))
         .and_then(Value::as_array)
-        .ok_or(format!("the manifest has no expected.{section}"))?;
+        .ok_or_else(|| ManifestError(format!("the manifest has no expected.{section}")))?;
     let mut expected: BTreeMap<(String, String, String), Figures> = BTreeMap::new();
     for g in groups {
         let key = (

@@ -766,24 +766,50 @@ fn gzip_encoder(json_len: usize) -> flate2::write::GzEncoder<Vec<u8>> {
     )
 }
 
-/// The output directory holds files already, and `force` was not given.
+/// What can stop a simulated trail from being written.
 #[derive(Debug, thiserror::Error)]
-#[error("{} is not empty: give --force to write into it anyway", .0.display())]
-pub struct NotEmpty(pub PathBuf);
+pub enum WriteError {
+    /// The output directory holds files already, and `force` was not given.
+    #[error("{} is not empty: give --force to write into it anyway", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("cannot read {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("refusing to write {} outside {}", .path.display(), .dir.display())]
+    Outside { path: PathBuf, dir: PathBuf },
+    #[error("cannot start the threads that compress the files")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+}
 
 /// Writes a simulation into `dir`: the tree first, `manifest.json` last, so a tree with a
 /// manifest is complete. Refuses a non-empty directory unless `force`. Files are compressed in
 /// parallel batches on `threads` threads (0: one per core); each on its own, so the bytes do
 /// not depend on the thread count. Returns the number of files written.
-pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyhow::Result<usize> {
-    use anyhow::Context;
+pub fn write(
+    sim: &Simulation,
+    dir: &Path,
+    force: bool,
+    threads: usize,
+) -> Result<usize, WriteError> {
     if dir.exists() {
         let non_empty = std::fs::read_dir(dir)
-            .with_context(|| format!("cannot read {}", dir.display()))?
+            .map_err(|source| WriteError::Read {
+                path: dir.to_path_buf(),
+                source,
+            })?
             .next()
             .is_some();
         if non_empty && !force {
-            anyhow::bail!(NotEmpty(dir.to_path_buf()));
+            return Err(WriteError::NotEmpty(dir.to_path_buf()));
         }
         // An old manifest would vouch for a tree being rewritten.
         let _ = std::fs::remove_file(dir.join("manifest.json"));
@@ -792,27 +818,29 @@ pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyho
         .num_threads(threads)
         .build()?;
     let written = std::sync::atomic::AtomicUsize::new(0);
-    let failure: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    let failure: std::sync::Mutex<Option<WriteError>> = std::sync::Mutex::new(None);
     let compress_and_write = |path: PathBuf, file: FileBuf, document: bool| {
-        let result = (|| -> anyhow::Result<()> {
+        let result = (|| -> Result<(), WriteError> {
             // Validation keeps names to what AWS allows; this is the last line of defence.
             let inside = path
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)));
             if !inside {
-                anyhow::bail!(
-                    "refusing to write {} outside {}",
-                    path.display(),
-                    dir.display()
-                );
+                return Err(WriteError::Outside {
+                    path,
+                    dir: dir.to_path_buf(),
+                });
             }
-            let mut e = gzip_encoder(file.json_len());
-            file.write_json(&mut e, document)?;
-            let bytes = e.finish()?;
             let path = dir.join(&path);
-            std::fs::create_dir_all(path.parent().expect("a file in a folder"))
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            crate::output::write_atomically(&path, &bytes)?;
+            let failed = |source| WriteError::Write {
+                path: path.clone(),
+                source,
+            };
+            let mut e = gzip_encoder(file.json_len());
+            file.write_json(&mut e, document).map_err(failed)?;
+            let bytes = e.finish().map_err(failed)?;
+            std::fs::create_dir_all(path.parent().expect("a file in a folder")).map_err(failed)?;
+            crate::output::write_atomically(&path, &bytes).map_err(failed)?;
             Ok(())
         })();
         match result {
@@ -849,8 +877,10 @@ pub fn write(sim: &Simulation, dir: &Path, force: bool, threads: usize) -> anyho
         return Err(e);
     }
     let manifest = manifest::manifest(sim);
-    let mut text = serde_json::to_vec_pretty(&manifest)?;
+    let mut text = serde_json::to_vec_pretty(&manifest).expect("a JSON value serialises");
     text.push(b'\n');
-    crate::output::write_atomically(&dir.join("manifest.json"), &text)?;
+    let path = dir.join("manifest.json");
+    crate::output::write_atomically(&path, &text)
+        .map_err(|source| WriteError::Write { path, source })?;
     Ok(written.into_inner())
 }

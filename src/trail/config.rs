@@ -17,30 +17,39 @@ pub enum GroupBy {
     Context(String),
 }
 
+/// A `--group-by` value that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GroupByError(pub String);
+
 impl GroupBy {
-    pub fn parse(s: &str) -> Result<GroupBy, String> {
+    pub fn parse(s: &str) -> Result<GroupBy, GroupByError> {
         Ok(match s {
             "bucket" => GroupBy::Bucket,
             "kms-key" => GroupBy::KmsKey,
             "principal" => GroupBy::Principal,
             _ => {
                 if let Some(n) = s.strip_prefix("prefix:") {
-                    let n: usize = n
-                        .parse()
-                        .map_err(|_| format!("prefix:N needs a number of segments, got {n:?}"))?;
+                    let n: usize = n.parse().map_err(|_| {
+                        GroupByError(format!("prefix:N needs a number of segments, got {n:?}"))
+                    })?;
                     if n == 0 {
-                        return Err("prefix:N needs N >= 1 (use bucket for N = 0)".into());
+                        return Err(GroupByError(
+                            "prefix:N needs N >= 1 (use bucket for N = 0)".into(),
+                        ));
                     }
                     GroupBy::Prefix(n)
                 } else if let Some(key) = s.strip_prefix("context:") {
                     if key.is_empty() {
-                        return Err("context:KEY needs an encryption-context key".into());
+                        return Err(GroupByError(
+                            "context:KEY needs an encryption-context key".into(),
+                        ));
                     }
                     GroupBy::Context(key.to_string())
                 } else {
-                    return Err(format!(
+                    return Err(GroupByError(format!(
                         "unknown grouping {s:?}: use bucket, prefix:N, kms-key, principal or context:KEY"
-                    ));
+                    )));
                 }
             }
         })
@@ -134,7 +143,7 @@ mod tests {
             GroupBy::parse("context:username_owner"),
             Ok(GroupBy::Context("username_owner".into()))
         );
-        assert!(GroupBy::parse("prefix:x").unwrap_err().contains("number"));
-        assert!(GroupBy::parse("owner").unwrap_err().contains("kms-key"));
+        assert!(GroupBy::parse("prefix:x").unwrap_err().0.contains("number"));
+        assert!(GroupBy::parse("owner").unwrap_err().0.contains("kms-key"));
     }
 }
