@@ -8,4 +8,5 @@ mod inputs;
 mod org_trails;
 mod quota;
 mod simulate;
+mod snapshots;
 mod util;
