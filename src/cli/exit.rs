@@ -55,6 +55,11 @@ Exit codes:
      seen): a gate that checked nothing does not pass
   130  interrupted (Ctrl-C): stopped, no report written";
 
+/// A usage error found after clap: the message, and exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,53 @@
+//! `keytrail analyze`: the rows, their chart, and `--expect`'s comparison with a manifest.
+
+use super::super::args::AnalyzeArgs;
+use super::super::config::Output;
+use super::super::exit::{ExitCode, UsageError};
+use super::super::runner::{read_trail, write_report};
+use crate::render::{self, sanitize::visible};
+use crate::reports;
+use crate::trail::config::AnalyzeConfig;
+use anyhow::Context;
+
+/// `keytrail analyze`.
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let out = Output::try_from(&args.out)?;
+    let cfg = AnalyzeConfig::try_from(&args)?;
+    let report = match read_trail(&cfg, |j, _| reports::calls::rows(&j, &cfg)) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let bytes = render::render(&report, out.format)?;
+    let chart = render::chart::calls_per_object(&report);
+    write_report(
+        &out,
+        &bytes,
+        Some(&chart),
+        &report.summary,
+        &report.warnings,
+        args.trail.quiet,
+    )?;
+    if let Some(path) = &args.expect {
+        let text =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let manifest: serde_json::Value = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        let diffs = crate::simulate::expect::differences(&report, &manifest)
+            .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        if !diffs.is_empty() {
+            for d in &diffs {
+                eprintln!("keytrail: differs: {}", visible(d));
+            }
+            eprintln!(
+                "keytrail: {} figures differ from {}",
+                diffs.len(),
+                path.display()
+            );
+            return Ok(ExitCode::Mismatch);
+        }
+        if !args.trail.quiet {
+            eprintln!("keytrail: the report matches {}", path.display());
+        }
+    }
+    Ok(ExitCode::Success)
+}

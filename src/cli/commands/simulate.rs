@@ -1,0 +1,62 @@
+//! `keytrail simulate`: a scenario (a file or a built-in) -> a trail and its manifest.
+
+use super::super::args::SimulateArgs;
+use super::super::exit::{ExitCode, UsageError};
+use crate::render::sanitize::visible;
+use crate::simulate::{self, builtin, scenario::Scenario};
+use anyhow::{bail, Context};
+
+/// `keytrail simulate`.
+pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    if args.list_builtins {
+        for (name, description, _) in builtin::BUILTINS {
+            println!("{name:14} {description}");
+        }
+        return Ok(ExitCode::Success);
+    }
+    let (text, source_name) = match (&args.builtin, &args.scenario) {
+        (Some(name), _) => {
+            let text = builtin::get(name).ok_or_else(|| {
+                let names: Vec<_> = builtin::BUILTINS.iter().map(|b| b.0).collect();
+                UsageError(format!(
+                    "no built-in scenario {name:?}; there are: {}",
+                    names.join(", ")
+                ))
+            })?;
+            if args.print_scenario {
+                print!("{}", text.trim_start());
+                return Ok(ExitCode::Success);
+            }
+            (text.to_string(), format!("builtin:{name}"))
+        }
+        (None, Some(path)) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        (None, None) => bail!(UsageError("give --scenario FILE or --builtin NAME".into())),
+    };
+    let scenario = Scenario::parse(&text, &source_name)
+        .map_err(|e| UsageError(e.to_string()))?
+        .scaled(args.scale);
+    let out = args.out.as_deref().expect("clap requires --out");
+    let mut sim = simulate::simulate(&scenario, args.seed);
+    sim.origin = simulate::Origin {
+        source: source_name,
+        toml: text,
+        scale: args.scale,
+    };
+    let files =
+        simulate::write(&sim, out, args.force, args.threads.unwrap_or(0)).map_err(|e| match e {
+            simulate::WriteError::NotEmpty(_) => anyhow::Error::new(UsageError(e.to_string())),
+            e => e.into(),
+        })?;
+    eprintln!(
+        "keytrail: wrote {files} files ({} S3 requests, {} KMS calls) to {}; true figures in {}",
+        sim.requests.len(),
+        sim.calls.len(),
+        visible(&out.display().to_string()),
+        visible(&out.join("manifest.json").display().to_string()),
+    );
+    Ok(ExitCode::Success)
+}

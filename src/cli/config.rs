@@ -1,0 +1,219 @@
+//! Arguments -> validated settings: every check clap cannot make, in one place. Each setting
+//! the commands need is built here with `TryFrom` from its clap arguments (fd's Opts ->
+//! Config, ripgrep's LowArgs -> HiArgs); what fails is a [`UsageError`] (exit 2) that says
+//! what to do.
+
+use super::args::{AnalyzeArgs, CheckArgs, CostArgs, OutputArgs, QuotaArgs, TrailArgs};
+use super::exit::UsageError;
+use crate::pricing::{Prices, Quotas};
+use crate::render::{sanitize::visible, Format};
+use crate::reports::check::Thresholds;
+use crate::source::decode::Limits;
+use crate::trail::config::{AnalyzeConfig, Filters, GroupBy, InputSpec};
+use anyhow::{bail, Context};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Where and how a report is written.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub format: Format,
+    /// `None`: standard output.
+    pub path: Option<PathBuf>,
+    /// `--chart FILE.svg|FILE.png`.
+    pub chart: Option<PathBuf>,
+}
+
+impl TryFrom<&OutputArgs> for Output {
+    type Error = anyhow::Error;
+
+    /// The format of a report (refusing binary output to a terminal) and its chart's file.
+    fn try_from(out: &OutputArgs) -> anyhow::Result<Output> {
+        let format = choose_format(out.format.map(Format::from), out.output.as_deref());
+        if format == Format::Parquet && out.output.is_none() && std::io::stdout().is_terminal() {
+            bail!(UsageError(
+                "Parquet is binary: give --output FILE, or redirect stdout".into()
+            ));
+        }
+        if let Some(chart) = &out.chart {
+            let ext = chart
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if !matches!(ext.as_deref(), Some("svg" | "png")) {
+                bail!(UsageError(format!(
+                    "--chart {}: charts are drawn as SVG or PNG; give a FILE.svg or FILE.png",
+                    visible(&chart.display().to_string())
+                )));
+            }
+        }
+        Ok(Output {
+            format,
+            path: out.output.clone(),
+            chart: out.chart.clone(),
+        })
+    }
+}
+
+/// `--format`, else the extension of `--output`, else a table on a terminal and JSON elsewhere.
+fn choose_format(format: Option<Format>, output: Option<&Path>) -> Format {
+    if let Some(f) = format {
+        return f;
+    }
+    let ext = output
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some("md") | Some("markdown") => Format::Markdown,
+        Some("parquet") => Format::Parquet,
+        Some("html") | Some("htm") => Format::Html,
+        Some(_) => Format::Table,
+        None if std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Json,
+    }
+}
+
+impl TryFrom<&TrailArgs> for AnalyzeConfig {
+    type Error = anyhow::Error;
+
+    /// The configuration every trail-reading command shares.
+    fn try_from(args: &TrailArgs) -> anyhow::Result<AnalyzeConfig> {
+        let inputs = args
+            .paths
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    InputSpec::Stdin
+                } else {
+                    InputSpec::Path(p.clone())
+                }
+            })
+            .collect::<Vec<_>>();
+        if inputs.iter().filter(|i| **i == InputSpec::Stdin).count() > 1 {
+            bail!(UsageError("`-` (stdin) can be given once".into()));
+        }
+        for i in &inputs {
+            if let InputSpec::Path(p) = i {
+                if !p.exists() {
+                    bail!(UsageError(format!(
+                        "{}: no such file or directory",
+                        visible(&p.display().to_string())
+                    )));
+                }
+            }
+        }
+        if let (Some(s), Some(u)) = (args.since, args.until) {
+            if s >= u {
+                bail!(UsageError("--since must be before --until".into()));
+            }
+        }
+        if args.threads == Some(0) {
+            bail!(UsageError("--threads needs at least 1".into()));
+        }
+        let stderr_tty = std::io::stderr().is_terminal();
+        Ok(AnalyzeConfig {
+            inputs,
+            filters: Filters {
+                since: args.since,
+                until: args.until,
+                accounts: args.account.clone(),
+                regions: args.region.clone(),
+                ..Filters::default()
+            },
+            group_by: GroupBy::Bucket,
+            window_secs: args.window,
+            threads: args.threads.unwrap_or(0),
+            strict: args.strict,
+            limits: Limits {
+                max_bytes: args.max_decompressed_bytes,
+                max_ratio: args.max_ratio,
+                max_record_bytes: args.max_record_bytes,
+            },
+            progress: stderr_tty && !args.quiet,
+            print_problems: !args.quiet,
+            keep_calls: false,
+        })
+    }
+}
+
+impl TryFrom<&AnalyzeArgs> for AnalyzeConfig {
+    type Error = anyhow::Error;
+
+    /// `analyze`'s configuration: the trail's, with its grouping and filters.
+    fn try_from(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
+        let mut cfg = AnalyzeConfig::try_from(&args.trail)?;
+        for p in &args.bucket_arn_prefix {
+            if !p.starts_with("arn:") || !p.contains(":s3:::") {
+                bail!(UsageError(format!(
+                    "--bucket-arn-prefix {p:?} is not an S3 ARN prefix (arn:aws:s3:::bucket/prefix/)"
+                )));
+            }
+        }
+        cfg.group_by = GroupBy::parse(&args.group_by).map_err(|e| UsageError(e.0))?;
+        let f = &mut cfg.filters;
+        f.bucket_arn_prefixes = args.bucket_arn_prefix.clone();
+        f.context = args.context.clone();
+        f.event_names = args.event_name.clone();
+        f.kms_keys = args.kms_key.clone();
+        f.principals = args.principal.clone();
+        Ok(cfg)
+    }
+}
+
+impl From<&CostArgs> for Prices {
+    fn from(args: &CostArgs) -> Prices {
+        Prices {
+            per_10k_requests: args.price_per_10k,
+            free_requests_per_month: args.free_tier,
+            key_per_month: args.key_month,
+            month_days: args.month_days,
+            aws_managed_keys: args.aws_managed_key.clone(),
+        }
+    }
+}
+
+impl From<&QuotaArgs> for Quotas {
+    fn from(args: &QuotaArgs) -> Quotas {
+        Quotas {
+            overrides: args.quotas.clone(),
+        }
+    }
+}
+
+impl TryFrom<&CheckArgs> for Thresholds {
+    type Error = anyhow::Error;
+
+    /// The thresholds file, if any, with the flags over it; refuses a check of nothing.
+    fn try_from(args: &CheckArgs) -> anyhow::Result<Thresholds> {
+        let mut t = match &args.thresholds {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Thresholds::parse(&text)
+                    .map_err(|e| UsageError(format!("{}: {e}", path.display())))?
+            }
+            None => Thresholds::default(),
+        };
+        if args.max_calls_per_object.is_some() {
+            t.max_calls_per_object = args.max_calls_per_object;
+        }
+        if !args.bucket.is_empty() {
+            t.buckets = args.bucket.clone();
+        }
+        if args.max_quota_use.is_some() {
+            t.max_quota_use = args.max_quota_use;
+        }
+        for (r, n) in &args.quotas {
+            t.quota.insert(r.clone(), *n);
+        }
+        if t.is_empty() {
+            bail!(UsageError(
+                "nothing to check: give --max-calls-per-object, --max-quota-use, or --thresholds \
+                 FILE"
+                    .into()
+            ));
+        }
+        Ok(t)
+    }
+}
