@@ -168,10 +168,18 @@ pub struct TrailArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
     pub until: Option<i64>,
 
-    /// Largest gap in seconds between an S3 request and the KMS call it caused.
+    /// Largest gap in seconds between an S3 request and a bucket-key KMS call (which names
+    /// only its bucket).
     #[arg(long, value_name = "SECONDS", default_value_t = crate::trail::config::DEFAULT_WINDOW_SECS,
           value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report")]
     pub window: i64,
+
+    /// Largest gap in seconds between an S3 request and a per-object KMS call naming its
+    /// object (clock skew, long uploads).
+    #[arg(long, value_name = "SECONDS",
+          default_value_t = crate::trail::config::DEFAULT_OBJECT_WINDOW_SECS,
+          value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report")]
+    pub object_window: i64,
 
     /// Worker threads [default: one per core].
     #[arg(long, short = 'j', value_name = "N", help_heading = "Run")]

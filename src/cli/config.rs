@@ -123,6 +123,7 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
             },
             group_by: GroupBy::Bucket,
             window_secs: args.window,
+            object_window_secs: args.object_window,
             threads: args.threads.unwrap_or(0),
             strict: args.strict,
             limits: Limits {

@@ -176,15 +176,40 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
         .additional
         .as_ref()
         .and_then(|a| a.sse_applied.as_deref());
+    // SSE-C shows as its customer-algorithm header alone.
+    let customer_key =
+        request.sse_customer_algorithm.is_some() || response.sse_customer_algorithm.is_some();
     let not_kms = matches!(sse, Some(s) if !s.starts_with("aws:kms"))
-        || matches!(applied, Some(a) if !a.ends_with("SSE_KMS"));
+        || matches!(applied, Some(a) if !a.ends_with("SSE_KMS"))
+        || (customer_key && sse.is_none());
     if not_kms {
         return Err(NotUsed::Filtered(reason::S3_NOT_SSE_KMS));
     }
-    let (Some(bucket), Some(key)) = (request.bucket_name, request.key) else {
+    // The bucket and key as the resources name them: a request through an access point names
+    // the access point (alias or ARN) in `bucketName`, and some records carry the object only
+    // in `resources[]`.
+    let resources = raw.resources.unwrap_or_default();
+    let from_object = resources.s3_object.as_ref().and_then(|arn| {
+        let after = arn.find(":::")? + 3;
+        let slash = after + arn[after..].find('/')?;
+        Some((sub(arn, after..slash), sub(arn, slash + 1..arn.len())))
+    });
+    let from_bucket = resources.s3_bucket.as_ref().and_then(|arn| {
+        let after = arn.find(":::")? + 3;
+        (!arn[after..].contains('/')).then(|| sub(arn, after..arn.len()))
+    });
+    let bucket = from_object
+        .as_ref()
+        .map(|(b, _)| b.clone())
+        .or(from_bucket)
+        .or(request.bucket_name);
+    let key = request.key.or(from_object.map(|(_, k)| k));
+    let (Some(bucket), Some(key)) = (bucket, key) else {
         return Err(NotUsed::Rejected(
             reason::MISSING_FIELD,
-            "an S3 object request without requestParameters.bucketName and key".into(),
+            "an S3 object request that names no object: neither requestParameters.bucketName \
+             and key nor an AWS::S3::Object ARN in resources"
+                .into(),
         ));
     };
     let partition = partition_of(&common.region);

@@ -116,6 +116,14 @@ pub struct Params<'a> {
         default
     )]
     pub copy_source: Option<Cow<'a, str>>,
+    /// SSE-C: the only SSE header a customer-key request carries.
+    #[serde(
+        rename = "x-amz-server-side-encryption-customer-algorithm",
+        borrow,
+        deserialize_with = "opt_str",
+        default
+    )]
+    pub sse_customer_algorithm: Option<Cow<'a, str>>,
 }
 
 /// `additionalEventData`.
@@ -138,16 +146,31 @@ pub struct Resource<'a> {
 #[derive(Debug, Default, PartialEq)]
 pub struct Resources<'a> {
     pub kms_key: Option<Cow<'a, str>>,
+    /// The first `AWS::S3::Object` ARN (`arn:aws:s3:::bucket/key`): names the bucket even when
+    /// the request went through an access point, and the key when `requestParameters` lacks it.
+    pub s3_object: Option<Cow<'a, str>>,
+    /// The first `AWS::S3::Bucket` ARN.
+    pub s3_bucket: Option<Cow<'a, str>>,
 }
 
 impl<'a> Resources<'a> {
-    /// Takes in one entry of the list: the first KMS key's ARN is kept.
+    /// Takes in one entry of the list: the first KMS key's, S3 object's and S3 bucket's ARNs
+    /// are kept.
     pub fn add(&mut self, kind: Option<&str>, arn: Option<Cow<'a, str>>) {
         let Some(arn) = arn else { return };
         let is_key = kind == Some("AWS::KMS::Key")
             || (kind.is_none() && arn.contains(":kms:") && arn.contains(":key/"));
-        if is_key && self.kms_key.is_none() {
-            self.kms_key = Some(arn);
+        let slot = if is_key {
+            &mut self.kms_key
+        } else {
+            match kind {
+                Some("AWS::S3::Object") => &mut self.s3_object,
+                Some("AWS::S3::Bucket") => &mut self.s3_bucket,
+                _ => return,
+            }
+        };
+        if slot.is_none() {
+            *slot = Some(arn);
         }
     }
 }

@@ -231,7 +231,7 @@ impl ByBucket {
 }
 
 /// Joins KMS calls to S3 requests. Both lists must be sorted.
-pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
+pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64, object_window: i64) -> Matches {
     // What each S3 request's object says about its key and bucket-key setting, and the
     // requests' slots grouped for matching: independent, so built side by side.
     let ((s3_kms_key, s3_writer_bucket_key), (by_object, by_bucket)) =
@@ -258,9 +258,14 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64) -> Matches {
             KmsOp::Decrypt => Role::Read,
             _ => continue,
         };
-        let group = match call.mode {
-            Mode::PerObject => by_object.group(call.head, call.bucket, call.key, call.requester),
-            _ => by_bucket.group(call.bucket, call.requester),
+        // A per-object call names its object: the object and the requester identify the
+        // request, within a window as wide as clock skew and long requests need.
+        let (group, window) = match call.mode {
+            Mode::PerObject => (
+                by_object.group(call.head, call.bucket, call.key, call.requester),
+                object_window,
+            ),
+            _ => (by_bucket.group(call.bucket, call.requester), window),
         };
         let first = group.partition_point(|s| s.time < call.time - window);
         let mut best: Option<(u8, i64, u32)> = None;

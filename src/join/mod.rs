@@ -163,7 +163,7 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     }
     summary.records.filtered_out.retain(|_, n| *n > 0);
 
-    let m = match_events(&kms, &s3, cfg.window_secs);
+    let m = match_events(&kms, &s3, cfg.window_secs, cfg.object_window_secs);
     let bucket_modes = bucket_modes(&kms);
     Joined {
         strings,

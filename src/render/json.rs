@@ -23,6 +23,7 @@ pub fn value(report: &Report) -> Value {
         "settings": {
             "group_by": report.settings.group_by,
             "window_seconds": report.settings.window_secs,
+            "object_window_seconds": report.settings.object_window_secs,
             "filters": {
                 "since": time(f.since),
                 "until": time(f.until),

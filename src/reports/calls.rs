@@ -82,6 +82,7 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 pub struct Settings {
     pub group_by: String,
     pub window_secs: i64,
+    pub object_window_secs: i64,
     pub filters: Filters,
 }
 
@@ -90,6 +91,7 @@ impl Settings {
         Settings {
             group_by: cfg.group_by.name(),
             window_secs: cfg.window_secs,
+            object_window_secs: cfg.object_window_secs,
             filters: cfg.filters.clone(),
         }
     }

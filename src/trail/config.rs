@@ -89,9 +89,17 @@ pub struct Filters {
     pub principals: Vec<String>,
 }
 
-/// Default correlation window: a KMS call is logged within a second or two of the S3 request
-/// that caused it (both carry one-second `eventTime`s, from different services' clocks).
+/// Default correlation window for bucket-key calls, which name only their bucket: a KMS call is
+/// logged within a second or two of the S3 request that caused it (both carry one-second
+/// `eventTime`s, from different services' clocks), and a wider window would pair a call with
+/// another request of the same bucket.
 pub const DEFAULT_WINDOW_SECS: i64 = 5;
+
+/// Default window for per-object calls, which name their object in `aws:s3:arn`: the object
+/// and the requester identify the request, so the window only has to cover real clock skew
+/// between S3's and KMS's records and long requests (a multipart upload's parts, a slow
+/// GET), minutes rather than seconds. Five minutes, CloudTrail's own delivery granularity.
+pub const DEFAULT_OBJECT_WINDOW_SECS: i64 = 300;
 
 /// Everything `analyze` needs.
 #[derive(Debug, Clone)]
@@ -99,8 +107,10 @@ pub struct AnalyzeConfig {
     pub inputs: Vec<InputSpec>,
     pub filters: Filters,
     pub group_by: GroupBy,
-    /// Largest gap, in seconds, between an S3 request and the KMS call it caused.
+    /// Largest gap, in seconds, between an S3 request and the bucket-key call it caused.
     pub window_secs: i64,
+    /// Largest gap, in seconds, between an S3 request and a per-object call naming its object.
+    pub object_window_secs: i64,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     /// Stop at the first input problem.
@@ -122,6 +132,7 @@ impl AnalyzeConfig {
             filters: Filters::default(),
             group_by: GroupBy::Bucket,
             window_secs: DEFAULT_WINDOW_SECS,
+            object_window_secs: DEFAULT_OBJECT_WINDOW_SECS,
             threads: 0,
             strict: false,
             limits: Limits::default(),

@@ -162,3 +162,112 @@ fn failed_requests_are_counted_apart_and_do_not_dilute_the_ratio() {
     assert_eq!(check("2"), 0);
     assert_eq!(check("1.5"), 5);
 }
+
+#[test]
+fn a_per_object_call_logged_minutes_from_its_request_is_matched_by_its_object() {
+    let mut t = Trail::new();
+    let arn = |k: &str| format!("arn:aws:s3:::lake/{k}");
+    let recs = vec![
+        // The GenerateDataKey logged 40 s after its PutObject (clock skew, a slow upload) ...
+        t.s3("etl", 0, "PutObject", "lake/a.parquet", KEY_A, false),
+        t.kms("etl", 40, "GenerateDataKey", &arn("a.parquet"), KEY_A),
+        // ... a Decrypt logged 2 minutes before its GET, and another object read on time.
+        t.s3("etl", 300, "GetObject", "lake/a.parquet", KEY_A, false),
+        t.kms("etl", 180, "Decrypt", &arn("a.parquet"), KEY_A),
+        t.s3("etl", 301, "GetObject", "lake/b.parquet", KEY_A, false),
+        t.kms("etl", 301, "Decrypt", &arn("b.parquet"), KEY_A),
+    ];
+    t.delivered("AWSLogs/skew.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["unmatched"]["s3_requests"], 0, "{r:#}");
+    assert_eq!(r["unmatched"]["kms_calls"], 0, "{r:#}");
+    assert_eq!(report["settings"]["object_window_seconds"], 300);
+    // A window narrower than the skew leaves them unmatched, and says so per row.
+    let narrow = t.analyze(&[".", "--object-window", "5"]).json();
+    let r = row(&narrow, "lake", "per_object");
+    assert_eq!(r["unmatched"]["s3_requests"], 2, "{r:#}");
+    assert_eq!(r["unmatched"]["kms_calls"], 2, "{r:#}");
+}
+
+#[test]
+fn access_points_and_key_less_records_are_read_from_their_resources() {
+    let mut t = Trail::new();
+    let arn = |k: &str| format!("arn:aws:s3:::lake/{k}");
+    // Through an access point: bucketName is the access point's alias, or its ARN.
+    let via_alias = edited(
+        &t.s3("etl", 0, "PutObject", "lake/a.parquet", KEY_A, false),
+        |r| {
+            r["requestParameters"]["bucketName"] = "lake-ap-abcdefgh1234-s3alias".into();
+        },
+    );
+    let via_arn = edited(
+        &t.s3("etl", 10, "GetObject", "lake/a.parquet", KEY_A, false),
+        |r| {
+            r["requestParameters"]["bucketName"] =
+                "arn:aws:s3:us-east-1:111122223333:accesspoint/lake-ap".into();
+        },
+    );
+    // A PutObject whose requestParameters name no key, as real ones sometimes do.
+    let key_less = edited(
+        &t.s3("etl", 20, "PutObject", "lake/b.parquet", KEY_A, false),
+        |r| {
+            r["requestParameters"]
+                .as_object_mut()
+                .unwrap()
+                .remove("key");
+        },
+    );
+    let recs = vec![
+        via_alias,
+        t.kms("etl", 0, "GenerateDataKey", &arn("a.parquet"), KEY_A),
+        via_arn,
+        t.kms("etl", 10, "Decrypt", &arn("a.parquet"), KEY_A),
+        key_less,
+        t.kms("etl", 20, "GenerateDataKey", &arn("b.parquet"), KEY_A),
+    ];
+    t.delivered("AWSLogs/ap.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "one bucket, no phantom one: {groups:#?}");
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["s3_requests"]["PutObject"], 2, "{r:#}");
+    assert_eq!(r["s3_requests"]["GetObject"], 1, "{r:#}");
+    assert_eq!(r["objects"], 2, "{r:#}");
+    assert_eq!(r["unmatched"]["s3_requests"], 0, "{r:#}");
+    assert_eq!(balanced(&report)["rejected"].as_object().unwrap().len(), 0);
+}
+
+#[test]
+fn sse_c_requests_shown_by_their_customer_algorithm_header_are_not_sse_kms() {
+    let mut t = Trail::new();
+    let sse_c = edited(
+        &t.s3("etl", 0, "PutObject", "lake/secret.bin", KEY_A, false),
+        |r| {
+            r.insert("responseElements".into(), Value::Null);
+            r["additionalEventData"]
+                .as_object_mut()
+                .unwrap()
+                .remove("SSEApplied");
+            r["requestParameters"]["x-amz-server-side-encryption-customer-algorithm"] =
+                "AES256".into();
+        },
+    );
+    let recs = vec![
+        sse_c,
+        t.s3("etl", 1, "PutObject", "lake/a.parquet", KEY_A, false),
+        t.kms(
+            "etl",
+            1,
+            "GenerateDataKey",
+            "arn:aws:s3:::lake/a.parquet",
+            KEY_A,
+        ),
+    ];
+    t.delivered("AWSLogs/ssec.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["s3_requests"]["PutObject"], 1, "{r:#}");
+    assert_eq!(r["objects"], 1, "{r:#}");
+    assert_eq!(filtered(&report, "s3_not_sse_kms"), 1);
+}

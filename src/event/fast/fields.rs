@@ -196,6 +196,10 @@ pub(super) fn params<'a>(w: &mut Walker<'a, '_>) -> Option<Params<'a>> {
                 first(&mut seen, 7)?;
                 p.copy_source = opt_str(v)?;
             }
+            "x-amz-server-side-encryption-customer-algorithm" => {
+                first(&mut seen, 8)?;
+                p.sse_customer_algorithm = opt_str(v)?;
+            }
             _ => w.skip(v)?,
         }
         Some(())
