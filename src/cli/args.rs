@@ -288,12 +288,12 @@ pub struct EngineArgs {
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "What-if (envelope engine)")]
     pub requests_per_cache: u32,
 
-    /// Who shares a bucket-level key: each IAM session, or sessions of one role (and session
-    /// policy).
+    /// Who shares a bucket-level key: sessions of one role with the same session policy (the
+    /// current S3 user guide), or each IAM session (its earlier text, for older trails).
     #[arg(
         long,
         value_enum,
-        default_value = "per-session",
+        default_value = "role-and-policy",
         help_heading = "What-if (envelope engine)"
     )]
     pub sharing: SharingArg,

@@ -57,17 +57,23 @@ impl Default for Params {
             max_front_end_caches: defaults::MAX_FRONT_END_CACHES,
             requests_per_cache: defaults::REQUESTS_PER_CACHE,
             complete_multipart_calls_kms: defaults::COMPLETE_MULTIPART_CALLS_KMS,
-            sharing: Sharing::PerSession,
+            sharing: Sharing::RoleAndPolicy,
         }
     }
 }
 
-/// Who shares a bucket-level key.
+/// Who shares a bucket-level key: who S3 treats as one requester.
+///
+/// The current S3 user guide (bucket-key page): unique bucket-level keys are fetched at least
+/// once per requester, and callers are different requesters when they use different roles or
+/// accounts, or the same role with different scoping (session) policies. So sessions of one
+/// role with the same session policy share a key: [`Sharing::RoleAndPolicy`], the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sharing {
-    /// Each IAM session is its own requester (the original behaviour).
+    /// Each IAM session is its own requester: the guide's earlier text, for trails from
+    /// before the change.
     PerSession,
-    /// Sessions of one role with the same session policy share keys (the 2024 change).
+    /// Sessions of one role with the same session policy share keys (the current guide).
     RoleAndPolicy,
 }
 
@@ -553,18 +559,19 @@ mod tests {
     }
 
     #[test]
-    fn ten_sessions_of_one_role_need_ten_keys_unless_they_share() {
+    fn ten_sessions_of_one_role_share_one_key_unless_modelled_per_session() {
         let reqs: Vec<Request> = (0..10)
             .map(|s| request(0, &format!("i-{s}"), Op::PutObject, &format!("k{s}"), true))
             .collect();
-        let per_session = Engine::run(Params::default(), 1, &reqs);
-        assert_eq!(count(&per_session, KmsOp::GenerateDataKey), 10);
-        let shared = Params {
-            sharing: Sharing::RoleAndPolicy,
+        // The current S3 user guide: one role, one session policy, one requester.
+        let calls = Engine::run(Params::default(), 1, &reqs);
+        assert_eq!(count(&calls, KmsOp::GenerateDataKey), 1);
+        let per_session = Params {
+            sharing: Sharing::PerSession,
             ..Params::default()
         };
-        let calls = Engine::run(shared, 1, &reqs);
-        assert_eq!(count(&calls, KmsOp::GenerateDataKey), 1);
+        let per_session = Engine::run(per_session, 1, &reqs);
+        assert_eq!(count(&per_session, KmsOp::GenerateDataKey), 10);
     }
 
     #[test]

@@ -5,7 +5,7 @@ pub const BUILTINS: &[(&str, &str, &str)] = &[
     ("two-buckets", "two buckets side by side, one with bucket keys and one without (the README's example)", TWO_BUCKETS),
     ("seed-10k", "seed 000: one requester writes 10,000 objects and reads them, with and without bucket keys", SEED_10K),
     ("poc", "aws-samples/s3-bucketkey-poc: a Lambda uploads 50 objects and downloads 9 of them 100 times", POC),
-    ("emr-sessions", "ten sessions of one role read a bucket with bucket keys, in both sharing modes", EMR),
+    ("emr-sessions", "ten sessions of one role read a bucket with bucket keys: one requester for S3", EMR),
     ("mixed-age", "bucket keys switched on mid-trail while old objects are still read", MIXED_AGE),
     ("datalake", "many readers and prefixes, multipart writes and ranged reads, a KMS key per prefix", DATALAKE),
     ("org-trail", "an organization trail over two accounts and Regions, with duplicates and digests", ORG_TRAIL),
@@ -180,10 +180,7 @@ read = "recent"
 
 pub const EMR: &str = r#"
 name = "emr-sessions"
-description = "Ten EMR instance sessions of one role read a bucket with bucket keys. Set engine.sharing = \"role\" to let them share keys."
-
-[engine]
-sharing = "session"
+description = "Ten EMR instance sessions of one role and session policy read a bucket with bucket keys: one requester for S3, so they share its bucket-level keys. Set engine.sharing = \"session\" for trails from before S3 changed that."
 
 [[buckets]]
 name = "emr-input"

@@ -408,8 +408,8 @@ fn engine_params(s: &Scenario) -> Params {
             .complete_multipart_calls_kms
             .unwrap_or(d.complete_multipart_calls_kms),
         sharing: match e.sharing.as_deref() {
-            Some("role") => Sharing::RoleAndPolicy,
-            _ => Sharing::PerSession,
+            Some("session") => Sharing::PerSession,
+            _ => Sharing::RoleAndPolicy,
         },
     }
 }

@@ -234,3 +234,33 @@ fn random_scenarios_analyze_to_their_manifests() {
     );
     assert!(share >= ATTRIBUTION_FLOOR, "{right} of {total}");
 }
+
+/// README's calibration table quotes what `simulate --builtin seed-10k` writes: 10
+/// GenerateDataKey and 100 Decrypt with bucket keys, 10,000 of each without.
+#[test]
+fn the_seed_10k_figures_readme_quotes_are_the_simulators() {
+    use keytrail::envelope::KmsOp;
+    use keytrail::simulate::{self, builtin, scenario::Scenario};
+    let text = builtin::get("seed-10k").unwrap();
+    let scenario = Scenario::parse(text, "builtin:seed-10k").unwrap();
+    let sim = simulate::simulate(&scenario, 7);
+    let count = |bucket: &str, op: KmsOp| {
+        sim.calls
+            .iter()
+            .filter(|c| c.op == op && c.bucket == bucket)
+            .count()
+    };
+    let figures = (
+        count("seed-bucket-key", KmsOp::GenerateDataKey),
+        count("seed-bucket-key", KmsOp::Decrypt),
+        count("seed-per-object", KmsOp::GenerateDataKey),
+        count("seed-per-object", KmsOp::Decrypt),
+    );
+    assert_eq!(figures, (10, 100, 10_000, 10_000));
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains("10 GDK, 100 Decrypt in `simulate --builtin seed-10k`"),
+        "README's calibration table no longer quotes the simulator's figures"
+    );
+}
