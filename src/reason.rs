@@ -99,7 +99,9 @@ reasons! {
     /// A KMS call whose encryption context names no S3 object or bucket (another caller's);
     /// `cost` and `quota` still count it.
     RecordFiltered KMS_NOT_S3 = "kms_call_not_for_s3";
-    /// A KMS operation that is not a symmetric cryptographic one (CreateKey, RotateKey, ...).
+    /// A KMS operation outside the shared quota for symmetric cryptographic operations
+    /// (CreateKey, RotateKey, GenerateDataKeyPair, asymmetric Sign and Verify, ...): neither S3's
+    /// nor counted by `quota` or priced by `cost`.
     RecordFiltered KMS_OTHER_OPERATION = "kms_non_cryptographic_operation";
     /// CloudTrail encrypting its own log files (`aws:cloudtrail:arn` in the context).
     RecordFiltered CLOUDTRAIL_LOG_ENCRYPTION = "cloudtrail_log_encryption";

@@ -79,12 +79,15 @@ impl KmsOp {
             "GenerateDataKey" => KmsOp::GenerateDataKey,
             "Decrypt" => KmsOp::Decrypt,
             "Encrypt" => KmsOp::Encrypt,
+            // GenerateDataKeyPair(WithoutPlaintext) is not here: it has request quotas of its
+            // own, per key pair spec, and is not S3's (KMS request quotas page).
             "GenerateDataKeyWithoutPlaintext"
             | "ReEncrypt"
             | "ReEncryptFrom"
             | "ReEncryptTo"
-            | "GenerateDataKeyPair"
-            | "GenerateDataKeyPairWithoutPlaintext" => KmsOp::Other,
+            | "GenerateMac"
+            | "VerifyMac"
+            | "GenerateRandom" => KmsOp::Other,
             _ => return None,
         })
     }
@@ -418,6 +421,38 @@ mod tests {
             parse(text.as_bytes()).unwrap_err(),
             NotUsed::Filtered(reason::CLOUDTRAIL_LOG_ENCRYPTION)
         );
+    }
+
+    /// The quota page: GenerateDataKeyPair has request quotas of its own; GenerateMac, VerifyMac
+    /// and GenerateRandom share the symmetric one.
+    #[test]
+    fn only_operations_of_the_symmetric_quota_are_kms_calls() {
+        let named = |name: &str| {
+            let text = S3_GDK.replace(
+                r#""eventName":"GenerateDataKey""#,
+                &format!(r#""eventName":"{name}""#),
+            );
+            assert!(text.contains(name), "the sample names GenerateDataKey");
+            parse_with(text.as_bytes(), true).map(|e| match e {
+                Event::Kms(k) => k.op,
+                Event::OtherKms(o) => o.op,
+                Event::S3(_) => unreachable!("a KMS record"),
+            })
+        };
+        for pair in [
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+            "Sign",
+        ] {
+            assert_eq!(
+                named(pair),
+                Err(NotUsed::Filtered(reason::KMS_OTHER_OPERATION)),
+                "{pair}"
+            );
+        }
+        for other in ["GenerateMac", "VerifyMac", "GenerateRandom", "ReEncrypt"] {
+            assert_eq!(named(other), Ok(KmsOp::Other), "{other}");
+        }
     }
 
     #[test]
