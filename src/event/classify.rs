@@ -223,6 +223,7 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
         kms_key: response.sse_kms_key.or(request.sse_kms_key),
         // S3 answers a write with the bucket-key header only when a bucket key was used, and
         // DSSE-KMS never uses one.
+        dsse: sse == Some("aws:kms:dsse"),
         bucket_key: if response.sse.as_deref() == Some("aws:kms:dsse") {
             Some(false)
         } else {

@@ -194,6 +194,9 @@ impl Failure {
 pub enum Mode {
     BucketKey,
     PerObject,
+    /// DSSE-KMS (`aws:kms:dsse`): two layers, a KMS call on every request, and S3 does not
+    /// use bucket keys with it (S3 user guide, bucket keys).
+    Dsse,
     /// An S3 request with no KMS call and nothing else in the trail that tells its mode.
     #[default]
     Unknown,
@@ -204,6 +207,7 @@ impl Mode {
         match self {
             Mode::BucketKey => "bucket_key",
             Mode::PerObject => "per_object",
+            Mode::Dsse => "dsse",
             Mode::Unknown => "unknown",
         }
     }
@@ -278,6 +282,8 @@ pub struct S3Request<'a> {
     pub kms_key: Option<Cow<'a, str>>,
     /// `x-amz-server-side-encryption-bucket-key-enabled`, from the response or the request.
     pub bucket_key: Option<bool>,
+    /// The SSE headers say DSSE-KMS (`aws:kms:dsse`).
+    pub dsse: bool,
     /// For CopyObject and UploadPartCopy: the source bucket and key.
     pub source: Option<(String, String)>,
 }

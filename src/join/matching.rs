@@ -47,13 +47,16 @@ pub struct Matches {
     pub s3_kms_key: Vec<Sym>,
     /// For each S3 request, the bucket-key setting of the PUT that wrote the object.
     pub s3_writer_bucket_key: Vec<Option<bool>>,
+    /// For each S3 request, whether the object was written with DSSE-KMS (as far as the trail
+    /// shows: a GET's response says nothing of it).
+    pub s3_writer_dsse: Vec<bool>,
 }
 
 /// Per S3 request: the KMS key of its object (its own header, or the last logged write of the
 /// object), and the bucket-key setting of the object's last logged write.
-fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>) {
+fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>, Vec<bool>) {
     // What the writes of each object say (last one wins).
-    let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>)> = HashMap::default();
+    let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>, bool)> = HashMap::default();
     for r in s3 {
         if matches!(
             r.op,
@@ -65,16 +68,22 @@ fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>) {
         {
             let w = writers
                 .entry((r.bucket, r.key))
-                .or_insert((Sym::NONE, None));
+                .or_insert((Sym::NONE, None, false));
             if !r.kms_key.is_none() {
                 w.0 = r.kms_key;
             }
             if r.bucket_key.is_some() {
                 w.1 = r.bucket_key;
             }
+            w.2 = r.dsse;
         }
     }
-    let writer = |b: Sym, k: Sym| writers.get(&(b, k)).copied().unwrap_or((Sym::NONE, None));
+    let writer = |b: Sym, k: Sym| {
+        writers
+            .get(&(b, k))
+            .copied()
+            .unwrap_or((Sym::NONE, None, false))
+    };
     let s3_kms_key: Vec<Sym> = s3
         .iter()
         .map(|r| {
@@ -87,7 +96,8 @@ fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>) {
         .collect();
     let s3_writer_bucket_key: Vec<Option<bool>> =
         s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
-    (s3_kms_key, s3_writer_bucket_key)
+    let s3_writer_dsse: Vec<bool> = s3.iter().map(|r| writer(r.bucket, r.key).2).collect();
+    (s3_kms_key, s3_writer_bucket_key, s3_writer_dsse)
 }
 
 /// The slots of the S3 requests, grouped by each mode's join key, in time order within a
@@ -234,7 +244,7 @@ impl ByBucket {
 pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64, object_window: i64) -> Matches {
     // What each S3 request's object says about its key and bucket-key setting, and the
     // requests' slots grouped for matching: independent, so built side by side.
-    let ((s3_kms_key, s3_writer_bucket_key), (by_object, by_bucket)) =
+    let ((s3_kms_key, s3_writer_bucket_key, s3_writer_dsse), (by_object, by_bucket)) =
         rayon::join(|| objects_as_written(s3), || slot_groups(s3));
     // Whether each slot is taken: one bit per role of each S3 request.
     let mut used: Vec<u8> = vec![0; s3.len()];
@@ -316,6 +326,7 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64, object_window: i6
         s3_to_kms,
         s3_kms_key,
         s3_writer_bucket_key,
+        s3_writer_dsse,
     }
 }
 

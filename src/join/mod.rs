@@ -62,6 +62,11 @@ pub struct Resolved {
 }
 
 impl Joined {
+    /// Whether S3 request `i` is DSSE-KMS: its own SSE headers, or its object's logged write.
+    pub fn is_dsse(&self, i: usize) -> bool {
+        self.s3[i].dsse || self.m.s3_writer_dsse[i]
+    }
+
     /// The KMS key and mode of S3 request `i`.
     pub fn resolve(&self, i: usize) -> Resolved {
         let (kms, m, r) = (&self.kms, &self.m, &self.s3[i]);
@@ -86,7 +91,9 @@ impl Joined {
             m.s3_kms_key[i]
         };
         let header = |b: bool| if b { Mode::BucketKey } else { Mode::PerObject };
-        let mode = if let Some(c) = own_call {
+        let mode = if self.is_dsse(i) {
+            Mode::Dsse
+        } else if let Some(c) = own_call {
             kms[c as usize].mode
         } else if let Some(b) = r.bucket_key.or(m.s3_writer_bucket_key[i]) {
             header(b)

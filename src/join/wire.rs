@@ -9,9 +9,9 @@
 //! | `schema` | `"keytrail.joined/v1"`; a change a reader would trip on bumps the version |
 //! | `strings` | every string the records name, in symbol order: symbol `i` is `strings[i]` |
 //! | `kms` | the KMS calls S3 made: `time` (Unix seconds), `requester`, `bucket`, `key`, `kms_key`, `head` (ARN prefix), `account`, `region`, `ctx_value` (symbols or `null`), `op`, `mode`, `failure`, `ctx_pass`, `id` and `shared` (eventID and sharedEventID as 32 hex digits, 0 for none) |
-//! | `s3` | the S3 requests: `time`, the symbols `requester` `bucket` `key` `kms_key` `head` `account` `region` `src_bucket` `src_key`, `op`, `bucket_key` (the SSE header, or `null`), `failure`, `id`, `shared` |
+//! | `s3` | the S3 requests: `time`, the symbols `requester` `bucket` `key` `kms_key` `head` `account` `region` `src_bucket` `src_key`, `op`, `bucket_key` (the SSE header, or `null`), `dsse`, `failure`, `id`, `shared` |
 //! | `calls` | every caller's symmetric KMS call (kept for `cost` and `quota`): `time`, the symbols `account` `region` `kms_key` `requester` `caller` `bucket` `purpose`, `op`, `failure`, `mode`, `aws_managed`, `id`, `shared` |
-//! | `matches` | `kms_to_s3[j]`: the S3 request KMS call `j` was matched to, or `null`; `s3_to_kms[i]`: the calls matched to request `i`; `s3_kms_key[i]`, `s3_writer_bucket_key[i]`: the key and bucket-key setting of the request's object as written |
+//! | `matches` | `kms_to_s3[j]`: the S3 request KMS call `j` was matched to, or `null`; `s3_to_kms[i]`: the calls matched to request `i`; `s3_kms_key[i]`, `s3_writer_bucket_key[i]`, `s3_writer_dsse[i]`: the key, bucket-key setting and DSSE of the request's object as written |
 //! | `summary` | the accounting of the run: files, bytes, records by reason, problems |
 //! | `shared_calls` | calls dropped as copies delivered to a second account |
 //!
@@ -66,6 +66,9 @@ struct WireMatches {
     s3_to_kms: Vec<Vec<u32>>,
     s3_kms_key: Vec<Sym>,
     s3_writer_bucket_key: Vec<Option<bool>>,
+    /// Added within v1: absent in older documents, read as all `false`.
+    #[serde(default)]
+    s3_writer_dsse: Vec<bool>,
 }
 
 /// Writes `joined` as a `keytrail.joined/v1` document.
@@ -82,6 +85,7 @@ pub fn to_json(joined: &Joined) -> Vec<u8> {
             s3_to_kms: m.s3_to_kms.iter().map(|c| c.to_vec()).collect(),
             s3_kms_key: m.s3_kms_key.clone(),
             s3_writer_bucket_key: m.s3_writer_bucket_key.clone(),
+            s3_writer_dsse: m.s3_writer_dsse.clone(),
         },
         summary: joined.summary.clone(),
         shared_calls: joined.shared_calls,
@@ -140,7 +144,10 @@ pub fn from_json(bytes: &[u8]) -> Result<Joined, WireError> {
     for (i, r) in doc.calls.iter_mut().enumerate() {
         check("call", i, &mut r.symbols_mut().into_iter().map(|s| *s))?;
     }
-    let m = doc.matches;
+    let mut m = doc.matches;
+    if m.s3_writer_dsse.is_empty() {
+        m.s3_writer_dsse = vec![false; doc.s3.len()];
+    }
     check(
         "an S3 request's KMS key",
         0,
@@ -158,6 +165,7 @@ pub fn from_json(bytes: &[u8]) -> Result<Joined, WireError> {
         ("s3_to_kms", m.s3_to_kms.len()),
         ("s3_kms_key", m.s3_kms_key.len()),
         ("s3_writer_bucket_key", m.s3_writer_bucket_key.len()),
+        ("s3_writer_dsse", m.s3_writer_dsse.len()),
     ] {
         if len != s3 {
             return bad(format!("{len} entries in {name} for {s3} S3 requests"));
@@ -180,6 +188,7 @@ pub fn from_json(bytes: &[u8]) -> Result<Joined, WireError> {
             s3_to_kms: m.s3_to_kms.into_iter().map(Into::into).collect(),
             s3_kms_key: m.s3_kms_key,
             s3_writer_bucket_key: m.s3_writer_bucket_key,
+            s3_writer_dsse: m.s3_writer_dsse,
         },
         summary: doc.summary,
         shared_calls: doc.shared_calls,

@@ -348,7 +348,8 @@ pub fn calls_per_object(report: &Report) -> Chart {
         let slot = match r.mode {
             Mode::BucketKey => 0,
             Mode::PerObject => 1,
-            Mode::Unknown => continue,
+            // Neither side of the bucket-key comparison: S3 uses no bucket key with DSSE-KMS.
+            Mode::Dsse | Mode::Unknown => continue,
         };
         let label = if r.group == r.bucket {
             r.bucket.clone()

@@ -216,6 +216,7 @@ impl RowAcc {
 /// Filters the joined trail and groups it into rows.
 pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
     let (strings, kms, s3, m) = (&j.strings, &j.kms, &j.s3, &j.m);
+    let j_is_dsse = |i: u32| j.is_dsse(i as usize);
     let f = &cfg.filters;
     let bucket_modes = &j.bucket_modes;
     let mut summary = j.summary.clone();
@@ -275,7 +276,13 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             if by_correlation && matches!(cfg.group_by, GroupBy::Prefix(_)) {
                 attributed = true;
             }
-            let acc = rows.row(k.bucket, group, k.mode);
+            // A call for a DSSE-KMS object names it like a per-object one: the request it
+            // matched tells.
+            let mode = match m.kms_to_s3[j] {
+                Some(i) if j_is_dsse(i) => Mode::Dsse,
+                _ => k.mode,
+            };
+            let acc = rows.row(k.bucket, group, mode);
             acc.row.kms[k.op as usize] += 1;
             if attributed {
                 acc.row.kms_attributed += 1;

@@ -328,6 +328,20 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                 ));
             }
         }
+        for bucket in acc.buckets.keys() {
+            if let Some(w) = what_if.buckets.get(&(account_sym, *bucket)) {
+                if w.dsse_requests > 0 {
+                    notes.push(format!(
+                        "account {account}, bucket {}: {} requests are DSSE-KMS, which S3 uses no \
+                         bucket keys with (S3 user guide, bucket keys): their {} KMS calls are \
+                         the same either way, and no saving is projected for them",
+                        strings.get(*bucket),
+                        w.dsse_requests,
+                        w.dsse_calls
+                    ));
+                }
+            }
+        }
         if acc.buckets.keys().any(|b| {
             what_if
                 .buckets

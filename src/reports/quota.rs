@@ -158,7 +158,10 @@ pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> Q
             let mut per_object: BTreeMap<i64, u64> = BTreeMap::new();
             for c in &calls {
                 *per_second.entry(c.time).or_default() += 1;
-                if !c.bucket.is_none() && c.mode == Mode::PerObject {
+                if !c.bucket.is_none()
+                    && c.mode == Mode::PerObject
+                    && !what_if.dsse_call_ids.contains(&c.id)
+                {
                     *per_object.entry(c.time).or_default() += 1;
                 }
             }

@@ -39,17 +39,24 @@ pub struct BucketWhatIf {
     pub bucket_key_traffic_without: u64,
     /// Bucket-key calls that no S3 request explains: carried over unchanged.
     pub unreplayed_bucket_key_calls: u64,
+    /// DSSE-KMS requests and the KMS calls matched to them: S3 uses no bucket key with
+    /// DSSE-KMS, so they are the same either way and never replayed.
+    pub dsse_requests: u64,
+    pub dsse_calls: u64,
 }
 
 impl BucketWhatIf {
     /// KMS calls of all this bucket's traffic with bucket keys on.
     pub fn with_bucket_keys(&self) -> u64 {
-        self.bucket_key_calls + self.per_object_traffic_with_bucket_keys
+        self.bucket_key_calls + self.per_object_traffic_with_bucket_keys + self.dsse_calls
     }
     /// KMS calls of all this bucket's traffic without bucket keys (a lower bound when
     /// [`BucketWhatIf::unreplayed_bucket_key_calls`] is not zero).
     pub fn without_bucket_keys(&self) -> u64 {
-        self.per_object_calls + self.bucket_key_traffic_without + self.unreplayed_bucket_key_calls
+        self.per_object_calls
+            + self.bucket_key_traffic_without
+            + self.unreplayed_bucket_key_calls
+            + self.dsse_calls
     }
     /// Whether there is a projection to show: traffic was replayed, and the calls it is set
     /// against were logged.
@@ -70,6 +77,7 @@ impl BucketWhatIf {
         ) {
             (true, true) => "mixed",
             (true, false) => "on",
+            _ if self.dsse_requests > 0 => "n/a (DSSE-KMS)",
             _ => "off",
         }
     }
@@ -83,6 +91,9 @@ pub struct WhatIf {
     /// The engine's calls for the per-object traffic with bucket keys on: (account, Region,
     /// time), for the quota's what-if peak.
     pub with_bucket_keys_calls: Vec<(Sym, Sym, i64)>,
+    /// The event IDs of KMS calls made for DSSE-KMS requests: the same either way, so the
+    /// quota's what-if keeps them.
+    pub dsse_call_ids: HashSet<u128>,
 }
 
 /// The role ARN of an assumed-role session ARN; other ARNs are their own role.
@@ -143,6 +154,11 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         let account = account_of(k.requester, k.account);
         let b = out.buckets.entry((account, k.bucket)).or_default();
         let matched = j.m.kms_to_s3[idx].is_some();
+        if j.m.kms_to_s3[idx].is_some_and(|i| j.is_dsse(i as usize)) {
+            b.dsse_calls += 1;
+            out.dsse_call_ids.insert(k.id);
+            continue;
+        }
         match k.mode {
             Mode::BucketKey => {
                 b.bucket_key_calls += 1;
@@ -178,6 +194,14 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         let was_per_object = match resolved.mode {
             Mode::PerObject => true,
             Mode::BucketKey => false,
+            Mode::Dsse => {
+                let account = account_of(r.requester, r.account);
+                out.buckets
+                    .entry((account, r.bucket))
+                    .or_default()
+                    .dsse_requests += 1;
+                continue;
+            }
             Mode::Unknown => continue,
         };
         replay.push(Replay {

@@ -7,7 +7,7 @@
 //! prefix (first segment) each KMS call served, bucket-key calls included.
 
 use super::Simulation;
-use crate::envelope::Op;
+use crate::envelope::{Encryption, Op};
 use crate::reports::calls::key_prefix;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +67,14 @@ fn expected(
         .map(|r| (r.bucket, r.key.as_str()))
         .collect();
     let principal = |session: usize| sim.sessions[session].identity.arn.clone();
+    // DSSE-KMS shows only in a write's SSE headers: a request is known to be DSSE-KMS when it
+    // is such a write, or its object's write is logged (the analyzer's `dsse` mode).
+    let dsse_known = |r: &super::Planned| {
+        trail.s3_data_events
+            && matches!(r.encryption, Encryption::DsseKms)
+            && !matches!(r.op, Op::HeadObject | Op::Replicate)
+            && (is_write(r.op) || written.contains(&(r.bucket, r.key.as_str())))
+    };
     if trail.s3_data_events {
         for (i, r) in sim.requests.iter().enumerate() {
             if matches!(r.op, Op::HeadObject | Op::Replicate) {
@@ -76,7 +84,9 @@ fn expected(
             let observable = caused_call.contains(&i)
                 || is_write(r.op)
                 || written.contains(&(r.bucket, r.key.as_str()));
-            let mode = if observable {
+            let mode = if dsse_known(r) {
+                "dsse"
+            } else if observable {
                 mode(r.bucket_key_path)
             } else {
                 "unknown"
@@ -99,8 +109,13 @@ fn expected(
                 Grouping::Principal => principal(sim.requests[c.request].session),
                 Grouping::KmsKey => c.kms_key.clone(),
             };
+            let call_mode = if dsse_known(&sim.requests[c.request]) {
+                "dsse"
+            } else {
+                mode(c.key.is_none())
+            };
             let g = groups
-                .entry((c.bucket.clone(), group, mode(c.key.is_none())))
+                .entry((c.bucket.clone(), group, call_mode))
                 .or_default();
             *g.kms.entry(c.op.name()).or_default() += 1;
             if let Some(k) = &c.key {

@@ -333,6 +333,7 @@ impl RecordReader<'_, '_, '_> {
                     op: s.op,
                     failure: s.common.failure,
                     bucket_key: s.bucket_key,
+                    dsse: s.dsse,
                     head: strings.intern(s.partition),
                     account: strings.intern(&s.common.account),
                     region: strings.intern(&s.common.region),

@@ -38,6 +38,9 @@ pub struct S3Rec {
     pub op: S3Op,
     pub kms_key: Sym,
     pub bucket_key: Option<bool>,
+    /// DSSE-KMS, as its SSE headers say.
+    #[serde(default)]
+    pub dsse: bool,
     pub head: Sym,
     pub account: Sym,
     pub region: Sym,

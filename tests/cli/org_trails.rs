@@ -271,3 +271,56 @@ fn sse_c_requests_shown_by_their_customer_algorithm_header_are_not_sse_kms() {
     assert_eq!(r["objects"], 1, "{r:#}");
     assert_eq!(filtered(&report, "s3_not_sse_kms"), 1);
 }
+
+#[test]
+fn dsse_kms_objects_are_their_own_mode_and_no_bucket_key_saving_is_promised() {
+    let mut t = Trail::new();
+    let arn = |k: &str| format!("arn:aws:s3:::vault/{k}");
+    let dsse = |rec: Vec<u8>| {
+        edited(&rec, |r| {
+            r["responseElements"]["x-amz-server-side-encryption"] = "aws:kms:dsse".into();
+        })
+    };
+    let mut recs = Vec::new();
+    for (i, k) in ["a.bin", "b.bin"].iter().enumerate() {
+        let s = i as u32 * 10;
+        recs.push(dsse(t.s3(
+            "etl",
+            s,
+            "PutObject",
+            &format!("vault/{k}"),
+            KEY_A,
+            false,
+        )));
+        recs.push(t.kms("etl", s, "GenerateDataKey", &arn(k), KEY_A));
+        // Reads: a GET's response says nothing of DSSE; the object's logged write does.
+        recs.push(t.s3(
+            "etl",
+            s + 5,
+            "GetObject",
+            &format!("vault/{k}"),
+            KEY_A,
+            false,
+        ));
+        recs.push(t.kms("etl", s + 5, "Decrypt", &arn(k), KEY_A));
+    }
+    t.delivered("AWSLogs/dsse.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let r = row(&report, "vault", "dsse");
+    assert_eq!(r["kms_calls"]["total"], 4, "{r:#}");
+    assert_eq!(r["s3_requests"]["total"], 4, "{r:#}");
+    assert_eq!(r["objects"], 2, "{r:#}");
+
+    let cost = run_in(&t, &["cost", ".", "--format", "json", "--quiet"]).json();
+    let b = line(&cost, "bucket", "vault");
+    assert_eq!(b["bucket_keys"], "n/a (DSSE-KMS)", "{b:#}");
+    // No projection of any kind for a bucket whose traffic bucket keys cannot change.
+    assert!(b["what_if"].is_null(), "{b:#}");
+    let notes = cost["notes"].to_string();
+    assert!(
+        notes.contains("DSSE-KMS, which S3 uses no bucket keys with"),
+        "{notes}"
+    );
+}
