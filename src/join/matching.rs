@@ -52,9 +52,17 @@ pub struct Matches {
     pub s3_writer_dsse: Vec<bool>,
 }
 
-/// Per S3 request: the KMS key of its object (its own header, or the last logged write of the
-/// object), and the bucket-key setting of the object's last logged write.
-fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>, Vec<bool>) {
+/// Per S3 request, what the trail's writes say of objects: the KMS key of its object (its own
+/// header, or the last logged write of the object), the bucket-key setting and DSSE of the
+/// object's last logged write, and for a copy the KMS key of its source object.
+struct AsWritten {
+    kms_key: Vec<Sym>,
+    bucket_key: Vec<Option<bool>>,
+    dsse: Vec<bool>,
+    source_kms_key: Vec<Sym>,
+}
+
+fn objects_as_written(s3: &[S3Rec]) -> AsWritten {
     // What the writes of each object say (last one wins).
     let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>, bool)> = HashMap::default();
     for r in s3 {
@@ -97,7 +105,22 @@ fn objects_as_written(s3: &[S3Rec]) -> (Vec<Sym>, Vec<Option<bool>>, Vec<bool>) 
     let s3_writer_bucket_key: Vec<Option<bool>> =
         s3.iter().map(|r| writer(r.bucket, r.key).1).collect();
     let s3_writer_dsse: Vec<bool> = s3.iter().map(|r| writer(r.bucket, r.key).2).collect();
-    (s3_kms_key, s3_writer_bucket_key, s3_writer_dsse)
+    let source_kms_key = s3
+        .iter()
+        .map(|r| {
+            if r.src_bucket.is_none() {
+                Sym::NONE
+            } else {
+                writer(r.src_bucket, r.src_key).0
+            }
+        })
+        .collect();
+    AsWritten {
+        kms_key: s3_kms_key,
+        bucket_key: s3_writer_bucket_key,
+        dsse: s3_writer_dsse,
+        source_kms_key,
+    }
 }
 
 /// The slots of the S3 requests, grouped by each mode's join key, in time order within a
@@ -244,8 +267,14 @@ impl ByBucket {
 pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64, object_window: i64) -> Matches {
     // What each S3 request's object says about its key and bucket-key setting, and the
     // requests' slots grouped for matching: independent, so built side by side.
-    let ((s3_kms_key, s3_writer_bucket_key, s3_writer_dsse), (by_object, by_bucket)) =
+    let (written, (by_object, by_bucket)) =
         rayon::join(|| objects_as_written(s3), || slot_groups(s3));
+    let AsWritten {
+        kms_key: s3_kms_key,
+        bucket_key: s3_writer_bucket_key,
+        dsse: s3_writer_dsse,
+        source_kms_key: s3_source_kms_key,
+    } = written;
     // Whether each slot is taken: one bit per role of each S3 request.
     let mut used: Vec<u8> = vec![0; s3.len()];
 
@@ -293,7 +322,11 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64, object_window: i6
             };
             if call.mode == Mode::BucketKey {
                 let i = slot.s3 as usize;
-                let key = s3_kms_key[i];
+                // A copy's read side is the source object, under the source's key.
+                let key = match (s3[i].op, slot.role) {
+                    (S3Op::CopyObject, Role::Read) => s3_source_kms_key[i],
+                    _ => s3_kms_key[i],
+                };
                 if !key.is_none() && !call.kms_key.is_none() && key != call.kms_key {
                     continue;
                 }

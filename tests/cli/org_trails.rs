@@ -324,3 +324,32 @@ fn dsse_kms_objects_are_their_own_mode_and_no_bucket_key_saving_is_promised() {
         "{notes}"
     );
 }
+
+#[test]
+fn a_copy_between_bucket_key_buckets_under_different_keys_matches_each_side_by_its_own_key() {
+    let mut t = Trail::new();
+    let copy = edited(
+        &t.s3("etl", 100, "CopyObject", "dst/y.bin", KEY_A, true),
+        |r| {
+            // `+` in a copy source is a plus sign: the source is `src/x+1.bin`.
+            r["requestParameters"]["x-amz-copy-source"] = "src/x+1.bin".into();
+        },
+    );
+    let recs = vec![
+        t.s3("etl", 0, "PutObject", "src/x+1.bin", KEY_B, true),
+        t.kms("etl", 0, "GenerateDataKey", "arn:aws:s3:::src", KEY_B),
+        copy,
+        // The source side: a bucket-key Decrypt under the source's key ...
+        t.kms("etl", 100, "Decrypt", "arn:aws:s3:::src", KEY_B),
+        // ... the destination side: a GenerateDataKey under the destination's.
+        t.kms("etl", 100, "GenerateDataKey", "arn:aws:s3:::dst", KEY_A),
+    ];
+    t.delivered("AWSLogs/copy.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    for bucket in ["src", "dst"] {
+        let r = row(&report, bucket, "bucket_key");
+        assert_eq!(r["unmatched"]["kms_calls"], 0, "{bucket}: {r:#}");
+    }
+    assert_eq!(kms_total(&report, "src", "bucket_key"), 2);
+    assert_eq!(kms_total(&report, "dst", "bucket_key"), 1);
+}
