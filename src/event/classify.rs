@@ -168,6 +168,13 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
             reason::S3_MANAGEMENT
         }));
     };
+    if raw
+        .identity
+        .as_ref()
+        .is_some_and(|i| i.kind.as_deref() == Some("AnonymousPrincipal"))
+    {
+        return Err(NotUsed::Filtered(reason::S3_ANONYMOUS));
+    }
     let common = common(&raw, name)?;
     let request = raw.request.unwrap_or_default();
     let response = raw.response.unwrap_or_default();
@@ -182,9 +189,6 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
     let not_kms = matches!(sse, Some(s) if !s.starts_with("aws:kms"))
         || matches!(applied, Some(a) if !a.ends_with("SSE_KMS"))
         || (customer_key && sse.is_none());
-    if not_kms {
-        return Err(NotUsed::Filtered(reason::S3_NOT_SSE_KMS));
-    }
     // The bucket and key as the resources name them: a request through an access point names
     // the access point (alias or ARN) in `bucketName`, and some records carry the object only
     // in `resources[]`.
@@ -204,6 +208,25 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
         .or(from_bucket)
         .or(request.bucket_name);
     let key = request.key.or(from_object.map(|(_, k)| k));
+    if not_kms {
+        let writes = matches!(
+            op,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        );
+        return Err(match (bucket, key) {
+            (Some(bucket), Some(key)) if writes && common.failure == Failure::None => {
+                NotUsed::NotSseKmsWrite {
+                    time: common.time,
+                    bucket: bucket.into_owned(),
+                    key: key.into_owned(),
+                }
+            }
+            _ => NotUsed::Filtered(reason::S3_NOT_SSE_KMS),
+        });
+    }
     let (Some(bucket), Some(key)) = (bucket, key) else {
         return Err(NotUsed::Rejected(
             reason::MISSING_FIELD,

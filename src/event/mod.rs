@@ -313,6 +313,14 @@ impl<'a> Event<'a> {
 pub enum NotUsed {
     Filtered(&'static str),
     Rejected(&'static str, String),
+    /// A write the trail shows is not SSE-KMS (SSE-S3, SSE-C), filtered as
+    /// [`reason::S3_NOT_SSE_KMS`]: the object it wrote, so that later reads of it are set
+    /// apart too ([`reason::S3_READ_OF_NON_KMS_OBJECT`]).
+    NotSseKmsWrite {
+        time: i64,
+        bucket: String,
+        key: String,
+    },
 }
 
 /// Parses and classifies one record's JSON text.

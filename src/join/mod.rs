@@ -21,11 +21,11 @@ pub mod wire;
 
 pub use matching::{match_events, Calls, Matches};
 
-use crate::event::{KmsOp, Mode, S3Op};
+use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::intern::Sym;
 use crate::summary::Summary;
 use crate::trail::config::AnalyzeConfig;
-use crate::trail::records::{CallRec, KmsRec, S3Rec};
+use crate::trail::records::{CallRec, KmsRec, NonKmsWrite, S3Rec};
 use crate::trail::{Batch, Events, Observer, Stopped};
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -135,6 +135,7 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         mut kms,
         mut s3,
         mut calls,
+        non_kms,
     } = events;
     // One event, counted once, for every report: by eventID (a file read twice), then by
     // sharedEventID (one call or request delivered to two accounts).
@@ -158,9 +159,12 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     by_id += others_read - others_unique_ids;
     by_shared += others_unique_ids - others_kept;
     summary.records.used += others_kept;
+    // Reads of objects the trail shows were not written with SSE-KMS are no SSE-KMS traffic.
+    let non_kms_reads = drop_reads_of_non_kms_objects(&mut s3, &non_kms);
     for (reason, n) in [
         (crate::reason::DUPLICATE, by_id),
         (crate::reason::DUPLICATE_SHARED, by_shared),
+        (crate::reason::S3_READ_OF_NON_KMS_OBJECT, non_kms_reads),
     ] {
         *summary
             .records
@@ -182,6 +186,49 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         shared_calls,
         bucket_modes,
     }
+}
+
+/// Removes the GETs of objects whose last logged write at or before them was not SSE-KMS
+/// (SSE-S3, SSE-C); returns how many.
+fn drop_reads_of_non_kms_objects(s3: &mut Vec<S3Rec>, non_kms: &[NonKmsWrite]) -> u64 {
+    if non_kms.is_empty() {
+        return 0;
+    }
+    // Per object, its logged writes in time order, each SSE-KMS or not.
+    let mut writes: HashMap<(Sym, Sym), Vec<(i64, bool)>> = HashMap::default();
+    for w in non_kms {
+        writes
+            .entry((w.bucket, w.key))
+            .or_default()
+            .push((w.time, false));
+    }
+    for r in s3.iter() {
+        let write = matches!(
+            r.op,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        );
+        if write && r.failure == Failure::None {
+            if let Some(w) = writes.get_mut(&(r.bucket, r.key)) {
+                w.push((r.time, true));
+            }
+        }
+    }
+    writes.values_mut().for_each(|w| w.sort_unstable());
+    let before = s3.len();
+    s3.retain(|r| {
+        if r.op != S3Op::GetObject {
+            return true;
+        }
+        let Some(w) = writes.get(&(r.bucket, r.key)) else {
+            return true;
+        };
+        let at = w.partition_point(|&(t, _)| t <= r.time);
+        at == 0 || w[at - 1].1
+    });
+    (before - s3.len()) as u64
 }
 
 /// Per bucket: whether it has bucket-key calls, and per-object calls.

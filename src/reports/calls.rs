@@ -378,6 +378,8 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
     let kms_read = kms.len();
     let s3_data_events = s3.len() as u64
         + summary.filtered(crate::reason::S3_NOT_SSE_KMS)
+        + summary.filtered(crate::reason::S3_READ_OF_NON_KMS_OBJECT)
+        + summary.filtered(crate::reason::S3_ANONYMOUS)
         + summary.filtered(crate::reason::S3_DATA_NO_KMS);
     if kms_read == 0 {
         warnings.push(

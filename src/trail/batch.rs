@@ -1,7 +1,7 @@
 //! What the parallel pass hands to the barrier: compact events in a worker's symbols, merged
 //! without locks, then renumbered canonically and sorted ([`Batch::into_events`]).
 
-use super::records::{CallRec, KmsRec, S3Rec};
+use super::records::{CallRec, KmsRec, NonKmsWrite, S3Rec};
 use crate::intern::{Interner, Remap, Sym};
 use crate::summary::Summary;
 use rayon::prelude::*;
@@ -13,11 +13,16 @@ pub struct Events {
     pub s3: Vec<S3Rec>,
     /// Every symmetric KMS call, S3's and other callers', when the config keeps them.
     pub calls: Vec<CallRec>,
+    /// Writes filtered as not SSE-KMS, kept so that reads of their objects are too.
+    pub non_kms: Vec<NonKmsWrite>,
 }
 
 impl Events {
     fn is_empty(&self) -> bool {
-        self.kms.is_empty() && self.s3.is_empty() && self.calls.is_empty()
+        self.kms.is_empty()
+            && self.s3.is_empty()
+            && self.calls.is_empty()
+            && self.non_kms.is_empty()
     }
 
     /// Renumbers every symbol through `remap`, in place.
@@ -25,6 +30,7 @@ impl Events {
         self.kms.iter_mut().for_each(|k| k.remap(remap));
         self.s3.iter_mut().for_each(|s| s.remap(remap));
         self.calls.iter_mut().for_each(|c| c.remap(remap));
+        self.non_kms.iter_mut().for_each(|w| w.remap(remap));
     }
 }
 
@@ -86,18 +92,26 @@ impl Batch {
                 sort_by_prefix(&mut events.calls, |c| {
                     (c.time, [c.account, c.region, Sym::NONE])
                 });
+                events.non_kms.sort_unstable();
             });
-        let (mut kms, mut s3, mut calls) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut kms, mut s3, mut calls, mut non_kms) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (_, events) in parts {
             kms.push(events.kms);
             s3.push(events.s3);
             calls.push(events.calls);
+            non_kms.push(events.non_kms);
         }
         let (kms, (s3, calls)) = rayon::join(
             || merge_runs(kms),
             || rayon::join(|| merge_runs(s3), || merge_runs(calls)),
         );
-        let all = Events { kms, s3, calls };
+        let all = Events {
+            kms,
+            s3,
+            calls,
+            non_kms: merge_runs(non_kms),
+        };
         (self.strings, all, self.summary)
     }
 }

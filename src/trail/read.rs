@@ -3,7 +3,7 @@
 
 use super::config::AnalyzeConfig;
 use super::filter;
-use super::records::{CallRec, KmsRec, S3Rec};
+use super::records::{CallRec, KmsRec, NonKmsWrite, S3Rec};
 use super::Batch;
 use crate::event::{self, Event, NotUsed};
 use crate::intern::{Interner, Sym};
@@ -253,6 +253,16 @@ impl RecordReader<'_, '_, '_> {
         match event::parse_with(text, self.cfg.keep_calls) {
             Ok(ev) => self.event(ev),
             Err(NotUsed::Filtered(reason)) => self.batch.summary.filter(reason),
+            Err(NotUsed::NotSseKmsWrite { time, bucket, key }) => {
+                self.batch.summary.filter(reason::S3_NOT_SSE_KMS);
+                let strings = &mut self.batch.strings;
+                let write = NonKmsWrite {
+                    time,
+                    bucket: strings.intern(&bucket),
+                    key: strings.intern(&key),
+                };
+                self.batch.events.non_kms.push(write);
+            }
             Err(NotUsed::Rejected(reason, message)) => {
                 let location = format!("record {} at byte {offset}", self.index);
                 self.reject(reason, location, message)

@@ -151,6 +151,23 @@ impl CallRec {
     }
 }
 
+/// A write the trail shows was not SSE-KMS (SSE-S3, SSE-C): it is not an S3Rec, but it says
+/// that reads of its object until the next SSE-KMS write cause no KMS call either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NonKmsWrite {
+    pub time: i64,
+    pub bucket: Sym,
+    pub key: Sym,
+}
+
+impl NonKmsWrite {
+    /// Renumbers its symbols through `r`.
+    pub fn remap(&mut self, r: &Remap) {
+        self.bucket = r.apply(self.bucket);
+        self.key = r.apply(self.key);
+    }
+}
+
 /// Event IDs as 32 hex digits (a UUID's bits, or a hash of another ID; 0 for none): 128-bit
 /// numbers are not portable JSON.
 mod hex128 {

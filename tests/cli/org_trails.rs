@@ -353,3 +353,61 @@ fn a_copy_between_bucket_key_buckets_under_different_keys_matches_each_side_by_i
     assert_eq!(kms_total(&report, "src", "bucket_key"), 2);
     assert_eq!(kms_total(&report, "dst", "bucket_key"), 1);
 }
+
+#[test]
+fn reads_of_sse_s3_objects_and_anonymous_requests_stay_out_of_the_ratio() {
+    let mut t = Trail::new();
+    let sse_s3 = edited(
+        &t.s3("etl", 0, "PutObject", "lake/plain.csv", KEY_A, false),
+        |r| {
+            r.insert(
+                "responseElements".into(),
+                serde_json::json!({"x-amz-server-side-encryption": "AES256"}),
+            );
+            r["additionalEventData"]["SSEApplied"] = "SSE_S3".into();
+        },
+    );
+    let mut recs = vec![
+        sse_s3,
+        t.s3("etl", 1, "PutObject", "lake/a.parquet", KEY_A, false),
+        t.kms(
+            "etl",
+            1,
+            "GenerateDataKey",
+            "arn:aws:s3:::lake/a.parquet",
+            KEY_A,
+        ),
+        t.s3("etl", 2, "GetObject", "lake/a.parquet", KEY_A, false),
+        t.kms("etl", 2, "Decrypt", "arn:aws:s3:::lake/a.parquet", KEY_A),
+    ];
+    // Five reads of the SSE-S3 object: a GET's response names no encryption at all.
+    for s in 10..15 {
+        recs.push(t.s3("etl", s, "GetObject", "lake/plain.csv", KEY_A, false));
+    }
+    // And an anonymous one.
+    recs.push(edited(
+        &t.s3("etl", 20, "GetObject", "lake/public.html", KEY_A, false),
+        |r| {
+            r.insert(
+                "userIdentity".into(),
+                serde_json::json!({"type": "AnonymousPrincipal", "principalId": "ANONYMOUS_PRINCIPAL"}),
+            );
+        },
+    ));
+    t.delivered("AWSLogs/mixed.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(
+        groups.len(),
+        1,
+        "no unknown-mode row of SSE-S3 reads: {groups:#?}"
+    );
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["objects"], 1, "{r:#}");
+    assert_eq!(r["kms_calls_per_object"], 2.0, "{r:#}");
+    assert_eq!(filtered(&report, "s3_not_sse_kms"), 1);
+    assert_eq!(filtered(&report, "s3_read_of_non_kms_object"), 5);
+    assert_eq!(filtered(&report, "s3_anonymous_request"), 1);
+    let check = run_in(&t, &["check", ".", "-q", "--max-calls-per-object", "1.5"]);
+    assert_eq!(check.code, 5, "2 calls per SSE-KMS object is over 1.5");
+}
