@@ -41,7 +41,8 @@ pub struct Row {
     pub kms_throttled: u64,
     pub kms_access_denied: u64,
     pub kms_other_errors: u64,
-    /// S3 requests with no KMS call (bucket-key cache hits, or KMS events not logged).
+    /// S3 requests with no KMS call (bucket-key cache hits, or KMS events not logged); never a
+    /// CompleteMultipartUpload, whose upload's call was its CreateMultipartUpload's.
     pub unmatched_s3: u64,
     /// KMS calls with no S3 request (data events not logged, or other callers).
     pub unmatched_kms: u64,
@@ -357,7 +358,9 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
                 continue;
             }
             acc.row.s3[r.op as usize] += 1;
-            if calls.is_empty() {
+            // A CompleteMultipartUpload's KMS call, if any, was made by its
+            // CreateMultipartUpload: without one of its own it is not "S3 without KMS".
+            if calls.is_empty() && r.op != S3Op::CompleteMultipartUpload {
                 acc.row.unmatched_s3 += 1;
             }
             acc.objects.insert((r.head, r.bucket, r.key));
