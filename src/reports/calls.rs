@@ -217,7 +217,8 @@ impl RowAcc {
 /// Filters the joined trail and groups it into rows.
 pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
     let (strings, kms, s3, m) = (&j.strings, &j.kms, &j.s3, &j.m);
-    let j_is_dsse = |i: u32| j.is_dsse(i as usize);
+    // (The loops below name their index `j`.)
+    let request_is_dsse = |i: u32| j.is_dsse(i as usize);
     let f = &cfg.filters;
     let bucket_modes = &j.bucket_modes;
     let mut summary = j.summary.clone();
@@ -280,7 +281,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             // A call for a DSSE-KMS object names it like a per-object one: the request it
             // matched tells.
             let mode = match m.kms_to_s3[j] {
-                Some(i) if j_is_dsse(i) => Mode::Dsse,
+                Some(i) if request_is_dsse(i) => Mode::Dsse,
                 _ => k.mode,
             };
             let acc = rows.row(k.bucket, group, mode);
