@@ -15,6 +15,7 @@ pub use classify::{arn_account, classify, classify_with, partition_of};
 pub use raw::{Additional, Context, Identity, Pairs, Params, RawRecord, Resource, Resources};
 
 use crate::reason;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// The cheap text test run before parsing: can this record be a KMS or S3 event? It must never
@@ -47,9 +48,7 @@ pub fn prefilter(record: &[u8], finder: &memchr::memmem::Finder) -> bool {
 pub const EVENT_SOURCE_NEEDLE: &[u8] = b"\"eventSource\"";
 
 /// KMS operations in the report's columns.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum KmsOp {
     GenerateDataKey,
     Decrypt,
@@ -94,9 +93,7 @@ impl KmsOp {
 }
 
 /// S3 object operations that can cause KMS calls.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum S3Op {
     PutObject,
     GetObject,
@@ -145,17 +142,7 @@ impl S3Op {
 
 /// How a failed request failed; failed requests still count, since they still spend quota.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 pub enum Failure {
     #[default]
@@ -179,17 +166,7 @@ impl Failure {
 /// Whether a KMS call's encryption context names an object (per-object key) or only its bucket
 /// (bucket key). Read off the context's shape, never off the bucket's setting (docs/domain.md 3).
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 pub enum Mode {
     BucketKey,
