@@ -7,6 +7,7 @@
 //! through; charts are SVG drawn in [`chart`].
 
 pub mod chart;
+pub mod check;
 pub mod cost;
 mod csv;
 pub mod doc;

@@ -4,10 +4,7 @@ use crate::reports::calls::Report;
 use crate::reports::quota::QuotaReport;
 use crate::text::{format_percent, format_ratio};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-pub const SCHEMA: &str = "keytrail.check/v1";
 
 /// A thresholds file that is not one (TOML errors carry their line and column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -204,23 +201,6 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
         }
     }
     out
-}
-
-/// The JSON of a check.
-pub fn json(outcomes: &[Outcome]) -> Value {
-    json!({
-        "schema": SCHEMA,
-        "passed": !outcomes.is_empty() && outcomes.iter().all(|o| o.verdict == Verdict::Pass),
-        "checks": outcomes.iter().map(|o| json!({
-            "kind": o.kind,
-            "subject": o.subject,
-            "value": o.value,
-            "limit": o.limit,
-            "passed": o.verdict == Verdict::Pass,
-            "verdict": o.verdict.name(),
-            "message": o.message,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 #[cfg(test)]

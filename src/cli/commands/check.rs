@@ -4,7 +4,7 @@ use super::super::args::CheckArgs;
 use super::super::exit::ExitCode;
 use super::super::runner::{read_trail, window};
 use crate::output;
-use crate::render::sanitize::visible;
+use crate::render;
 use crate::reports::{
     self,
     check::{self, Thresholds, Verdict},
@@ -34,23 +34,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let count = |v: Verdict| outcomes.iter().filter(|o| o.verdict == v).count();
     let (failed, not_checked) = (count(Verdict::Fail), count(Verdict::NotChecked));
     if args.json {
-        let mut out = serde_json::to_vec_pretty(&check::json(&outcomes))?;
+        let mut out = serde_json::to_vec_pretty(&render::check::json(&outcomes))?;
         out.push(b'\n');
         output::write(None, &out)?;
     } else {
-        let mut text = String::new();
-        for o in &outcomes {
-            text.push_str(&format!(
-                "{} {}\n",
-                match o.verdict {
-                    Verdict::Pass => "ok  ",
-                    Verdict::Fail => "FAIL",
-                    Verdict::NotChecked => "N/A ",
-                },
-                visible(&o.message)
-            ));
-        }
-        output::write(None, text.as_bytes())?;
+        output::write(None, render::check::text(&outcomes).as_bytes())?;
     }
     if failed > 0 {
         eprintln!(
