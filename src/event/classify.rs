@@ -209,13 +209,7 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
         .or(request.bucket_name);
     let key = request.key.or(from_object.map(|(_, k)| k));
     if not_kms {
-        let writes = matches!(
-            op,
-            S3Op::PutObject
-                | S3Op::CopyObject
-                | S3Op::CreateMultipartUpload
-                | S3Op::CompleteMultipartUpload
-        );
+        let writes = op.writes();
         return Err(match (bucket, key) {
             (Some(bucket), Some(key)) if writes && common.failure == Failure::None => {
                 NotUsed::NotSseKmsWrite {

@@ -105,6 +105,19 @@ pub enum S3Op {
 }
 
 impl S3Op {
+    /// Whether the operation writes its object (and so its response names how it is
+    /// encrypted): PutObject, CopyObject (its destination), CreateMultipartUpload,
+    /// CompleteMultipartUpload.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            S3Op::PutObject
+                | S3Op::CopyObject
+                | S3Op::CreateMultipartUpload
+                | S3Op::CompleteMultipartUpload
+        )
+    }
+
     pub const ALL: [S3Op; 7] = [
         S3Op::PutObject,
         S3Op::GetObject,

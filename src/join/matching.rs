@@ -66,14 +66,7 @@ fn objects_as_written(s3: &[S3Rec]) -> AsWritten {
     // What the writes of each object say (last one wins).
     let mut writers: HashMap<(Sym, Sym), (Sym, Option<bool>, bool)> = HashMap::default();
     for r in s3 {
-        if matches!(
-            r.op,
-            S3Op::PutObject
-                | S3Op::CopyObject
-                | S3Op::CreateMultipartUpload
-                | S3Op::CompleteMultipartUpload
-        ) && r.failure == Failure::None
-        {
+        if r.op.writes() && r.failure == Failure::None {
             let w = writers
                 .entry((r.bucket, r.key))
                 .or_insert((Sym::NONE, None, false));

@@ -73,13 +73,7 @@ impl Joined {
         let calls = &m.s3_to_kms[i];
         // A write's mode is its destination's: the GenerateDataKey it caused, else its own
         // SSE response header. (A copy's source Decrypt says only how the source was written.)
-        let writes = matches!(
-            r.op,
-            S3Op::PutObject
-                | S3Op::CopyObject
-                | S3Op::CreateMultipartUpload
-                | S3Op::CompleteMultipartUpload
-        );
+        let writes = r.op.writes();
         let own_call = calls
             .iter()
             .copied()
@@ -203,14 +197,7 @@ fn drop_reads_of_non_kms_objects(s3: &mut Vec<S3Rec>, non_kms: &[NonKmsWrite]) -
             .push((w.time, false));
     }
     for r in s3.iter() {
-        let write = matches!(
-            r.op,
-            S3Op::PutObject
-                | S3Op::CopyObject
-                | S3Op::CreateMultipartUpload
-                | S3Op::CompleteMultipartUpload
-        );
-        if write && r.failure == Failure::None {
+        if r.op.writes() && r.failure == Failure::None {
             if let Some(w) = writes.get_mut(&(r.bucket, r.key)) {
                 w.push((r.time, true));
             }
