@@ -16,6 +16,14 @@ pub const FREE_REQUESTS_PER_MONTH: u64 = 20_000;
 /// (AWS KMS pricing page; `--key-month`).
 pub const KEY_PER_MONTH: f64 = 1.0;
 
+/// US dollars a month for each of the first [`CHARGED_ROTATIONS`] rotations of a customer
+/// managed key, automatic or on demand; later rotations add nothing (AWS KMS pricing page;
+/// `--rotation-month`).
+pub const ROTATION_PER_MONTH: f64 = 1.0;
+
+/// How many of a key's rotations are charged (AWS KMS pricing page: the first two).
+pub const CHARGED_ROTATIONS: u32 = 2;
+
 /// Days in the month of a monthly projection (`--month-days`).
 pub const MONTH_DAYS: f64 = 30.0;
 
@@ -44,6 +52,11 @@ pub struct Prices {
     pub per_10k_requests: f64,
     pub free_requests_per_month: u64,
     pub key_per_month: f64,
+    /// Added per charged rotation of a customer managed key, a month.
+    pub rotation_per_month: f64,
+    /// The rotations every customer managed key is assumed to have had (`--key-rotations`): a
+    /// trail does not tell a key's rotation history.
+    pub key_rotations: u32,
     pub month_days: f64,
     /// Key ARNs (or IDs) the user says are AWS managed (no monthly charge), besides those the
     /// trail names by an `alias/aws/...`.
@@ -56,6 +69,8 @@ impl Default for Prices {
             per_10k_requests: PRICE_PER_10K_REQUESTS,
             free_requests_per_month: FREE_REQUESTS_PER_MONTH,
             key_per_month: KEY_PER_MONTH,
+            rotation_per_month: ROTATION_PER_MONTH,
+            key_rotations: 0,
             month_days: MONTH_DAYS,
             aws_managed_keys: Vec::new(),
         }
@@ -63,6 +78,12 @@ impl Default for Prices {
 }
 
 impl Prices {
+    /// What a customer managed key costs a month: the key, and its charged rotations.
+    pub fn customer_key_per_month(&self) -> f64 {
+        self.key_per_month
+            + f64::from(self.key_rotations.min(CHARGED_ROTATIONS)) * self.rotation_per_month
+    }
+
     /// The dollars `requests` cost at the request price, before any free tier.
     pub fn requests(&self, requests: f64) -> f64 {
         requests / 10_000.0 * self.per_10k_requests

@@ -111,8 +111,9 @@ reasons! {
     RecordFiltered S3_MANAGEMENT = "s3_management_event";
     /// An S3 request the trail shows is not SSE-KMS (SSE-S3, SSE-C).
     RecordFiltered S3_NOT_SSE_KMS = "s3_not_sse_kms";
-    /// A read of an object whose last logged write before it was not SSE-KMS: no KMS call, and
-    /// not in the calls-per-object ratio.
+    /// A read of an object whose last logged write before it was not SSE-KMS (or a part of an
+    /// upload whose CreateMultipartUpload was not): no KMS call, and not in the
+    /// calls-per-object ratio.
     RecordFiltered S3_READ_OF_NON_KMS_OBJECT = "s3_read_of_non_kms_object";
     /// An anonymous S3 request (`userIdentity.type` `AnonymousPrincipal`): S3 makes no KMS call
     /// for one (an SSE-KMS object cannot be read anonymously), so it is no SSE-KMS object

@@ -344,6 +344,17 @@ pub struct CostArgs {
           value_parser = parse_money, help_heading = "Prices")]
     pub key_month: f64,
 
+    /// Rotations each customer managed key has had (automatic or on demand): each of the
+    /// first two adds --rotation-month to its monthly charge. A trail does not tell a key's
+    /// history, so the report says what was assumed.
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Prices")]
+    pub key_rotations: u32,
+
+    /// US dollars a month for each of a customer managed key's first two rotations.
+    #[arg(long, value_name = "USD", default_value_t = crate::pricing::ROTATION_PER_MONTH,
+          value_parser = parse_money, help_heading = "Prices")]
+    pub rotation_month: f64,
+
     /// Days in the projected month.
     #[arg(long, value_name = "DAYS", default_value_t = crate::pricing::MONTH_DAYS,
           value_parser = parse_days, help_heading = "Prices")]

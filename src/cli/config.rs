@@ -168,6 +168,8 @@ impl From<&CostArgs> for Prices {
             per_10k_requests: args.price_per_10k,
             free_requests_per_month: args.free_tier,
             key_per_month: args.key_month,
+            rotation_per_month: args.rotation_month,
+            key_rotations: args.key_rotations,
             month_days: args.month_days,
             aws_managed_keys: args.aws_managed_key.clone(),
         }

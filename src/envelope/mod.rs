@@ -117,6 +117,9 @@ pub enum Encryption {
     SseKms { bucket_key: bool },
     /// DSSE-KMS: never uses bucket keys.
     DsseKms,
+    /// SSE-S3 or SSE-C: S3 encrypts with keys of its own or the customer's and calls KMS for
+    /// none of it (a copy still decrypts an SSE-KMS source).
+    NotKms,
 }
 
 /// One S3 request, as the engine sees it.
@@ -204,6 +207,8 @@ pub struct Engine {
     read_cache: HashMap<(Requester, KeyId, u32), i64>,
     /// Which bucket-level key derived each object's data key (`None`: a per-object key).
     objects: HashMap<(Name, Name), Option<KeyId>>,
+    /// Objects last written with SSE-S3 or SSE-C: reading them calls no KMS.
+    not_kms: std::collections::HashSet<(Name, Name)>,
     /// Requests per requester in the current second, for the front-end fan-out.
     rate: HashMap<Requester, (i64, u32)>,
     /// The bucket-level key of objects older than a what-if: (bucket, KMS key) -> key.
@@ -221,6 +226,7 @@ impl Engine {
             write_cache: HashMap::default(),
             read_cache: HashMap::default(),
             objects: HashMap::default(),
+            not_kms: Default::default(),
             rate: HashMap::default(),
             shared_keys: HashMap::default(),
             requests_seen: 0,
@@ -290,6 +296,20 @@ impl Engine {
             kms_key: kms_key.to_string(),
         };
         let bucket_key = matches!(r.encryption, Encryption::SseKms { bucket_key: true });
+        if r.encryption == Encryption::NotKms {
+            if let (Op::UploadPartCopy | Op::CopyObject, Some((sb, sk, skms))) = (r.op, &r.source) {
+                self.read(r, sb, sk, skms, out, index);
+            }
+            if matches!(
+                r.op,
+                Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload | Op::Replicate
+            ) {
+                let object = (self.name(&r.bucket), self.name(&r.key));
+                self.objects.remove(&object);
+                self.not_kms.insert(object);
+            }
+            return;
+        }
         match r.op {
             Op::HeadObject => {}
             Op::PutObject | Op::CreateMultipartUpload => {
@@ -327,6 +347,7 @@ impl Engine {
 
     fn write(&mut self, r: &Request, bucket_key: bool, out: &mut Vec<KmsCall>, index: usize) {
         let object = (self.name(&r.bucket), self.name(&r.key));
+        self.not_kms.remove(&object);
         if !bucket_key {
             self.objects.insert(object, None);
             out.push(KmsCall {
@@ -382,9 +403,13 @@ impl Engine {
         out: &mut Vec<KmsCall>,
         index: usize,
     ) {
+        let object = self.known_object(bucket, key);
+        if object.is_some_and(|o| self.not_kms.contains(&o)) {
+            return;
+        }
         let derived = match r.encryption {
             Encryption::DsseKms => None,
-            Encryption::SseKms { .. } => self
+            Encryption::SseKms { .. } | Encryption::NotKms => self
                 .known_object(bucket, key)
                 .and_then(|o| self.objects.get(&o).copied())
                 .flatten(),
@@ -422,6 +447,12 @@ impl Engine {
 
     /// Whether the object's data key was derived from a bucket-level key (`None`: unknown
     /// object).
+    /// A request S3 refused (NoSuchKey, AccessDenied, ...): it reads or writes nothing and calls
+    /// no KMS, but is counted, so calls keep naming their requests by position.
+    pub fn refused(&mut self) {
+        self.requests_seen += 1;
+    }
+
     pub fn under_bucket_key(&self, bucket: &str, key: &str) -> Option<bool> {
         let object = self.known_object(bucket, key)?;
         self.objects.get(&object).map(|id| id.is_some())
@@ -446,6 +477,13 @@ impl Engine {
 
     /// Records that an object exists, written earlier under a per-object key or a bucket-level
     /// key, without a KMS call (objects older than the trail).
+    /// Records that an object exists, written earlier with SSE-S3 or SSE-C.
+    pub fn preexisting_not_kms(&mut self, bucket: &str, key: &str) {
+        let object = (self.name(bucket), self.name(key));
+        self.objects.remove(&object);
+        self.not_kms.insert(object);
+    }
+
     pub fn preexisting(&mut self, bucket: &str, key: &str, under_bucket_key: bool) {
         let id = under_bucket_key.then(|| {
             let id = self.next_key_id;

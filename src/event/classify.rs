@@ -58,12 +58,16 @@ fn common<'a>(raw: &RawRecord<'a>, name: Cow<'a, str>) -> Result<Common<'a>, Not
         )
     })?;
     let identity = raw.identity.as_ref();
+    // Who made the request: its IAM ARN; else its principal ID (another account's caller, some
+    // federated identities), which the S3 request and the KMS call S3 made for it both carry;
+    // else, for a service's own call, the service. A call S3 made names S3 in `invokedBy`, so
+    // that comes after the caller's own identity.
     let requester = identity
         .and_then(|i| {
             i.arn
                 .clone()
-                .or_else(|| i.invoked_by.clone())
                 .or_else(|| i.principal_id.clone())
+                .or_else(|| i.invoked_by.clone())
         })
         .unwrap_or(Cow::Borrowed("(unknown)"));
     let account = raw
@@ -210,15 +214,13 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
     let key = request.key.or(from_object.map(|(_, k)| k));
     if not_kms {
         let writes = op.writes();
-        return Err(match (bucket, key) {
-            (Some(bucket), Some(key)) if writes && common.failure == Failure::None => {
-                NotUsed::NotSseKmsWrite {
-                    time: common.time,
-                    bucket: bucket.into_owned(),
-                    key: key.into_owned(),
-                }
-            }
-            _ => NotUsed::Filtered(reason::S3_NOT_SSE_KMS),
+        return Err(NotUsed::NotSseKms {
+            time: common.time,
+            bucket: bucket.map(Cow::into_owned),
+            key: key.map(Cow::into_owned),
+            write: writes && common.failure == Failure::None,
+            event_id: common.event_id.into_owned(),
+            shared_event_id: common.shared_event_id.map(Cow::into_owned),
         });
     }
     let (Some(bucket), Some(key)) = (bucket, key) else {

@@ -102,6 +102,8 @@ pub enum S3Op {
     UploadPart,
     UploadPartCopy,
     CompleteMultipartUpload,
+    /// S3 Select: S3 reads (decrypts) the object to filter it.
+    SelectObjectContent,
 }
 
 impl S3Op {
@@ -118,7 +120,7 @@ impl S3Op {
         )
     }
 
-    pub const ALL: [S3Op; 7] = [
+    pub const ALL: [S3Op; 8] = [
         S3Op::PutObject,
         S3Op::GetObject,
         S3Op::CopyObject,
@@ -126,6 +128,7 @@ impl S3Op {
         S3Op::UploadPart,
         S3Op::UploadPartCopy,
         S3Op::CompleteMultipartUpload,
+        S3Op::SelectObjectContent,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -136,6 +139,7 @@ impl S3Op {
             S3Op::UploadPart => "UploadPart",
             S3Op::UploadPartCopy => "UploadPartCopy",
             S3Op::CompleteMultipartUpload => "CompleteMultipartUpload",
+            S3Op::SelectObjectContent => "SelectObjectContent",
         }
     }
     fn from_event_name(name: &str) -> Option<S3Op> {
@@ -148,6 +152,9 @@ impl S3Op {
             "UploadPart" => S3Op::UploadPart,
             "UploadPartCopy" => S3Op::UploadPartCopy,
             "CompleteMultipartUpload" => S3Op::CompleteMultipartUpload,
+            "SelectObjectContent" => S3Op::SelectObjectContent,
+            // RestoreObject (an archived object restored in place) keeps the object's data
+            // key: S3 documents no KMS use for it, so it is a data event without KMS.
             _ => return None,
         })
     }
@@ -303,13 +310,17 @@ impl<'a> Event<'a> {
 pub enum NotUsed {
     Filtered(&'static str),
     Rejected(&'static str, String),
-    /// A write the trail shows is not SSE-KMS (SSE-S3, SSE-C), filtered as
-    /// [`reason::S3_NOT_SSE_KMS`]: the object it wrote, so that later reads of it are set
-    /// apart too ([`reason::S3_READ_OF_NON_KMS_OBJECT`]).
-    NotSseKmsWrite {
+    /// An S3 request the trail shows is not SSE-KMS (SSE-S3, SSE-C), filtered as
+    /// [`reason::S3_NOT_SSE_KMS`] once it is deduplicated (its IDs); a successful write names
+    /// the object it wrote, so that later reads of it are set apart too
+    /// ([`reason::S3_READ_OF_NON_KMS_OBJECT`]).
+    NotSseKms {
         time: i64,
-        bucket: String,
-        key: String,
+        bucket: Option<String>,
+        key: Option<String>,
+        write: bool,
+        event_id: String,
+        shared_event_id: Option<String>,
     },
 }
 

@@ -1,9 +1,10 @@
 //! Matching KMS calls to S3 requests.
 //!
 //! GenerateDataKey pairs with writes (PutObject, CreateMultipartUpload, the destination of
-//! CopyObject); Decrypt with reads (GetObject, UploadPart, UploadPartCopy, the source of
-//! CopyObject); CompleteMultipartUpload, whose KMS use is undocumented, with either, last.
-//! Among candidates the nearest in time wins; each S3 request side is used once. Matching is
+//! CopyObject); Decrypt with reads (GetObject, SelectObjectContent, UploadPart, UploadPartCopy,
+//! the source of CopyObject); CompleteMultipartUpload, whose KMS use is undocumented, with either, last.
+//! Among candidates the nearest in time wins; each S3 request side is used once. A request S3
+//! refused is matched only by a KMS call that failed too (the refusal's cause, if any). Matching is
 //! greedy in time order over canonically sorted events, so it is deterministic.
 
 use crate::event::{Failure, KmsOp, Mode, S3Op};
@@ -134,9 +135,10 @@ fn slot_groups(s3: &[S3Rec]) -> (ByObject, ByBucket) {
         };
         match r.op {
             S3Op::PutObject | S3Op::CreateMultipartUpload => add(r.bucket, r.key, Role::Write),
-            S3Op::GetObject | S3Op::UploadPart | S3Op::UploadPartCopy => {
-                add(r.bucket, r.key, Role::Read)
-            }
+            S3Op::GetObject
+            | S3Op::UploadPart
+            | S3Op::UploadPartCopy
+            | S3Op::SelectObjectContent => add(r.bucket, r.key, Role::Read),
             S3Op::CopyObject => {
                 add(r.bucket, r.key, Role::Write);
                 if !r.src_bucket.is_none() {
@@ -313,6 +315,11 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64, object_window: i6
                 Role::Either => 1,
                 _ => continue,
             };
+            // A request S3 refused (NoSuchKey, AccessDenied, ...) caused no KMS call that
+            // succeeded; a failed call (throttled, denied) can be the cause of its refusal.
+            if call.failure == Failure::None && s3[slot.s3 as usize].failure != Failure::None {
+                continue;
+            }
             if call.mode == Mode::BucketKey {
                 let i = slot.s3 as usize;
                 // A copy's read side is the source object, under the source's key.

@@ -25,7 +25,7 @@ use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::intern::Sym;
 use crate::summary::Summary;
 use crate::trail::config::AnalyzeConfig;
-use crate::trail::records::{CallRec, KmsRec, NonKmsWrite, S3Rec};
+use crate::trail::records::{CallRec, KmsRec, NonKms, S3Rec};
 use crate::trail::{Batch, Events, Observer, Stopped};
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -129,7 +129,7 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         mut kms,
         mut s3,
         mut calls,
-        non_kms,
+        mut non_kms,
     } = events;
     // One event, counted once, for every report: by eventID (a file read twice), then by
     // sharedEventID (one call or request delivered to two accounts).
@@ -143,6 +143,10 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         || (dedup_by(&mut s3, |s| s.id), dedup_by(&mut s3, |s| s.shared)),
     );
     let (mut by_id, mut by_shared) = (kms_ids + s3_ids, kms_shared + s3_shared);
+    // Requests that are not SSE-KMS are counted once too.
+    by_id += dedup_by(&mut non_kms, |w| w.id);
+    by_shared += dedup_by(&mut non_kms, |w| w.shared);
+    let not_sse_kms = non_kms.len() as u64;
     // S3's calls are in `kms` too, and counted there; other callers' are counted here.
     let others = |c: &[CallRec]| c.iter().filter(|c| c.bucket.is_none()).count() as u64;
     let others_read = others(&calls);
@@ -158,6 +162,7 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     for (reason, n) in [
         (crate::reason::DUPLICATE, by_id),
         (crate::reason::DUPLICATE_SHARED, by_shared),
+        (crate::reason::S3_NOT_SSE_KMS, not_sse_kms),
         (crate::reason::S3_READ_OF_NON_KMS_OBJECT, non_kms_reads),
     ] {
         *summary
@@ -182,15 +187,15 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     }
 }
 
-/// Removes the GETs of objects whose last logged write at or before them was not SSE-KMS
-/// (SSE-S3, SSE-C); returns how many.
-fn drop_reads_of_non_kms_objects(s3: &mut Vec<S3Rec>, non_kms: &[NonKmsWrite]) -> u64 {
-    if non_kms.is_empty() {
+/// Removes the GETs (and UploadParts) of objects whose last logged write at or before them was
+/// not SSE-KMS (SSE-S3, SSE-C); returns how many.
+fn drop_reads_of_non_kms_objects(s3: &mut Vec<S3Rec>, non_kms: &[NonKms]) -> u64 {
+    if !non_kms.iter().any(|w| w.write) {
         return 0;
     }
     // Per object, its logged writes in time order, each SSE-KMS or not.
     let mut writes: HashMap<(Sym, Sym), Vec<(i64, bool)>> = HashMap::default();
-    for w in non_kms {
+    for w in non_kms.iter().filter(|w| w.write) {
         writes
             .entry((w.bucket, w.key))
             .or_default()
@@ -206,7 +211,11 @@ fn drop_reads_of_non_kms_objects(s3: &mut Vec<S3Rec>, non_kms: &[NonKmsWrite]) -
     writes.values_mut().for_each(|w| w.sort_unstable());
     let before = s3.len();
     s3.retain(|r| {
-        if r.op != S3Op::GetObject {
+        // A read, or a part of an upload whose CreateMultipartUpload was not SSE-KMS.
+        if !matches!(
+            r.op,
+            S3Op::GetObject | S3Op::SelectObjectContent | S3Op::UploadPart
+        ) {
             return true;
         }
         let Some(w) = writes.get(&(r.bucket, r.key)) else {

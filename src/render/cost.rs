@@ -145,10 +145,23 @@ pub fn notes(r: &CostReport) -> Vec<String> {
         format!(
             "prices: {} per 10,000 requests after {} free requests per account per month; {} per \
              customer managed key per month, charged to the account that owns it (AWS managed \
-             keys: none)",
+             keys: none), {}",
             format_usd(p.per_10k_requests),
             p.free_requests_per_month,
-            format_usd(p.key_per_month)
+            format_usd(p.customer_key_per_month()),
+            match p.key_rotations {
+                0 => format!(
+                    "assuming no key was rotated (--key-rotations: each of a key's first two \
+                     rotations adds {} a month; a trail does not tell a key's history)",
+                    format_usd(p.rotation_per_month)
+                ),
+                n => format!(
+                    "assuming {n} rotation{} of each key (--key-rotations), {} a month for each \
+                     of the first two",
+                    if n == 1 { "" } else { "s" },
+                    format_usd(p.rotation_per_month)
+                ),
+            }
         ),
         "key, bucket and other-caller lines carry their share of the account's request charge; \
          every call counts, failed ones too, in the caller's account"
@@ -183,6 +196,9 @@ pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
             "per_10k_requests_usd": p.per_10k_requests,
             "free_requests_per_month": p.free_requests_per_month,
             "key_per_month_usd": p.key_per_month,
+            "key_rotations_assumed": p.key_rotations,
+            "rotation_per_month_usd": p.rotation_per_month,
+            "customer_key_per_month_usd": p.customer_key_per_month(),
             "aws_managed_keys": p.aws_managed_keys,
         },
         "lines": r.lines.iter().map(line_json).collect::<Vec<_>>(),

@@ -377,6 +377,7 @@ pub fn text_columns(report: &Report) -> Vec<TextColumn> {
         mk("mode", false, &|r| r.mode.name().to_string()),
         mk("Put", true, &|r| n(r.s3_count(S3Op::PutObject))),
         mk("Get", true, &|r| n(r.s3_count(S3Op::GetObject))),
+        optional("Select", &|r| n(r.s3_count(S3Op::SelectObjectContent))),
         optional("Copy", &|r| n(r.s3_count(S3Op::CopyObject))),
         optional("Multipart", &|r| {
             n(r.s3_count(S3Op::CreateMultipartUpload)
@@ -401,6 +402,7 @@ pub fn text_columns(report: &Report) -> Vec<TextColumn> {
         }),
         mk("S3 w/o KMS", true, &|r| n(r.unmatched_s3)),
         mk("KMS w/o S3", true, &|r| n(r.unmatched_kms)),
+        optional("S3 errors", &|r| n(r.s3_errors)),
         optional("KMS errors", &|r| {
             if r.kms_errors() == 0 {
                 "0".to_string()

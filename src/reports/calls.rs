@@ -28,7 +28,7 @@ pub struct Row {
     pub group: String,
     pub mode: Mode,
     /// Successful S3 requests by operation, indexed like [`S3Op::ALL`].
-    pub s3: [u64; 7],
+    pub s3: [u64; 8],
     /// S3 requests that failed (`errorCode` set): no object read or written, so not in `s3`,
     /// `objects` or the ratio.
     pub s3_errors: u64,
@@ -236,6 +236,8 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
         let mut rows = RowMap::new(&cfg.group_by, strings);
         let mut summary = Summary::default();
         let mut used = 0u64;
+        // Calls whose record names no IAM principal, left unmatched.
+        let mut no_principal = 0u64;
         for (j, k) in kms.iter().enumerate() {
             if !filter::kms_key_matches(&f.kms_keys, strings.get_opt(k.kms_key)) {
                 summary.filter(crate::reason::FILTER_KMS_KEY);
@@ -297,13 +299,16 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             }
             if matched.is_none() {
                 acc.row.unmatched_kms += 1;
+                if !strings.get(k.requester).starts_with("arn:") {
+                    no_principal += 1;
+                }
             }
             if k.mode == Mode::PerObject {
                 acc.objects.insert((k.head, k.bucket, k.key));
             }
             used += 1;
         }
-        (rows.labelled("(unattributed)"), summary, used)
+        (rows.labelled("(unattributed)"), summary, used, no_principal)
     };
     let s3_pass = || {
         let mut rows = RowMap::new(&cfg.group_by, strings);
@@ -368,7 +373,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
         }
         (rows.labelled(""), summary, used)
     };
-    let ((mut rows, kms_summary, kms_used), (s3_rows, s3_summary, s3_used)) =
+    let ((mut rows, kms_summary, kms_used, no_principal), (s3_rows, s3_summary, s3_used)) =
         rayon::join(kms_pass, s3_pass);
     for (key, acc) in s3_rows {
         rows.entry(key).or_default().absorb(acc);
@@ -391,6 +396,14 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
              (trails have an option for that), or the filters removed them"
                 .to_string(),
         );
+    }
+    if no_principal > 0 {
+        warnings.push(format!(
+            "{no_principal} KMS calls name no IAM principal (no userIdentity.arn: Identity \
+             Center users, service principals, other accounts' callers): they are counted in \
+             their rows, but no S3 request of the same requester was found for them, so they \
+             are `KMS w/o S3`"
+        ));
     }
     if s3_data_events == 0 {
         warnings.push(

@@ -280,7 +280,11 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
             let charged = owned.get(account).is_some_and(|o| o.contains(&key));
             let name = strings.get_opt(key).unwrap_or("(unknown key)");
             lines.push(Line {
-                key_usd: if charged { prices.key_per_month } else { 0.0 },
+                key_usd: if charged {
+                    prices.customer_key_per_month()
+                } else {
+                    0.0
+                },
                 key_manager: (!key.is_none()).then_some(manager),
                 ..Line::new(Scope::KmsKey, account, name, n, month, share(n))
             });

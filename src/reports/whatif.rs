@@ -110,7 +110,8 @@ fn role_of(requester: &str) -> String {
 fn engine_op(op: S3Op) -> Op {
     match op {
         S3Op::PutObject => Op::PutObject,
-        S3Op::GetObject => Op::GetObject,
+        // S3 Select reads the object as a GET does: the engine models both alike.
+        S3Op::GetObject | S3Op::SelectObjectContent => Op::GetObject,
         S3Op::CopyObject => Op::CopyObject,
         S3Op::CreateMultipartUpload => Op::CreateMultipartUpload,
         S3Op::UploadPart => Op::UploadPart,

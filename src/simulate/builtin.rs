@@ -8,7 +8,7 @@ pub const BUILTINS: &[(&str, &str, &str)] = &[
     ("emr-sessions", "ten sessions of one role read a bucket with bucket keys: one requester for S3", EMR),
     ("mixed-age", "bucket keys switched on mid-trail while old objects are still read", MIXED_AGE),
     ("datalake", "many readers and prefixes, multipart writes and ranged reads, a KMS key per prefix", DATALAKE),
-    ("org-trail", "an organization trail over two accounts and Regions, with duplicates and digests", ORG_TRAIL),
+    ("org-trail", "an organization trail: cross-account traffic delivered to both accounts, refusals, SSE-S3, copies, skew", ORG_TRAIL),
 ];
 
 /// The scale at which each built-in is committed under `fixtures/<name>/`: small enough to
@@ -291,7 +291,7 @@ context = { pipeline = "curation" }
 
 pub const ORG_TRAIL: &str = r#"
 name = "org-trail"
-description = "An organization trail: two accounts, two Regions, duplicate deliveries, late files and digests."
+description = "An organization trail: two accounts and Regions; cross-account reads through an access point delivered to both accounts; refused requests, an SSE-S3 bucket, copies between buckets, skewed KMS records, duplicate deliveries, late files and digests."
 account = "111122223333"
 
 [trail]
@@ -300,6 +300,8 @@ duplicate_rate = 0.02
 late_delivery_rate = 0.05
 digests = true
 noise_share = 0.4
+cross_account_delivery = true
+kms_skew_secs = 20
 
 [[buckets]]
 name = "org-east-bucket"
@@ -310,6 +312,11 @@ region = "us-east-1"
 name = "org-west-bucket"
 account = "444455556666"
 region = "eu-west-1"
+
+[[buckets]]
+name = "org-east-logs"
+region = "us-east-1"
+encryption = "sse-s3"
 
 [[principals]]
 name = "service-a"
@@ -324,6 +331,7 @@ bucket = "org-east-bucket"
 end_secs = 900
 put_rate = 0.5
 get_rate = 1.0
+error_rate = 0.05
 
 [[phases]]
 principal = "service-b"
@@ -331,6 +339,24 @@ bucket = "org-west-bucket"
 end_secs = 900
 put_rate = 0.5
 get_rate = 1.0
+copy_rate = 0.1
+copy_from = "org-east-bucket"
+
+[[phases]]
+principal = "service-b"
+bucket = "org-east-bucket"
+start_secs = 300
+end_secs = 900
+get_rate = 0.5
+access_point = "east-readers"
+
+[[phases]]
+principal = "service-a"
+bucket = "org-east-logs"
+end_secs = 900
+put_rate = 0.3
+get_rate = 0.3
+error_rate = 0.05
 "#;
 
 #[cfg(test)]

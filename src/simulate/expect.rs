@@ -1,8 +1,10 @@
 //! `analyze --expect manifest.json`: compare a report with a simulator's manifest.
 //!
-//! Compared per bucket, group and mode: S3 requests and KMS calls by operation, and distinct
-//! objects, from the manifest section that matches the report's grouping (`groups` for
-//! `bucket`, `by_principal`, `by_kms_key`). These are the figures the analyzer observes; the
+//! Compared per bucket, group and mode: S3 requests and KMS calls by operation, distinct
+//! objects and refused S3 requests, from the manifest section that matches the report's
+//! grouping (`groups` for `bucket`, `by_principal`, `by_kms_key`); and the records set apart
+//! that the simulation fixes (`expected.filtered`: not SSE-KMS, reads of such objects, copies
+//! delivered to a second account). These are the figures the analyzer observes; the
 //! manifest's `truth` section (prefix attribution) is an estimate's target, not an exact
 //! expectation, and is not compared here.
 
@@ -59,6 +61,7 @@ pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, Man
             }
         }
         f.insert("objects".into(), g["objects"].as_u64().unwrap_or(0));
+        f.insert("s3_errors".into(), g["s3_errors"].as_u64().unwrap_or(0));
         expected.insert(key, f);
     }
     let mut got: BTreeMap<(String, String, String), Figures> = BTreeMap::new();
@@ -73,6 +76,7 @@ pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, Man
             *f.entry(op.name().into()).or_default() += r.kms_count(op);
         }
         *f.entry("objects".into()).or_default() += r.objects;
+        *f.entry("s3_errors".into()).or_default() += r.s3_errors;
     }
     let mut diffs = Vec::new();
     let keys: std::collections::BTreeSet<_> = expected.keys().chain(got.keys()).cloned().collect();
@@ -95,6 +99,23 @@ pub fn differences(report: &Report, manifest: &Value) -> Result<Vec<String>, Man
                 diffs.push(format!(
                     "{}{group} {}: {name}: expected {ev}, analyzed {gv}",
                     key.0, key.2
+                ));
+            }
+        }
+    }
+    // Records set apart by reason, where the simulation fixes them.
+    if let Some(filtered) = manifest
+        .pointer("/expected/filtered")
+        .and_then(Value::as_object)
+    {
+        for (reason, n) in filtered {
+            let (ev, gv) = (
+                n.as_u64().unwrap_or(0),
+                report.summary.filtered(reason.as_str()),
+            );
+            if ev != gv {
+                diffs.push(format!(
+                    "records filtered as {reason}: expected {ev}, analyzed {gv}"
                 ));
             }
         }

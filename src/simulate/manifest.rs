@@ -2,11 +2,14 @@
 //!
 //! `expected.groups` holds, per bucket and mode, what `keytrail analyze` must report from the
 //! trail as logged (the figures it observes: S3 requests by operation, KMS calls by operation,
-//! distinct objects); `expected.by_principal` and `expected.by_kms_key` the same per principal
-//! and per KMS key within each bucket, as `--group-by principal` and `--group-by kms-key` give. `truth.prefixes` holds what the analyzer can only estimate: which key
-//! prefix (first segment) each KMS call served, bucket-key calls included.
+//! distinct objects, refused requests); `expected.by_principal` and `expected.by_kms_key` the
+//! same per principal and per KMS key within each bucket, as `--group-by principal` and
+//! `--group-by kms-key` give; `expected.filtered` the records set apart that the simulation
+//! fixes (requests that are not SSE-KMS, reads of such objects, copies delivered to a second
+//! account). `truth.prefixes` holds what the analyzer can only estimate: which key prefix
+//! (first segment) each KMS call served, bucket-key calls included.
 
-use super::Simulation;
+use super::{ObjectSse, Simulation};
 use crate::envelope::{Encryption, Op};
 use crate::reports::calls::key_prefix;
 use serde_json::{json, Map, Value};
@@ -20,6 +23,8 @@ struct Group {
     s3: BTreeMap<&'static str, u64>,
     kms: BTreeMap<&'static str, u64>,
     objects: BTreeSet<String>,
+    /// Requests S3 refused: no object, not in the ratio.
+    s3_errors: u64,
 }
 
 fn is_write(op: Op) -> bool {
@@ -63,24 +68,59 @@ fn expected(
     let written: BTreeSet<(usize, &str)> = sim
         .requests
         .iter()
-        .filter(|r| is_write(r.op))
+        .filter(|r| is_write(r.op) && r.failure.is_none())
         .map(|r| (r.bucket, r.key.as_str()))
         .collect();
+    // A request whose mode nothing in the trail tells takes its bucket's, when all the
+    // bucket's logged KMS calls are of one mode (as the analyzer infers it).
+    let mut bucket_modes: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+    if trail.kms_events {
+        for c in &sim.calls {
+            let e = bucket_modes.entry(c.bucket.as_str()).or_default();
+            if c.key.is_none() {
+                e.0 = true;
+            } else {
+                e.1 = true;
+            }
+        }
+    }
+    let inferred = |bucket: &str| match bucket_modes.get(bucket) {
+        Some((true, false)) => "bucket_key",
+        Some((false, true)) => "per_object",
+        _ => "unknown",
+    };
     let principal = |session: usize| sim.sessions[session].identity.arn.clone();
     // DSSE-KMS shows only in a write's SSE headers: a request is known to be DSSE-KMS when it
     // is such a write, or its object's write is logged (the analyzer's `dsse` mode).
     let dsse_known = |r: &super::Planned| {
         trail.s3_data_events
+            && r.failure.is_none()
             && matches!(r.encryption, Encryption::DsseKms)
             && !matches!(r.op, Op::HeadObject | Op::Replicate)
             && (is_write(r.op) || written.contains(&(r.bucket, r.key.as_str())))
     };
     if trail.s3_data_events {
+        let first_writes = first_non_kms_writes(sim);
         for (i, r) in sim.requests.iter().enumerate() {
-            if matches!(r.op, Op::HeadObject | Op::Replicate) {
+            if matches!(r.op, Op::HeadObject | Op::Replicate)
+                || !counted_in_rows(sim, &first_writes, r)
+            {
                 continue;
             }
             let b = &sim.buckets[r.bucket];
+            if r.failure.is_some() {
+                let group = match grouping {
+                    Grouping::Bucket => b.name.clone(),
+                    Grouping::Principal => principal(r.session),
+                    Grouping::KmsKey => "(unknown)".to_string(),
+                };
+                let mode = inferred(&b.name);
+                groups
+                    .entry((b.name.clone(), group, mode))
+                    .or_default()
+                    .s3_errors += 1;
+                continue;
+            }
             let observable = caused_call.contains(&i)
                 || is_write(r.op)
                 || written.contains(&(r.bucket, r.key.as_str()));
@@ -89,7 +129,7 @@ fn expected(
             } else if observable {
                 mode(r.bucket_key_path)
             } else {
-                "unknown"
+                inferred(&b.name)
             };
             let group = match grouping {
                 Grouping::Bucket => b.name.clone(),
@@ -157,6 +197,7 @@ pub fn manifest(sim: &Simulation) -> Value {
                     "s3_requests": count_map(&g.s3),
                     "kms_calls": count_map(&g.kms),
                     "objects": g.objects.len(),
+                    "s3_errors": g.s3_errors,
                 })
             })
             .collect()
@@ -191,6 +232,7 @@ pub fn manifest(sim: &Simulation) -> Value {
             "groups": section(Grouping::Bucket),
             "by_principal": section(Grouping::Principal),
             "by_kms_key": section(Grouping::KmsKey),
+            "filtered": filtered(sim),
         },
         "truth": {
             "s3_requests": sim.requests.len(),
@@ -199,5 +241,79 @@ pub fn manifest(sim: &Simulation) -> Value {
                 "bucket": bucket, "prefix": prefix, "mode": mode, "kms_calls": n,
             })).collect::<Vec<_>>(),
         },
+    })
+}
+
+/// The first logged (successful) write of each object of an SSE-S3 bucket: reads (and upload
+/// parts) at or after it are known not to be SSE-KMS.
+fn first_non_kms_writes(sim: &Simulation) -> BTreeMap<(usize, &str), i64> {
+    let mut first: BTreeMap<(usize, &str), i64> = BTreeMap::new();
+    for w in &sim.requests {
+        if sim.buckets[w.bucket].sse == ObjectSse::SseS3 && is_write(w.op) && w.failure.is_none() {
+            let t = first.entry((w.bucket, w.key.as_str())).or_insert(w.time);
+            *t = (*t).min(w.time);
+        }
+    }
+    first
+}
+
+/// Whether the analyzer counts a (non-HEAD) request in its rows: not when the trail shows it
+/// is not SSE-KMS (an SSE-C request carries its header; an SSE-S3 write its response), nor
+/// when it reads, or uploads a part of, an object whose logged write was not SSE-KMS.
+fn counted_in_rows(
+    sim: &Simulation,
+    first_writes: &BTreeMap<(usize, &str), i64>,
+    r: &super::Planned,
+) -> bool {
+    match sim.buckets[r.bucket].sse {
+        ObjectSse::SseKms | ObjectSse::DsseKms => true,
+        ObjectSse::SseC => false,
+        ObjectSse::SseS3 if is_write(r.op) => r.failure.is_some(),
+        ObjectSse::SseS3 => {
+            !matches!(r.op, Op::GetObject | Op::UploadPart)
+                || first_writes
+                    .get(&(r.bucket, r.key.as_str()))
+                    .is_none_or(|&t| t > r.time)
+        }
+    }
+}
+
+/// The summary's filtered counts the simulation fixes: requests that are not SSE-KMS (each
+/// counted once), reads set apart for reading such objects, and records delivered to a
+/// second account (one per cross-account request or call).
+fn filtered(sim: &Simulation) -> Value {
+    let trail = &sim.scenario.trail;
+    let (mut not_sse_kms, mut non_kms_reads, mut shared) = (0u64, 0u64, 0u64);
+    let first_writes = first_non_kms_writes(sim);
+    let account = |session: usize| sim.sessions[session].identity.account.as_str();
+    if trail.s3_data_events {
+        for r in &sim.requests {
+            if matches!(r.op, Op::HeadObject | Op::Replicate) {
+                continue;
+            }
+            let b = &sim.buckets[r.bucket];
+            match b.sse {
+                ObjectSse::SseC => not_sse_kms += 1,
+                ObjectSse::SseS3 if is_write(r.op) && r.failure.is_none() => not_sse_kms += 1,
+                ObjectSse::SseS3 if !counted_in_rows(sim, &first_writes, r) => non_kms_reads += 1,
+                _ => {}
+            }
+            if trail.cross_account_delivery && b.account != account(r.session) {
+                shared += 1;
+            }
+        }
+    }
+    if trail.kms_events && trail.cross_account_delivery {
+        for c in &sim.calls {
+            let owner = c.kms_key.split(':').nth(4).unwrap_or("");
+            if !owner.is_empty() && owner != account(sim.requests[c.request].session) {
+                shared += 1;
+            }
+        }
+    }
+    json!({
+        "s3_not_sse_kms": not_sse_kms,
+        "s3_read_of_non_kms_object": non_kms_reads,
+        "duplicate_shared_event_id": shared,
     })
 }

@@ -22,10 +22,24 @@ use records::Identity;
 use scenario::{Bucket, Phase, Scenario};
 use std::collections::BTreeMap;
 
+pub use records::ObjectSse;
+
+/// A bucket's default encryption, from its scenario entry.
+fn object_sse(spec: &Bucket) -> ObjectSse {
+    match spec.encryption.as_deref() {
+        Some("sse-s3") => ObjectSse::SseS3,
+        Some("sse-c") => ObjectSse::SseC,
+        Some("dsse-kms") => ObjectSse::DsseKms,
+        _ if spec.dsse => ObjectSse::DsseKms,
+        _ => ObjectSse::SseKms,
+    }
+}
+
 /// A bucket with everything resolved.
 #[derive(Debug, Clone)]
 pub struct BucketInfo {
     pub name: String,
+    pub sse: ObjectSse,
     pub account: String,
     pub region: String,
     pub head: &'static str,
@@ -66,6 +80,10 @@ pub struct Planned {
     pub bytes: u64,
     /// Truth: whether the request went through a bucket-level key.
     pub bucket_key_path: bool,
+    /// The error S3 answered with (`NoSuchKey`, `AccessDenied`), if it refused the request.
+    pub failure: Option<&'static str>,
+    /// The access point the request went through.
+    pub access_point: Option<String>,
 }
 
 /// A session that makes requests.
@@ -139,6 +157,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                 .unwrap_or_else(|| name_uuid(&spec.name));
             BucketInfo {
                 name: spec.name.clone(),
+                sse: object_sse(&spec),
                 head: partition_of(&region),
                 kms_key: kms_arn(&default_id, &account, &region),
                 prefix_keys: spec
@@ -207,7 +226,11 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
     for (bi, b) in buckets.iter().enumerate() {
         for n in 0..b.spec.preexisting_objects {
             let key = format!("old/{n:06}.parquet");
-            engine.preexisting(&b.name, &key, false);
+            if b.sse.is_kms() {
+                engine.preexisting(&b.name, &key, false);
+            } else {
+                engine.preexisting_not_kms(&b.name, &key);
+            }
             objects[bi].push(key);
         }
     }
@@ -232,6 +255,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
     let mut requests: Vec<Planned> = Vec::new();
     let mut calls: Vec<KmsCall> = Vec::new();
     let mut seq = vec![0u64; phases.len()];
+    let mut refusals = Rng::new(seed ^ 0x7265_6675_7365);
     let mut rr = vec![0usize; phases.len()];
     let draws = |rng: &mut Rng, rate: f64| -> u64 {
         let whole = rate.floor();
@@ -244,12 +268,12 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                 continue;
             }
             let b = &buckets[*bi];
-            let encryption = if b.spec.dsse {
-                Encryption::DsseKms
-            } else {
-                Encryption::SseKms {
+            let encryption = match b.sse {
+                ObjectSse::DsseKms => Encryption::DsseKms,
+                ObjectSse::SseS3 | ObjectSse::SseC => Encryption::NotKms,
+                ObjectSse::SseKms => Encryption::SseKms {
                     bucket_key: phase.bucket_key_header.unwrap_or(b.bucket_key_at(offset)),
-                }
+                },
             };
             let context: Vec<(String, String)> = phase
                 .context
@@ -260,16 +284,18 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                             engine: &mut Engine,
                             op: Op,
                             key: String,
-                            source: Option<(usize, String)>| {
+                            source: Option<(usize, String)>,
+                            failure: Option<&'static str>| {
                 let session = phase_sessions[rr[pi] % phase_sessions.len()];
                 rr[pi] += 1;
                 let s = &sessions[session];
-                let bucket_key_path = match op {
-                    Op::GetObject | Op::UploadPart | Op::HeadObject => {
-                        engine.under_bucket_key(&b.name, &key).unwrap_or(false)
-                    }
-                    _ => matches!(encryption, Encryption::SseKms { bucket_key: true }),
-                };
+                let bucket_key_path = failure.is_none()
+                    && match op {
+                        Op::GetObject | Op::UploadPart | Op::HeadObject => {
+                            engine.under_bucket_key(&b.name, &key).unwrap_or(false)
+                        }
+                        _ => matches!(encryption, Encryption::SseKms { bucket_key: true }),
+                    };
                 let kms_key = b.key_for(&key).to_string();
                 let request = envelope::Request {
                     time,
@@ -290,7 +316,11 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     }),
                     destination: None,
                 };
-                engine.request(&request, &mut calls);
+                if failure.is_some() {
+                    engine.refused();
+                } else {
+                    engine.request(&request, &mut calls);
+                }
                 requests.push(Planned {
                     time,
                     session,
@@ -302,15 +332,31 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     context: context.clone(),
                     bytes: 1024 + rng.below(64 << 20),
                     bucket_key_path,
+                    failure,
+                    access_point: phase.access_point.clone(),
                 });
             };
+            // Refusals draw from a stream of their own: scenarios without them are unchanged.
+            let mut refuse = |p: f64| p > 0.0 && refusals.unit() < p;
             let prefix = |rng: &mut Rng| {
                 phase.prefixes[rng.below(phase.prefixes.len() as u64) as usize].clone()
             };
             for _ in 0..draws(&mut rng, phase.put_rate) {
                 seq[pi] += 1;
                 let key = format!("{}p{pi}-{:07}.parquet", prefix(&mut rng), seq[pi]);
-                emit(&mut rng, &mut engine, Op::PutObject, key.clone(), None);
+                if refuse(phase.error_rate) {
+                    let denied = Some("AccessDenied");
+                    emit(&mut rng, &mut engine, Op::PutObject, key, None, denied);
+                    continue;
+                }
+                emit(
+                    &mut rng,
+                    &mut engine,
+                    Op::PutObject,
+                    key.clone(),
+                    None,
+                    None,
+                );
                 objects[*bi].push(key);
             }
             for _ in 0..draws(&mut rng, phase.multipart_rate) {
@@ -322,15 +368,24 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     Op::CreateMultipartUpload,
                     key.clone(),
                     None,
+                    None,
                 );
                 for _ in 0..phase.parts {
-                    emit(&mut rng, &mut engine, Op::UploadPart, key.clone(), None);
+                    emit(
+                        &mut rng,
+                        &mut engine,
+                        Op::UploadPart,
+                        key.clone(),
+                        None,
+                        None,
+                    );
                 }
                 emit(
                     &mut rng,
                     &mut engine,
                     Op::CompleteMultipartUpload,
                     key.clone(),
+                    None,
                     None,
                 );
                 objects[*bi].push(key);
@@ -353,25 +408,77 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                 };
                 for _ in 0..draws(&mut rng, phase.get_rate) {
                     let key = pick(&mut rng);
+                    if refuse(phase.error_rate) {
+                        seq[pi] += 1;
+                        let missing = format!("{}missing-{pi}-{:07}", prefix(&mut rng), seq[pi]);
+                        let no_such_key = Some("NoSuchKey");
+                        emit(
+                            &mut rng,
+                            &mut engine,
+                            Op::GetObject,
+                            missing,
+                            None,
+                            no_such_key,
+                        );
+                        continue;
+                    }
                     for _ in 0..phase.ranged_gets {
-                        emit(&mut rng, &mut engine, Op::GetObject, key.clone(), None);
+                        emit(
+                            &mut rng,
+                            &mut engine,
+                            Op::GetObject,
+                            key.clone(),
+                            None,
+                            None,
+                        );
                     }
                 }
                 for _ in 0..draws(&mut rng, phase.head_rate) {
                     let key = pick(&mut rng);
-                    emit(&mut rng, &mut engine, Op::HeadObject, key, None);
+                    emit(&mut rng, &mut engine, Op::HeadObject, key, None, None);
                 }
+                if phase.copy_from.is_none() {
+                    let mut copies = Vec::new();
+                    for _ in 0..draws(&mut rng, phase.copy_rate) {
+                        let src = pick(&mut rng);
+                        seq[pi] += 1;
+                        let key = format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]);
+                        let source = Some((*bi, src));
+                        emit(
+                            &mut rng,
+                            &mut engine,
+                            Op::CopyObject,
+                            key.clone(),
+                            source,
+                            None,
+                        );
+                        copies.push(key);
+                    }
+                    objects[*bi].extend(copies);
+                }
+            }
+            // Copies from another bucket (`copy_from`) pick any of its objects.
+            let other = phase.copy_from.as_ref().map(|name| {
+                buckets
+                    .iter()
+                    .position(|b| &b.name == name)
+                    .expect("validated")
+            });
+            if let Some(from) = other.filter(|&from| !objects[from].is_empty()) {
                 let mut copies = Vec::new();
                 for _ in 0..draws(&mut rng, phase.copy_rate) {
-                    let src = pick(&mut rng);
+                    let n = objects[from].len() as u64;
+                    let src = objects[from][rng.below(n) as usize].clone();
                     seq[pi] += 1;
                     let key = format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]);
+                    let source = Some((from, src));
                     emit(
                         &mut rng,
                         &mut engine,
                         Op::CopyObject,
                         key.clone(),
-                        Some((*bi, src)),
+                        source,
+                        None,
                     );
                     copies.push(key);
                 }

@@ -1,7 +1,7 @@
 //! A simulation rendered as CloudTrail writes it: records ([`super::records`]) grouped into
 //! files of the delivered layout, each file's records in a shuffled order, streamed to a sink.
 
-use super::records::{self, Sse};
+use super::records::{self, AccessPoint, Delivery, S3Request, Sse};
 use super::{kms_arn, name_uuid, scenario, Simulation};
 use crate::envelope::{Op, Rng};
 use std::collections::BTreeMap;
@@ -106,6 +106,15 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             .iter()
             .map(|b| (b.account.clone(), b.region.clone()))
             .collect();
+        // A cross-account request is delivered to the caller's account too, in the Region of
+        // the bucket it was made to.
+        if trail.cross_account_delivery {
+            for b in &sim.buckets {
+                for s in &sim.sessions {
+                    p.push((s.identity.account.clone(), b.region.clone()));
+                }
+            }
+        }
         p.sort();
         p.dedup();
         p
@@ -128,12 +137,17 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
         }
     }
     if trail.kms_events {
-        events.extend(
-            sim.calls
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.time, Source::Call(i as u32))),
-        );
+        // Skew draws from a stream of its own: trails without it are unchanged.
+        let mut skew = Rng::new(sim.seed ^ 0x736b_6577);
+        let spread = u64::from(trail.kms_skew_secs);
+        events.extend(sim.calls.iter().enumerate().map(|(i, c)| {
+            let offset = if spread == 0 {
+                0
+            } else {
+                skew.below(2 * spread + 1) as i64 - spread as i64
+            };
+            (c.time + offset, Source::Call(i as u32))
+        }));
     }
     let unrelated = trail.noise_share + trail.other_kms_share;
     if unrelated > 0.0 && !sim.sessions.is_empty() {
@@ -166,6 +180,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
         (*t, kind, i)
     });
     let window = trail.file_minutes as i64 * 60;
+    let mut shared_ids = Rng::new(sim.seed ^ 0x7368_6172_6564);
     let mut open: BTreeMap<(i64, u32), FileBuf> = BTreeMap::new();
     let mut digest_hours: BTreeMap<(String, String, i64), u32> = BTreeMap::new();
     let mut finish = |rng: &mut Rng, (w, place): (i64, u32), mut recs: FileBuf| {
@@ -231,79 +246,26 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
         let w = w_now + i64::from(rng.unit() < trail.late_delivery_rate);
         let duplicate = rng.unit() < trail.duplicate_rate;
         let stamp = time_text(time);
+        // A request between accounts, delivered to both when the trail says so: the record in
+        // the resource owner's account, and a copy in the caller's.
+        let cross = trail
+            .cross_account_delivery
+            .then(|| cross_account(sim, src))
+            .flatten();
+        let shared = cross.map(|_| records::uuid(&mut shared_ids));
         let file = open.entry((w, place)).or_default();
-        file.push_with(|out| match src {
-            Source::Request(i) => {
-                let r = &sim.requests[i as usize];
-                let b = &sim.buckets[r.bucket];
-                let s = &sim.sessions[r.session];
-                let copy_source = r
-                    .source
-                    .as_ref()
-                    .map(|(sb, sk)| format!("{}/{}", sim.buckets[*sb].name, sk));
-                let sse = Sse {
-                    kms_key: b.key_for(&r.key),
-                    bucket_key: r.bucket_key_path
-                        && !matches!(r.op, Op::GetObject | Op::UploadPart | Op::HeadObject),
-                    dsse: b.spec.dsse,
-                };
-                records::s3_request(
-                    out,
-                    &mut rng,
-                    &s.identity,
-                    &stamp,
-                    &b.region,
-                    r.op.name(),
-                    &b.name,
-                    &r.key,
-                    b.head,
-                    sse,
-                    copy_source.as_deref(),
-                    r.bytes,
-                );
-            }
-            Source::Call(i) => {
-                let c = &sim.calls[i as usize];
-                let r = &sim.requests[c.request];
-                let b = sim
-                    .buckets
-                    .iter()
-                    .find(|b| b.name == c.bucket)
-                    .unwrap_or(&sim.buckets[r.bucket]);
-                let s = &sim.sessions[r.session];
-                let arn = match &c.key {
-                    Some(k) => format!("{}{}/{}", b.head, c.bucket, k),
-                    None => format!("{}{}", b.head, c.bucket),
-                };
-                let op = c.op.name();
-                records::kms_call(
-                    out,
-                    &mut rng,
-                    &s.identity,
-                    &stamp,
-                    &b.region,
-                    op,
-                    &arn,
-                    &r.context,
-                    &c.kms_key,
-                    None,
-                );
-            }
-            Source::Noise { session, bucket } => {
-                let b = &sim.buckets[bucket as usize];
-                records::noise(
-                    out,
-                    &mut rng,
-                    &sim.sessions[session as usize].identity,
-                    &stamp,
-                    &b.region,
-                );
-            }
-            Source::OtherKms { session, bucket } => {
-                let b = &sim.buckets[bucket as usize];
-                let who = &sim.sessions[session as usize].identity;
-                records::other_service_kms(out, &mut rng, who, &stamp, &b.region);
-            }
+        file.push_with(|out| {
+            let delivery = match (&cross, &shared) {
+                (Some((owner, _)), Some(id)) => Delivery {
+                    recipient: owner,
+                    shared_event_id: Some(id),
+                },
+                _ => Delivery {
+                    recipient: caller_account(sim, src),
+                    shared_event_id: None,
+                },
+            };
+            write_record(out, &mut rng, sim, src, &stamp, delivery)
         });
         if duplicate {
             let f = &open[&(w, place)];
@@ -313,6 +275,19 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                 .or_default()
                 .push_with(|out| out.extend_from_slice(&copy));
         }
+        if let (Some((_, caller)), Some(id)) = (&cross, &shared) {
+            let region = &places[place as usize].1;
+            let there = places
+                .binary_search(&(caller.to_string(), region.clone()))
+                .expect("listed") as u32;
+            let delivery = Delivery {
+                recipient: caller,
+                shared_event_id: Some(id),
+            };
+            open.entry((w, there))
+                .or_default()
+                .push_with(|out| write_record(out, &mut rng, sim, src, &stamp, delivery));
+        }
     }
     while let Some((key, recs)) = open.pop_first() {
         finish(&mut rng, key, recs);
@@ -321,10 +296,21 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
         for ((account, region, hour), n) in digest_hours {
             let end = (hour + 1) * 3600;
             let d = chrono::DateTime::from_timestamp(end, 0).expect("in range");
-            let text = format!(
-                "{{\"awsAccountId\":\"{account}\",\"digestStartTime\":\"{}\",\"digestEndTime\":\"{}\",\"digestS3Bucket\":\"trail-logs\",\"digestS3Object\":\"AWSLogs/{account}/CloudTrail-Digest/{region}/{}\",\"digestPublicKeyFingerprint\":\"{:032x}\",\"digestSignatureAlgorithm\":\"SHA256withRSA\",\"newestEventTime\":\"{}\",\"oldestEventTime\":\"{}\",\"previousDigestS3Bucket\":null,\"previousDigestS3Object\":null,\"previousDigestHashValue\":null,\"previousDigestHashAlgorithm\":null,\"previousDigestSignature\":null,\"logFiles\":[],\"fileCount\":{n}}}",
-                ts(end - 3600), ts(end), d.format("%Y/%m/%d"), rng.next_u64(), ts(end - 1), ts(end - 3600)
+            let object = format!(
+                "AWSLogs/{account}/CloudTrail-Digest/{region}/{}",
+                d.format("%Y/%m/%d")
             );
+            let text = records::digest(&records::Digest {
+                account: &account,
+                start_time: &ts(end - 3600),
+                end_time: &ts(end),
+                bucket: "trail-logs",
+                object: &object,
+                fingerprint: &format!("{:032x}", rng.next_u64()),
+                newest_event_time: &ts(end - 1),
+                oldest_event_time: &ts(end - 3600),
+                file_count: n,
+            });
             let path = base_dir(trail, &account)
                 .join("CloudTrail-Digest")
                 .join(&region)
@@ -333,7 +319,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                     "{account}_CloudTrail-Digest_{region}_management_{region}_{}.json.gz",
                     d.format("%Y%m%dT%H%M%SZ")
                 ));
-            sink(path, FileBuf::document(text.into_bytes()), true);
+            sink(path, FileBuf::document(text), true);
         }
     }
 }
@@ -345,4 +331,131 @@ fn base_dir(trail: &scenario::Trail, account: &str) -> PathBuf {
     }
     p.push(account);
     p
+}
+
+/// The account that made a request or call (its record's `recipientAccountId` when it is
+/// delivered to one account only).
+fn caller_account(sim: &Simulation, src: Source) -> &str {
+    match src {
+        Source::Request(i) => {
+            &sim.sessions[sim.requests[i as usize].session]
+                .identity
+                .account
+        }
+        Source::Call(i) => {
+            let r = &sim.requests[sim.calls[i as usize].request];
+            &sim.sessions[r.session].identity.account
+        }
+        Source::Noise { session, .. } | Source::OtherKms { session, .. } => {
+            &sim.sessions[session as usize].identity.account
+        }
+    }
+}
+
+/// For a request made to a bucket of another account, or a KMS call on a key of another
+/// account: (the resource owner's account, the caller's).
+fn cross_account(sim: &Simulation, src: Source) -> Option<(&str, &str)> {
+    let caller = caller_account(sim, src);
+    let owner = match src {
+        Source::Request(i) => sim.buckets[sim.requests[i as usize].bucket]
+            .account
+            .as_str(),
+        Source::Call(i) => {
+            let key = &sim.calls[i as usize].kms_key;
+            key.split(':').nth(4).filter(|a| !a.is_empty())?
+        }
+        Source::Noise { .. } | Source::OtherKms { .. } => return None,
+    };
+    (owner != caller).then_some((owner, caller))
+}
+
+/// Writes one record of the trail.
+fn write_record(
+    out: &mut Vec<u8>,
+    rng: &mut Rng,
+    sim: &Simulation,
+    src: Source,
+    stamp: &str,
+    delivery: Delivery<'_>,
+) {
+    match src {
+        Source::Request(i) => {
+            let r = &sim.requests[i as usize];
+            let b = &sim.buckets[r.bucket];
+            let s = &sim.sessions[r.session];
+            let copy_source = r
+                .source
+                .as_ref()
+                .map(|(sb, sk)| format!("{}/{}", sim.buckets[*sb].name, sk));
+            let sse = Sse {
+                kind: b.sse,
+                kms_key: b.key_for(&r.key),
+                bucket_key: r.bucket_key_path
+                    && !matches!(r.op, Op::GetObject | Op::UploadPart | Op::HeadObject),
+            };
+            let alias = r.access_point.as_deref().map(access_point_alias);
+            let request = S3Request {
+                time: stamp,
+                region: &b.region,
+                op: r.op.name(),
+                bucket: &b.name,
+                bucket_account: &b.account,
+                key: &r.key,
+                partition_head: b.head,
+                sse,
+                copy_source: copy_source.as_deref(),
+                bytes: r.bytes,
+                failure: r.failure,
+                access_point: r
+                    .access_point
+                    .as_deref()
+                    .zip(alias.as_deref())
+                    .map(|(name, alias)| AccessPoint { name, alias }),
+            };
+            records::s3_request(out, rng, &s.identity, &request, delivery);
+        }
+        Source::Call(i) => {
+            let c = &sim.calls[i as usize];
+            let r = &sim.requests[c.request];
+            let b = sim
+                .buckets
+                .iter()
+                .find(|b| b.name == c.bucket)
+                .unwrap_or(&sim.buckets[r.bucket]);
+            let s = &sim.sessions[r.session];
+            let arn = match &c.key {
+                Some(k) => format!("{}{}/{}", b.head, c.bucket, k),
+                None => format!("{}{}", b.head, c.bucket),
+            };
+            records::kms_call(
+                out,
+                rng,
+                &s.identity,
+                stamp,
+                &b.region,
+                c.op.name(),
+                &arn,
+                &r.context,
+                &c.kms_key,
+                None,
+                delivery,
+            );
+        }
+        Source::Noise { session, bucket } => {
+            let b = &sim.buckets[bucket as usize];
+            let who = &sim.sessions[session as usize].identity;
+            records::noise(out, rng, who, stamp, &b.region);
+        }
+        Source::OtherKms { session, bucket } => {
+            let b = &sim.buckets[bucket as usize];
+            let who = &sim.sessions[session as usize].identity;
+            records::other_service_kms(out, rng, who, stamp, &b.region);
+        }
+    }
+}
+
+/// An access point's alias: its name, 12 characters derived from it, `-s3alias`.
+fn access_point_alias(name: &str) -> String {
+    let id: String = name_uuid(name).replace('-', "").chars().take(12).collect();
+    format!("{name}-{id}-s3alias")
 }

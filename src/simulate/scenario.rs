@@ -85,6 +85,15 @@ pub struct Trail {
     /// Minutes of events per delivered file.
     #[serde(default = "five")]
     pub file_minutes: u32,
+    /// Deliver a request whose caller and resource owner are different accounts to both (an
+    /// organization trail, or a trail in each account): a second record with its own
+    /// `eventID`, the other `recipientAccountId`, and the same `sharedEventID`.
+    #[serde(default)]
+    pub cross_account_delivery: bool,
+    /// KMS records are logged up to this many seconds before or after the request that caused
+    /// them (clock skew between services, long uploads); uniform, independent per call.
+    #[serde(default)]
+    pub kms_skew_secs: u32,
 }
 
 impl Default for Trail {
@@ -100,6 +109,8 @@ impl Default for Trail {
             digests: false,
             organization: None,
             file_minutes: 5,
+            cross_account_delivery: false,
+            kms_skew_secs: 0,
         }
     }
 }
@@ -137,6 +148,9 @@ pub struct Bucket {
     /// DSSE-KMS (never uses bucket keys).
     #[serde(default)]
     pub dsse: bool,
+    /// The default encryption of writes: `sse-kms` (the default), `dsse-kms` (as `dsse`),
+    /// `sse-s3` or `sse-c` (no KMS call, not in the SSE-KMS ratio).
+    pub encryption: Option<String>,
     /// Objects under `old/` written before the trail, with per-object keys.
     #[serde(default)]
     pub preexisting_objects: u32,
@@ -200,6 +214,15 @@ pub struct Phase {
     pub context: BTreeMap<String, String>,
     /// The per-request bucket-key header: `true` or `false` overrides the bucket's setting.
     pub bucket_key_header: Option<bool>,
+    /// Share of the phase's GETs and PUTs S3 refuses: a GET of a key never written
+    /// (NoSuchKey), a PUT without permission (AccessDenied). No object, no KMS call.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// The phase's requests go through this access point: `bucketName` is its alias, and only
+    /// `resources[]` name the bucket.
+    pub access_point: Option<String>,
+    /// Copies take their source from this bucket (default: the phase's own).
+    pub copy_from: Option<String>,
 }
 
 fn root_prefix() -> Vec<String> {
@@ -305,6 +328,15 @@ impl Scenario {
                 ));
             }
         }
+        if t.kms_skew_secs > 3600 {
+            return Err(top(
+                "kms_skew_secs",
+                format!(
+                    "trail.kms_skew_secs must be 0 to 3600, got {}",
+                    t.kms_skew_secs
+                ),
+            ));
+        }
         if t.file_minutes == 0 || t.file_minutes > 60 {
             return Err(err(0..0, "trail.file_minutes must be 1 to 60".into()));
         }
@@ -325,6 +357,15 @@ impl Scenario {
             if let Some(why) = b_ref.region.as_deref().and_then(region_problem) {
                 let message = format!("buckets[{i}].region {:?} {why}", b_ref.region);
                 return Err(field_err(b.span(), "region", message));
+            }
+            if let Some(e) = &b_ref.encryption {
+                if !ENCRYPTIONS.contains(&e.as_str()) {
+                    let message = format!(
+                        "buckets[{i}].encryption must be one of {}, got {e:?}",
+                        ENCRYPTIONS.join(", ")
+                    );
+                    return Err(field_err(b.span(), "encryption", message));
+                }
             }
             if let Some(why) = bucket_name_problem(&b.get_ref().name) {
                 let message = format!("buckets[{i}].name {:?}: {why}", b.get_ref().name);
@@ -399,6 +440,34 @@ impl Scenario {
                     format!("no principal named {:?} is declared", p.principal),
                 ));
             }
+            if !(0.0..=1.0).contains(&p.error_rate) {
+                return Err(here(
+                    "error_rate",
+                    format!("must be between 0 and 1, got {}", p.error_rate),
+                ));
+            }
+            if let Some(ap) = &p.access_point {
+                let ok = (3..=50).contains(&ap.len())
+                    && ap
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !ap.starts_with('-')
+                    && !ap.ends_with('-');
+                if !ok {
+                    return Err(here(
+                        "access_point",
+                        format!("{ap:?} is not an access point name (3 to 50 of a-z 0-9 -)"),
+                    ));
+                }
+            }
+            if let Some(from) = &p.copy_from {
+                if !scenario.buckets.iter().any(|b| &b.get_ref().name == from) {
+                    return Err(here(
+                        "copy_from",
+                        format!("no bucket named {from:?} is declared"),
+                    ));
+                }
+            }
             if !["uniform", "recent", "skewed"].contains(&p.read.as_str()) {
                 return Err(here(
                     "read",
@@ -442,6 +511,9 @@ impl Scenario {
 }
 
 /// Why a string is not an AWS account ID (12 digits), if it is not.
+/// The values of `buckets[].encryption`.
+pub const ENCRYPTIONS: [&str; 4] = ["sse-kms", "dsse-kms", "sse-s3", "sse-c"];
+
 pub fn account_problem(account: &str) -> Option<&'static str> {
     (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()))
         .then_some("is not an account ID (12 digits)")

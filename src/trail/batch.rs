@@ -1,7 +1,7 @@
 //! What the parallel pass hands to the barrier: compact events in a worker's symbols, merged
 //! without locks, then renumbered canonically and sorted ([`Batch::into_events`]).
 
-use super::records::{CallRec, KmsRec, NonKmsWrite, S3Rec};
+use super::records::{CallRec, KmsRec, NonKms, S3Rec};
 use crate::intern::{Interner, Remap, Sym};
 use crate::summary::Summary;
 use rayon::prelude::*;
@@ -13,8 +13,9 @@ pub struct Events {
     pub s3: Vec<S3Rec>,
     /// Every symmetric KMS call, S3's and other callers', when the config keeps them.
     pub calls: Vec<CallRec>,
-    /// Writes filtered as not SSE-KMS, kept so that reads of their objects are too.
-    pub non_kms: Vec<NonKmsWrite>,
+    /// Requests that are not SSE-KMS, counted once in the join, and their writes kept so that
+    /// reads of their objects are set apart too.
+    pub non_kms: Vec<NonKms>,
 }
 
 impl Events {

@@ -3,7 +3,7 @@
 
 use super::config::AnalyzeConfig;
 use super::filter;
-use super::records::{CallRec, KmsRec, NonKmsWrite, S3Rec};
+use super::records::{CallRec, KmsRec, NonKms, S3Rec};
 use super::Batch;
 use crate::event::{self, Event, NotUsed};
 use crate::intern::{Interner, Sym};
@@ -253,15 +253,26 @@ impl RecordReader<'_, '_, '_> {
         match event::parse_with(text, self.cfg.keep_calls) {
             Ok(ev) => self.event(ev),
             Err(NotUsed::Filtered(reason)) => self.batch.summary.filter(reason),
-            Err(NotUsed::NotSseKmsWrite { time, bucket, key }) => {
-                self.batch.summary.filter(reason::S3_NOT_SSE_KMS);
+            // Counted as filtered in the join, once deduplicated.
+            Err(NotUsed::NotSseKms {
+                time,
+                bucket,
+                key,
+                write,
+                event_id: id,
+                shared_event_id,
+            }) => {
                 let strings = &mut self.batch.strings;
-                let write = NonKmsWrite {
+                let mut sym = |s: Option<String>| s.map_or(Sym::NONE, |s| strings.intern(&s));
+                let request = NonKms {
                     time,
-                    bucket: strings.intern(&bucket),
-                    key: strings.intern(&key),
+                    bucket: sym(bucket),
+                    key: sym(key),
+                    write,
+                    id: event_id(&id),
+                    shared: shared_event_id.as_deref().map_or(0, event_id),
                 };
-                self.batch.events.non_kms.push(write);
+                self.batch.events.non_kms.push(request);
             }
             Err(NotUsed::Rejected(reason, message)) => {
                 let location = format!("record {} at byte {offset}", self.index);

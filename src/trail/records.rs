@@ -151,16 +151,22 @@ impl CallRec {
     }
 }
 
-/// A write the trail shows was not SSE-KMS (SSE-S3, SSE-C): it is not an S3Rec, but it says
-/// that reads of its object until the next SSE-KMS write cause no KMS call either.
+/// An S3 request the trail shows is not SSE-KMS (SSE-S3, SSE-C): not an S3Rec, but kept to be
+/// counted once (deduplicated like every event) and, for a write, to say that reads of its
+/// object until the next SSE-KMS write cause no KMS call either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NonKmsWrite {
+pub struct NonKms {
     pub time: i64,
     pub bucket: Sym,
     pub key: Sym,
+    /// A successful write (it set the object's encryption).
+    pub write: bool,
+    /// [`event_id`](super::read::event_id) of its `eventID` and `sharedEventID` (0: none).
+    pub id: u128,
+    pub shared: u128,
 }
 
-impl NonKmsWrite {
+impl NonKms {
     /// Renumbers its symbols through `r`.
     pub fn remap(&mut self, r: &Remap) {
         self.bucket = r.apply(self.bucket);

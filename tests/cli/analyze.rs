@@ -199,6 +199,7 @@ fn failed_kms_calls_count_and_are_shown_apart() {
         &[],
         KEY_A,
         Some("ThrottlingException"),
+        records::Delivery::to(&who.account),
     );
     recs.push(throttled);
     t.delivered("f.json.gz", &recs);

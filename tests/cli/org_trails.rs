@@ -411,3 +411,99 @@ fn reads_of_sse_s3_objects_and_anonymous_requests_stay_out_of_the_ratio() {
     let check = run_in(&t, &["check", ".", "-q", "--max-calls-per-object", "1.5"]);
     assert_eq!(check.code, 5, "2 calls per SSE-KMS object is over 1.5");
 }
+
+#[test]
+fn callers_without_an_iam_arn_are_matched_by_principal_id_or_counted_unmatched_with_a_reason() {
+    let mut t = Trail::new();
+    let arn = |k: &str| format!("arn:aws:s3:::lake/{k}");
+    // Another account's caller is logged by principal ID, without an ARN, in the S3 request
+    // and in the KMS call S3 made for it (which names S3 in invokedBy).
+    let other_account = |r: &mut serde_json::Map<String, Value>| {
+        let invoked_by = r["userIdentity"].get("invokedBy").cloned();
+        let mut who = serde_json::json!({
+            "type": "AWSAccount",
+            "principalId": "AIDAOTHERACCOUNTCALLER",
+            "accountId": OTHER,
+        });
+        if let Some(by) = invoked_by {
+            who["invokedBy"] = by;
+        }
+        r.insert("userIdentity".into(), who);
+    };
+    let get = edited(
+        &t.s3("etl", 0, "GetObject", "lake/a.parquet", KEY_A, false),
+        other_account,
+    );
+    let decrypt = edited(
+        &t.kms("etl", 2, "Decrypt", &arn("a.parquet"), KEY_A),
+        other_account,
+    );
+    // An Identity Center user's call: no ARN, no principal ID, and no S3 data event for it.
+    let identity_center = edited(&t.kms("etl", 5, "Decrypt", &arn("b.parquet"), KEY_A), |r| {
+        r.insert(
+                "userIdentity".into(),
+                serde_json::json!({
+                    "type": "IdentityCenterUser",
+                    "accountId": "111122223333",
+                    "onBehalfOf": {"userId": "9067-example", "identityStoreArn": "arn:aws:identitystore::111122223333:identitystore/d-1234567890"},
+                    "credentialId": "EXAMPLE",
+                    "invokedBy": "s3.amazonaws.com",
+                }),
+            );
+    });
+    t.delivered("AWSLogs/f.json.gz", &[get, decrypt, identity_center]);
+    let report = t.analyze(&["."]).json();
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["kms_calls"]["Decrypt"], 2, "both calls count: {r:#}");
+    assert_eq!(r["s3_requests"]["GetObject"], 1, "{r:#}");
+    assert_eq!(
+        r["unmatched"]["s3_requests"], 0,
+        "matched by principal ID: {r:#}"
+    );
+    assert_eq!(r["unmatched"]["kms_calls"], 1, "{r:#}");
+    let warnings = report["input"]["warnings"].to_string();
+    assert!(
+        warnings.contains("1 KMS calls name no IAM principal"),
+        "the unmatched call's reason is given: {warnings}"
+    );
+}
+
+#[test]
+fn s3_select_reads_its_object_and_a_restore_calls_no_kms() {
+    let mut t = Trail::new();
+    let arn = |k: &str| format!("arn:aws:s3:::lake/{k}");
+    let renamed = |op: &'static str| {
+        move |r: &mut serde_json::Map<String, Value>| {
+            r.insert("eventName".into(), op.into());
+        }
+    };
+    let recs = vec![
+        t.s3("etl", 0, "PutObject", "lake/a.csv", KEY_A, false),
+        t.kms("etl", 0, "GenerateDataKey", &arn("a.csv"), KEY_A),
+        edited(
+            &t.s3("etl", 10, "GetObject", "lake/a.csv", KEY_A, false),
+            renamed("SelectObjectContent"),
+        ),
+        t.kms("etl", 10, "Decrypt", &arn("a.csv"), KEY_A),
+        edited(
+            &t.s3("etl", 20, "GetObject", "lake/a.csv", KEY_A, false),
+            renamed("RestoreObject"),
+        ),
+    ];
+    t.delivered("AWSLogs/f.json.gz", &recs);
+    let report = t.analyze(&["."]).json();
+    let r = row(&report, "lake", "per_object");
+    assert_eq!(r["s3_requests"]["SelectObjectContent"], 1, "{r:#}");
+    assert_eq!(r["s3_requests"]["total"], 2, "{r:#}");
+    assert_eq!(
+        r["unmatched"]["kms_calls"], 0,
+        "the Decrypt is S3 Select's: {r:#}"
+    );
+    assert_eq!(r["unmatched"]["s3_requests"], 0, "{r:#}");
+    assert_eq!(r["objects"], 1, "{r:#}");
+    assert_eq!(
+        report["input"]["records"]["filtered_out"]["s3_data_event_without_kms"], 1,
+        "RestoreObject keeps the object's data key: {:#}",
+        report["input"]["records"]
+    );
+}

@@ -198,6 +198,23 @@ fn random_scenarios_analyze_to_their_manifests() {
             "scenario {n}:\n{}\n{toml}",
             diffs.join("\n")
         );
+        // Grouped by principal and by KMS key too, on a third of the scenarios each.
+        let grouping = match n % 3 {
+            1 => Some(GroupBy::Principal),
+            2 => Some(GroupBy::KmsKey),
+            _ => None,
+        };
+        if let Some(g) = grouping {
+            cfg.group_by = g;
+            let report = keytrail::reports::calls::analyze(&cfg, &keytrail::trail::Quiet).unwrap();
+            let diffs = keytrail::simulate::expect::differences(&report, &manifest).unwrap();
+            assert!(
+                diffs.is_empty(),
+                "scenario {n}, by {}:\n{}\n{toml}",
+                report.settings.group_by,
+                diffs.join("\n")
+            );
+        }
 
         if !(scenario.trail.s3_data_events && scenario.trail.kms_events) {
             continue;

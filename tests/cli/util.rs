@@ -2,7 +2,7 @@
 //! reading its JSON.
 
 pub use keytrail::envelope::Rng;
-pub use keytrail::simulate::records::{self, Identity, Sse};
+pub use keytrail::simulate::records::{self, Delivery, Identity, ObjectSse, S3Request, Sse};
 pub use serde_json::Value;
 pub use std::io::Write;
 pub use std::path::{Path, PathBuf};
@@ -87,6 +87,7 @@ impl Trail {
             &ctx,
             key,
             None,
+            Delivery::to(&who.account),
         );
         out
     }
@@ -105,23 +106,30 @@ impl Trail {
         let mut out = Vec::new();
         let who = self.who(session);
         let sse = Sse {
+            kind: ObjectSse::SseKms,
             kms_key: kms,
             bucket_key,
-            dsse: false,
+        };
+        let request = S3Request {
+            time: &time(t),
+            region: "us-east-1",
+            op,
+            bucket,
+            bucket_account: &who.account,
+            key,
+            partition_head: "arn:aws:s3:::",
+            sse,
+            copy_source: None,
+            bytes: 100,
+            failure: None,
+            access_point: None,
         };
         records::s3_request(
             &mut out,
             &mut self.rng,
             &who,
-            &time(t),
-            "us-east-1",
-            op,
-            bucket,
-            key,
-            "arn:aws:s3:::",
-            sse,
-            None,
-            100,
+            &request,
+            Delivery::to(&who.account),
         );
         out
     }
@@ -318,9 +326,28 @@ pub fn random_scenario(rng: &mut Rng, n: u64) -> String {
         if coin(rng, 0.5) { "role" } else { "session" },
         30 + rng.below(200)
     );
+    // The shapes of organization trails: delivery to both accounts, skewed KMS records.
+    toml = toml.replacen(
+        "[engine]",
+        &format!(
+            "cross_account_delivery = {}\nkms_skew_secs = {}\n[engine]",
+            coin(rng, 0.4),
+            if coin(rng, 0.3) { rng.below(90) } else { 0 }
+        ),
+        1,
+    );
     let buckets = 1 + rng.below(3);
     for b in 0..buckets {
         toml += &format!("[[buckets]]\nname = \"rt-bucket-{b}\"\n");
+        // Another account's bucket, and mixed encryption.
+        if coin(rng, 0.25) {
+            toml += "account = \"444455556666\"\n";
+        }
+        match rng.below(10) {
+            0 => toml += "encryption = \"sse-s3\"\n",
+            1 => toml += "encryption = \"sse-c\"\n",
+            _ => {}
+        }
         match rng.below(4) {
             0 => toml += "bucket_key = true\n",
             1 => toml += &format!("bucket_key_from_secs = {}\n", rng.below(100)),
@@ -360,6 +387,16 @@ pub fn random_scenario(rng: &mut Rng, n: u64) -> String {
         );
         if coin(rng, 0.15) {
             toml += &format!("bucket_key_header = {}\n", coin(rng, 0.5));
+        }
+        // Refused requests, access points, copies from another bucket.
+        if coin(rng, 0.3) {
+            toml += &format!("error_rate = {:.2}\n", rng.unit() * 0.3);
+        }
+        if coin(rng, 0.2) {
+            toml += "access_point = \"rt-ap\"\n";
+        }
+        if coin(rng, 0.2) {
+            toml += &format!("copy_from = \"rt-bucket-{}\"\n", rng.below(buckets));
         }
     }
     toml
@@ -448,6 +485,7 @@ pub fn burst_trail(t: &mut Trail) {
             &[],
             KEY_A,
             error,
+            Delivery::to(&reader.account),
         );
         records.push(out);
     }
