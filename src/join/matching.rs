@@ -32,6 +32,8 @@ struct Slot {
     bucket: Sym,
     key: Sym,
     requester: Sym,
+    /// S3 refused the request (`errorCode`).
+    refused: bool,
 }
 
 /// The KMS calls matched to one S3 request: at most two (a copy's Decrypt and
@@ -131,6 +133,7 @@ fn slot_groups(s3: &[S3Rec]) -> (ByObject, ByBucket) {
                 bucket,
                 key,
                 requester: r.requester,
+                refused: r.failure != Failure::None,
             });
         };
         match r.op {
@@ -317,7 +320,7 @@ pub fn match_events(kms: &[KmsRec], s3: &[S3Rec], window: i64, object_window: i6
             };
             // A request S3 refused (NoSuchKey, AccessDenied, ...) caused no KMS call that
             // succeeded; a failed call (throttled, denied) can be the cause of its refusal.
-            if call.failure == Failure::None && s3[slot.s3 as usize].failure != Failure::None {
+            if slot.refused && call.failure == Failure::None {
                 continue;
             }
             if call.mode == Mode::BucketKey {
@@ -388,6 +391,7 @@ mod tests {
                 bucket: Sym(next(3)),
                 key: Sym(next(40)),
                 requester: Sym(next(3)),
+                refused: false,
             })
             .collect();
         let ids = |group: &[Slot]| {

@@ -202,7 +202,7 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
         let monthly = acc.requests as f64 * month;
         let request_usd = charge(monthly);
         let keys_owned = owned.get(account).map_or(0, |k| k.len());
-        let key_usd = keys_owned as f64 * prices.key_per_month;
+        let key_usd = keys_owned as f64 * prices.customer_key_per_month();
         let share = |n: u64| {
             if acc.requests == 0 {
                 0.0

@@ -273,3 +273,39 @@ fn traffic_whose_kms_events_are_missing_gets_no_what_if_and_a_note() {
     );
     assert!(line(&cost, "account", ACCOUNT)["what_if"].is_null());
 }
+
+#[test]
+fn the_first_two_rotations_of_each_customer_managed_key_are_charged_as_assumed() {
+    let mut t = Trail::new();
+    cost_trail(&mut t);
+    let key_usd = |rotations: &str| {
+        let cost = report(
+            &t,
+            "cost",
+            &[
+                "AWSLogs",
+                "--aws-managed-key",
+                KEY_B,
+                "--key-rotations",
+                rotations,
+            ],
+        );
+        assert_eq!(
+            cost["prices"]["key_rotations_assumed"],
+            rotations.parse::<u64>().unwrap()
+        );
+        let notes = cost["notes"].to_string();
+        assert!(notes.contains("--key-rotations"), "{notes}");
+        (
+            line(&cost, "account", ACCOUNT)["key_usd"].as_f64().unwrap(),
+            line(&cost, "kms_key", KEY_A)["key_usd"].as_f64().unwrap(),
+            line(&cost, "kms_key", KEY_B)["key_usd"].as_f64().unwrap(),
+        )
+    };
+    // Two customer managed keys: $1 each, plus $1 for each of the first two rotations; the
+    // AWS managed key costs nothing however often it rotates.
+    assert_eq!(key_usd("0"), (2.0, 1.0, 0.0));
+    assert_eq!(key_usd("1"), (4.0, 2.0, 0.0));
+    assert_eq!(key_usd("2"), (6.0, 3.0, 0.0));
+    assert_eq!(key_usd("7"), (6.0, 3.0, 0.0));
+}
