@@ -63,6 +63,12 @@ reasons! {
     FileSkipped HIDDEN_FILE = "hidden_file";
     /// A delivered file whose path date is two days or more outside `--since`/`--until` (a file holds events of the day before its date, and deliveries run late).
     FileSkipped OUT_OF_TIME_RANGE = "path_date_outside_since_until";
+    /// A delivered file under an account's folder (`AWSLogs/[o-org/]ACCOUNT/CloudTrail/`) that
+    /// `--account` does not name.
+    FileSkipped PATH_ACCOUNT_NOT_ASKED = "path_account_not_asked_for";
+    /// A delivered file under a Region's folder (`CloudTrail/REGION/`) that `--region` does not
+    /// name.
+    FileSkipped PATH_REGION_NOT_ASKED = "path_region_not_asked_for";
 
     /// The file or directory could not be opened or read.
     FileProblem UNREADABLE = "unreadable";

@@ -38,6 +38,19 @@ pub struct Bytes {
     pub decoded: u64,
 }
 
+/// What reading from S3 took: the requests made, the objects listed, and the folders never
+/// listed because their path ruled them out (by the reasons files are skipped by).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct S3Summary {
+    /// LIST calls, one a folder (a folder of more than 1,000 keys takes more than one page).
+    pub list_requests: u64,
+    /// GET requests that returned (retries of one GET are not counted apart).
+    pub get_requests: u64,
+    /// Objects listed to be read.
+    pub objects: u64,
+    pub prefixes_pruned: Reasons,
+}
+
 /// One problem with the input, named by file and place.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
@@ -74,6 +87,9 @@ pub struct Summary {
     /// The first [`PROBLEMS_KEPT`] problems in (file, location) order: the same ones whatever
     /// the thread count, and a bounded number whatever the input.
     pub problems: Vec<Problem>,
+    /// Reading from S3, when an input was an `s3://` URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Summary>,
 }
 
 /// Problems kept in a summary (all are counted).
@@ -138,6 +154,13 @@ impl Summary {
         self.problems_total += other.problems_total;
         self.problems.extend(other.problems);
         self.prune_problems();
+        if let Some(o) = other.s3 {
+            let s = self.s3.get_or_insert_with(S3Summary::default);
+            s.list_requests += o.list_requests;
+            s.get_requests += o.get_requests;
+            s.objects += o.objects;
+            merge_reasons(&mut s.prefixes_pruned, o.prefixes_pruned);
+        }
     }
 
     pub fn filtered_total(&self) -> u64 {

@@ -147,16 +147,19 @@ fn analyze_after_help() -> String {
 /// every event, and how to run.
 #[derive(Debug, Args)]
 pub struct TrailArgs {
-    /// Trail files or directories (walked recursively, in sorted order); `-` reads stdin.
+    /// Trail files or directories (walked recursively, in sorted order); `-` reads stdin;
+    /// `s3://BUCKET[/PREFIX]` lists and reads the objects under a prefix (needs s3:ListBucket
+    /// and s3:GetObject).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Keep events logged in this AWS account (recipientAccountId; cost and quota then count
-    /// each call in its caller's account).
+    /// each call in its caller's account). Delivered files of other accounts (and, in S3,
+    /// their whole prefixes) are not read.
     #[arg(long, value_name = "ID", help_heading = "Filters")]
     pub account: Vec<String>,
 
-    /// Keep events of this Region.
+    /// Keep events of this Region. Delivered files of other Regions are not read.
     #[arg(long, value_name = "REGION", help_heading = "Filters")]
     pub region: Vec<String>,
 
@@ -207,6 +210,26 @@ pub struct TrailArgs {
     #[arg(long, value_name = "RATIO", default_value_t = crate::source::decode::DEFAULT_MAX_RATIO,
           help_heading = "Run")]
     pub max_ratio: u64,
+
+    /// An S3-compatible endpoint for s3:// inputs (path-style requests; http:// allowed)
+    /// [default: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS].
+    #[arg(long, value_name = "URL", help_heading = "S3")]
+    pub endpoint_url: Option<String>,
+
+    /// The profile of the shared config and credentials files to read s3:// inputs with
+    /// [default: AWS_PROFILE; credentials otherwise come from the environment, web identity,
+    /// container or instance metadata].
+    #[arg(long, value_name = "NAME", help_heading = "S3")]
+    pub profile: Option<String>,
+
+    /// Read from requester-pays buckets (the requester pays for requests and transfer).
+    #[arg(long, help_heading = "S3")]
+    pub request_payer: bool,
+
+    /// S3 GETs in flight at once.
+    #[arg(long, value_name = "N", default_value_t = crate::source::s3::DEFAULT_CONCURRENCY,
+          value_parser = clap::value_parser!(u64).range(1..=1024), help_heading = "S3")]
+    pub s3_requests: u64,
 }
 
 /// Where and how a report is written.

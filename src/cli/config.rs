@@ -9,6 +9,7 @@ use crate::pricing::{Prices, Quotas};
 use crate::render::{sanitize::visible, Format};
 use crate::reports::check::Thresholds;
 use crate::source::decode::Limits;
+use crate::source::s3::{S3Settings, S3Url};
 use crate::trail::config::{AnalyzeConfig, Filters, GroupBy, InputSpec};
 use anyhow::{bail, Context};
 use std::io::IsTerminal;
@@ -79,17 +80,17 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
 
     /// The configuration every trail-reading command shares.
     fn try_from(args: &TrailArgs) -> anyhow::Result<AnalyzeConfig> {
-        let inputs = args
-            .paths
-            .iter()
-            .map(|p| {
-                if p.as_os_str() == "-" {
-                    InputSpec::Stdin
-                } else {
-                    InputSpec::Path(p.clone())
-                }
-            })
-            .collect::<Vec<_>>();
+        let mut inputs = Vec::new();
+        for p in &args.paths {
+            let text = p.to_string_lossy();
+            inputs.push(if p.as_os_str() == "-" {
+                InputSpec::Stdin
+            } else if let Some(url) = S3Url::parse(&text) {
+                InputSpec::S3(url.map_err(|e| UsageError(e.to_string()))?)
+            } else {
+                InputSpec::Path(p.clone())
+            });
+        }
         if inputs.iter().filter(|i| **i == InputSpec::Stdin).count() > 1 {
             bail!(UsageError("`-` (stdin) can be given once".into()));
         }
@@ -113,6 +114,12 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
         }
         let stderr_tty = std::io::stderr().is_terminal();
         Ok(AnalyzeConfig {
+            s3: S3Settings {
+                endpoint_url: args.endpoint_url.clone(),
+                profile: args.profile.clone(),
+                requester_pays: args.request_payer,
+                concurrency: args.s3_requests as usize,
+            },
             inputs,
             filters: Filters {
                 since: args.since,

@@ -40,6 +40,10 @@ pub fn read_trail<T: Send>(
             eprintln!("keytrail: interrupted; no report written");
             Err(ExitCode::Interrupted)
         }
+        Err(Stopped::S3(e)) => {
+            eprintln!("keytrail: error: {}", visible(&e.to_string()));
+            Err(ExitCode::Failure)
+        }
     }
 }
 

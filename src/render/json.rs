@@ -41,6 +41,7 @@ pub fn value(report: &Report) -> Value {
             "bytes": s.bytes,
             "records": s.records,
             "documents_skipped": s.documents_skipped,
+            "s3": s.s3,
             "s3_data_events": report.s3_data_events,
             "time_span": {"first": time(s.first_time), "last": time(s.last_time)},
             "warnings": report.warnings,
@@ -71,6 +72,7 @@ pub fn input_value(s: &crate::summary::Summary) -> Value {
         "bytes": s.bytes,
         "records": s.records,
         "documents_skipped": s.documents_skipped,
+        "s3": s.s3,
         "time_span": {"first": time(s.first_time), "last": time(s.last_time)},
         "problems": {
             "total": s.problems_total,

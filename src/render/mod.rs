@@ -319,6 +319,19 @@ pub fn input_lines(s: &Summary) -> Vec<String> {
         "bytes: {} read, {} of JSON",
         s.bytes.read, s.bytes.decoded
     ));
+    if let Some(s3) = &s.s3 {
+        lines.push(format!(
+            "s3: {} objects listed with {} LIST requests, {} GET requests{}",
+            s3.objects,
+            s3.list_requests,
+            s3.get_requests,
+            if s3.prefixes_pruned.is_empty() {
+                String::new()
+            } else {
+                format!("; prefixes not listed: {}", join(&s3.prefixes_pruned))
+            }
+        ));
+    }
     lines.push(format!(
         "records: {} read = {} used + {} filtered out + {} rejected",
         s.records.read,

@@ -1,10 +1,11 @@
-//! Finding the inputs and decoding them: the directory walk, path-based skipping, reading,
-//! decompression ([`decode`]), framing ([`frame`]), the fast value scanner ([`scan`]) and the
-//! byte classifier it shares with the record index ([`classify`]).
+//! Finding the inputs and decoding them: the directory walk and S3 listing ([`s3`]), path-based
+//! skipping, reading, decompression ([`decode`]), framing ([`frame`]), the fast value scanner
+//! ([`scan`]) and the byte classifier it shares with the record index ([`classify`]).
 
 pub mod classify;
 pub mod decode;
 pub mod frame;
+pub mod s3;
 pub mod scan;
 
 use crate::reason;
@@ -20,13 +21,22 @@ pub enum InputSpec {
     Path(PathBuf),
     /// Standard input (`-`).
     Stdin,
+    /// Every object under an S3 prefix (`s3://bucket/prefix`), listed by the delivered layout.
+    S3(s3::S3Url),
+}
+
+/// Where one input's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Stdin,
+    S3(s3::S3Object),
 }
 
 /// One input to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
-    /// `None` for standard input.
-    pub path: Option<PathBuf>,
+    pub origin: Origin,
     /// Size in bytes as stored, when known (0 for stdin).
     pub size: u64,
 }
@@ -34,50 +44,67 @@ pub struct Input {
 impl Input {
     /// The name used in messages and reports.
     pub fn display(&self) -> String {
-        match &self.path {
-            Some(p) => p.display().to_string(),
-            None => "<stdin>".to_string(),
+        match &self.origin {
+            Origin::File(p) => p.display().to_string(),
+            Origin::Stdin => "<stdin>".to_string(),
+            Origin::S3(o) => o.to_string(),
         }
     }
 
-    /// Reads the whole input as stored into `buf` (cleared first).
+    /// Reads the whole input as stored into `buf` (cleared first). S3 objects are read by
+    /// [`s3::S3Reader`], many at a time, not here.
     pub fn read_into(&self, buf: &mut Vec<u8>) -> std::io::Result<()> {
         buf.clear();
-        match &self.path {
-            Some(p) => {
+        match &self.origin {
+            Origin::File(p) => {
                 let mut f = std::fs::File::open(p)?;
                 if let Ok(m) = f.metadata() {
                     buf.reserve(m.len() as usize);
                 }
                 f.read_to_end(buf)?;
             }
-            None => {
+            Origin::Stdin => {
                 std::io::stdin().lock().read_to_end(buf)?;
+            }
+            Origin::S3(o) => {
+                return Err(std::io::Error::other(format!(
+                    "{o} is read by the S3 reader, not as a file"
+                )))
             }
         }
         Ok(())
     }
 }
 
+/// What a path alone can rule out: the delivered layout
+/// (`AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`) names each file's account, Region
+/// and delivery date, so `--account`, `--region` and `--since`/`--until` skip files (and, in an
+/// S3 listing, whole prefixes) without reading them. Records are filtered by the same options
+/// as well, so what is skipped here could not have been used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prune {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
 /// Lists the inputs in a stable order: as given, each directory walked in sorted order.
 /// Files the path alone shows are not trail logs are counted in `summary` and left out;
 /// directories that cannot be walked are recorded as problems.
-pub fn discover(
-    specs: &[InputSpec],
-    since: Option<i64>,
-    until: Option<i64>,
-    summary: &mut Summary,
-) -> Vec<Input> {
+pub fn discover(specs: &[InputSpec], prune: &Prune, summary: &mut Summary) -> Vec<Input> {
     let mut inputs = Vec::new();
     for spec in specs {
         let root = match spec {
             InputSpec::Stdin => {
                 inputs.push(Input {
-                    path: None,
+                    origin: Origin::Stdin,
                     size: 0,
                 });
                 continue;
             }
+            // Listed by the S3 reader.
+            InputSpec::S3(_) => continue,
             InputSpec::Path(p) => p,
         };
         let walker = walkdir::WalkDir::new(root)
@@ -112,14 +139,14 @@ pub fn discover(
             // A file named on the command line is read whatever its name; only what a walk
             // finds is skipped by name.
             if entry.depth() > 0 {
-                if let Some(why) = skip_reason(path, since, until) {
+                if let Some(why) = skip_reason(path, prune) {
                     summary.skip_file(why);
                     continue;
                 }
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             inputs.push(Input {
-                path: Some(path.to_path_buf()),
+                origin: Origin::File(path.to_path_buf()),
                 size,
             });
         }
@@ -138,31 +165,104 @@ fn strip_path_from_walk_error(e: &walkdir::Error) -> String {
 }
 
 /// Why a file found by a walk is not read, from its path alone.
-fn skip_reason(path: &Path, since: Option<i64>, until: Option<i64>) -> Option<&'static str> {
-    let mut components = Vec::new();
-    for c in path.components() {
-        let s = c.as_os_str().to_string_lossy();
-        match s.as_ref() {
+fn skip_reason(path: &Path, prune: &Prune) -> Option<&'static str> {
+    let parts: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    path_skip(&parts, prune, false)
+}
+
+/// Why a file (or, with `dir`, every file under a folder) is not read, from its path's
+/// components alone: the same rule for a local walk and an S3 listing, so both read the same
+/// files.
+pub fn path_skip(parts: &[&str], prune: &Prune, dir: bool) -> Option<&'static str> {
+    for p in parts {
+        match *p {
             "CloudTrail-Digest" => return Some(reason::DIGEST_FILE),
             "CloudTrail-Insight" => return Some(reason::INSIGHTS_FILE),
             "CloudTrail-Lake" => return Some(reason::LAKE_RESULT),
             _ => {}
         }
-        components.push(s.into_owned());
     }
-    if path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-    {
-        return Some(reason::HIDDEN_FILE);
+    // The folders above a file (all of them for a folder).
+    let folders = if dir {
+        parts
+    } else {
+        if parts.last().is_some_and(|n| n.starts_with('.')) {
+            return Some(reason::HIDDEN_FILE);
+        }
+        &parts[..parts.len().saturating_sub(1)]
+    };
+    let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    // AWSLogs/ACCOUNT/ or AWSLogs/o-ORG/ACCOUNT/.
+    let account = folders.iter().rposition(|p| *p == "AWSLogs").and_then(|i| {
+        let next = folders.get(i + 1)?;
+        if next.starts_with("o-") {
+            folders.get(i + 2).copied()
+        } else {
+            Some(*next)
+        }
+    });
+    if let Some(a) = account.filter(|a| is_account(a)) {
+        if !prune.accounts.is_empty() && !prune.accounts.iter().any(|x| x == a) {
+            return Some(reason::PATH_ACCOUNT_NOT_ASKED);
+        }
     }
-    let date = path_date(&components)?;
-    let day = 86_400;
-    let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-    // The path date is the delivery date: a file holds events from the day before it and
-    // earlier that day. Keep one more day of margin on each side for late deliveries.
-    let too_old = since.is_some_and(|s| start + 2 * day <= s);
-    let too_new = until.is_some_and(|u| start - 2 * day >= u);
+    let Some(ct) = folders.iter().rposition(|p| *p == "CloudTrail") else {
+        // Not the delivered layout: a date anywhere in the path still tells the day.
+        if dir {
+            return None;
+        }
+        let owned: Vec<String> = folders.iter().map(|s| s.to_string()).collect();
+        let date = path_date(&owned)?;
+        let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+        return outside_days(start, start + DAY, prune);
+    };
+    let region = folders.get(ct + 1)?;
+    if !prune.regions.is_empty() && !prune.regions.iter().any(|r| r == region) {
+        return Some(reason::PATH_REGION_NOT_ASKED);
+    }
+    // YYYY[/MM[/DD]] after the Region: the days the folder covers.
+    let number = |i: usize, n: usize| -> Option<u32> {
+        let s = folders.get(ct + 2 + i)?;
+        (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let year = number(0, 4)? as i32;
+    let (first, next) = match (number(1, 2), number(2, 2)) {
+        (Some(m), Some(d)) => {
+            let first = NaiveDate::from_ymd_opt(year, m, d)?;
+            (first, first.succ_opt()?)
+        }
+        (Some(m), None) => {
+            let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+            let next = if m == 12 {
+                NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+            } else {
+                NaiveDate::from_ymd_opt(year, m + 1, 1)?
+            };
+            (first, next)
+        }
+        _ => (
+            NaiveDate::from_ymd_opt(year, 1, 1)?,
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
+        ),
+    };
+    let ts = |d: NaiveDate| Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp());
+    outside_days(ts(first)?, ts(next)?, prune)
+}
+
+const DAY: i64 = 86_400;
+
+/// Whether delivery dates in `[first, next)` (day starts, in seconds) hold no event between
+/// `--since` and `--until`: a file holds events from the day before its date and earlier that
+/// day; one more day of margin on each side covers late deliveries.
+fn outside_days(first: i64, next: i64, prune: &Prune) -> Option<&'static str> {
+    let too_old = prune.since.is_some_and(|s| next + DAY <= s);
+    let too_new = prune.until.is_some_and(|u| first - 2 * DAY >= u);
     (too_old || too_new).then_some(reason::OUT_OF_TIME_RANGE)
 }
 
@@ -189,25 +289,97 @@ mod tests {
     #[test]
     fn digest_and_insights_folders_are_skipped_by_path() {
         let p = Path::new("AWSLogs/1/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz");
-        assert_eq!(skip_reason(p, None, None), Some(reason::DIGEST_FILE));
+        assert_eq!(skip_reason(p, &Prune::default()), Some(reason::DIGEST_FILE));
         let p = Path::new("AWSLogs/o-1/1/CloudTrail-Insight/us-east-1/2024/01/01/x.json.gz");
-        assert_eq!(skip_reason(p, None, None), Some(reason::INSIGHTS_FILE));
+        assert_eq!(
+            skip_reason(p, &Prune::default()),
+            Some(reason::INSIGHTS_FILE)
+        );
+    }
+
+    fn window(since: Option<&str>, until: Option<&str>) -> Prune {
+        Prune {
+            since: since.map(t),
+            until: until.map(t),
+            ..Prune::default()
+        }
     }
 
     #[test]
     fn path_dates_skip_files_with_a_day_of_margin() {
         let p = Path::new("AWSLogs/1/CloudTrail/us-east-1/2024/01/10/x.json.gz");
-        let since = Some(t("2024-01-11T12:00:00Z"));
+        let since = window(Some("2024-01-11T12:00:00Z"), None);
         assert_eq!(
-            skip_reason(p, since, None),
+            skip_reason(p, &since),
             None,
             "the next day's events may be in it"
         );
-        let since = Some(t("2024-01-12T00:00:00Z"));
-        assert_eq!(skip_reason(p, since, None), Some(reason::OUT_OF_TIME_RANGE));
-        let until = Some(t("2024-01-09T00:00:00Z"));
-        assert_eq!(skip_reason(p, None, until), None);
-        let until = Some(t("2024-01-08T00:00:00Z"));
-        assert_eq!(skip_reason(p, None, until), Some(reason::OUT_OF_TIME_RANGE));
+        let since = window(Some("2024-01-12T00:00:00Z"), None);
+        assert_eq!(skip_reason(p, &since), Some(reason::OUT_OF_TIME_RANGE));
+        let until = window(None, Some("2024-01-09T00:00:00Z"));
+        assert_eq!(skip_reason(p, &until), None);
+        let until = window(None, Some("2024-01-08T00:00:00Z"));
+        assert_eq!(skip_reason(p, &until), Some(reason::OUT_OF_TIME_RANGE));
+        // Outside the layout, a date anywhere in the path still counts.
+        let p = Path::new("exports/2024/01/10/x.json.gz");
+        let since = window(Some("2024-01-12T00:00:00Z"), None);
+        assert_eq!(skip_reason(p, &since), Some(reason::OUT_OF_TIME_RANGE));
+    }
+
+    /// A folder is pruned only when every file under it would be skipped: walking the folders
+    /// of a tree of every day of two years, no file of a kept folder... and no file of a pruned
+    /// folder is kept by the file rule.
+    #[test]
+    fn pruning_a_folder_agrees_with_skipping_each_of_its_files() {
+        let prune = Prune {
+            since: Some(t("2024-02-27T00:00:00Z")),
+            until: Some(t("2024-03-02T00:00:00Z")),
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into()],
+        };
+        let mut day = NaiveDate::from_ymd_opt(2023, 12, 1).unwrap();
+        let mut kept = 0;
+        while day < NaiveDate::from_ymd_opt(2024, 5, 1).unwrap() {
+            for account in ["111122223333", "444455556666"] {
+                for region in ["eu-west-1", "us-east-1"] {
+                    let y = day.format("%Y").to_string();
+                    let m = day.format("%m").to_string();
+                    let d = day.format("%d").to_string();
+                    let file = [
+                        "AWSLogs",
+                        "o-abcdefghij",
+                        account,
+                        "CloudTrail",
+                        region,
+                        &y,
+                        &m,
+                        &d,
+                        "f.json.gz",
+                    ];
+                    let skipped = path_skip(&file, &prune, false);
+                    for depth in 2..file.len() {
+                        if path_skip(&file[..depth], &prune, true).is_some() {
+                            assert!(skipped.is_some(), "{file:?} pruned at {depth} but kept");
+                        }
+                    }
+                    kept += usize::from(skipped.is_none());
+                }
+            }
+            day = day.succ_opt().unwrap();
+        }
+        // 2024-02-26 .. 2024-03-03: the margins of a day on each side.
+        assert_eq!(kept, 7);
+        let digest = ["AWSLogs", "111122223333", "CloudTrail-Digest"];
+        assert_eq!(path_skip(&digest, &prune, true), Some(reason::DIGEST_FILE));
+        let other = ["AWSLogs", "444455556666"];
+        assert_eq!(
+            path_skip(&other, &prune, true),
+            Some(reason::PATH_ACCOUNT_NOT_ASKED)
+        );
+        let region = ["AWSLogs", "111122223333", "CloudTrail", "us-east-1"];
+        assert_eq!(
+            path_skip(&region, &prune, true),
+            Some(reason::PATH_REGION_NOT_ASKED)
+        );
     }
 }

@@ -122,6 +122,8 @@ pub struct AnalyzeConfig {
     pub print_problems: bool,
     /// Keep every symmetric KMS call, other callers' too, for cost and quota reports.
     pub keep_calls: bool,
+    /// How `s3://` inputs are reached.
+    pub s3: crate::source::s3::S3Settings,
 }
 
 impl AnalyzeConfig {
@@ -139,6 +141,7 @@ impl AnalyzeConfig {
             progress: false,
             print_problems: false,
             keep_calls: false,
+            s3: Default::default(),
         }
     }
 }

@@ -16,9 +16,10 @@ pub mod read;
 pub mod records;
 
 pub use batch::{Batch, Events};
-pub use read::{read_bytes, read_input, Windows, CHUNK_BYTES};
+pub use read::{read_bytes, read_input, read_object, Windows, CHUNK_BYTES};
 
-use crate::source::{self, Input};
+use crate::source::s3::{S3Error, S3Reader, S3Url};
+use crate::source::{self, Input, InputSpec, Origin, Prune};
 use crate::summary::{Problem, Summary};
 use config::AnalyzeConfig;
 use rayon::prelude::*;
@@ -33,6 +34,9 @@ pub enum Stopped {
     /// The observer asked to stop (Ctrl-C, in the CLI).
     #[error("interrupted")]
     Interrupted,
+    /// An `s3://` input could not be listed (or its client configured).
+    #[error(transparent)]
+    S3(#[from] crate::source::s3::S3Error),
 }
 
 /// Something that watches the run (the progress bar, in the CLI), and may cancel it.
@@ -61,12 +65,49 @@ pub fn run_with<T: Send>(
     then: impl FnOnce(Batch) -> T + Send,
 ) -> Result<T, Stopped> {
     let mut discovered = Summary::default();
-    let inputs = source::discover(
-        &cfg.inputs,
-        cfg.filters.since,
-        cfg.filters.until,
-        &mut discovered,
-    );
+    let prune = Prune {
+        since: cfg.filters.since,
+        until: cfg.filters.until,
+        accounts: cfg.filters.accounts.clone(),
+        regions: cfg.filters.regions.clone(),
+    };
+    let mut inputs = source::discover(&cfg.inputs, &prune, &mut discovered);
+    // S3 prefixes are listed before reading, so the progress bar knows the bytes to come.
+    let urls: Vec<&S3Url> = cfg
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            InputSpec::S3(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    let reader = if urls.is_empty() {
+        None
+    } else {
+        observer.stage("listing S3 objects");
+        let reader = S3Reader::new(cfg.s3.clone())?;
+        for url in urls {
+            // A prefix that cannot be listed is a problem of that input, as a directory that
+            // cannot be walked is; the run goes on with the others.
+            match reader.list(url, &prune, &mut discovered) {
+                Ok(objects) => inputs.extend(objects.into_iter().map(|(object, size)| Input {
+                    origin: Origin::S3(object),
+                    size,
+                })),
+                Err(S3Error::List { url, message }) => {
+                    discovered.file_problem(crate::reason::UNREADABLE);
+                    discovered.add_problem(Problem {
+                        file: url,
+                        location: String::new(),
+                        reason: crate::reason::UNREADABLE.into(),
+                        message: format!("cannot list: {message}"),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(reader)
+    };
     if cfg.strict {
         if let Some(p) = discovered.problems.first() {
             return Err(Stopped::Strict(p.clone()));
@@ -80,30 +121,85 @@ pub fn run_with<T: Send>(
     let stop = AtomicBool::new(false);
     // Largest inputs first, so the last ones a worker starts are small and the workers finish
     // together (an input is never split). The report does not depend on the order.
-    let mut by_size: Vec<&Input> = inputs.iter().collect();
+    let (mut by_size, remote): (Vec<&Input>, Vec<&Input>) = inputs
+        .iter()
+        .partition(|i| !matches!(i.origin, Origin::S3(_)));
     by_size.sort_by_key(|i| std::cmp::Reverse(i.size));
-    let work = || {
+    let halted = || stop.load(Ordering::Relaxed) || observer.cancelled();
+    // One input into a batch, its problems reported as they are met.
+    let fold_one = |batch: &mut Batch, size: u64, read: &dyn Fn(&mut Batch)| {
+        let before = batch.summary.problems.len();
+        read(batch);
+        for p in &batch.summary.problems[before..] {
+            observer.problem(p);
+            if cfg.strict {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        observer.input_done(size);
+        batch.summary.prune_problems();
+    };
+    let local = || {
         by_size
             .par_iter()
             // One input per task, so an idle worker can take any input not yet started: an
             // input cannot be split, and a worker left with two at the end doubles the tail.
             .with_max_len(1)
             .fold(Batch::default, |mut batch, &input| {
-                if !stop.load(Ordering::Relaxed) && !observer.cancelled() {
-                    let before = batch.summary.problems.len();
-                    read_input(input, cfg, &mut batch, &|| observer.cancelled());
-                    for p in &batch.summary.problems[before..] {
-                        observer.problem(p);
-                        if cfg.strict {
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    observer.input_done(input.size);
-                    batch.summary.prune_problems();
+                if !halted() {
+                    fold_one(&mut batch, input.size, &|b| {
+                        read_input(input, cfg, b, &|| observer.cancelled())
+                    });
                 }
                 batch
             })
             .reduce(Batch::default, Batch::merge)
+    };
+    // S3 objects arrive as their GETs complete, many in flight; any worker decodes the next.
+    let s3 = |reader: &S3Reader| {
+        let objects: Vec<source::s3::S3Object> = remote
+            .iter()
+            .filter_map(|i| match &i.origin {
+                Origin::S3(o) => Some(o.clone()),
+                _ => None,
+            })
+            .collect();
+        let sizes: std::collections::HashMap<&source::s3::S3Object, u64> = remote
+            .iter()
+            .filter_map(|i| match &i.origin {
+                Origin::S3(o) => Some((o, i.size)),
+                _ => None,
+            })
+            .collect();
+        let (tx, rx) = std::sync::mpsc::sync_channel(cfg.s3.concurrency.max(1));
+        std::thread::scope(|scope| {
+            scope.spawn(|| reader.fetch(objects, &halted, tx));
+            rx.into_iter()
+                .par_bridge()
+                .fold(Batch::default, |mut batch, (object, got)| {
+                    if !halted() {
+                        let size = sizes.get(&object).copied().unwrap_or(0);
+                        fold_one(&mut batch, size, &|b| {
+                            read_object(&object, &got, cfg, b, &|| observer.cancelled())
+                        });
+                    }
+                    batch
+                })
+                .reduce(Batch::default, Batch::merge)
+        })
+    };
+    let work = || match &reader {
+        None => local(),
+        Some(reader) => {
+            let (a, b) = rayon::join(local, || s3(reader));
+            let mut batch = Batch::merge(a, b);
+            // The listing's counts join these at the barrier.
+            batch.summary.s3 = Some(crate::summary::S3Summary {
+                get_requests: reader.counters.get_requests.load(Ordering::Relaxed),
+                ..Default::default()
+            });
+            batch
+        }
     };
     // The barrier runs in the same pool, so --threads bounds it too.
     let finish = |mut batch: Batch| -> Result<T, Stopped> {

@@ -56,6 +56,34 @@ pub fn read_input(
     SCRATCH.set((raw, windows));
 }
 
+/// Reads one S3 object's bytes (as fetched) into `batch`, or counts why it could not be read:
+/// a problem named by its `s3://` URL, as an unreadable local file is.
+pub fn read_object(
+    object: &crate::source::s3::S3Object,
+    got: &Result<Vec<u8>, String>,
+    cfg: &AnalyzeConfig,
+    batch: &mut Batch,
+    cancelled: &dyn Fn() -> bool,
+) {
+    let name = object.to_string();
+    match got {
+        Ok(raw) => {
+            let (r, mut windows) = SCRATCH.take();
+            read_bytes(&name, raw, cfg, batch, &mut windows, cancelled);
+            SCRATCH.set((r, windows));
+        }
+        Err(message) => {
+            batch.summary.file_problem(reason::UNREADABLE);
+            batch.summary.add_problem(Problem {
+                file: name,
+                location: String::new(),
+                reason: reason::UNREADABLE.into(),
+                message: format!("cannot read: {message}"),
+            });
+        }
+    }
+}
+
 /// Reads one input's stored bytes into `batch`: decoding, framing, parsing, every problem
 /// named by `name`. `windows` is scratch space, reused between inputs. `cancelled` is polled
 /// between chunks. The fuzz targets drive this function.
@@ -473,7 +501,7 @@ mod tests {
         let path = dir.path().join("gone.json.gz");
         std::fs::write(&path, b"{}").unwrap();
         let input = Input {
-            path: Some(path.clone()),
+            origin: crate::source::Origin::File(path.clone()),
             size: 2,
         };
         std::fs::remove_file(&path).unwrap();

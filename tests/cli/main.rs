@@ -7,6 +7,7 @@ mod cost;
 mod inputs;
 mod org_trails;
 mod quota;
+mod s3;
 mod simulate;
 mod snapshots;
 mod util;

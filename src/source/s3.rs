@@ -1,0 +1,538 @@
+//! Reading trails where they live: `s3://bucket[/prefix]`, listed by the delivered layout and
+//! read many objects at a time.
+//!
+//! Listing descends the prefix one folder at a time (LIST with a `/` delimiter), and asks
+//! [`path_skip`] of each folder before listing it: `--account`, `--region` and
+//! `--since`/`--until` prune whole accounts, Regions, years, months and days, and Digest,
+//! Insight and Lake folders are never listed. Objects are fetched with a bounded number of GETs
+//! in flight, each one whole into memory (CloudTrail files are small), and handed to the same
+//! decoding as local files; nothing is written anywhere, ever.
+//!
+//! The client is `object_store`'s: SigV4, the credential chain of the environment (keys, web
+//! identity, container and instance metadata), `AWS_ENDPOINT_URL[_S3]`, and retries with
+//! backoff on throttling, timeouts and dropped connections. Shared config and credentials files
+//! (`--profile`, `AWS_PROFILE`) are read here, for the static keys and Region they hold.
+
+use super::{path_skip, Prune};
+use crate::summary::{S3Summary, Summary};
+use futures::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// GETs in flight by default: many small objects are the common case, and each GET waits
+/// mostly on the network.
+pub const DEFAULT_CONCURRENCY: u64 = 32;
+
+/// `s3://bucket[/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Url {
+    pub bucket: String,
+    /// The key prefix, without a leading `/` (empty for the whole bucket).
+    pub prefix: String,
+}
+
+impl S3Url {
+    /// Parses `s3://bucket[/prefix]`; `None` when `text` is not an `s3://` URL at all.
+    pub fn parse(text: &str) -> Option<Result<S3Url, S3Error>> {
+        let rest = text.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        Some(if valid {
+            Ok(S3Url {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            })
+        } else {
+            Err(S3Error::BadUrl(format!(
+                "{text}: {bucket:?} is not a bucket name (3 to 63 of a-z 0-9 . -): \
+                 write s3://BUCKET/PREFIX"
+            )))
+        })
+    }
+}
+
+impl std::fmt::Display for S3Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// One object to read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct S3Object {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl std::fmt::Display for S3Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// What cannot be listed or configured.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot list {url}: {message}")]
+    List { url: String, message: String },
+}
+
+/// How to reach S3: the user's options; the rest comes from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `--endpoint-url`, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`: an S3-compatible
+    /// store (path-style requests; `http://` allowed).
+    pub endpoint_url: Option<String>,
+    /// `--profile`, else `AWS_PROFILE`: a profile of the shared config and credentials files.
+    pub profile: Option<String>,
+    /// `--request-payer`: the requester pays for the requests and the transfer.
+    pub requester_pays: bool,
+    /// GETs in flight.
+    pub concurrency: usize,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        S3Settings {
+            endpoint_url: None,
+            profile: None,
+            requester_pays: false,
+            concurrency: DEFAULT_CONCURRENCY as usize,
+        }
+    }
+}
+
+/// Requests made, counted as they are made.
+#[derive(Debug, Default)]
+pub struct S3Counters {
+    pub list_requests: AtomicU64,
+    pub get_requests: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+/// Lists and reads S3 objects, on a runtime of its own.
+pub struct S3Reader {
+    runtime: tokio::runtime::Runtime,
+    settings: S3Settings,
+    stores: Mutex<HashMap<String, Arc<AmazonS3>>>,
+    pub counters: S3Counters,
+}
+
+impl S3Reader {
+    pub fn new(settings: S3Settings) -> Result<S3Reader, S3Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("keytrail-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| S3Error::Config(format!("cannot start the S3 client: {e}")))?;
+        Ok(S3Reader {
+            runtime,
+            settings,
+            stores: Mutex::new(HashMap::new()),
+            counters: S3Counters::default(),
+        })
+    }
+
+    /// The client of one bucket, built on first use.
+    fn store(&self, bucket: &str) -> Result<Arc<AmazonS3>, S3Error> {
+        let mut stores = self.stores.lock().expect("not poisoned");
+        if let Some(s) = stores.get(bucket) {
+            return Ok(s.clone());
+        }
+        let store = Arc::new(self.build(bucket)?);
+        stores.insert(bucket.to_string(), store.clone());
+        Ok(store)
+    }
+
+    fn build(&self, bucket: &str) -> Result<AmazonS3, S3Error> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let endpoint = self
+            .settings
+            .endpoint_url
+            .clone()
+            .or_else(|| env("AWS_ENDPOINT_URL_S3"))
+            .or_else(|| env("AWS_ENDPOINT_URL"));
+        // A profile named explicitly wins over keys in the environment, as the AWS CLI does;
+        // else the environment's keys, else AWS_PROFILE's or the default profile's, else the
+        // rest of the chain (web identity, container, instance metadata).
+        let env_keys = env("AWS_ACCESS_KEY_ID").is_some();
+        let profile = match (&self.settings.profile, env("AWS_PROFILE")) {
+            (Some(name), _) => Some(profile::load(name)?),
+            (None, _) if env_keys => None,
+            (None, Some(name)) => Some(profile::load(&name)?),
+            (None, None) => profile::load_default(),
+        };
+        let keys = profile.as_ref().and_then(|p| p.keys());
+        if let (Some(p), None) = (&profile, &keys) {
+            if let Some(why) = p.unsupported() {
+                return Err(S3Error::Config(why));
+            }
+        }
+        let mut b = match &keys {
+            // Only the profile's credentials: none of the environment's.
+            Some((id, secret)) => {
+                let mut b = AmazonS3Builder::new()
+                    .with_access_key_id(id)
+                    .with_secret_access_key(secret);
+                if let Some(token) = profile.as_ref().and_then(|p| p.get("aws_session_token")) {
+                    b = b.with_token(token);
+                }
+                b
+            }
+            None => AmazonS3Builder::from_env(),
+        }
+        .with_bucket_name(bucket);
+        let region = env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .or_else(|| profile.as_ref().and_then(|p| p.get("region")));
+        if let Some(url) = &endpoint {
+            b = b
+                .with_endpoint(url.clone())
+                .with_allow_http(url.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        let region = match region {
+            Some(r) => r,
+            // An S3-compatible store has no Regions to look up; AWS tells a bucket's.
+            None if endpoint.is_some() => "us-east-1".to_string(),
+            None => self
+                .runtime
+                .block_on(object_store::aws::resolve_bucket_region(
+                    bucket,
+                    &Default::default(),
+                ))
+                .map_err(|e| {
+                    S3Error::Config(format!(
+                        "s3://{bucket}: cannot find the bucket's Region ({e}); set AWS_REGION"
+                    ))
+                })?,
+        };
+        b = b
+            .with_region(region)
+            .with_request_payer(self.settings.requester_pays)
+            .with_retry(RetryConfig {
+                max_retries: 8,
+                retry_timeout: Duration::from_secs(120),
+                ..RetryConfig::default()
+            });
+        b.build()
+            .map_err(|e| S3Error::Config(format!("s3://{bucket}: {e}")))
+    }
+
+    /// Lists every object under `url` that the layout does not rule out, in key order: objects
+    /// skipped by their key are counted in `summary` as a walk counts files, folders never
+    /// listed in its `s3` section.
+    pub fn list(
+        &self,
+        url: &S3Url,
+        prune: &Prune,
+        summary: &mut Summary,
+    ) -> Result<Vec<(S3Object, u64)>, S3Error> {
+        let mut stats = summary.s3.take().unwrap_or_default();
+        let listed = self.list_into(url, prune, summary, &mut stats);
+        summary.s3 = Some(stats);
+        listed
+    }
+
+    fn list_into(
+        &self,
+        url: &S3Url,
+        prune: &Prune,
+        summary: &mut Summary,
+        stats: &mut S3Summary,
+    ) -> Result<Vec<(S3Object, u64)>, S3Error> {
+        let store = self.store(&url.bucket)?;
+        let mut out = Vec::new();
+        // The prefix may end inside a folder name (`AWSLogs/1111`): list its folder and keep
+        // what starts with it.
+        let (folder, partial) = match url.prefix.rfind('/') {
+            Some(i) => (url.prefix[..i].to_string(), url.prefix[i + 1..].to_string()),
+            None => (String::new(), url.prefix.clone()),
+        };
+        let mut todo = vec![folder];
+        let mut first = true;
+        while let Some(folder) = todo.pop() {
+            let listing = self.runtime.block_on(async {
+                let path = (!folder.is_empty()).then(|| StorePath::from(folder.as_str()));
+                store.list_with_delimiter(path.as_ref()).await
+            });
+            self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
+            stats.list_requests += 1;
+            let listing = listing.map_err(|e| S3Error::List {
+                url: format!("s3://{}/{folder}", url.bucket),
+                message: describe(&e),
+            })?;
+            let keep = |name: &str| !first || name.starts_with(partial.as_str());
+            let mut folders: Vec<String> = Vec::new();
+            for p in listing.common_prefixes {
+                let key = p.as_ref().to_string();
+                let name = key.rsplit('/').next().unwrap_or(&key);
+                if !keep(name) {
+                    continue;
+                }
+                let parts: Vec<&str> = key.split('/').collect();
+                match path_skip(&parts, prune, true) {
+                    Some(why) => *stats.prefixes_pruned.entry(why.to_string()).or_default() += 1,
+                    None => folders.push(key),
+                }
+            }
+            for meta in listing.objects {
+                let key = meta.location.as_ref().to_string();
+                let name = key.rsplit('/').next().unwrap_or(&key);
+                if !keep(name) {
+                    continue;
+                }
+                let parts: Vec<&str> = key.split('/').collect();
+                match path_skip(&parts, prune, false) {
+                    Some(why) => summary.skip_file(why),
+                    None => out.push((
+                        S3Object {
+                            bucket: url.bucket.clone(),
+                            key,
+                        },
+                        meta.size,
+                    )),
+                }
+            }
+            first = false;
+            // Depth first, in key order.
+            folders.sort();
+            todo.extend(folders.into_iter().rev());
+        }
+        out.sort();
+        stats.objects += out.len() as u64;
+        Ok(out)
+    }
+
+    /// Fetches `objects` with up to `concurrency` GETs in flight, calling `each` with every
+    /// object's bytes (or why it could not be read) as it arrives, on the caller's thread pool
+    /// through `sink`. Stops issuing GETs once `cancelled` says so.
+    pub fn fetch(
+        &self,
+        objects: Vec<S3Object>,
+        cancelled: &(dyn Fn() -> bool + Sync),
+        sink: std::sync::mpsc::SyncSender<(S3Object, Result<Vec<u8>, String>)>,
+    ) {
+        let concurrency = self.settings.concurrency.max(1);
+        let stores: Vec<Option<Arc<AmazonS3>>> =
+            objects.iter().map(|o| self.store(&o.bucket).ok()).collect();
+        let counters = &self.counters;
+        self.runtime.block_on(async {
+            let gets = futures::stream::iter(objects.into_iter().zip(stores))
+                .take_while(|_| std::future::ready(!cancelled()))
+                .map(|(object, store)| {
+                    let handle = tokio::spawn(async move {
+                        let Some(store) = store else {
+                            return (object, Err("no S3 client for its bucket".to_string()));
+                        };
+                        let path = StorePath::from(object.key.as_str());
+                        let got = match store.get(&path).await {
+                            Ok(r) => r.bytes().await.map(|b| b.to_vec()),
+                            Err(e) => Err(e),
+                        };
+                        (object, got.map_err(|e| describe(&e)))
+                    });
+                    handle
+                })
+                .buffer_unordered(concurrency);
+            futures::pin_mut!(gets);
+            while let Some(done) = gets.next().await {
+                let Ok((object, got)) = done else {
+                    continue;
+                };
+                counters.get_requests.fetch_add(1, Ordering::Relaxed);
+                if let Ok(b) = &got {
+                    counters.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                }
+                // A slow consumer holds the next GETs back (the ones in flight go on, on the
+                // runtime's workers): memory stays bounded.
+                if sink.send((object, got)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// A short message for an S3 error, with what to do about it.
+fn describe(e: &object_store::Error) -> String {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. } => "no such object (deleted since it was listed?)".to_string(),
+        E::PermissionDenied { .. } => {
+            "access denied: reading needs s3:GetObject (and s3:ListBucket to list)".to_string()
+        }
+        E::Unauthenticated { .. } => {
+            "not authenticated: check the credentials (AWS_ACCESS_KEY_ID, --profile)".to_string()
+        }
+        other => {
+            let text = other.to_string();
+            // The first line is the useful one; the rest repeats the request.
+            text.lines().next().unwrap_or(&text).to_string()
+        }
+    }
+}
+
+/// The shared config and credentials files (`~/.aws/config`, `~/.aws/credentials`, or
+/// `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`): the static keys and Region of a profile.
+mod profile {
+    use super::S3Error;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    /// One profile's settings, credentials file over config file.
+    pub struct Profile {
+        name: String,
+        values: BTreeMap<String, String>,
+    }
+
+    impl Profile {
+        pub fn get(&self, key: &str) -> Option<String> {
+            self.values.get(key).cloned()
+        }
+
+        pub fn keys(&self) -> Option<(String, String)> {
+            Some((
+                self.get("aws_access_key_id")?,
+                self.get("aws_secret_access_key")?,
+            ))
+        }
+
+        /// Why a profile without static keys cannot be used here, if it needs what keytrail
+        /// does not do (SSO, assumed roles, credential processes).
+        pub fn unsupported(&self) -> Option<String> {
+            let how = [
+                "sso_session",
+                "sso_start_url",
+                "role_arn",
+                "credential_process",
+            ]
+            .into_iter()
+            .find(|k| self.values.contains_key(*k))?;
+            Some(format!(
+                "profile {:?} uses {how}, which keytrail does not resolve: export its \
+                 credentials first, e.g. `eval \"$(aws configure export-credentials --profile {} \
+                 --format env)\"`, and run again without --profile",
+                self.name, self.name
+            ))
+        }
+    }
+
+    fn home_file(var: &str, name: &str) -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+        Some(PathBuf::from(home).join(".aws").join(name))
+    }
+
+    /// The sections of an INI file, by name.
+    fn sections(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                let name = name.trim();
+                let name = name.strip_prefix("profile ").unwrap_or(name).trim();
+                current = Some(name.to_string());
+                out.entry(name.to_string()).or_default();
+            } else if let (Some(section), Some((k, v))) = (&current, line.split_once('=')) {
+                out.entry(section.clone())
+                    .or_default()
+                    .insert(k.trim().to_lowercase(), v.trim().to_string());
+            }
+        }
+        out
+    }
+
+    fn read(var: &str, name: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+        home_file(var, name)
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| sections(&t))
+            .unwrap_or_default()
+    }
+
+    fn find(name: &str) -> Option<Profile> {
+        let config = read("AWS_CONFIG_FILE", "config");
+        let credentials = read("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+        if !config.contains_key(name) && !credentials.contains_key(name) {
+            return None;
+        }
+        let mut values = config.get(name).cloned().unwrap_or_default();
+        values.extend(credentials.get(name).cloned().unwrap_or_default());
+        Some(Profile {
+            name: name.to_string(),
+            values,
+        })
+    }
+
+    /// A profile the user named: it must exist.
+    pub fn load(name: &str) -> Result<Profile, S3Error> {
+        find(name).ok_or_else(|| {
+            S3Error::Config(format!(
+                "no profile {name:?} in the shared config or credentials files \
+                 (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE, \
+                 AWS_SHARED_CREDENTIALS_FILE)"
+            ))
+        })
+    }
+
+    /// The `default` profile, if the files have one.
+    pub fn load_default() -> Option<Profile> {
+        find("default")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn profiles_are_read_from_both_files_credentials_first() {
+            let config = "[default]\nregion = eu-west-1\n\n[profile audit]\nregion = us-east-2\nsso_session = corp\n";
+            let s = sections(config);
+            assert_eq!(s["default"]["region"], "eu-west-1");
+            assert_eq!(s["audit"]["sso_session"], "corp");
+            let p = Profile {
+                name: "audit".into(),
+                values: s["audit"].clone(),
+            };
+            assert!(p.keys().is_none());
+            assert!(p.unsupported().unwrap().contains("export-credentials"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_bucket_and_a_prefix() {
+        let u = S3Url::parse("s3://org-trail/AWSLogs/o-1/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.bucket, "org-trail");
+        assert_eq!(u.prefix, "AWSLogs/o-1/");
+        let u = S3Url::parse("s3://org-trail").unwrap().unwrap();
+        assert_eq!(u.prefix, "");
+        assert!(S3Url::parse("./local").is_none());
+        assert!(S3Url::parse("s3://Bad_Bucket/x").unwrap().is_err());
+    }
+}
