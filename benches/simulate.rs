@@ -6,6 +6,9 @@
 //! KEYTRAIL_BENCH_THREADS=2 KEYTRAIL_BENCH_SCALE=2 cargo bench --bench simulate
 //! ```
 
+mod common;
+
+use common::env_or;
 use keytrail::simulate::{self, builtin, scenario::Scenario};
 use std::time::Instant;
 
@@ -60,11 +63,4 @@ fn main() {
             rate(wall)
         );
     }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }

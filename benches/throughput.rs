@@ -13,12 +13,15 @@
 //! Reported: wall time (best of a few runs), GB/s of JSON, records/s, the ratio to the fastest
 //! decompress-only pass, and the peak resident memory of the `analyze` process.
 
+mod common;
+
+use common::{env_or, run_measured};
 use keytrail::source::decode::{self, Limits};
 use rayon::prelude::*;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 5;
@@ -104,7 +107,7 @@ fn main() {
                 threads_arg.as_ref(),
                 corpus.as_os_str(),
             ];
-            let (stdout, wall, peak) = run_measured(&args);
+            let (stdout, wall, peak) = run_measured(&args, &[]);
             report = serde_json::from_slice(&stdout).unwrap();
             peak_kib = peak_kib.max(peak);
             wall
@@ -173,60 +176,8 @@ fn main() {
     }
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn best(mut f: impl FnMut() -> Duration) -> Duration {
     (0..RUNS).map(|_| f()).min().unwrap()
-}
-
-/// Runs `keytrail ARGS`, returning its stdout, its wall time and its peak resident memory in
-/// KiB.
-///
-/// The peak is the child's own `VmHWM` (a high-water mark, so a sample after the peak still
-/// sees it), read from /proc by a second thread while it runs (`ru_maxrss` of a child also
-/// counts what its parent had resident before `exec`). The wall time runs from the spawn to the
-/// end of a blocking wait, so the sampling does not round it.
-fn run_measured(args: &[&OsStr]) -> (Vec<u8>, Duration, u64) {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        stdout.read_to_end(&mut buf).unwrap();
-        buf
-    });
-    let (done, peak) = (AtomicBool::new(false), AtomicU64::new(0));
-    let status_path = format!("/proc/{}/status", child.id());
-    let (status, wall) = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(Ordering::Relaxed) {
-                if let Ok(status) = std::fs::read_to_string(&status_path) {
-                    let hwm = status
-                        .lines()
-                        .find_map(|l| l.strip_prefix("VmHWM:"))
-                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-                    peak.fetch_max(hwm.unwrap_or(0), Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
-        let status = child.wait().unwrap();
-        let wall = t.elapsed();
-        done.store(true, Ordering::Relaxed);
-        (status, wall)
-    });
-    assert!(status.success(), "keytrail {args:?} failed");
-    (reader.join().unwrap(), wall, peak.into_inner())
 }
 
 /// The scenario of the corpus: per-object SSE-KMS traffic (one KMS call per S3 request) under

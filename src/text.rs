@@ -5,8 +5,12 @@
 pub fn format_ratio(r: Option<f64>) -> String {
     match r {
         Some(r) if r >= 100.0 => format!("{r:.0}"),
-        Some(r) if r >= 0.01 || r == 0.0 => format!("{r:.3}"),
-        Some(r) => format!("{r:.2e}"),
+        Some(r) if r >= 0.01 || r <= 0.0 => format!("{r:.3}"),
+        // Small ratios keep three significant digits in plain notation (0.00451, never 4.51e-3).
+        Some(r) => {
+            let decimals = ((-r.log10()).floor() as usize + 3).min(12);
+            format!("{r:.decimals$}")
+        }
         None => "-".to_string(),
     }
 }
@@ -15,7 +19,8 @@ pub fn format_ratio(r: Option<f64>) -> String {
 pub fn format_percent(v: f64) -> String {
     let p = v * 100.0;
     if p != 0.0 && p.abs() < 0.01 {
-        format!("{p:.1e} %")
+        let decimals = ((-p.abs().log10()).floor() as usize + 2).min(12);
+        format!("{p:.decimals$} %")
     } else {
         format!("{p:.2} %")
     }
@@ -49,4 +54,22 @@ pub fn thousands(s: &str) -> String {
         out.push_str(f);
     }
     out
+}
+
+#[cfg(test)]
+mod plain_notation {
+    use super::*;
+
+    #[test]
+    fn small_ratios_and_shares_print_in_plain_notation() {
+        assert_eq!(format_ratio(Some(0.00451)), "0.00451");
+        assert_eq!(format_ratio(Some(0.000012)), "0.0000120");
+        assert_eq!(format_ratio(Some(0.5)), "0.500");
+        assert_eq!(format_ratio(Some(0.0)), "0.000");
+        assert_eq!(format_percent(0.0000123), "0.0012 %");
+        for r in [3e-7, 0.0099, 1e-12] {
+            assert!(!format_ratio(Some(r)).contains('e'), "{r}");
+            assert!(!format_percent(r).contains('e'), "{r}");
+        }
+    }
 }

@@ -95,6 +95,8 @@ impl Observer for Progress {
     }
 
     fn started(&self, total_bytes: u64, files: u64) {
+        // A stage before reading (listing S3) ends here.
+        self.done();
         self.bar.set_length(total_bytes);
         self.files.store(files, Ordering::Relaxed);
         self.bar.set_message(format!("0/{files} files"));
@@ -104,7 +106,14 @@ impl Observer for Progress {
         self.bar.inc(stored_bytes);
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.files.load(Ordering::Relaxed);
-        self.bar.set_message(format!("{done}/{total} files"));
+        let secs = self.bar.elapsed().as_secs_f64();
+        if secs >= 1.0 {
+            let rate = done as f64 / secs;
+            self.bar
+                .set_message(format!("{done}/{total} files, {rate:.0} files/s"));
+        } else {
+            self.bar.set_message(format!("{done}/{total} files"));
+        }
     }
 
     fn problem(&self, p: &Problem) {

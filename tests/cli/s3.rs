@@ -43,18 +43,6 @@ fn start_server() -> Server {
         };
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("tests/s3/server.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("install")
-        .output()
-        .expect("run tests/s3/server.sh");
-    assert!(
-        out.status.success(),
-        "the S3 test server could not be installed (tests/s3/server.sh install): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let weed = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(
         TcpStream::connect("127.0.0.1:8333").is_err(),
         "127.0.0.1:8333 is taken: stop the server listening there, or point the tests at it \
@@ -62,24 +50,15 @@ fn start_server() -> Server {
     );
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("weed.log");
-    // The server lives as long as this test process: a shell watches the process and stops
-    // the server when it is gone, however the tests end.
-    let watch =
-        "\"$WEED\" mini -dir=\"$DATA\" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.config=\"$IDS\" \
-         -master.telemetry=false -webdav=false -admin.ui=false >\"$LOG\" 2>&1 & w=$!; \
-         trap 'kill $w 2>/dev/null; wait $w' EXIT; \
-         while kill -0 \"$PARENT\" 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 0.5; done";
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(watch)
-        .env("WEED", &weed)
-        .env("DATA", dir.path().join("data"))
-        .env("IDS", root.join("tests/s3/identities.json"))
-        .env("LOG", &log)
-        .env("PARENT", std::process::id().to_string())
+    // The server lives as long as this test process, however the tests end.
+    let child = Command::new("bash")
+        .arg(root.join("tests/s3/server.sh"))
+        .arg("serve-for")
+        .arg(std::process::id().to_string())
+        .arg(dir.path())
         .stdin(Stdio::null())
         .spawn()
-        .expect("start the S3 test server");
+        .expect("start the S3 test server (tests/s3/server.sh)");
     let endpoint = "http://127.0.0.1:8333".to_string();
     let started = Instant::now();
     loop {

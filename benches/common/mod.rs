@@ -1,0 +1,61 @@
+#![allow(dead_code)] // each benchmark uses part of it
+//! What the benchmarks share: settings from the environment, and running `keytrail` with its
+//! wall time and peak memory measured.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `keytrail ARGS` with `env` added, returning its stdout, its wall time and its peak resident memory in
+/// KiB.
+///
+/// The peak is the child's own `VmHWM` (a high-water mark, so a sample after the peak still
+/// sees it), read from /proc by a second thread while it runs (`ru_maxrss` of a child also
+/// counts what its parent had resident before `exec`). The wall time runs from the spawn to the
+/// end of a blocking wait, so the sampling does not round it.
+pub fn run_measured(args: &[&OsStr], env: &[(&str, &str)]) -> (Vec<u8>, Duration, u64) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let t = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).unwrap();
+        buf
+    });
+    let (done, peak) = (AtomicBool::new(false), AtomicU64::new(0));
+    let status_path = format!("/proc/{}/status", child.id());
+    let (status, wall) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(status) = std::fs::read_to_string(&status_path) {
+                    let hwm = status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                    peak.fetch_max(hwm.unwrap_or(0), Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        let status = child.wait().unwrap();
+        let wall = t.elapsed();
+        done.store(true, Ordering::Relaxed);
+        (status, wall)
+    });
+    assert!(status.success(), "keytrail {args:?} failed");
+    (reader.join().unwrap(), wall, peak.into_inner())
+}

@@ -1,0 +1,245 @@
+//! `keytrail analyze s3://...` against the same tree on local disk, on a real S3-compatible
+//! server on loopback (SeaweedFS, `tests/s3/server.sh`): objects/s, MB/s, records/s, peak
+//! memory, the ratio of the S3 run to the local run, and of both to the fastest inflate-only
+//! pass over the same files.
+//!
+//! The tree is what CloudTrail really writes for an organization: many small files (one per
+//! account, Region and minute here, most of a few KB), at least 20,000 of them. It is generated
+//! once under `target/bench-corpus/`, and uploaded through the S3 API on each run.
+//!
+//! ```text
+//! cargo bench --bench s3                                  # 20,000 objects, 2 threads
+//! KEYTRAIL_BENCH_OBJECTS=5000 KEYTRAIL_BENCH_THREADS=1 cargo bench --bench s3
+//! ```
+
+mod common;
+
+use common::{env_or, run_measured};
+use futures::StreamExt;
+use keytrail::source::decode::{self, Limits};
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
+use rayon::prelude::*;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 3;
+const ENDPOINT: &str = "http://127.0.0.1:8333";
+const KEYS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "KEYTRAILTESTKEY"),
+    ("AWS_SECRET_ACCESS_KEY", "keytrail-test-secret"),
+];
+
+fn main() {
+    let objects: usize = env_or("KEYTRAIL_BENCH_OBJECTS", 20_000);
+    let threads: usize = env_or("KEYTRAIL_BENCH_THREADS", 2);
+    let tree = corpus(objects);
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(&tree)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && e.path().extension() == Some(OsStr::new("gz")))
+        .map(|e| e.into_path())
+        .collect();
+    let stored: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+    let mut sizes: Vec<u64> = files.iter().map(|f| f.metadata().unwrap().len()).collect();
+    sizes.sort_unstable();
+
+    let _server = start_server();
+    let t = Instant::now();
+    upload(&tree, &files);
+    let upload_secs = t.elapsed().as_secs_f64();
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let inflate = best(|| {
+        let t = Instant::now();
+        pool.install(|| {
+            files.par_iter().for_each(|f| {
+                let raw = std::fs::read(f).unwrap();
+                let mut inflater = decode::Inflater::new(&raw, Limits::default());
+                let mut out = Vec::with_capacity(keytrail::trail::CHUNK_BYTES * 2);
+                loop {
+                    out.clear();
+                    if !inflater
+                        .fill(&mut out, keytrail::trail::CHUNK_BYTES)
+                        .unwrap()
+                    {
+                        break;
+                    }
+                }
+            })
+        });
+        t.elapsed()
+    });
+
+    let threads_arg = threads.to_string();
+    let measure = |input: &str| {
+        let mut records = 0;
+        let mut peak = 0;
+        let wall = best(|| {
+            let strings = [
+                "analyze",
+                input,
+                "--format",
+                "json",
+                "--quiet",
+                "-j",
+                &threads_arg,
+                "--endpoint-url",
+                ENDPOINT,
+            ];
+            let args: Vec<&OsStr> = strings.iter().map(OsStr::new).collect();
+            let (stdout, wall, kib) = run_measured(&args, &KEYS);
+            let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+            records = report["input"]["records"]["read"].as_u64().unwrap();
+            peak = peak.max(kib);
+            wall
+        });
+        (wall, records, peak)
+    };
+    let (local, records, local_peak) = measure(&tree.join("AWSLogs").to_string_lossy());
+    let (remote, s3_records, s3_peak) = measure("s3://bench-trail/AWSLogs/");
+    assert_eq!(records, s3_records, "the S3 run read other records");
+
+    println!(
+        "tree: {} objects, {:.1} MB stored (median {:.1} KB, 90th percentile {:.1} KB), {records} records, {threads} threads; uploaded in {upload_secs:.1} s",
+        files.len(),
+        stored as f64 / 1e6,
+        sizes[sizes.len() / 2] as f64 / 1e3,
+        sizes[sizes.len() * 9 / 10] as f64 / 1e3,
+    );
+    println!();
+    println!("| pass | wall (best of {RUNS}) | objects/s | MB/s stored | records/s | peak memory | vs inflate-only |");
+    println!("|---|---|---|---|---|---|---|");
+    let row = |name: &str, d: Duration, peak_kib: Option<u64>| {
+        let s = d.as_secs_f64();
+        println!(
+            "| {name} | {s:.2} s | {:.0} | {:.1} | {:.0} | {} | {:.2}x |",
+            files.len() as f64 / s,
+            stored as f64 / 1e6 / s,
+            records as f64 / s,
+            peak_kib.map_or("-".to_string(), |k| format!("{:.0} MB", k as f64 / 1024.0)),
+            s / inflate.as_secs_f64()
+        );
+    };
+    row("inflate only, local files", inflate, None);
+    row("keytrail analyze, local tree", local, Some(local_peak));
+    row("keytrail analyze, s3:// on loopback", remote, Some(s3_peak));
+    println!();
+    println!(
+        "s3:// / local: {:.2}x (goal: 1.5x or less; memory goal: under 300 MB)",
+        remote.as_secs_f64() / local.as_secs_f64()
+    );
+}
+
+fn best(mut f: impl FnMut() -> Duration) -> Duration {
+    (0..RUNS).map(|_| f()).min().unwrap()
+}
+
+/// A delivered tree of about `objects` small files: twenty (account, Region) places, one file
+/// a minute each, a few KB apiece.
+fn corpus(objects: usize) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-corpus")
+        .join(format!("s3-{objects}-v1"));
+    if dir.join("manifest.json").exists() {
+        return dir;
+    }
+    let places = 20;
+    let minutes = objects.div_ceil(places);
+    let mut toml =
+        "name = \"s3-bench\"\n[trail]\nfile_minutes = 1\nnoise_share = 0.5\norganization = \"o-benchmark01\"\ncloudtrail_log_encryption = false\n"
+            .to_string();
+    let regions = ["us-east-1", "eu-west-1"];
+    for p in 0..places {
+        toml += &format!(
+            "[[buckets]]\nname = \"bench-{p}\"\naccount = \"{:012}\"\nregion = \"{}\"\nbucket_key = {}\n",
+            100_000_000_000u64 + (p / 2) as u64,
+            regions[p % 2],
+            p % 3 == 0
+        );
+        toml += &format!(
+            "[[principals]]\nname = \"app-{p}\"\naccount = \"{:012}\"\n",
+            100_000_000_000u64 + (p / 2) as u64
+        );
+        toml += &format!(
+            "[[phases]]\nprincipal = \"app-{p}\"\nbucket = \"bench-{p}\"\nend_secs = {}\nput_rate = 0.05\nget_rate = 0.1\n",
+            minutes * 60
+        );
+    }
+    let scenario = dir.with_extension("toml");
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::fs::write(&scenario, toml).unwrap();
+    eprintln!("generating {objects} objects in {} ...", dir.display());
+    let status = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(["simulate", "--force", "--seed", "3", "--scenario"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+/// The server, until this process ends (`tests/s3/server.sh serve-for`).
+fn start_server() -> (std::process::Child, tempfile::TempDir) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new("bash")
+        .arg(root.join("tests/s3/server.sh"))
+        .arg("serve-for")
+        .arg(std::process::id().to_string())
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while std::net::TcpStream::connect("127.0.0.1:8333").is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the S3 server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    (child, dir)
+}
+
+fn upload(root: &Path, files: &[PathBuf]) {
+    let store = Arc::new(
+        AmazonS3Builder::new()
+            .with_endpoint(ENDPOINT)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_bucket_name("bench-trail")
+            .with_access_key_id(KEYS[0].1)
+            .with_secret_access_key(KEYS[1].1)
+            .build()
+            .unwrap(),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        futures::stream::iter(files.iter().cloned())
+            .map(|f| {
+                let store = store.clone();
+                let key = f.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                async move {
+                    let bytes = std::fs::read(&f).unwrap();
+                    store
+                        .put(&StorePath::from(key.as_str()), PutPayload::from(bytes))
+                        .await
+                        .unwrap();
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<()>>()
+            .await;
+    });
+}
