@@ -61,6 +61,9 @@ reasons! {
     FileSkipped LAKE_RESULT = "cloudtrail_lake_result";
     /// A hidden file (its name starts with a dot).
     FileSkipped HIDDEN_FILE = "hidden_file";
+    /// A FIFO, socket or device file met in a directory walk: never opened, since reading one
+    /// can wait forever (one named on the command line is read: process substitution).
+    FileSkipped NOT_REGULAR_FILE = "not_a_regular_file";
     /// A delivered file whose path date is two days or more outside `--since`/`--until` (a file holds events of the day before its date, and deliveries run late).
     FileSkipped OUT_OF_TIME_RANGE = "path_date_outside_since_until";
     /// A delivered file under an account's folder (`AWSLogs/[o-org/]ACCOUNT/CloudTrail/`) that

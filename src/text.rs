@@ -36,6 +36,28 @@ pub fn format_usd(v: f64) -> String {
     }
 }
 
+/// Dollars as JSON, CSV and Parquet carry them: rounded to six decimals, a millionth of a
+/// dollar (one KMS request costs $0.000003), so a figure reads `6.97009`, never
+/// `6.970089999999999`.
+pub fn round_usd(v: f64) -> f64 {
+    let r = (v * 1e6).round() / 1e6;
+    if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
+}
+
+/// A multiplier as printed: three significant digits below 100 (`x 0.0152`, `x 720`).
+pub fn format_factor(f: f64) -> String {
+    if f >= 100.0 || f == 0.0 {
+        format!("{f:.0}")
+    } else {
+        let decimals = (2 - f.abs().log10().floor() as i64).clamp(0, 12) as usize;
+        format!("{f:.decimals$}")
+    }
+}
+
 /// Groups the integer digits of a formatted number by thousands: `1234567.50` -> `1,234,567.50`.
 pub fn thousands(s: &str) -> String {
     let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
@@ -67,6 +89,11 @@ mod plain_notation {
         assert_eq!(format_ratio(Some(0.5)), "0.500");
         assert_eq!(format_ratio(Some(0.0)), "0.000");
         assert_eq!(format_percent(0.0000123), "0.0012 %");
+        assert_eq!(format_factor(720.0), "720");
+        assert_eq!(format_factor(0.0152), "0.0152");
+        assert_eq!(format_factor(12.5), "12.5");
+        assert_eq!(round_usd(6.970089999999999), 6.97009);
+        assert_eq!(round_usd(-0.0000001), 0.0);
         for r in [3e-7, 0.0099, 1e-12] {
             assert!(!format_ratio(Some(r)).contains('e'), "{r}");
             assert!(!format_percent(r).contains('e'), "{r}");

@@ -235,7 +235,7 @@ pub struct TrailArgs {
 /// Where and how a report is written.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format [default: table on a terminal, else from the --output extension, else json].
+    /// Output format [default: from the --output extension, else table, piped or not].
     #[arg(long, value_enum, help_heading = "Report")]
     pub format: Option<FormatArg>,
 

@@ -55,7 +55,8 @@ impl TryFrom<&OutputArgs> for Output {
     }
 }
 
-/// `--format`, else the extension of `--output`, else a table on a terminal and JSON elsewhere.
+/// `--format`, else the extension of `--output`, else a table: piped output keeps the format a
+/// terminal shows (as ripgrep and bat do); scripts ask for `--format json`.
 fn choose_format(format: Option<Format>, output: Option<&Path>) -> Format {
     if let Some(f) = format {
         return f;
@@ -69,9 +70,7 @@ fn choose_format(format: Option<Format>, output: Option<&Path>) -> Format {
         Some("md") | Some("markdown") => Format::Markdown,
         Some("parquet") => Format::Parquet,
         Some("html") | Some("htm") => Format::Html,
-        Some(_) => Format::Table,
-        None if std::io::stdout().is_terminal() => Format::Table,
-        None => Format::Json,
+        Some(_) | None => Format::Table,
     }
 }
 

@@ -7,7 +7,7 @@ use super::progress::Progress;
 use crate::join::{self, Joined};
 use crate::output;
 use crate::render::{self, sanitize::visible, Format};
-use crate::trail::config::AnalyzeConfig;
+use crate::trail::config::{AnalyzeConfig, InputSpec};
 use crate::trail::Stopped;
 
 /// Reads and joins the trail, then runs `then` on it. `Err(code)`: the run stopped (strict,
@@ -17,6 +17,13 @@ pub fn read_trail<T: Send>(
     then: impl FnOnce(Joined, &Progress) -> T + Send,
 ) -> Result<T, ExitCode> {
     let observer = Progress::new(cfg.progress, cfg.print_problems);
+    // `-` on a terminal waits for typing or a paste: say so, rather than look hung.
+    if cfg.print_problems
+        && cfg.inputs.contains(&InputSpec::Stdin)
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+    {
+        eprintln!("keytrail: reading CloudTrail JSON from standard input (end it with Ctrl-D)");
+    }
     // Ctrl-C stops the run between chunks, so no output file is written half-way (outputs are
     // renamed into place only when whole). A second Ctrl-C exits at once.
     let interrupted = observer.interrupt_flag();

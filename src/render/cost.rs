@@ -4,6 +4,7 @@ use super::doc::{Doc, Table};
 use super::{doc_lines, format_time, format_usd, Column, Columns};
 use crate::reports::cost::{CostReport, Line, Scope};
 use crate::summary::Summary;
+use crate::text::{format_factor, round_usd};
 use serde_json::{json, Value};
 
 pub const SCHEMA: &str = "keytrail.cost/v1";
@@ -114,14 +115,14 @@ fn line_json(l: &Line) -> Value {
         "bucket_keys": l.bucket_keys,
         "kms_requests": l.requests,
         "monthly_requests": l.monthly_requests,
-        "request_usd": l.request_usd,
-        "key_usd": l.key_usd,
-        "total_usd": l.total_usd(),
+        "request_usd": round_usd(l.request_usd),
+        "key_usd": round_usd(l.key_usd),
+        "total_usd": round_usd(l.total_usd()),
         "what_if": l.monthly_with_bucket_keys.map(|with| json!({
             "monthly_with_bucket_keys": with,
             "monthly_without_bucket_keys": l.monthly_without_bucket_keys,
-            "turning_on_saves_usd": l.turning_on_saves_usd,
-            "turning_off_costs_usd": l.turning_off_costs_usd,
+            "turning_on_saves_usd": l.turning_on_saves_usd.map(round_usd),
+            "turning_off_costs_usd": l.turning_off_costs_usd.map(round_usd),
         })),
     })
 }
@@ -133,14 +134,14 @@ pub fn notes(r: &CostReport) -> Vec<String> {
     let mut v =
         vec![
         format!(
-            "window: {} to {} ({} s, {}); monthly = observed x {} days x 86,400 s / {} s = x {:.1}",
+            "window: {} to {} ({} s, {}); monthly = observed x {} days x 86,400 s / {} s = x {}",
             format_time(w.start),
             format_time(w.end),
             w.seconds(),
             if w.from_flags { "from --since/--until" } else { "first to last record" },
             p.month_days,
             w.seconds(),
-            r.month_factor()
+            format_factor(r.month_factor())
         ),
         format!(
             "prices: {} per 10,000 requests after {} free requests per account per month; {} per \

@@ -24,9 +24,13 @@ pub fn frame_of(
                     Column::new(name, v.iter().map(|s| text(s)).collect::<Vec<String>>())
                 }
                 Values::Count(v) => Column::new(name, v),
-                Values::Ratio(v) | Values::Number(v) | Values::Money(v) | Values::Percent(v) => {
-                    Column::new(name, v)
-                }
+                Values::Money(v) => Column::new(
+                    name,
+                    v.iter()
+                        .map(|x| x.map(crate::text::round_usd))
+                        .collect::<Vec<_>>(),
+                ),
+                Values::Ratio(v) | Values::Number(v) | Values::Percent(v) => Column::new(name, v),
             }
         })
         .collect();

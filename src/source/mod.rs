@@ -135,6 +135,10 @@ pub fn discover(specs: &[InputSpec], prune: &Prune, summary: &mut Summary) -> Ve
             if entry.file_type().is_dir() {
                 continue;
             }
+            if entry.depth() > 0 && !entry.file_type().is_file() {
+                summary.skip_file(reason::NOT_REGULAR_FILE);
+                continue;
+            }
             let path = entry.path();
             // A file named on the command line is read whatever its name; only what a walk
             // finds is skipped by name.

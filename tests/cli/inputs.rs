@@ -503,3 +503,21 @@ fn a_file_full_of_bad_records_is_counted_whole_and_listed_in_part() {
         .len();
     assert_eq!(listed, keytrail::summary::PROBLEMS_KEPT_PER_INPUT);
 }
+
+/// A FIFO in a synced tree would hang a walk that opened it: it is skipped and counted.
+#[cfg(unix)]
+#[test]
+fn a_fifo_met_in_a_walk_is_skipped_not_waited_on() {
+    let mut t = Trail::new();
+    let recs = two_buckets(&mut t);
+    t.delivered("AWSLogs/1/CloudTrail/us-east-1/2024/03/01/f.json.gz", &recs);
+    let fifo = t.path("AWSLogs/1/CloudTrail/us-east-1/2024/03/01/pipe.json.gz");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let report = t.analyze(&["."]).json();
+    assert_eq!(report["input"]["files"]["skipped"]["not_a_regular_file"], 1);
+    assert_eq!(report["input"]["files"]["read"], 1);
+}
