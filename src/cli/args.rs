@@ -32,6 +32,14 @@ pub enum Command {
     /// Write a simulated trail (delivered layout) and its manifest of true figures.
     #[command(after_help = SIMULATE_AFTER_HELP)]
     Simulate(Box<SimulateArgs>),
+    /// Print a shell completion script: `keytrail completions bash > ~/.local/share/bash-completion/completions/keytrail`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `keytrail man > ~/.local/share/man/man1/keytrail.1`.
+    Man,
 }
 
 const COST_AFTER_HELP: &str = "\

@@ -22,5 +22,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quota(args) => commands::project::quota(*args),
         Command::Check(args) => commands::check::run(*args),
         Command::Simulate(args) => commands::simulate::run(*args),
+        Command::Completions { shell } => {
+            let mut cmd = <args::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "keytrail", &mut std::io::stdout());
+            Ok(ExitCode::Success)
+        }
+        Command::Man => {
+            let cmd = <args::Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            crate::output::write(None, &out)?;
+            Ok(ExitCode::Success)
+        }
     }
 }

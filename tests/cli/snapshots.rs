@@ -133,3 +133,21 @@ fn the_outputs_readme_quotes_are_the_ones_the_binary_prints() {
         );
     }
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_clap_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let r = run(&["completions", shell], dir.path(), None);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        let text = String::from_utf8_lossy(&r.stdout);
+        for word in ["analyze", "bucket-arn-prefix", "endpoint-url"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let man = run(&["man"], dir.path(), None);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert!(text.contains(".TH keytrail 1"), "{text}");
+    assert!(text.contains("analyze"), "{text}");
+}
