@@ -441,7 +441,7 @@ mod tests {
     #[test]
     fn ratios_print_with_sense() {
         assert_eq!(format_ratio(Some(1.0)), "1.000");
-        assert_eq!(format_ratio(Some(0.0068)), "6.80e-3");
+        assert_eq!(format_ratio(Some(0.0068)), "0.00680");
         assert_eq!(format_ratio(Some(250.4)), "250");
         assert_eq!(format_ratio(None), "-");
     }
