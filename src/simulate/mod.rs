@@ -396,16 +396,16 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                 .filter(|(_, k)| phase.prefixes.iter().any(|p| k.starts_with(p.as_str())))
                 .map(|(i, _)| i)
                 .collect();
-            if !readable.is_empty() {
-                let n = readable.len() as u64;
-                let pick = |rng: &mut Rng| -> String {
-                    let i = match phase.read.as_str() {
-                        "recent" => n - 1 - rng.below(n.min(100)),
-                        "skewed" => ((n as f64) * rng.unit().powi(3)) as u64,
-                        _ => rng.below(n),
-                    };
-                    objects[*bi][readable[i.min(n - 1) as usize]].clone()
+            let n = readable.len() as u64;
+            let pick = |rng: &mut Rng| -> String {
+                let i = match phase.read.as_str() {
+                    "recent" => n - 1 - rng.below(n.min(100)),
+                    "skewed" => ((n as f64) * rng.unit().powi(3)) as u64,
+                    _ => rng.below(n),
                 };
+                objects[*bi][readable[i.min(n - 1) as usize]].clone()
+            };
+            if n > 0 {
                 for _ in 0..draws(&mut rng, phase.get_rate) {
                     let key = pick(&mut rng);
                     if refuse(phase.error_rate) {
@@ -437,38 +437,28 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     let key = pick(&mut rng);
                     emit(&mut rng, &mut engine, Op::HeadObject, key, None, None);
                 }
-                if phase.copy_from.is_none() {
-                    let mut copies = Vec::new();
-                    for _ in 0..draws(&mut rng, phase.copy_rate) {
-                        let src = pick(&mut rng);
-                        seq[pi] += 1;
-                        let key = format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]);
-                        let source = Some((*bi, src));
-                        emit(
-                            &mut rng,
-                            &mut engine,
-                            Op::CopyObject,
-                            key.clone(),
-                            source,
-                            None,
-                        );
-                        copies.push(key);
-                    }
-                    objects[*bi].extend(copies);
-                }
             }
-            // Copies from another bucket (`copy_from`) pick any of its objects.
-            let other = phase.copy_from.as_ref().map(|name| {
+            // Copies read their source from the phase's bucket as reads pick objects, or any
+            // object of `copy_from`'s bucket.
+            let from = phase.copy_from.as_ref().map_or(*bi, |name| {
                 buckets
                     .iter()
                     .position(|b| &b.name == name)
                     .expect("validated")
             });
-            if let Some(from) = other.filter(|&from| !objects[from].is_empty()) {
+            let sources = if from == *bi {
+                n
+            } else {
+                objects[from].len() as u64
+            };
+            if sources > 0 {
                 let mut copies = Vec::new();
                 for _ in 0..draws(&mut rng, phase.copy_rate) {
-                    let n = objects[from].len() as u64;
-                    let src = objects[from][rng.below(n) as usize].clone();
+                    let src = if from == *bi {
+                        pick(&mut rng)
+                    } else {
+                        objects[from][rng.below(sources) as usize].clone()
+                    };
                     seq[pi] += 1;
                     let key = format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]);
                     let source = Some((from, src));

@@ -3,6 +3,8 @@
 
 use super::*;
 
+/// A KMS call's `requestParameters`: `keySpec` (GenerateDataKey) and `encryptionAlgorithm`
+/// (the others) never come together.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct KmsParameters<'a> {
@@ -92,18 +94,6 @@ fn key_account(kms_key: &str) -> Option<&str> {
     kms_key.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceKmsParameters<'a> {
-    encryption_context: Context<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    encryption_algorithm: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_spec: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_id: Option<&'a str>,
-}
-
 /// A KMS call another service makes (Lambda decrypting a function's environment): it shares
 /// the account's request quota, but is not S3 object traffic.
 pub fn other_service_kms(
@@ -135,7 +125,7 @@ pub fn other_service_kms(
         aws_region: region,
         source_ip_address: lambda,
         user_agent: lambda,
-        request_parameters: ServiceKmsParameters {
+        request_parameters: KmsParameters {
             encryption_context: Context {
                 first: &[("aws:lambda:FunctionArn", function.as_str())],
                 rest: &[],
@@ -199,7 +189,7 @@ pub fn cloudtrail_log_encryption(
         aws_region: region,
         source_ip_address: ct,
         user_agent: ct,
-        request_parameters: ServiceKmsParameters {
+        request_parameters: KmsParameters {
             encryption_context: Context {
                 first: &[
                     ("aws:cloudtrail:arn", trail.as_str()),
