@@ -30,6 +30,9 @@ impl TryFrom<&OutputArgs> for Output {
 
     /// The format of a report (refusing binary output to a terminal) and its chart's file.
     fn try_from(out: &OutputArgs) -> anyhow::Result<Output> {
+        if let Some(path) = &out.output {
+            output_matches_format(path, out.format.map(Format::from))?;
+        }
         let format = choose_format(out.format.map(Format::from), out.output.as_deref());
         if format == Format::Parquet && out.output.is_none() && std::io::stdout().is_terminal() {
             bail!(UsageError(
@@ -55,23 +58,65 @@ impl TryFrom<&OutputArgs> for Output {
     }
 }
 
+/// The format an `--output` extension names, if it names one.
+fn format_of_extension(path: &Path) -> Option<Format> {
+    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "json" => Format::Json,
+        "csv" => Format::Csv,
+        "md" | "markdown" => Format::Markdown,
+        "parquet" => Format::Parquet,
+        "html" | "htm" => Format::Html,
+        "txt" | "text" => Format::Table,
+        _ => return None,
+    })
+}
+
+/// Refuses, before any work, an `--output` whose extension says another format than
+/// `--format`, and a chart's extension: a report named `.png` would be text in an image's name.
+fn output_matches_format(path: &Path, format: Option<Format>) -> anyhow::Result<()> {
+    let shown = visible(&path.display().to_string()).into_owned();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if matches!(ext.as_deref(), Some("png" | "svg")) {
+        bail!(UsageError(format!(
+            "--output {shown}: reports are text, JSON, CSV, Markdown, HTML or Parquet; a chart \
+             is written with --chart {shown}"
+        )));
+    }
+    if let (Some(asked), Some(named)) = (format, format_of_extension(path)) {
+        if asked != named {
+            bail!(UsageError(format!(
+                "--output {shown} names {} output, but --format asks for {}: change one",
+                format_name(named),
+                format_name(asked)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Table => "table (text)",
+        Format::Json => "JSON",
+        Format::Csv => "CSV",
+        Format::Markdown => "Markdown",
+        Format::Parquet => "Parquet",
+        Format::Html => "HTML",
+    }
+}
+
 /// `--format`, else the extension of `--output`, else a table: piped output keeps the format a
 /// terminal shows (as ripgrep and bat do); scripts ask for `--format json`.
 fn choose_format(format: Option<Format>, output: Option<&Path>) -> Format {
     if let Some(f) = format {
         return f;
     }
-    let ext = output
-        .and_then(|p| p.extension())
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some("md") | Some("markdown") => Format::Markdown,
-        Some("parquet") => Format::Parquet,
-        Some("html") | Some("htm") => Format::Html,
-        Some(_) | None => Format::Table,
-    }
+    output
+        .and_then(format_of_extension)
+        .unwrap_or(Format::Table)
 }
 
 impl TryFrom<&TrailArgs> for AnalyzeConfig {

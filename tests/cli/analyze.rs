@@ -343,3 +343,30 @@ fn readme_charts_regenerate_byte_for_byte() {
         );
     }
 }
+
+#[test]
+fn an_output_whose_extension_says_another_format_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/two-buckets");
+    let fixture = fixture.to_str().unwrap();
+    let png = run(&["analyze", fixture, "-o", "report.png"], dir.path(), None);
+    assert_eq!(png.code, 2, "{}", png.stderr);
+    assert!(png.stderr.contains("--chart report.png"), "{}", png.stderr);
+    let clash = run(
+        &["analyze", fixture, "-o", "r.json", "--format", "csv"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(clash.code, 2, "{}", clash.stderr);
+    assert!(
+        clash.stderr.contains("names JSON output"),
+        "{}",
+        clash.stderr
+    );
+    assert!(!dir.path().join("report.png").exists() && !dir.path().join("r.json").exists());
+    // .txt is the table, as on a terminal.
+    let txt = run(&["analyze", fixture, "-q", "-o", "r.txt"], dir.path(), None);
+    assert_eq!(txt.code, 0, "{}", txt.stderr);
+    let text = std::fs::read_to_string(dir.path().join("r.txt")).unwrap();
+    assert!(text.contains("KMS/object"), "{text}");
+}
