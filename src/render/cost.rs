@@ -41,10 +41,10 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
         numeric: None,
     };
     fn what_if(c: Columns<'_, Line>) -> Columns<'_, Line> {
-        c.number("monthly with bucket keys", |l| l.monthly_with_bucket_keys)
-            .number("monthly without", |l| l.monthly_without_bucket_keys)
-            .money("turning on saves /month", |l| l.turning_on_saves_usd)
-            .money("turning off costs /month", |l| l.turning_off_costs_usd)
+        c.number("req/month with bucket keys", |l| l.monthly_with_bucket_keys)
+            .number("req/month without", |l| l.monthly_without_bucket_keys)
+            .money("turning on saves $/month", |l| l.turning_on_saves_usd)
+            .money("turning off costs $/month", |l| l.turning_off_costs_usd)
     }
     let accounts = of(Scope::Account);
     let keys = of(Scope::KmsKey);
@@ -57,10 +57,10 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
                 Columns::new(&accounts)
                     .text("account", |l| l.account.clone())
                     .count("KMS requests", |l| l.requests)
-                    .number("monthly", |l| Some(l.monthly_requests))
-                    .money("requests", |l| Some(l.request_usd))
-                    .money("keys", |l| Some(l.key_usd))
-                    .money("total", |l| Some(l.total_usd()))
+                    .number("req/month", |l| Some(l.monthly_requests))
+                    .money("req $/month", |l| Some(l.request_usd))
+                    .money("keys $/month", |l| Some(l.key_usd))
+                    .money("total $/month", |l| Some(l.total_usd()))
                     .text("bucket keys", |l| l.bucket_keys.unwrap_or("-").to_string()),
             )
             .done(),
@@ -72,9 +72,9 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
                 .text("key", |l| l.name.clone())
                 .text("managed by", |l| l.key_manager.unwrap_or("-").to_string())
                 .count("KMS requests", |l| l.requests)
-                .number("monthly", |l| Some(l.monthly_requests))
-                .money("requests", |l| Some(l.request_usd))
-                .money("key", |l| Some(l.key_usd))
+                .number("req/month", |l| Some(l.monthly_requests))
+                .money("req $/month", |l| Some(l.request_usd))
+                .money("key $/month", |l| Some(l.key_usd))
                 .done(),
         ),
         table(
@@ -85,8 +85,8 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
                     .text("bucket", |l| l.name.clone())
                     .text("bucket keys", |l| l.bucket_keys.unwrap_or("-").to_string())
                     .count("KMS requests", |l| l.requests)
-                    .number("monthly", |l| Some(l.monthly_requests))
-                    .money("requests", |l| Some(l.request_usd)),
+                    .number("req/month", |l| Some(l.monthly_requests))
+                    .money("req $/month", |l| Some(l.request_usd)),
             )
             .done(),
         ),
@@ -98,8 +98,8 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
                 .text("account", |l| l.account.clone())
                 .text("context", |l| l.name.clone())
                 .count("KMS requests", |l| l.requests)
-                .number("monthly", |l| Some(l.monthly_requests))
-                .money("requests", |l| Some(l.request_usd))
+                .number("req/month", |l| Some(l.monthly_requests))
+                .money("req $/month", |l| Some(l.request_usd))
                 .done(),
         ));
     }
