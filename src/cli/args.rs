@@ -206,12 +206,12 @@ pub struct TrailArgs {
 
     /// Refuse an input that decompresses to more than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::decode::DEFAULT_MAX_BYTES,
-          help_heading = "Run")]
+          value_parser = parse_size, help_heading = "Run")]
     pub max_decompressed_bytes: u64,
 
     /// Stop reading an input at a single value (record) larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::decode::DEFAULT_MAX_RECORD_BYTES,
-          help_heading = "Run")]
+          value_parser = parse_size, help_heading = "Run")]
     pub max_record_bytes: u64,
 
     /// Refuse an input whose decompressed/compressed ratio passes this (above 16 MiB).
@@ -433,8 +433,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME", help_heading = "Thresholds")]
     pub bucket: Vec<String>,
 
-    /// Fail when an account and Region's peak second passes this share of its quota (0.5 = 50 %).
-    #[arg(long, value_name = "SHARE", value_parser = parse_threshold, help_heading = "Thresholds")]
+    /// Fail when an account and Region's peak second passes this share of its quota: a
+    /// fraction (0.5) or a percentage (50%).
+    #[arg(long, value_name = "SHARE", value_parser = parse_share, help_heading = "Thresholds")]
     pub max_quota_use: Option<f64>,
 
     /// Read the thresholds from a TOML file (max_calls_per_object, buckets, max_quota_use,
@@ -474,6 +475,60 @@ fn parse_threshold(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && f >= 0.0 => Ok(f),
         _ => Err(format!("expected a number, 0 or more, got {s:?}")),
+    }
+}
+
+/// A share of a quota: `0.5` or `50%`. A bare number above 1 is refused, since `50` might mean
+/// either 50 % or 5,000 %.
+fn parse_share(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        return match p.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && f >= 0.0 => Ok(f / 100.0),
+            _ => Err(format!("expected a percentage like 50%, got {s:?}")),
+        };
+    }
+    match t.parse::<f64>() {
+        Ok(f) if f.is_finite() && (0.0..=1.0).contains(&f) => Ok(f),
+        Ok(f) if f.is_finite() && f > 1.0 => Err(format!(
+            "{s} is ambiguous: write a fraction ({}) or a percentage ({s}%)",
+            f / 100.0
+        )),
+        _ => Err(format!(
+            "expected a fraction (0.5) or a percentage (50%), got {s:?}"
+        )),
+    }
+}
+
+/// A size in bytes: a number, or one with a unit (`4GiB`, `500MB`, `64KiB`; powers of 1,024
+/// for KiB/MiB/GiB/TiB, of 1,000 for KB/MB/GB/TB).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?}: use bytes, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+            ))
+        }
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && n * factor < u64::MAX as f64 => {
+            Ok((n * factor).round() as u64)
+        }
+        _ => Err(format!("expected a size like 4GiB or 500MB, got {s:?}")),
     }
 }
 
@@ -572,5 +627,22 @@ impl From<FormatArg> for Format {
             FormatArg::Parquet => Format::Parquet,
             FormatArg::Html => Format::Html,
         }
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_units_and_shares_take_percentages() {
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("1.5 KiB"), Ok(1536));
+        assert!(parse_size("4XB").is_err());
+        assert_eq!(parse_share("50%"), Ok(0.5));
+        assert_eq!(parse_share("0.5"), Ok(0.5));
+        assert!(parse_share("50").unwrap_err().contains("ambiguous"));
     }
 }

@@ -384,6 +384,60 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
     summary.records.used += kms_used + s3_used;
 
     let mut warnings = Vec::new();
+    // Filters that left nothing: say which, and how they match, rather than an empty table.
+    if summary.records.used == 0 {
+        for (reason, flag, how) in [
+            (
+                crate::reason::FILTER_PRINCIPAL,
+                "--principal",
+                "a principal is an IAM ARN \
+              (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, arn:aws:iam::ACCOUNT:user/NAME), \
+              or a role's ARN (arn:aws:iam::ACCOUNT:role/ROLE) for all its sessions",
+            ),
+            (
+                crate::reason::FILTER_ACCOUNT,
+                "--account",
+                "accounts are 12 digits, as in recipientAccountId",
+            ),
+            (
+                crate::reason::FILTER_REGION,
+                "--region",
+                "Regions are names like eu-west-1",
+            ),
+            (
+                crate::reason::FILTER_PREFIX,
+                "--bucket-arn-prefix",
+                "prefixes start arn:aws:s3:::BUCKET/",
+            ),
+            (
+                crate::reason::FILTER_KMS_KEY,
+                "--kms-key",
+                "keys are ARNs or key IDs",
+            ),
+            (
+                crate::reason::FILTER_CONTEXT,
+                "--context",
+                "pairs are KEY=VALUE of the encryption context",
+            ),
+            (
+                crate::reason::FILTER_EVENT_NAME,
+                "--event-name",
+                "names are like GenerateDataKey or GetObject",
+            ),
+            (
+                crate::reason::FILTER_TIME,
+                "--since/--until",
+                "the trail's time span is in the summary",
+            ),
+        ] {
+            let n = summary.filtered(reason);
+            if n > 0 {
+                warnings.push(format!(
+                    "{flag} matched none of the {n} events it was given: {how}"
+                ));
+            }
+        }
+    }
     let kms_read = kms.len();
     let s3_data_events = s3.len() as u64
         + summary.filtered(crate::reason::S3_NOT_SSE_KMS)

@@ -287,7 +287,15 @@ fn usage_errors_exit_2_with_a_message_that_says_what_to_do() {
             "whole number",
         ),
         (&["quota", ".", "--quota", "us-east-1"][..], "REGION=N"),
-        (&["check", ".", "--max-quota-use", "half"][..], "a number"),
+        (
+            &["check", ".", "--max-quota-use", "half"][..],
+            "a percentage (50%)",
+        ),
+        (&["check", ".", "--max-quota-use", "50"][..], "ambiguous"),
+        (
+            &["analyze", ".", "--max-decompressed-bytes", "4XB"][..],
+            "unknown unit",
+        ),
     ] {
         let r = run_in(&t, args);
         assert_eq!(r.code, 2, "{args:?}");
@@ -369,4 +377,30 @@ fn an_output_whose_extension_says_another_format_is_refused_before_any_work() {
     assert_eq!(txt.code, 0, "{}", txt.stderr);
     let text = std::fs::read_to_string(dir.path().join("r.txt")).unwrap();
     assert!(text.contains("KMS/object"), "{text}");
+}
+
+#[test]
+fn a_filter_that_matches_nothing_says_how_it_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/two-buckets");
+    let r = run(
+        &[
+            "analyze",
+            fixture.to_str().unwrap(),
+            "-q",
+            "--format",
+            "json",
+            "--principal",
+            "alice",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warnings = r.json()["input"]["warnings"].to_string();
+    assert!(
+        warnings.contains("--principal matched none of the 317 events")
+            && warnings.contains("arn:aws:iam::ACCOUNT:role/ROLE"),
+        "{warnings}"
+    );
 }
