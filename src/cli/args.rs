@@ -90,7 +90,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// A scenario file (TOML; see README.md for every field).
+    /// A scenario file (TOML; see docs/simulate.md for every field).
     #[arg(long, value_name = "FILE", conflicts_with = "builtin",
           required_unless_present_any = ["builtin", "list_builtins"])]
     pub scenario: Option<PathBuf>,
@@ -125,7 +125,7 @@ pub struct SimulateArgs {
     pub force: bool,
 
     /// Threads compressing files [default: one per core]. The output does not depend on it.
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", env = "KEYTRAIL_THREADS")]
     pub threads: Option<usize>,
 }
 
@@ -182,18 +182,24 @@ pub struct TrailArgs {
     /// Largest gap in seconds between an S3 request and a bucket-key KMS call (which names
     /// only its bucket).
     #[arg(long, value_name = "SECONDS", default_value_t = crate::trail::config::DEFAULT_WINDOW_SECS,
-          value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report")]
+          value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report", env = "KEYTRAIL_WINDOW")]
     pub window: i64,
 
     /// Largest gap in seconds between an S3 request and a per-object KMS call naming its
     /// object (clock skew, long uploads).
     #[arg(long, value_name = "SECONDS",
           default_value_t = crate::trail::config::DEFAULT_OBJECT_WINDOW_SECS,
-          value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report")]
+          value_parser = clap::value_parser!(i64).range(0..=86_400), help_heading = "Report", env = "KEYTRAIL_OBJECT_WINDOW")]
     pub object_window: i64,
 
     /// Worker threads [default: one per core].
-    #[arg(long, short = 'j', value_name = "N", help_heading = "Run")]
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        help_heading = "Run",
+        env = "KEYTRAIL_THREADS"
+    )]
     pub threads: Option<usize>,
 
     /// Make any input problem fatal (exit code 3).
@@ -206,17 +212,17 @@ pub struct TrailArgs {
 
     /// Refuse an input that decompresses to more than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::decode::DEFAULT_MAX_BYTES,
-          value_parser = parse_size, help_heading = "Run")]
+          value_parser = parse_size, help_heading = "Run", env = "KEYTRAIL_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: u64,
 
     /// Stop reading an input at a single value (record) larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::decode::DEFAULT_MAX_RECORD_BYTES,
-          value_parser = parse_size, help_heading = "Run")]
+          value_parser = parse_size, help_heading = "Run", env = "KEYTRAIL_MAX_RECORD_BYTES")]
     pub max_record_bytes: u64,
 
     /// Refuse an input whose decompressed/compressed ratio passes this (above 16 MiB).
     #[arg(long, value_name = "RATIO", default_value_t = crate::source::decode::DEFAULT_MAX_RATIO,
-          help_heading = "Run")]
+          help_heading = "Run", env = "KEYTRAIL_MAX_RATIO")]
     pub max_ratio: u64,
 
     /// An S3-compatible endpoint for s3:// inputs (path-style requests; http:// allowed)
@@ -236,7 +242,7 @@ pub struct TrailArgs {
 
     /// S3 GETs in flight at once.
     #[arg(long, value_name = "N", default_value_t = crate::source::s3::DEFAULT_CONCURRENCY,
-          value_parser = clap::value_parser!(u64).range(1..=1024), help_heading = "S3")]
+          value_parser = clap::value_parser!(u64).range(1..=1024), help_heading = "S3", env = "KEYTRAIL_S3_REQUESTS")]
     pub s3_requests: u64,
 }
 
@@ -254,6 +260,15 @@ pub struct OutputArgs {
     /// Also draw the report's chart into FILE: SVG, or PNG for a .png name.
     #[arg(long, value_name = "FILE", help_heading = "Report")]
     pub chart: Option<PathBuf>,
+
+    /// Show every column of the tables, however wide [default: fit the terminal, leaving out
+    /// the least important columns and saying which].
+    #[arg(long, help_heading = "Report", conflicts_with = "width")]
+    pub wide: bool,
+
+    /// Fit tables to N columns [default: the terminal's width on a terminal, else no limit].
+    #[arg(long, value_name = "N", help_heading = "Report", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -362,38 +377,50 @@ pub struct CostArgs {
 
     /// US dollars per 10,000 KMS requests.
     #[arg(long, value_name = "USD", default_value_t = crate::pricing::PRICE_PER_10K_REQUESTS,
-          value_parser = parse_money, help_heading = "Prices")]
+          value_parser = parse_money, help_heading = "Prices", env = "KEYTRAIL_PRICE_PER_10K")]
     pub price_per_10k: f64,
 
     /// Free KMS requests per account per month.
     #[arg(long, value_name = "REQUESTS", default_value_t = crate::pricing::FREE_REQUESTS_PER_MONTH,
-          help_heading = "Prices")]
+          help_heading = "Prices", env = "KEYTRAIL_FREE_TIER")]
     pub free_tier: u64,
 
     /// US dollars per customer managed key per month.
     #[arg(long, value_name = "USD", default_value_t = crate::pricing::KEY_PER_MONTH,
-          value_parser = parse_money, help_heading = "Prices")]
+          value_parser = parse_money, help_heading = "Prices", env = "KEYTRAIL_KEY_MONTH")]
     pub key_month: f64,
 
     /// Rotations each customer managed key has had (automatic or on demand): each of the
     /// first two adds --rotation-month to its monthly charge. A trail does not tell a key's
     /// history, so the report says what was assumed.
-    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Prices")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Prices",
+        env = "KEYTRAIL_KEY_ROTATIONS"
+    )]
     pub key_rotations: u32,
 
     /// US dollars a month for each of a customer managed key's first two rotations.
     #[arg(long, value_name = "USD", default_value_t = crate::pricing::ROTATION_PER_MONTH,
-          value_parser = parse_money, help_heading = "Prices")]
+          value_parser = parse_money, help_heading = "Prices", env = "KEYTRAIL_ROTATION_MONTH")]
     pub rotation_month: f64,
 
     /// Days in the projected month.
     #[arg(long, value_name = "DAYS", default_value_t = crate::pricing::MONTH_DAYS,
-          value_parser = parse_days, help_heading = "Prices")]
+          value_parser = parse_days, help_heading = "Prices", env = "KEYTRAIL_MONTH_DAYS")]
     pub month_days: f64,
 
     /// A KMS key (ARN or ID) that is AWS managed, so has no monthly charge. Keys the trail
     /// names by an alias/aws/... alias are known already.
-    #[arg(long, value_name = "ARN", help_heading = "Prices")]
+    #[arg(
+        long,
+        value_name = "ARN",
+        help_heading = "Prices",
+        env = "KEYTRAIL_AWS_MANAGED_KEYS",
+        value_delimiter = ','
+    )]
     pub aws_managed_key: Vec<String>,
 
     #[command(flatten)]
@@ -410,7 +437,7 @@ pub struct QuotaArgs {
 
     /// The quota of a Region, in requests per second (for a raised quota); repeatable.
     #[arg(long = "quota", value_name = "REGION=N", value_parser = parse_quota,
-          help_heading = "Report")]
+          help_heading = "Report", env = "KEYTRAIL_QUOTAS", value_delimiter = ',')]
     pub quotas: Vec<(String, u64)>,
 
     #[command(flatten)]
@@ -440,12 +467,17 @@ pub struct CheckArgs {
 
     /// Read the thresholds from a TOML file (max_calls_per_object, buckets, max_quota_use,
     /// quota = {REGION = N}); flags override it.
-    #[arg(long, value_name = "FILE", help_heading = "Thresholds")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Thresholds",
+        env = "KEYTRAIL_THRESHOLDS"
+    )]
     pub thresholds: Option<PathBuf>,
 
     /// The quota of a Region, in requests per second (for a raised quota); repeatable.
     #[arg(long = "quota", value_name = "REGION=N", value_parser = parse_quota,
-          help_heading = "Thresholds")]
+          help_heading = "Thresholds", env = "KEYTRAIL_QUOTAS", value_delimiter = ',')]
     pub quotas: Vec<(String, u64)>,
 
     /// Print the result as JSON (schema keytrail.check/v1) instead of text.
@@ -605,7 +637,7 @@ mod tests {
 pub enum FormatArg {
     /// A table for the terminal, with the input summary below it.
     Table,
-    /// The full report, schema `keytrail.<command>/v1` (README.md documents each).
+    /// The full report, schema `keytrail.<command>/v1` (docs/ documents each).
     Json,
     /// The rows, one per line, with a header.
     Csv,

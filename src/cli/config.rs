@@ -6,7 +6,7 @@
 use super::args::{AnalyzeArgs, CheckArgs, CostArgs, OutputArgs, QuotaArgs, TrailArgs};
 use super::exit::UsageError;
 use crate::pricing::{Prices, Quotas};
-use crate::render::{sanitize::visible, Format};
+use crate::render::{sanitize::visible, Format, Layout};
 use crate::reports::check::Thresholds;
 use crate::source::decode::Limits;
 use crate::source::s3::{S3Settings, S3Url};
@@ -23,6 +23,8 @@ pub struct Output {
     pub path: Option<PathBuf>,
     /// `--chart FILE.svg|FILE.png`.
     pub chart: Option<PathBuf>,
+    /// The width tables are fitted to.
+    pub layout: Layout,
 }
 
 impl TryFrom<&OutputArgs> for Output {
@@ -54,8 +56,25 @@ impl TryFrom<&OutputArgs> for Output {
             format,
             path: out.output.clone(),
             chart: out.chart.clone(),
+            layout: Layout {
+                width: layout_width(out),
+            },
         })
     }
+}
+
+/// `--width`; else, unless `--wide`, the terminal's width when the table goes to one (its
+/// size, else `COLUMNS`); else no limit: a table piped or written to a file keeps every column.
+fn layout_width(out: &OutputArgs) -> Option<usize> {
+    if let Some(w) = out.width {
+        return Some(usize::from(w));
+    }
+    if out.wide || out.output.is_some() || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size()
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
 }
 
 /// The format an `--output` extension names, if it names one.

@@ -15,7 +15,9 @@ pub enum ExitCode {
     Mismatch,
     /// `check`: a threshold was passed.
     Violation,
-    /// `check`: a threshold could not be evaluated (empty input, no KMS calls, no objects).
+    /// Nothing to report: the input, after filters, holds no KMS call or S3 request (every
+    /// command; the report, if any, is still written); or `check`: a threshold could not be
+    /// evaluated (no KMS calls, no objects).
     NotChecked,
     /// Ctrl-C: stopped, nothing written (128 + SIGINT, as shells report it).
     Interrupted,
@@ -51,7 +53,8 @@ Exit codes:
   3  --strict, and an input had a problem (unreadable, truncated, not CloudTrail, ...)
   4  analyze --expect: the report differs from the manifest
   5  check: a threshold was passed (each violation is printed)
-  6  check: a threshold could not be evaluated (empty input, no KMS calls or no objects
+  6  nothing to report: the input, after filters, holds no KMS call or S3 request (every
+     command says why); check: a threshold could not be evaluated (no KMS calls or no objects
      seen): a gate that checked nothing does not pass
   130  interrupted (Ctrl-C): stopped, no report written";
 

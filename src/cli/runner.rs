@@ -93,3 +93,110 @@ pub fn window(cfg: &AnalyzeConfig, j: &Joined) -> Option<crate::reports::cost::W
         j.summary.last_time,
     )
 }
+
+/// "1 file", "2 files"; "1 file was", "2 files were".
+fn plural(n: u64, what: &str) -> String {
+    let count = crate::text::thousands(&n.to_string());
+    match (n, what.strip_suffix(" was")) {
+        (1, _) => format!("{count} {what}"),
+        (_, Some(noun)) => format!("{count} {noun}s were"),
+        (_, None) => format!("{count} {what}s"),
+    }
+}
+
+/// Why a run has nothing to report, when the input (after filters) holds no KMS call or S3
+/// request: which of "no file", "no record", "every record filtered out" or "rejected" it
+/// was, and what to try. `None` when something was used.
+pub fn nothing_to_report(s: &crate::summary::Summary) -> Option<String> {
+    if s.records.used > 0 {
+        return None;
+    }
+    let n = |v: u64| crate::text::thousands(&v.to_string());
+    let reasons = |m: &crate::summary::Reasons| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {}", n(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(if s.files.read == 0 {
+        let skipped: u64 = s.files.skipped.values().sum();
+        if let Some(first) = s.problems.first() {
+            format!(
+                "no input file was read: {} (first: {first})",
+                plural(s.problems_total, "problem"),
+            )
+        } else if skipped > 0 {
+            format!(
+                "no input file was read: all {} were skipped ({}); --account, --region, \
+                 --since and --until skip files by their delivered path",
+                n(skipped),
+                reasons(&s.files.skipped)
+            )
+        } else {
+            "no input file was read: check the paths (a trail is delivered as \
+             AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz)"
+                .to_string()
+        }
+    } else if s.records.read == 0 {
+        let skipped: u64 = s.files.skipped.values().sum();
+        format!(
+            "the {} read hold{} no CloudTrail records{}",
+            plural(s.files.read, "file"),
+            if s.files.read == 1 { "s" } else { "" },
+            if skipped == 0 {
+                String::new()
+            } else {
+                format!(
+                    ", and {} skipped by path ({}): --account, --region, --since and --until \
+                     skip files by their delivered path",
+                    plural(skipped, "file was"),
+                    reasons(&s.files.skipped)
+                )
+            }
+        )
+    } else if s.rejected_total() == s.records.read {
+        format!(
+            "every one of the {} records read was rejected ({}): is this CloudTrail JSON?",
+            n(s.records.read),
+            reasons(&s.records.rejected)
+        )
+    } else {
+        use crate::reason as r;
+        // Records no filter could have kept: the trail has no KMS call or S3 request to give.
+        let inherent = [
+            r::OTHER_SERVICE,
+            r::INSIGHTS_RECORD,
+            r::NETWORK_ACTIVITY,
+            r::KMS_NOT_S3,
+            r::KMS_OTHER_OPERATION,
+            r::CLOUDTRAIL_LOG_ENCRYPTION,
+            r::S3_DATA_NO_KMS,
+            r::S3_MANAGEMENT,
+        ];
+        let only_other = s
+            .records
+            .filtered_out
+            .keys()
+            .all(|k| inherent.contains(&k.as_str()));
+        if only_other && s.rejected_total() == 0 {
+            format!(
+                "none of the {} records read is a KMS call or an S3 object request ({}): does \
+                 the trail log S3 data events and KMS management events?",
+                n(s.records.read),
+                reasons(&s.records.filtered_out)
+            )
+        } else {
+            format!(
+                "every KMS and S3 event was filtered out or rejected ({}{}{}): loosen the \
+                 filters, or check their values",
+                reasons(&s.records.filtered_out),
+                if s.records.rejected.is_empty() {
+                    ""
+                } else {
+                    "; rejected: "
+                },
+                reasons(&s.records.rejected)
+            )
+        }
+    })
+}

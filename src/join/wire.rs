@@ -208,11 +208,10 @@ mod tests {
     /// Every report made from the trail itself, as JSON.
     fn every_report(j: &Joined, cfg: &AnalyzeConfig) -> Vec<serde_json::Value> {
         let rows = calls::rows(j, cfg);
-        let mut out =
-            vec![
-                serde_json::from_slice(&render::render(&rows, render::Format::Json).unwrap())
-                    .unwrap(),
-            ];
+        let mut out = vec![serde_json::from_slice(
+            &render::render(&rows, render::Format::Json, Default::default()).unwrap(),
+        )
+        .unwrap()];
         let what_if = whatif::project(j, &Default::default());
         let (first, last) = (j.summary.first_time, j.summary.last_time);
         if let Some(w) = cost::Window::of(None, None, first, last) {

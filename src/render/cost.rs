@@ -1,6 +1,6 @@
-//! The cost report as a document; JSON schema `keytrail.cost/v1` (documented in README.md).
+//! The cost report as a document; JSON schema `keytrail.cost/v1` (documented in docs/).
 
-use super::doc::{Doc, Table};
+use super::doc::{Doc, Fit, Table};
 use super::{doc_lines, format_time, format_usd, Column, Columns};
 use crate::reports::cost::{CostReport, Line, Scope};
 use crate::summary::Summary;
@@ -35,10 +35,14 @@ pub fn columns(lines: &[Line]) -> Vec<Column> {
 /// there.
 fn display_tables(lines: &[Line]) -> Vec<Table> {
     let of = |scope| -> Vec<Line> { lines.iter().filter(|l| l.scope == scope).cloned().collect() };
-    let table = |title: &str, columns| Table {
+    let table = |title: &str, importance, columns| Table {
         title: title.into(),
         columns,
         numeric: None,
+        fit: Fit {
+            importance,
+            essential: 2,
+        },
     };
     fn what_if(c: Columns<'_, Line>) -> Columns<'_, Line> {
         c.number("req/month with bucket keys", |l| l.monthly_with_bucket_keys)
@@ -53,6 +57,16 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
     let mut tables = vec![
         table(
             "Accounts (per month, projected)",
+            &[
+                "account",
+                "total $/month",
+                "turning on saves $/month",
+                "bucket keys",
+                "req/month",
+                "req/month with bucket keys",
+                "req $/month",
+                "keys $/month",
+            ],
             what_if(
                 Columns::new(&accounts)
                     .text("account", |l| l.account.clone())
@@ -67,6 +81,13 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
         ),
         table(
             "KMS keys",
+            &[
+                "key",
+                "req $/month",
+                "key $/month",
+                "req/month",
+                "managed by",
+            ],
             Columns::new(&keys)
                 .text("account", |l| l.account.clone())
                 .text("key", |l| l.name.clone())
@@ -79,6 +100,15 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
         ),
         table(
             "Buckets (what-if: the same S3 requests with bucket keys switched)",
+            &[
+                "bucket",
+                "turning on saves $/month",
+                "bucket keys",
+                "req $/month",
+                "req/month",
+                "req/month with bucket keys",
+                "account",
+            ],
             what_if(
                 Columns::new(&buckets)
                     .text("account", |l| l.account.clone())
@@ -94,6 +124,7 @@ fn display_tables(lines: &[Line]) -> Vec<Table> {
     if !others.is_empty() {
         tables.push(table(
             "Other callers (by encryption-context key)",
+            &["context", "req $/month", "req/month", "account"],
             Columns::new(&others)
                 .text("account", |l| l.account.clone())
                 .text("context", |l| l.name.clone())
@@ -148,7 +179,7 @@ pub fn notes(r: &CostReport) -> Vec<String> {
              customer managed key per month, charged to the account that owns it (AWS managed \
              keys: none), {}",
             format_usd(p.per_10k_requests),
-            p.free_requests_per_month,
+            super::thousands(&p.free_requests_per_month.to_string()),
             format_usd(p.customer_key_per_month()),
             match p.key_rotations {
                 0 => format!(
@@ -215,6 +246,7 @@ pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
             title: "Cost by account, KMS key, bucket and other caller".into(),
             columns: columns(&r.lines),
             numeric: None,
+            fit: Fit::default(),
         }),
         lines,
         json,

@@ -5,8 +5,8 @@
 //! every tabular output. JSON is the report's own versioned value; the text formats show every
 //! table.
 
+use super::fit::{self, Layout, TextCol};
 use super::{sanitize, Column};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, ContentArrangement};
 use serde_json::Value;
 
 /// One table of a document.
@@ -16,6 +16,26 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Right-align these columns (text columns holding numbers); else numeric types are.
     pub numeric: Option<Vec<bool>>,
+    /// Which columns a narrow terminal keeps.
+    pub fit: Fit,
+}
+
+/// Which columns of a table a narrow terminal keeps: those named in `importance` (most
+/// important first) before the others, the first `essential` of them always.
+#[derive(Debug, Clone, Copy)]
+pub struct Fit {
+    pub importance: &'static [&'static str],
+    pub essential: usize,
+}
+
+impl Default for Fit {
+    /// Columns left out from the right, the first kept.
+    fn default() -> Self {
+        Fit {
+            importance: &[],
+            essential: 1,
+        }
+    }
 }
 
 impl Table {
@@ -63,35 +83,35 @@ pub(super) fn main(doc: &Doc) -> Result<&Table, super::RenderError> {
         .ok_or(super::RenderError::NoTable)
 }
 
-pub(super) fn text(doc: &Doc) -> String {
+pub(super) fn text(doc: &Doc, layout: Layout) -> String {
     let mut out = String::new();
     for t in &doc.tables {
-        out.push_str(&sanitize::visible(&t.title));
-        out.push('\n');
+        out.push_str(&fit::wrap(&sanitize::visible(&t.title), layout.width));
         if t.height() == 0 {
             out.push_str("(none)\n\n");
             continue;
         }
-        let mut table = comfy_table::Table::new();
-        table
-            .load_style(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(t.columns.iter().map(|c| c.name));
-        for r in 0..t.height() {
-            table.add_row((0..t.columns.len()).map(|c| t.cell(r, c)));
-        }
-        for i in 0..t.columns.len() {
-            if t.is_numeric(i) {
-                if let Some(col) = table.column_mut(i) {
-                    col.set_cell_alignment(CellAlignment::Right);
-                }
-            }
-        }
-        out.push_str(&format!("{table}\n\n"));
+        let cols: Vec<TextCol> = t
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| TextCol {
+                header: c.name,
+                cells: (0..t.height()).map(|r| t.cell(r, i)).collect(),
+                numeric: t.is_numeric(i),
+            })
+            .collect();
+        let importance: Vec<usize> = t
+            .fit
+            .importance
+            .iter()
+            .filter_map(|name| t.columns.iter().position(|c| c.name == *name))
+            .collect();
+        out.push_str(&fit::table(&cols, &importance, t.fit.essential, layout));
+        out.push('\n');
     }
     for line in &doc.lines {
-        out.push_str(&sanitize::visible(line));
-        out.push('\n');
+        out.push_str(&fit::wrap(&sanitize::visible(line), layout.width));
     }
     out
 }
@@ -147,6 +167,7 @@ mod tests {
                     },
                 ],
                 numeric: None,
+                fit: Default::default(),
             }],
             data: None,
             lines: vec!["note".into()],
@@ -158,20 +179,31 @@ mod tests {
     #[test]
     fn every_format_renders_and_csv_neutralises_formulas() {
         let d = doc();
-        let csv = String::from_utf8(super::super::render_doc(&d, Format::Csv).unwrap()).unwrap();
+        let csv = String::from_utf8(
+            super::super::render_doc(&d, Format::Csv, Layout::default()).unwrap(),
+        )
+        .unwrap();
         assert!(csv.contains("'=cmd"), "{csv}");
         assert!(csv.contains("1.5"), "{csv}");
-        let text = String::from_utf8(super::super::render_doc(&d, Format::Table).unwrap()).unwrap();
+        let text = String::from_utf8(
+            super::super::render_doc(&d, Format::Table, Layout::default()).unwrap(),
+        )
+        .unwrap();
         assert!(text.contains("$1.50") && text.contains("note"), "{text}");
-        let md =
-            String::from_utf8(super::super::render_doc(&d, Format::Markdown).unwrap()).unwrap();
+        let md = String::from_utf8(
+            super::super::render_doc(&d, Format::Markdown, Layout::default()).unwrap(),
+        )
+        .unwrap();
         assert!(md.contains("\\|") && md.contains("## main"), "{md}");
-        let html = String::from_utf8(super::super::render_doc(&d, Format::Html).unwrap()).unwrap();
+        let html = String::from_utf8(
+            super::super::render_doc(&d, Format::Html, Layout::default()).unwrap(),
+        )
+        .unwrap();
         assert!(
             html.contains("&lt;b&gt;") && !html.contains("<b>"),
             "{html}"
         );
-        let pq = super::super::render_doc(&d, Format::Parquet).unwrap();
+        let pq = super::super::render_doc(&d, Format::Parquet, Layout::default()).unwrap();
         assert_eq!(&pq[..4], b"PAR1");
     }
 }

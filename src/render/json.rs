@@ -1,4 +1,4 @@
-//! The JSON report, schema `keytrail.analyze/v1` (documented in README.md).
+//! The JSON report, schema `keytrail.analyze/v1` (documented in docs/).
 
 use super::{format_time, SCHEMA};
 use crate::event::{KmsOp, S3Op};

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cost;
 mod csv;
 pub mod doc;
+mod fit;
 mod frame;
 mod html;
 mod json;
@@ -26,6 +27,7 @@ use crate::reports::calls::{Report, Row};
 use crate::summary::Summary;
 pub use crate::text::{format_percent, format_ratio, format_usd, thousands};
 use doc::Doc;
+pub use fit::Layout;
 
 /// The versioned name of the JSON schema; bump it on any incompatible change.
 pub const SCHEMA: &str = "keytrail.analyze/v1";
@@ -35,7 +37,7 @@ pub const SCHEMA: &str = "keytrail.analyze/v1";
 pub enum Format {
     /// A table for the terminal, with the input summary below it.
     Table,
-    /// The full report, schema `keytrail.<command>/v1` (README.md documents each).
+    /// The full report, schema `keytrail.<command>/v1` (docs/ documents each).
     Json,
     /// The rows, one per line, with a header.
     Csv,
@@ -60,22 +62,22 @@ pub enum RenderError {
     Chart(String),
 }
 
-/// Renders `report` in `format`.
-pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, RenderError> {
+/// Renders `report` in `format` (a table fitted to `layout`).
+pub fn render(report: &Report, format: Format, layout: Layout) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
-        Format::Table => table::render(report).into_bytes(),
+        Format::Table => table::render(report, layout).into_bytes(),
         Format::Json => json::render(report),
         Format::Csv => csv::render(report)?,
         Format::Markdown => markdown::render(report).into_bytes(),
         Format::Parquet => parquet::render(report)?,
-        Format::Html => render_doc(&analyze_doc(report), Format::Html)?,
+        Format::Html => render_doc(&analyze_doc(report), Format::Html, layout)?,
     })
 }
 
-/// Renders a document (cost, quota, analyze's HTML) in `format`.
-pub fn render_doc(doc: &Doc, format: Format) -> Result<Vec<u8>, RenderError> {
+/// Renders a document (cost, quota, analyze's HTML) in `format` (tables fitted to `layout`).
+pub fn render_doc(doc: &Doc, format: Format, layout: Layout) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
-        Format::Table => doc::text(doc).into_bytes(),
+        Format::Table => doc::text(doc, layout).into_bytes(),
         Format::Markdown => doc::markdown(doc).into_bytes(),
         Format::Json => {
             let mut out = serde_json::to_vec_pretty(&doc.json)?;
@@ -113,6 +115,7 @@ pub fn analyze_doc(report: &Report) -> doc::Doc {
             })
             .collect(),
         numeric: Some(numeric),
+        fit: Default::default(),
     };
     doc::Doc {
         title: "keytrail analyze".into(),
@@ -153,7 +156,7 @@ impl Values {
     pub fn text(&self, i: usize) -> String {
         match self {
             Values::Text(v) => v[i].clone(),
-            Values::Count(v) => v[i].to_string(),
+            Values::Count(v) => thousands(&v[i].to_string()),
             Values::Ratio(v) => format_ratio(v[i]),
             Values::Number(v) => v[i].map_or("-".into(), |n| thousands(&format!("{n:.0}"))),
             Values::Money(v) => v[i].map_or("-".into(), format_usd),
@@ -287,15 +290,16 @@ pub fn doc_lines(notes: Vec<String>, summary: &Summary, warnings: &[String]) -> 
 
 /// The lines that account for the input: files, bytes, records.
 pub fn input_lines(s: &Summary) -> Vec<String> {
+    let n = |v: u64| thousands(&v.to_string());
     let join = |m: &crate::summary::Reasons| {
         m.iter()
-            .map(|(k, v)| format!("{k} {v}"))
+            .map(|(k, v)| format!("{k} {}", n(*v)))
             .collect::<Vec<_>>()
             .join(", ")
     };
     let mut lines = vec![format!(
         "files: {} read{}{}{}",
-        s.files.read,
+        n(s.files.read),
         if s.documents_skipped.is_empty() {
             String::new()
         } else {
@@ -317,14 +321,15 @@ pub fn input_lines(s: &Summary) -> Vec<String> {
     )];
     lines.push(format!(
         "bytes: {} read, {} of JSON",
-        s.bytes.read, s.bytes.decoded
+        n(s.bytes.read),
+        n(s.bytes.decoded)
     ));
     if let Some(s3) = &s.s3 {
         lines.push(format!(
             "s3: {} objects listed with {} LIST requests, {} GET requests{}",
-            s3.objects,
-            s3.list_requests,
-            s3.get_requests,
+            n(s3.objects),
+            n(s3.list_requests),
+            n(s3.get_requests),
             if s3.prefixes_pruned.is_empty() {
                 String::new()
             } else {
@@ -334,10 +339,10 @@ pub fn input_lines(s: &Summary) -> Vec<String> {
     }
     lines.push(format!(
         "records: {} read = {} used + {} filtered out + {} rejected",
-        s.records.read,
-        s.records.used,
-        s.filtered_total(),
-        s.rejected_total()
+        n(s.records.read),
+        n(s.records.used),
+        n(s.filtered_total()),
+        n(s.rejected_total())
     ));
     if !s.records.filtered_out.is_empty() {
         lines.push(format!("  filtered out: {}", join(&s.records.filtered_out)));
@@ -364,6 +369,24 @@ pub struct TextColumn {
     pub optional: bool,
 }
 
+/// The columns of analyze's table a narrow terminal keeps, most important first: the row's
+/// identity and the answer, then the figures behind it.
+pub const ANALYZE_IMPORTANCE: &[&str] = &[
+    "bucket",
+    "group",
+    "mode",
+    "KMS/object",
+    "objects",
+    "KMS calls",
+    "GenerateDataKey",
+    "Decrypt",
+    "Put",
+    "Get",
+    "KMS/request",
+    "S3 errors",
+    "KMS errors",
+];
+
 /// The compact column set of the text formats: a terminal has no room for every operation.
 pub fn text_columns(report: &Report) -> Vec<TextColumn> {
     let rows = &report.rows;
@@ -377,7 +400,7 @@ pub fn text_columns(report: &Report) -> Vec<TextColumn> {
         optional: true,
         ..mk(header, true, f)
     };
-    let n = |v: u64| v.to_string();
+    let n = |v: u64| thousands(&v.to_string());
     let mut cols = vec![mk("bucket", false, &|r| {
         sanitize::visible(&r.bucket).into_owned()
     })];
@@ -407,7 +430,7 @@ pub fn text_columns(report: &Report) -> Vec<TextColumn> {
         optional("other KMS", &|r| n(r.kms_count(KmsOp::Other))),
         mk("KMS calls", true, &|r| {
             let mark = if r.kms_attributed > 0 { "*" } else { "" };
-            format!("{}{mark}", r.kms_total())
+            format!("{}{mark}", n(r.kms_total()))
         }),
         mk("KMS/object", true, &|r| format_ratio(r.kms_per_object())),
         mk("KMS/request", true, &|r| {
@@ -422,10 +445,10 @@ pub fn text_columns(report: &Report) -> Vec<TextColumn> {
             } else {
                 format!(
                     "{} (throttled {}, denied {}, other {})",
-                    r.kms_errors(),
-                    r.kms_throttled,
-                    r.kms_access_denied,
-                    r.kms_other_errors
+                    n(r.kms_errors()),
+                    n(r.kms_throttled),
+                    n(r.kms_access_denied),
+                    n(r.kms_other_errors)
                 )
             }
         }),

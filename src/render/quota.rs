@@ -1,6 +1,6 @@
-//! The quota report as a document; JSON schema `keytrail.quota/v1` (documented in README.md).
+//! The quota report as a document; JSON schema `keytrail.quota/v1` (documented in docs/).
 
-use super::doc::{Doc, Table};
+use super::doc::{Doc, Fit, Table};
 use super::{doc_lines, format_time, Column, Columns, Values};
 use crate::reports::quota::{QuotaReport, QuotaRow, Stats};
 use crate::summary::Summary;
@@ -149,6 +149,10 @@ fn contributors(rows: &[QuotaRow]) -> Table {
             },
         ],
         numeric: None,
+        fit: Fit {
+            importance: &["account", "region", "kind", "name", "calls"],
+            essential: 5,
+        },
     }
 }
 
@@ -195,6 +199,19 @@ pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
                 title: "Requests per second by account and Region".into(),
                 columns: display_columns(&r.rows),
                 numeric: None,
+                fit: Fit {
+                    importance: &[
+                        "account",
+                        "region",
+                        "peak/s",
+                        "of quota",
+                        "quota/s",
+                        "peak/s with bucket keys",
+                        "p99/s",
+                        "KMS throttled",
+                    ],
+                    essential: 4,
+                },
             },
             contributors(&r.rows),
         ],
@@ -202,6 +219,7 @@ pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
             title: "Requests per second by account and Region".into(),
             columns: columns(&r.rows),
             numeric: None,
+            fit: Fit::default(),
         }),
         lines,
         json,

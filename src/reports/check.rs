@@ -2,7 +2,7 @@
 
 use crate::reports::calls::Report;
 use crate::reports::quota::QuotaReport;
-use crate::text::{format_percent, format_ratio};
+use crate::text::{format_percent, format_ratio, thousands};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -191,9 +191,9 @@ pub fn evaluate(report: &Report, quota: Option<&QuotaReport>, t: &Thresholds) ->
                     "account {} in {}: peak {}/s is {} of the quota of {}/s ({}); at most {}",
                     r.account,
                     r.region,
-                    r.stats.peak,
+                    thousands(&r.stats.peak.to_string()),
                     format_percent(v),
-                    r.quota.per_second,
+                    thousands(&r.quota.per_second.to_string()),
                     r.quota.source,
                     format_percent(limit)
                 ),

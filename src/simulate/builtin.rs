@@ -2,7 +2,7 @@
 
 /// `(name, description, TOML)`.
 pub const BUILTINS: &[(&str, &str, &str)] = &[
-    ("two-buckets", "two buckets side by side, one with bucket keys and one without (the README's example)", TWO_BUCKETS),
+    ("two-buckets", "two buckets side by side, one with bucket keys and one without (the example README quotes)", TWO_BUCKETS),
     ("seed-10k", "seed 000: one requester writes 10,000 objects and reads them, with and without bucket keys", SEED_10K),
     ("poc", "aws-samples/s3-bucketkey-poc: a Lambda uploads 50 objects and downloads 9 of them 100 times", POC),
     ("emr-sessions", "ten sessions of one role read a bucket with bucket keys: one requester for S3", EMR),

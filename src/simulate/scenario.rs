@@ -1,4 +1,4 @@
-//! Scenario files: what the simulator simulates. TOML, every field documented in README.md.
+//! Scenario files: what the simulator simulates. TOML, every field documented in docs/simulate.md.
 //!
 //! Parsing rejects unknown fields, and validation names the line and the field of each
 //! mistake (a negative rate, an end before a start, a bucket name S3 would reject, a phase

@@ -309,3 +309,50 @@ fn the_first_two_rotations_of_each_customer_managed_key_are_charged_as_assumed()
     assert_eq!(key_usd("2"), (6.0, 3.0, 0.0));
     assert_eq!(key_usd("7"), (6.0, 3.0, 0.0));
 }
+
+/// Settings set once live in the environment (`KEYTRAIL_*`); a flag given on the command line
+/// wins over its variable, and `--help` names the variable.
+#[test]
+fn prices_and_quotas_come_from_keytrail_variables_unless_a_flag_is_given() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cost = |env: &[(&str, &str)], extra: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"))
+            .args(["cost", "-q", "fixtures/two-buckets", "--format", "json"])
+            .args(extra)
+            .envs(env.iter().copied())
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let env = [
+        ("KEYTRAIL_PRICE_PER_10K", "0.06"),
+        ("KEYTRAIL_FREE_TIER", "0"),
+        ("KEYTRAIL_THREADS", "1"),
+    ];
+    let from_env = cost(&env, &[]);
+    assert_eq!(from_env["prices"]["per_10k_requests_usd"], 0.06);
+    assert_eq!(from_env["prices"]["free_requests_per_month"], 0);
+    let flag_wins = cost(&env, &["--price-per-10k", "0.01"]);
+    assert_eq!(flag_wins["prices"]["per_10k_requests_usd"], 0.01);
+    let plain = cost(&[], &[]);
+    assert_eq!(plain["prices"]["per_10k_requests_usd"], 0.03);
+    for (command, var) in [
+        ("cost", "KEYTRAIL_PRICE_PER_10K"),
+        ("cost", "KEYTRAIL_THREADS"),
+        ("quota", "KEYTRAIL_QUOTAS"),
+        ("check", "KEYTRAIL_THRESHOLDS"),
+    ] {
+        let help = run(&[command, "--help"], root, None);
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            help.contains(&format!("[env: {var}")),
+            "{var} not in\n{help}"
+        );
+    }
+}

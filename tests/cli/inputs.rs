@@ -521,3 +521,38 @@ fn a_fifo_met_in_a_walk_is_skipped_not_waited_on() {
     assert_eq!(report["input"]["files"]["skipped"]["not_a_regular_file"], 1);
     assert_eq!(report["input"]["files"]["read"], 1);
 }
+
+/// The same situation gives the same exit code in every command: an input with no KMS call or
+/// S3 request (no file, or every event filtered out) is "nothing to report" (6), with a message
+/// that says which and what to try, never a success in one command and a failure in another.
+#[test]
+fn nothing_to_report_exits_6_in_every_command_and_says_why() {
+    let empty = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture = root.join("fixtures/two-buckets");
+    let fixture = fixture.to_str().unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &[empty.path().to_str().unwrap()],
+            "no input file was read: check the paths",
+        ),
+        (
+            // The day's folder is read; every event is before --until.
+            &[fixture, "--until", "2024-03-01T10:00:00Z"],
+            "every KMS and S3 event was filtered out or rejected (",
+        ),
+    ];
+    for (input, why) in cases {
+        for command in ["analyze", "cost", "quota", "check"] {
+            let mut args = vec![command, "-q"];
+            args.extend_from_slice(input);
+            if command == "check" {
+                args.extend(["--max-calls-per-object", "1"]);
+            }
+            let r = run(&args, root, None);
+            assert_eq!(r.code, 6, "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains("nothing to"), "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains(why), "{args:?}: {}", r.stderr);
+        }
+    }
+}

@@ -4,6 +4,7 @@
 mod analyze;
 mod check;
 mod cost;
+mod docs;
 mod inputs;
 mod org_trails;
 mod quota;

@@ -620,9 +620,14 @@ fn credentials_come_from_a_named_profile_and_unsupported_profiles_say_what_to_do
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert!(report["input"]["files"]["read"].as_u64().unwrap() > 0);
-    // The default profile's keys are wrong: the server refuses the listing, and says so.
+    // The default profile's keys are wrong: the server refuses the listing, and says so; with
+    // no file read there is nothing to report (exit 6), the report still written.
     let (code, stderr, stdout) = run(None);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 6, "{stderr}");
+    assert!(
+        stderr.contains("nothing to report: no input file was read: 1 problem (first: s3://"),
+        "{stderr}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert!(
         report["input"]["problems"]["listed"]

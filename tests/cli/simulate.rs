@@ -252,7 +252,7 @@ fn random_scenarios_analyze_to_their_manifests() {
     assert!(share >= ATTRIBUTION_FLOOR, "{right} of {total}");
 }
 
-/// README's calibration table quotes what `simulate --builtin seed-10k` writes: 10
+/// docs/simulate.md's calibration table quotes what `simulate --builtin seed-10k` writes: 10
 /// GenerateDataKey and 100 Decrypt with bucket keys, 10,000 of each without.
 #[test]
 fn the_seed_10k_figures_readme_quotes_are_the_simulators() {
@@ -274,10 +274,11 @@ fn the_seed_10k_figures_readme_quotes_are_the_simulators() {
         count("seed-per-object", KmsOp::Decrypt),
     );
     assert_eq!(figures, (10, 100, 10_000, 10_000));
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/simulate.md"))
+            .unwrap();
     assert!(
-        readme.contains("10 GDK, 100 Decrypt in `simulate --builtin seed-10k`"),
-        "README's calibration table no longer quotes the simulator's figures"
+        page.contains("10 GDK, 100 Decrypt in `simulate --builtin seed-10k`"),
+        "docs/simulate.md's calibration table no longer quotes the simulator's figures"
     );
 }

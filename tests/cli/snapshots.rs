@@ -99,41 +99,6 @@ fn help_texts() {
     }
 }
 
-/// README's first screen quotes `analyze fixtures/two-buckets` and its check gate: they are
-/// what the binary prints, so README cannot go stale without this failing.
-#[test]
-fn the_outputs_readme_quotes_are_the_ones_the_binary_prints() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let table = shown(&["analyze", "-q", "fixtures/two-buckets", "--format", "table"]);
-    assert!(
-        readme.contains(&table),
-        "README's first output differs from what `analyze fixtures/two-buckets` prints:\n{table}"
-    );
-    let check = shown(&[
-        "check",
-        "-q",
-        "fixtures/two-buckets",
-        "--max-calls-per-object",
-        "0.5",
-    ]);
-    let verdicts = check.split("--- stderr").next().unwrap();
-    assert!(
-        readme.contains(verdicts),
-        "README's check output differs:\n{verdicts}"
-    );
-    // The cost example quotes the accounts and buckets tables of `cost fixtures/two-buckets`.
-    let cost = shown(&["cost", "-q", "fixtures/two-buckets", "--format", "table"]);
-    for title in ["Accounts (per month, projected)", "Buckets (what-if"] {
-        let start = cost.find(title).unwrap();
-        let table = cost[start..].split("\n\n").next().unwrap();
-        assert!(
-            readme.contains(table),
-            "README's cost example differs from what `cost fixtures/two-buckets` prints:\n{table}"
-        );
-    }
-}
-
 #[test]
 fn completions_and_the_man_page_come_from_the_clap_definitions() {
     let dir = tempfile::tempdir().unwrap();

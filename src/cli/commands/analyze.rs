@@ -3,7 +3,7 @@
 use super::super::args::AnalyzeArgs;
 use super::super::config::Output;
 use super::super::exit::{ExitCode, UsageError};
-use super::super::runner::{read_trail, write_report};
+use super::super::runner::{nothing_to_report, read_trail, write_report};
 use crate::render::{self, sanitize::visible};
 use crate::reports;
 use crate::trail::config::AnalyzeConfig;
@@ -17,7 +17,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let bytes = render::render(&report, out.format)?;
+    let bytes = render::render(&report, out.format, out.layout)?;
     let chart = render::chart::calls_per_object(&report);
     write_report(
         &out,
@@ -48,6 +48,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         if !args.trail.quiet {
             eprintln!("keytrail: the report matches {}", path.display());
         }
+    }
+    if let Some(why) = nothing_to_report(&report.summary) {
+        eprintln!("keytrail: nothing to report: {}", visible(&why));
+        return Ok(ExitCode::NotChecked);
     }
     Ok(ExitCode::Success)
 }

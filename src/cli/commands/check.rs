@@ -2,7 +2,7 @@
 
 use super::super::args::CheckArgs;
 use super::super::exit::ExitCode;
-use super::super::runner::{read_trail, window};
+use super::super::runner::{nothing_to_report, read_trail, window};
 use crate::output;
 use crate::render;
 use crate::reports::{
@@ -25,9 +25,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             let what_if = crate::reports::whatif::WhatIf::default();
             crate::reports::quota::quota(&j, &what_if, &quotas, w)
         });
-        check::evaluate(&report, q.as_ref(), &t)
+        let why = nothing_to_report(&report.summary);
+        (check::evaluate(&report, q.as_ref(), &t), why)
     });
-    let outcomes = match result {
+    let (outcomes, empty) = match result {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };
@@ -46,6 +47,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             outcomes.len()
         );
         return Ok(ExitCode::Violation);
+    }
+    if let Some(why) = empty {
+        eprintln!(
+            "keytrail: check: nothing to check: {}; not a pass",
+            crate::render::sanitize::visible(&why)
+        );
+        return Ok(ExitCode::NotChecked);
     }
     if not_checked > 0 {
         eprintln!(

@@ -4,16 +4,12 @@
 use super::super::args::{CostArgs, EngineArgs, OutputArgs, QuotaArgs, TrailArgs};
 use super::super::config::Output;
 use super::super::exit::ExitCode;
-use super::super::runner::{read_trail, window, write_report};
+use super::super::runner::{nothing_to_report, read_trail, window, write_report};
 use crate::join::Joined;
 use crate::pricing::{Prices, Quotas};
 use crate::render::{self, doc::Doc, sanitize::visible};
 use crate::reports;
 use crate::trail::config::AnalyzeConfig;
-use anyhow::bail;
-
-const NO_EVENTS: &str = "the trail has no KMS or S3 events, so there is no window to project \
-     from (check the paths and filters)";
 
 /// `keytrail cost`.
 pub fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
@@ -65,7 +61,7 @@ fn projection(
         progress.stage("replaying S3 traffic through the envelope engine");
         let Some(w) = window(&cfg, &j) else {
             // Nothing to project from; the input is still accounted for.
-            return Err(render::input_lines(&reports::calls::rows(&j, &cfg).summary));
+            return Err(Box::new(reports::calls::rows(&j, &cfg).summary));
         };
         let (report, what_if) = rayon::join(
             || reports::calls::rows(&j, &cfg),
@@ -75,15 +71,24 @@ fn projection(
     });
     let (doc, report) = match result {
         Ok(Ok(done)) => done,
-        Ok(Err(input)) => {
-            for line in input {
-                eprintln!("keytrail: {}", visible(&line));
+        Ok(Err(summary)) => {
+            if !trail.quiet {
+                for line in render::input_lines(&summary) {
+                    eprintln!("keytrail: {}", visible(&line));
+                }
             }
-            bail!(NO_EVENTS)
+            let why = nothing_to_report(&summary)
+                .unwrap_or_else(|| "the input has no event time to project from".into());
+            eprintln!(
+                "keytrail: nothing to report: {}; no report written (--since and --until give \
+                 a window to project from)",
+                visible(&why)
+            );
+            return Ok(ExitCode::NotChecked);
         }
         Err(code) => return Ok(code),
     };
-    let bytes = render::render_doc(&doc, out.format)?;
+    let bytes = render::render_doc(&doc, out.format, out.layout)?;
     write_report(
         &out,
         &bytes,
@@ -92,5 +97,9 @@ fn projection(
         &report.warnings,
         trail.quiet,
     )?;
+    if let Some(why) = nothing_to_report(&report.summary) {
+        eprintln!("keytrail: nothing to report: {}", visible(&why));
+        return Ok(ExitCode::NotChecked);
+    }
     Ok(ExitCode::Success)
 }
