@@ -200,3 +200,44 @@ pub fn nothing_to_report(s: &crate::summary::Summary) -> Option<String> {
         }
     })
 }
+
+/// How a shared report was made, for its reader: the command line as given (the paths and
+/// filters), what it read and the time span, and when, by which
+/// version (`SOURCE_DATE_EPOCH`, when set, fixes the time for reproducible output).
+pub fn about(summary: &crate::summary::Summary) -> Vec<String> {
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect();
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let span = match (summary.first_time, summary.last_time) {
+        (Some(a), Some(b)) => format!(
+            "{} to {}",
+            crate::render::format_time(a),
+            crate::render::format_time(b)
+        ),
+        _ => "no event times".into(),
+    };
+    vec![
+        format!("command: keytrail {}", words.join(" ")),
+        format!(
+            "input: {} files, {} records, KMS and S3 events from {span}",
+            crate::text::thousands(&summary.files.read.to_string()),
+            crate::text::thousands(&summary.records.read.to_string()),
+        ),
+        format!(
+            "made {} by keytrail {}",
+            crate::render::format_time(now),
+            env!("CARGO_PKG_VERSION")
+        ),
+    ]
+}

@@ -344,16 +344,94 @@ pub fn parse_with(text: &[u8], other_kms: bool) -> Result<Event<'_>, NotUsed> {
                 )
             })?;
             serde_json::from_str(text).map_err(|e| {
-                let kind = if e.is_data() {
-                    reason::WRONG_FIELD_TYPE
+                if e.is_data() {
+                    let msg = wrong_type(text).unwrap_or_else(|| e.to_string());
+                    NotUsed::Rejected(reason::WRONG_FIELD_TYPE, msg)
                 } else {
-                    reason::INVALID_JSON
-                };
-                NotUsed::Rejected(kind, e.to_string())
+                    NotUsed::Rejected(reason::INVALID_JSON, e.to_string())
+                }
             })?
         }
     };
     classify_with(raw, other_kms)
+}
+
+/// The fields of a record keytrail reads, and the JSON type CloudTrail writes each as.
+const FIELD_TYPES: &[(&str, &str)] = &[
+    ("eventSource", "string"),
+    ("eventName", "string"),
+    ("eventTime", "string"),
+    ("awsRegion", "string"),
+    ("eventID", "string"),
+    ("sharedEventID", "string"),
+    ("recipientAccountId", "string"),
+    ("errorCode", "string"),
+    ("eventCategory", "string"),
+    ("eventType", "string"),
+    ("userIdentity", "object"),
+    ("userIdentity.type", "string"),
+    ("userIdentity.arn", "string"),
+    ("userIdentity.accountId", "string"),
+    ("userIdentity.principalId", "string"),
+    ("userIdentity.invokedBy", "string"),
+    ("requestParameters", "object"),
+    ("requestParameters.bucketName", "string"),
+    ("requestParameters.key", "string"),
+    ("requestParameters.keyId", "string"),
+    ("requestParameters.encryptionContext", "object"),
+    ("additionalEventData", "object"),
+    ("responseElements", "object"),
+    ("resources", "array"),
+];
+
+/// For a record serde refused as the wrong shape: the first field keytrail reads whose JSON
+/// type is not the one CloudTrail writes, said in the user's words ("eventTime is a number
+/// (5), where CloudTrail writes a string").
+fn wrong_type(text: &str) -> Option<String> {
+    let record: serde_json::Value = serde_json::from_str(text).ok()?;
+    if !record.is_object() {
+        return Some(format!(
+            "the record is {}, not an object",
+            json_type(&record).1
+        ));
+    }
+    for (path, want) in FIELD_TYPES {
+        let Some(value) = path.split('.').try_fold(&record, |v, key| v.get(key)) else {
+            continue;
+        };
+        let (got, shown) = json_type(value);
+        if got != *want && got != "null" {
+            return Some(format!(
+                "{path} is {shown}, where CloudTrail writes {} {want}",
+                if *want == "object" || *want == "array" {
+                    "an"
+                } else {
+                    "a"
+                }
+            ));
+        }
+    }
+    None
+}
+
+/// A JSON value's type, and the value described for a message.
+fn json_type(v: &serde_json::Value) -> (&'static str, String) {
+    use serde_json::Value as V;
+    let short = |s: String| {
+        if s.len() > 40 {
+            format!("{}...", s.chars().take(40).collect::<String>())
+        } else {
+            s
+        }
+    };
+    match v {
+        V::Null => ("null", "null".into()),
+        V::Bool(b) => ("boolean", format!("a boolean ({b})")),
+        V::Number(n) => ("number", format!("a number ({n})")),
+        V::String(s) => ("string", format!("a string ({})", short(format!("{s:?}")))),
+        V::Array(_) => ("array", "an array".into()),
+        V::Object(_) => ("object", "an object".into()),
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`.
@@ -477,7 +555,21 @@ mod tests {
             panic!()
         };
         assert_eq!(kind, reason::WRONG_FIELD_TYPE);
-        assert!(msg.contains("invalid type"), "{msg}");
+        assert_eq!(
+            msg,
+            "awsRegion is a number (7), where CloudTrail writes a string"
+        );
+        let text = S3_GDK.replace(
+            r#""userIdentity":{"#,
+            r#""userIdentity":{"principalId":["x"],"#,
+        );
+        let NotUsed::Rejected(_, msg) = parse(text.as_bytes()).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(
+            msg,
+            "userIdentity.principalId is an array, where CloudTrail writes a string"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   quota as a line, the peak marked, and the what-if with bucket keys dashed. The y axis is
 //!   logarithmic when the quota is far above the traffic, so both stay readable.
 //! - [`calls_per_object`]: KMS calls per object per group, bucket key beside per object.
-//! - [`cost_by_bucket`]: KMS requests a month per bucket, with bucket keys beside without.
+//! - [`cost_by_bucket`]: KMS request charges a month per bucket, with bucket keys beside
+//!   without, the projected side drawn lighter and dashed.
 
 use super::doc::Chart;
 use super::html::xml_escape;
@@ -365,40 +366,91 @@ pub fn calls_per_object(report: &Report) -> Chart {
         };
         groups[i].1[slot] = r.kms_per_object();
     }
+    let projected = vec![[false; 2]; groups.len()];
     bars(&Bars {
         title: "KMS calls per object, bucket key beside per object",
         y_label: "KMS calls per object",
         series: [("bucket key", BUCKET_KEY), ("per object", PER_OBJECT)],
         groups,
+        projected,
         value: |v| format_ratio(Some(v)),
+        axis: short,
         empty: "no KMS calls matched",
     })
 }
 
-/// The cost chart: each bucket's KMS requests a month with bucket keys beside without (one
-/// side observed, the other projected).
+/// The cost chart: each bucket's KMS request charges a month, with bucket keys beside without,
+/// at list price (the observed side solid, the side the envelope engine projected lighter and
+/// dashed).
 pub fn cost_by_bucket(report: &CostReport) -> Chart {
-    let groups = report
+    let buckets: Vec<_> = report
         .lines
         .iter()
-        .filter(|l| l.scope == Scope::Bucket)
-        .filter_map(|l| {
-            let with = l.monthly_with_bucket_keys?;
-            let label = format!("{} ({})", l.name, l.bucket_keys.unwrap_or("-"));
-            Some((label, [Some(with), l.monthly_without_bucket_keys]))
-        })
+        .filter(|l| l.scope == Scope::Bucket && l.monthly_with_bucket_keys.is_some())
         .collect();
+    let usd = |requests: f64| report.prices.requests(requests);
+    let mut groups = Vec::new();
+    let mut projected = Vec::new();
+    for l in &buckets {
+        // The same bucket name in two accounts: say whose.
+        let twice = buckets.iter().filter(|o| o.name == l.name).count() > 1;
+        let name = if twice {
+            format!("{} ({})", l.name, l.account)
+        } else {
+            l.name.clone()
+        };
+        let keys = l.bucket_keys.unwrap_or("-");
+        groups.push((
+            format!("{name} (keys {keys})"),
+            [
+                l.monthly_with_bucket_keys.map(usd),
+                l.monthly_without_bucket_keys.map(usd),
+            ],
+        ));
+        // What ran is observed; the other side is the engine's replay. Mixed traffic is a
+        // projection on both sides.
+        projected.push(match keys {
+            "on" => [false, true],
+            "off" => [true, false],
+            _ => [true, true],
+        });
+    }
     bars(&Bars {
-        title: "KMS requests a month per bucket, with and without bucket keys (one side projected)",
-        y_label: "KMS requests a month",
+        title: "KMS request charges a month per bucket, with and without bucket keys (list price)",
+        y_label: "US dollars a month",
         series: [
             ("with bucket keys", BUCKET_KEY),
             ("without bucket keys", PER_OBJECT),
         ],
         groups,
-        value: short,
+        projected,
+        value: dollars,
+        axis: dollars,
         empty: "no bucket with a what-if",
     })
+}
+
+/// Dollars on a chart: $0.42, $12.50, $1.2k, $3.4M.
+fn dollars(v: f64) -> String {
+    if v.abs() >= 1e3 {
+        format!("${}", short(v))
+    } else if v != 0.0 && v.abs() < 0.01 {
+        format!("${v:.4}")
+    } else {
+        format!("${v:.2}")
+    }
+}
+
+/// A label of at most `max` characters: a longer one keeps its start and end around "...".
+fn shorten(label: &str, max: usize) -> String {
+    let chars: Vec<char> = label.chars().collect();
+    if chars.len() <= max {
+        return label.to_string();
+    }
+    let keep = (max - 3) / 2;
+    let head: String = chars[..keep].iter().collect();
+    let tail: String = chars[chars.len() - keep..].iter().collect();
+    format!("{head}...{tail}")
 }
 
 /// A bar chart of two series side by side per group.
@@ -408,8 +460,13 @@ struct Bars<'a> {
     /// Name and colour of each series.
     series: [(&'a str, &'a str); 2],
     groups: Vec<(String, [Option<f64>; 2])>,
+    /// Which bars of each group are projected rather than observed (drawn lighter, dashed,
+    /// and named so in the legend).
+    projected: Vec<[bool; 2]>,
     /// How a bar's value is printed above it.
     value: fn(f64) -> String,
+    /// How an axis tick is printed.
+    axis: fn(f64) -> String,
     /// What the chart says when there is nothing to draw.
     empty: &'a str,
 }
@@ -439,7 +496,7 @@ fn bars(b: &Bars<'_>) -> Chart {
             y(t),
             x_left - 6.0,
             y(t) + 4.0,
-            short(t)
+            (b.axis)(t)
         );
     }
     let _ = writeln!(
@@ -465,9 +522,17 @@ fn bars(b: &Bars<'_>) -> Chart {
         for (k, (v, (_, color))) in values.iter().zip(b.series).enumerate() {
             let bx = cx - bar + k as f64 * bar;
             let Some(v) = v else { continue };
+            let style = if b.projected.get(i).is_some_and(|p| p[k]) {
+                format!(
+                    "fill=\"{color}\" fill-opacity=\"0.35\" stroke=\"{color}\" \
+                     stroke-dasharray=\"4 3\""
+                )
+            } else {
+                format!("fill=\"{color}\"")
+            };
             let _ = writeln!(
                 svg,
-                "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"/>\
+                "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" {style}/>\
                  <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{}</text>",
                 y(*v),
                 bar - 2.0,
@@ -477,11 +542,14 @@ fn bars(b: &Bars<'_>) -> Chart {
                 (b.value)(*v)
             );
         }
+        // A label runs left and down from its group: at about 6 px a character once rotated,
+        // the first groups' labels are shortened to stay on the chart.
+        let room = ((cx - 4.0) / 6.0).floor().clamp(8.0, 40.0) as usize;
         let _ = writeln!(
             svg,
             "<text transform=\"translate({cx:.1},{:.1}) rotate(-25)\" text-anchor=\"end\">{}</text>",
             y_bottom + 16.0,
-            xml_escape(label)
+            xml_escape(&shorten(label, room))
         );
     }
     let ly = height - 18.0;
@@ -496,6 +564,16 @@ fn bars(b: &Bars<'_>) -> Chart {
             xml_escape(name)
         );
         lx += 30.0 + 7.0 * name.len() as f64;
+    }
+    if b.projected.iter().flatten().any(|p| *p) {
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{lx}\" y=\"{}\" width=\"14\" height=\"10\" fill=\"#888\" \
+             fill-opacity=\"0.35\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\
+             <text x=\"{}\" y=\"{ly}\">projected by the envelope engine (the other side observed)</text>",
+            ly - 9.0,
+            lx + 20.0
+        );
     }
     svg.push_str("</svg>\n");
     Chart {
@@ -551,6 +629,18 @@ pub fn encode(chart: &Chart, path: &std::path::Path) -> Result<Vec<u8>, super::R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_labels_keep_their_start_and_end() {
+        assert_eq!(shorten("short", 10), "short");
+        assert_eq!(
+            shorten("datalake-analytics-prod-eu-west-1-raw", 20),
+            "datalake...st-1-raw"
+        );
+        assert_eq!(dollars(1.5), "$1.50");
+        assert_eq!(dollars(0.004), "$0.0040");
+        assert_eq!(dollars(12_500.0), "$12.5k");
+    }
 
     #[test]
     fn ticks_and_bins_are_round_and_keep_peaks() {

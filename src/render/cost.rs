@@ -215,6 +215,43 @@ pub fn notes(r: &CostReport) -> Vec<String> {
     v
 }
 
+/// cost's answer, over every account: what the KMS requests cost a month, and what turning
+/// bucket keys on where they are off would save (or what they save where they are on).
+fn headline(r: &CostReport) -> Vec<String> {
+    let accounts: Vec<&Line> = r
+        .lines
+        .iter()
+        .filter(|l| l.scope == Scope::Account)
+        .collect();
+    let sum = |f: &dyn Fn(&Line) -> f64| accounts.iter().map(|l| f(l)).sum::<f64>();
+    let requests = sum(&|l| l.monthly_requests);
+    let mut lines = vec![format!(
+        "KMS costs {} a month ({} requests a month, projected from the window).",
+        format_usd(sum(&|l| l.total_usd())),
+        super::thousands(&format!("{requests:.0}"))
+    )];
+    let saves = sum(&|l| l.turning_on_saves_usd.unwrap_or(0.0));
+    let with = sum(&|l| l.monthly_with_bucket_keys.unwrap_or(l.monthly_requests));
+    let without = sum(&|l| l.monthly_without_bucket_keys.unwrap_or(l.monthly_requests));
+    if requests > with {
+        lines.push(format!(
+            "Turning bucket keys on where they are off would save {} a month ({} fewer \
+             requests a month; a projection).",
+            format_usd(saves),
+            super::thousands(&format!("{:.0}", requests - with))
+        ));
+    }
+    if without > requests {
+        lines.push(format!(
+            "Where they are on, bucket keys save {} requests a month (turning them off would \
+             cost {} a month).",
+            super::thousands(&format!("{:.0}", without - requests)),
+            format_usd(sum(&|l| l.turning_off_costs_usd.unwrap_or(0.0)))
+        ));
+    }
+    lines
+}
+
 pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
     let lines = doc_lines(notes(r), summary, warnings);
     let p = &r.prices;
@@ -241,6 +278,8 @@ pub fn doc(r: &CostReport, summary: &Summary, warnings: &[String]) -> Doc {
     });
     Doc {
         title: "keytrail cost: KMS requests and what they cost per month".into(),
+        headline: headline(r),
+        about: Vec::new(),
         tables: display_tables(&r.lines),
         data: Some(Table {
             title: "Cost by account, KMS key, bucket and other caller".into(),

@@ -66,6 +66,10 @@ pub struct Chart {
 #[derive(Debug, Clone)]
 pub struct Doc {
     pub title: String,
+    /// The answer in a sentence or two, computed from the report: what HTML shows first.
+    pub headline: Vec<String>,
+    /// How the report was made (the command line, when), set by the command that made it.
+    pub about: Vec<String>,
     /// The tables the text formats and HTML show.
     pub tables: Vec<Table>,
     /// The one table CSV and Parquet hold, with every column; `None`: the first of `tables`.
@@ -119,6 +123,9 @@ pub(super) fn text(doc: &Doc, layout: Layout) -> String {
 pub(super) fn markdown(doc: &Doc) -> String {
     let esc = |s: &str| sanitize::visible(s).replace('|', "\\|");
     let mut out = format!("# {}\n\n", esc(&doc.title));
+    for line in &doc.headline {
+        out.push_str(&format!("**{}**\n\n", esc(line)));
+    }
     for t in &doc.tables {
         out.push_str(&format!("## {}\n\n", esc(&t.title)));
         if t.height() == 0 {
@@ -154,6 +161,8 @@ mod tests {
     fn doc() -> Doc {
         Doc {
             title: "t".into(),
+            headline: vec!["the answer".into()],
+            about: vec!["made now".into()],
             tables: vec![Table {
                 title: "main".into(),
                 columns: vec![

@@ -9,7 +9,8 @@ table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}\
 th{background:#f2f2f2}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
 figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:0.3em}\
-li{margin:0.2em 0}";
+li{margin:0.2em 0}.headline{font-size:1.25em;margin:0.3em 0}\
+.about{color:#555;font-size:13px}";
 
 pub fn render(doc: &Doc) -> String {
     let mut out = format!(
@@ -17,12 +18,19 @@ pub fn render(doc: &Doc) -> String {
          <title>{0}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{0}</h1>\n",
         xml_escape(&doc.title)
     );
-    for chart in &doc.charts {
+    // The answer first, then how the report was made, then the tables and charts.
+    for line in &doc.headline {
         out.push_str(&format!(
-            "<figure>\n<figcaption>{}</figcaption>\n{}</figure>\n",
-            xml_escape(&chart.title),
-            chart.svg
+            "<p class=\"headline\"><strong>{}</strong></p>\n",
+            xml_escape(line)
         ));
+    }
+    if !doc.about.is_empty() {
+        out.push_str("<ul class=\"about\">\n");
+        for line in &doc.about {
+            out.push_str(&format!("<li>{}</li>\n", xml_escape(line)));
+        }
+        out.push_str("</ul>\n");
     }
     for t in &doc.tables {
         out.push_str(&format!("<h2>{}</h2>\n", xml_escape(&t.title)));
@@ -31,6 +39,13 @@ pub fn render(doc: &Doc) -> String {
         } else {
             out.push_str(&html_table(t));
         }
+    }
+    for chart in &doc.charts {
+        out.push_str(&format!(
+            "<figure>\n<figcaption>{}</figcaption>\n{}</figure>\n",
+            xml_escape(&chart.title),
+            chart.svg
+        ));
     }
     if !doc.lines.is_empty() {
         out.push_str("<h2>Notes and input</h2>\n<ul>\n");

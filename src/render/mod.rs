@@ -119,12 +119,42 @@ pub fn analyze_doc(report: &Report) -> doc::Doc {
     };
     doc::Doc {
         title: "keytrail analyze".into(),
+        headline: analyze_headline(report),
+        about: Vec::new(),
         tables: vec![table],
         data: None,
         lines: summary_lines(report),
         json: json::value(report),
         charts: vec![chart::calls_per_object(report)],
     }
+}
+
+/// analyze's answer: KMS calls per object with bucket keys and without, over every row.
+fn analyze_headline(report: &Report) -> Vec<String> {
+    use crate::event::Mode;
+    let mut lines = Vec::new();
+    for (mode, name) in [
+        (Mode::BucketKey, "With bucket keys"),
+        (Mode::PerObject, "Without bucket keys"),
+        (Mode::Dsse, "With DSSE-KMS (no bucket keys)"),
+    ] {
+        let rows = report.rows.iter().filter(|r| r.mode == mode);
+        let (calls, objects) = rows.fold((0, 0), |(c, o), r| (c + r.kms_total(), o + r.objects));
+        if calls == 0 && objects == 0 {
+            continue;
+        }
+        let per = (objects > 0).then(|| calls as f64 / objects as f64);
+        lines.push(format!(
+            "{name}: {} KMS calls for {} objects, {} per object.",
+            thousands(&calls.to_string()),
+            thousands(&objects.to_string()),
+            format_ratio(per)
+        ));
+    }
+    if lines.is_empty() {
+        lines.push("No KMS calls or S3 object requests matched.".into());
+    }
+    lines
 }
 
 /// The values of one tabular column.

@@ -181,6 +181,33 @@ pub fn notes(r: &QuotaReport) -> Vec<String> {
     v
 }
 
+/// quota's answer: the account and Region closest to its quota, and its peak with bucket keys.
+fn headline(r: &QuotaReport) -> Vec<String> {
+    let Some(top) = r
+        .rows
+        .iter()
+        .max_by(|a, b| a.peak_use().total_cmp(&b.peak_use()))
+    else {
+        return vec!["No KMS requests in the window.".into()];
+    };
+    let n = |v: u64| super::thousands(&v.to_string());
+    let mut line = format!(
+        "Highest peak: {} requests/s in account {} in {}, {} of its quota of {}/s.",
+        n(top.stats.peak),
+        top.account,
+        top.region,
+        super::format_percent(top.peak_use()),
+        n(top.quota.per_second)
+    );
+    if let Some(w) = top.what_if.as_ref().filter(|w| w.peak != top.stats.peak) {
+        line.push_str(&format!(
+            " With bucket keys on for its S3 traffic: {}/s (a projection).",
+            n(w.peak)
+        ));
+    }
+    vec![line]
+}
+
 pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
     let lines = doc_lines(notes(r), summary, warnings);
     let json = json!({
@@ -194,6 +221,8 @@ pub fn doc(r: &QuotaReport, summary: &Summary, warnings: &[String]) -> Doc {
     });
     Doc {
         title: "keytrail quota: KMS requests per second against the quota".into(),
+        headline: headline(r),
+        about: Vec::new(),
         tables: vec![
             Table {
                 title: "Requests per second by account and Region".into(),

@@ -30,7 +30,20 @@ pub struct Thresholds {
 impl Thresholds {
     /// Parses a thresholds file, with line numbers in its errors.
     pub fn parse(text: &str) -> Result<Thresholds, ThresholdsError> {
-        let t: Thresholds = toml::from_str(text).map_err(|e| ThresholdsError(e.to_string()))?;
+        let t: Thresholds = toml::from_str(text).map_err(|e| {
+            // `line L, column C: message`, on one line (toml's own text draws the line).
+            let at = e.span().map_or(0, |s| s.start.min(text.len()));
+            let line = text[..at].matches('\n').count() + 1;
+            let column = text[..at]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.chars().count())
+                + 1;
+            ThresholdsError(format!(
+                "line {line}, column {column}: {}",
+                e.message().trim()
+            ))
+        })?;
         for (name, v) in [
             ("max_calls_per_object", t.max_calls_per_object),
             ("max_quota_use", t.max_quota_use),
@@ -220,5 +233,10 @@ mod tests {
             .0
             .contains("unknown field"));
         assert!(Thresholds::parse("max_quota_use = -1").is_err());
+        // One readable line, with the line and column, not toml's drawing of the line.
+        let e = Thresholds::parse("max_quota_use = 0.5\nbuckets = [1\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(e, "line 2, column 13: unclosed array, expected `]`");
     }
 }

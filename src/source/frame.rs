@@ -6,7 +6,8 @@
 //! - `aws cloudtrail lookup-events` output, `{"Events":[{"CloudTrailEvent":"<record as a string>"}]}`;
 //! - a CloudWatch Logs subscription envelope, `{"logEvents":[{"message":"<record as a string>"}]}`;
 //! - a bare JSON array of records;
-//! - one record per line, or a single record;
+//! - one record per line, or a single record; lookup-events' Event objects one per line (`jq -c
+//!   '.Events[]'`), each with its `CloudTrailEvent` string;
 //! - a digest file, recognised by its keys and skipped.
 //!
 //! Only the keys of top-level objects are read here; record boundaries come from
@@ -320,11 +321,14 @@ impl Framer {
     }
 }
 
+/// The field of a lookup-events Event that holds the record as JSON text.
+const LOOKUP_EVENT_FIELD: &str = "CloudTrailEvent";
+
 /// What an array under this key holds, if it holds records.
 fn container(key: &[u8]) -> Option<Wrapping> {
     match key {
         b"Records" => Some(Wrapping::Plain),
-        b"Events" => Some(Wrapping::InString("CloudTrailEvent")),
+        b"Events" => Some(Wrapping::InString(LOOKUP_EVENT_FIELD)),
         b"logEvents" => Some(Wrapping::InString("message")),
         _ => None,
     }
@@ -400,7 +404,11 @@ impl<'a> Window<'a, '_> {
             } else {
                 None
             };
-            if RECORD_KEYS.contains(&key) || document.is_some() {
+            // One Event of lookup-events output on its own (`jq -c '.Events[]'`): the record
+            // is the string in its CloudTrailEvent.
+            let lookup_event =
+                key == LOOKUP_EVENT_FIELD.as_bytes() && self.text.get(value) == Some(&b'"');
+            if RECORD_KEYS.contains(&key) || document.is_some() || lookup_event {
                 let end = find_value_end(self.text, start).ok_or(Halt::NeedMore)?;
                 let offset = self.base + start;
                 (self.sink)(match document {
@@ -408,7 +416,11 @@ impl<'a> Window<'a, '_> {
                     None => Item::Record {
                         text: &self.text[start..end],
                         offset,
-                        wrapping: Wrapping::Plain,
+                        wrapping: if lookup_event {
+                            Wrapping::InString(LOOKUP_EVENT_FIELD)
+                        } else {
+                            Wrapping::Plain
+                        },
                     },
                 });
                 return Ok((State::Top, end));
@@ -563,6 +575,23 @@ mod tests {
         let got = items(r#"{"NextToken":"t","Events":[{"EventId":"1","CloudTrailEvent":"{}"}]}"#);
         assert_eq!(got.len(), 1);
         assert!(got[0].starts_with("record@27[CloudTrailEvent]"), "{got:?}");
+    }
+
+    /// `aws cloudtrail lookup-events ... | jq -c '.Events[]'`: each line one Event object.
+    #[test]
+    fn lookup_events_one_per_line_are_records_in_strings_too() {
+        let got = items(concat!(
+            r#"{"EventId":"1","EventName":"Decrypt","CloudTrailEvent":"{}"}"#,
+            "\n",
+            r#"{"EventId":"2","CloudTrailEvent":"{\"a\":1}","Username":"u"}"#,
+            "\n"
+        ));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].starts_with("record@0[CloudTrailEvent]"), "{got:?}");
+        assert!(got[1].starts_with("record@61[CloudTrailEvent]"), "{got:?}");
+        // A CloudTrailEvent that is not a string is not this shape.
+        let got = items(r#"{"EventId":"1","CloudTrailEvent":5}"#);
+        assert!(got[0].starts_with("problem"), "{got:?}");
     }
 
     #[test]

@@ -319,15 +319,16 @@ fn usage_errors_exit_2_with_a_message_that_says_what_to_do() {
     );
 }
 
-/// The charts README.md shows, drawn from the bundled fixtures: regenerated and compared byte
-/// for byte, so the pictures stay the tool's output (`KEYTRAIL_BLESS=1 cargo test charts`).
+/// The charts docs/ shows, drawn from the bundled fixtures: regenerated and compared byte for
+/// byte, so the pictures stay the tool's output (`KEYTRAIL_BLESS=1 cargo test charts`).
 #[test]
-fn readme_charts_regenerate_byte_for_byte() {
+fn documented_charts_regenerate_byte_for_byte() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
     let bless = std::env::var_os("KEYTRAIL_BLESS").is_some();
     for (name, args) in [
         ("quota-poc.svg", ["quota", "fixtures/poc"]),
+        ("cost-datalake.svg", ["cost", "fixtures/datalake"]),
         (
             "analyze-two-buckets.svg",
             ["analyze", "fixtures/two-buckets"],

@@ -20,6 +20,13 @@ fn every_input_format_gives_the_same_report() {
         })).collect::<Vec<_>>(),
         "NextToken": "t"
     });
+    // `aws cloudtrail lookup-events ... | jq -c '.Events[]'`: one Event per line.
+    let lookup_lines: Vec<u8> = lookup["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| serde_json::to_vec(e).unwrap().into_iter().chain([b'\n']))
+        .collect();
     let cloudwatch = serde_json::json!({
         "messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": "g", "logStream": "s",
         "subscriptionFilters": ["f"],
@@ -36,6 +43,7 @@ fn every_input_format_gives_the_same_report() {
         ("lines.jsonl", lines),
         ("array.json", array),
         ("lookup.json", serde_json::to_vec_pretty(&lookup).unwrap()),
+        ("lookup-lines.jsonl", lookup_lines),
         ("cloudwatch.json", serde_json::to_vec(&cloudwatch).unwrap()),
     ];
     let reference = {
@@ -157,7 +165,10 @@ fn bad_input_is_named_counted_and_does_not_stop_the_run() {
     has("truncated.json.gz", "compressed byte");
     has("truncated.json.gz", "truncated");
     has("wrong-type.json.gz", "record 1 at byte");
-    has("wrong-type.json.gz", "invalid type: integer `42`");
+    has(
+        "wrong-type.json.gz",
+        "awsRegion is a number (42), where CloudTrail writes a string",
+    );
     has("not-json.json", "byte 0");
     has("other.json", "not CloudTrail");
     has("empty.json", "empty");

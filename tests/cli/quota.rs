@@ -100,12 +100,28 @@ fn charts_and_html_are_produced_and_valid() {
     let text = std::fs::read_to_string(dir.join("c.svg")).unwrap();
     roxmltree::Document::parse(&text).unwrap();
     assert!(
-        text.contains("without bucket keys") && text.contains("plain (off)"),
+        text.contains("without bucket keys") && text.contains("plain (keys off)"),
         "{text}"
     );
-    assert!(std::fs::read_to_string(dir.join("c.html"))
-        .unwrap()
-        .contains("<svg"));
+    // Money in dollars, and the projected side marked.
+    assert!(
+        text.contains("US dollars a month") && text.contains(">$"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stroke-dasharray") && text.contains("projected by the envelope engine"),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(dir.join("c.html")).unwrap();
+    assert!(html.contains("<svg"));
+    // The answer first, then how the report was made, then the tables.
+    let headline = html.find("class=\"headline\"").expect("a headline");
+    let about = html
+        .find("<li>command: keytrail cost -q AWSLogs")
+        .expect("the command");
+    let table = html.find("<table>").unwrap();
+    assert!(headline < about && about < table, "{html}");
+    assert!(html.contains("KMS costs $"), "{html}");
     // PNG, drawn with the bundled font.
     let r = run(
         &["quota", "-q", "AWSLogs", "-o", "q.json", "--chart", "q.png"],

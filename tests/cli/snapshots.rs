@@ -19,7 +19,10 @@ fn shown(args: &[&str]) -> String {
 macro_rules! snapshot {
     ($name:expr, $args:expr) => {
         insta::with_settings!({
-            filters => vec![(r"keytrail \d+\.\d+\.\d+", "keytrail [VERSION]")],
+            filters => vec![
+                (r"keytrail \d+\.\d+\.\d+", "keytrail [VERSION]"),
+                (r"made \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "made [TIME]"),
+            ],
             prepend_module_to_snapshot => false,
             omit_expression => true,
             description => $args.join(" "),

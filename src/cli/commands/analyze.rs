@@ -3,7 +3,7 @@
 use super::super::args::AnalyzeArgs;
 use super::super::config::Output;
 use super::super::exit::{ExitCode, UsageError};
-use super::super::runner::{nothing_to_report, read_trail, write_report};
+use super::super::runner::{about, nothing_to_report, read_trail, write_report};
 use crate::render::{self, sanitize::visible};
 use crate::reports;
 use crate::trail::config::AnalyzeConfig;
@@ -17,7 +17,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let bytes = render::render(&report, out.format, out.layout)?;
+    let bytes = if out.format == render::Format::Html {
+        let mut doc = render::analyze_doc(&report);
+        doc.about = about(&report.summary);
+        render::render_doc(&doc, out.format, out.layout)?
+    } else {
+        render::render(&report, out.format, out.layout)?
+    };
     let chart = render::chart::calls_per_object(&report);
     write_report(
         &out,

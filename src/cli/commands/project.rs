@@ -4,7 +4,7 @@
 use super::super::args::{CostArgs, EngineArgs, OutputArgs, QuotaArgs, TrailArgs};
 use super::super::config::Output;
 use super::super::exit::ExitCode;
-use super::super::runner::{nothing_to_report, read_trail, window, write_report};
+use super::super::runner::{about, nothing_to_report, read_trail, window, write_report};
 use crate::join::Joined;
 use crate::pricing::{Prices, Quotas};
 use crate::render::{self, doc::Doc, sanitize::visible};
@@ -69,7 +69,7 @@ fn projection(
         );
         Ok((build(&j, &what_if, w, &report), report))
     });
-    let (doc, report) = match result {
+    let (mut doc, report) = match result {
         Ok(Ok(done)) => done,
         Ok(Err(summary)) => {
             if !trail.quiet {
@@ -88,6 +88,7 @@ fn projection(
         }
         Err(code) => return Ok(code),
     };
+    doc.about = about(&report.summary);
     let bytes = render::render_doc(&doc, out.format, out.layout)?;
     write_report(
         &out,
