@@ -56,7 +56,7 @@ fn main() {
     for n in [1, threads] {
         let dir = tempfile::tempdir().unwrap();
         let t = Instant::now();
-        simulate::write(&sim, dir.path(), true, n).unwrap();
+        simulate::write(&sim, dir.path(), true, n, &|_| {}).unwrap();
         let wall = (plan + t.elapsed()).as_secs_f64();
         println!(
             "| end to end, gzip level 6 to disk | {n} | {wall:.3} s | {} |",

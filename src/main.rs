@@ -5,6 +5,12 @@ use keytrail::cli::{self, UsageError};
 use keytrail::render::sanitize::visible;
 
 fn main() -> std::process::ExitCode {
+    // The settings file sets KEYTRAIL_* variables the environment does not, before clap reads
+    // them.
+    if let Err(e) = cli::settings::load() {
+        eprintln!("keytrail: error: {}", visible(&e));
+        return ExitCode::Usage.into();
+    }
     let args = Cli::parse();
     match cli::run(args) {
         Ok(code) => code.into(),

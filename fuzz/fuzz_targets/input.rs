@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     cfg.keep_calls = data.len() % 2 == 1;
     let mut batch = Batch::default();
     let mut window = Windows::default();
-    read_bytes("fuzz", data, &cfg, &mut batch, &mut window, &|| false);
+    read_bytes("fuzz", data, &cfg, &mut batch, &mut window, &|_| false);
     // A second copy, gzipped, takes the streaming path too.
     read_bytes(
         "fuzz.gz",
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         &cfg,
         &mut batch,
         &mut window,
-        &|| false,
+        &|_| false,
     );
     let joined = keytrail::join::join(batch, &cfg);
     let report = keytrail::reports::calls::rows(&joined, &cfg);

@@ -32,6 +32,9 @@ pub enum Command {
     /// Write a simulated trail (delivered layout) and its manifest of true figures.
     #[command(after_help = SIMULATE_AFTER_HELP)]
     Simulate(Box<SimulateArgs>),
+    /// Show the settings file's place and each setting's value and where it came from (flag,
+    /// KEYTRAIL_* variable, settings file, default).
+    Config,
     /// Print a shell completion script: `keytrail completions bash > ~/.local/share/bash-completion/completions/keytrail`.
     Completions {
         /// The shell.

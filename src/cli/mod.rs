@@ -9,6 +9,7 @@ pub mod config;
 pub mod exit;
 pub mod progress;
 pub mod runner;
+pub mod settings;
 
 use args::{Cli, Command};
 use exit::ExitCode;
@@ -25,6 +26,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "keytrail", &mut std::io::stdout());
+            Ok(ExitCode::Success)
+        }
+        Command::Config => {
+            crate::output::write(None, settings::report().as_bytes())?;
             Ok(ExitCode::Success)
         }
         Command::Man => {

@@ -116,6 +116,10 @@ impl Observer for Progress {
         }
     }
 
+    fn read_progress(&self, stored_bytes: u64) {
+        self.bar.inc(stored_bytes);
+    }
+
     fn problem(&self, p: &Problem) {
         if !self.print_problems {
             return;

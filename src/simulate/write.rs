@@ -55,6 +55,7 @@ pub fn write(
     dir: &Path,
     force: bool,
     threads: usize,
+    on_file: &(dyn Fn(usize) + Sync),
 ) -> Result<usize, WriteError> {
     if dir.exists() {
         let non_empty = std::fs::read_dir(dir)
@@ -101,7 +102,7 @@ pub fn write(
         })();
         match result {
             Ok(()) => {
-                written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                on_file(written.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
             }
             Err(e) => {
                 failure.lock().expect("not poisoned").get_or_insert(e);

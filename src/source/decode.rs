@@ -143,6 +143,12 @@ impl<'a> Inflater<'a> {
         self.members
     }
 
+    /// Bytes of the input (compressed) consumed so far.
+    pub fn consumed(&self) -> u64 {
+        let current = self.current.as_ref().map_or(0, |d| d.total_in());
+        (self.member_start as u64 + current).min(self.raw.len() as u64)
+    }
+
     /// Bytes of text produced so far.
     pub fn produced(&self) -> u64 {
         self.produced

@@ -42,7 +42,10 @@ pub enum Stopped {
 /// Something that watches the run (the progress bar, in the CLI), and may cancel it.
 pub trait Observer: Sync {
     fn started(&self, _total_bytes: u64, _files: u64) {}
+    /// An input is done; `stored_bytes` of it not yet reported by [`Observer::read_progress`].
     fn input_done(&self, _stored_bytes: u64) {}
+    /// Part of a large input was read (stored bytes): progress within a file.
+    fn read_progress(&self, _stored_bytes: u64) {}
     fn problem(&self, _problem: &Problem) {}
     fn finished(&self) {}
     /// A stage after reading began (correlating, ...): nothing to count, something to say.
@@ -52,6 +55,9 @@ pub trait Observer: Sync {
         false
     }
 }
+
+/// Reads one input into a batch, calling the poll (progress, cancellation) between chunks.
+type ReadOne<'a> = dyn Fn(&mut Batch, &dyn Fn(u64) -> bool) + 'a;
 
 /// An observer that does nothing.
 pub struct Quiet;
@@ -127,16 +133,26 @@ pub fn run_with<T: Send>(
     by_size.sort_by_key(|i| std::cmp::Reverse(i.size));
     let halted = || stop.load(Ordering::Relaxed) || observer.cancelled();
     // One input into a batch, its problems reported as they are met.
-    let fold_one = |batch: &mut Batch, size: u64, read: &dyn Fn(&mut Batch)| {
+    let fold_one = |batch: &mut Batch, size: u64, read: &ReadOne<'_>| {
         let before = batch.summary.problems.len();
-        read(batch);
+        // Progress within the input as its chunks are read, then the rest when it is done.
+        let reported = std::cell::Cell::new(0u64);
+        let poll = |consumed: u64| {
+            let consumed = consumed.min(size);
+            if consumed > reported.get() {
+                observer.read_progress(consumed - reported.get());
+                reported.set(consumed);
+            }
+            observer.cancelled()
+        };
+        read(batch, &poll);
         for p in &batch.summary.problems[before..] {
             observer.problem(p);
             if cfg.strict {
                 stop.store(true, Ordering::Relaxed);
             }
         }
-        observer.input_done(size);
+        observer.input_done(size - reported.get());
         batch.summary.prune_problems();
     };
     let local = || {
@@ -147,8 +163,8 @@ pub fn run_with<T: Send>(
             .with_max_len(1)
             .fold(Batch::default, |mut batch, &input| {
                 if !halted() {
-                    fold_one(&mut batch, input.size, &|b| {
-                        read_input(input, cfg, b, &|| observer.cancelled())
+                    fold_one(&mut batch, input.size, &|b, poll| {
+                        read_input(input, cfg, b, poll)
                     });
                 }
                 batch
@@ -179,8 +195,8 @@ pub fn run_with<T: Send>(
                 .fold(Batch::default, |mut batch, (object, got)| {
                     if !halted() {
                         let size = sizes.get(&object).copied().unwrap_or(0);
-                        fold_one(&mut batch, size, &|b| {
-                            read_object(&object, &got, cfg, b, &|| observer.cancelled())
+                        fold_one(&mut batch, size, &|b, poll| {
+                            read_object(&object, &got, cfg, b, poll)
                         });
                     }
                     batch

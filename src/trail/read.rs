@@ -35,14 +35,14 @@ pub fn read_input(
     input: &Input,
     cfg: &AnalyzeConfig,
     batch: &mut Batch,
-    cancelled: &dyn Fn() -> bool,
+    poll: &dyn Fn(u64) -> bool,
 ) {
     // Taken out of the thread-local rather than borrowed: a worker waiting for the other half of
     // a `rayon::join` may start another input meanwhile (which then gets fresh buffers).
     let (mut raw, mut windows) = SCRATCH.take();
     let name = input.display();
     match input.read_into(&mut raw) {
-        Ok(()) => read_bytes(&name, &raw, cfg, batch, &mut windows, cancelled),
+        Ok(()) => read_bytes(&name, &raw, cfg, batch, &mut windows, poll),
         Err(e) => {
             batch.summary.file_problem(reason::UNREADABLE);
             batch.summary.add_problem(Problem {
@@ -63,13 +63,13 @@ pub fn read_object(
     got: &Result<Vec<u8>, String>,
     cfg: &AnalyzeConfig,
     batch: &mut Batch,
-    cancelled: &dyn Fn() -> bool,
+    poll: &dyn Fn(u64) -> bool,
 ) {
     let name = object.to_string();
     match got {
         Ok(raw) => {
             let (r, mut windows) = SCRATCH.take();
-            read_bytes(&name, raw, cfg, batch, &mut windows, cancelled);
+            read_bytes(&name, raw, cfg, batch, &mut windows, poll);
             SCRATCH.set((r, windows));
         }
         Err(message) => {
@@ -85,15 +85,16 @@ pub fn read_object(
 }
 
 /// Reads one input's stored bytes into `batch`: decoding, framing, parsing, every problem
-/// named by `name`. `windows` is scratch space, reused between inputs. `cancelled` is polled
-/// between chunks. The fuzz targets drive this function.
+/// named by `name`. `windows` is scratch space, reused between inputs. `poll` is called between
+/// chunks with the stored bytes consumed so far (progress); `true` stops the read. The fuzz
+/// targets drive this function.
 pub fn read_bytes(
     name: &str,
     raw: &[u8],
     cfg: &AnalyzeConfig,
     batch: &mut Batch,
     windows: &mut Windows,
-    cancelled: &dyn Fn() -> bool,
+    poll: &dyn Fn(u64) -> bool,
 ) {
     let name = name.to_string();
     batch.summary.files.read += 1;
@@ -116,8 +117,7 @@ pub fn read_bytes(
         decode::Kind::Unsupported(p) => (0, Some(p)),
         decode::Kind::Gzip => {
             let mut inflater = decode::Inflater::new(raw, cfg.limits);
-            let problem =
-                inflate_and_frame(&mut inflater, &mut framer, &mut reader, windows, cancelled);
+            let problem = inflate_and_frame(&mut inflater, &mut framer, &mut reader, windows, poll);
             reader.batch.summary.files.gzip_members += inflater.members() as u64;
             (inflater.produced(), problem)
         }
@@ -167,7 +167,7 @@ fn inflate_and_frame(
     framer: &mut frame::Framer,
     reader: &mut RecordReader<'_, '_, '_>,
     windows: &mut Windows,
-    cancelled: &dyn Fn() -> bool,
+    poll: &dyn Fn(u64) -> bool,
 ) -> Option<decode::DecodeProblem> {
     let [window, spare] = &mut windows.0;
     let fill = |inflater: &mut decode::Inflater<'_>, buf: &mut Vec<u8>| {
@@ -203,7 +203,7 @@ fn inflate_and_frame(
                 limit: reader.cfg.limits.max_record_bytes,
             });
         }
-        if cancelled() {
+        if poll(inflater.consumed()) {
             return None;
         }
         // The rest goes in front of the next chunk.
@@ -507,7 +507,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let cfg = AnalyzeConfig::new(Vec::new());
         let mut batch = Batch::default();
-        read_input(&input, &cfg, &mut batch, &|| false);
+        read_input(&input, &cfg, &mut batch, &|_| false);
         assert_eq!(
             batch.summary.files.with_problems.get("unreadable"),
             Some(&1)
@@ -572,7 +572,7 @@ mod tests {
     fn read_one(raw: &[u8]) -> (Vec<crate::reports::calls::Row>, crate::summary::Records) {
         let cfg = AnalyzeConfig::new(Vec::new());
         let mut batch = Batch::default();
-        read_bytes("t", raw, &cfg, &mut batch, &mut Windows::default(), &|| {
+        read_bytes("t", raw, &cfg, &mut batch, &mut Windows::default(), &|_| {
             false
         });
         assert!(
@@ -582,6 +582,44 @@ mod tests {
         );
         let report = crate::reports::calls::rows(&crate::join::join(batch, &cfg), &cfg);
         (report.rows, report.summary.records)
+    }
+
+    /// A large input says how far it got between chunks (the progress bar moves within a file).
+    #[test]
+    fn a_large_input_reports_its_progress_between_chunks() {
+        let gz = crate::simulate::gzip(&long_document(5 * CHUNK_BYTES));
+        let seen = std::cell::RefCell::new(Vec::new());
+        let cfg = AnalyzeConfig::new(Vec::new());
+        let mut batch = Batch::default();
+        read_bytes(
+            "t",
+            &gz,
+            &cfg,
+            &mut batch,
+            &mut Windows::default(),
+            &|consumed| {
+                seen.borrow_mut().push(consumed);
+                false
+            },
+        );
+        let seen = seen.into_inner();
+        assert!(seen.len() >= 3, "{seen:?}");
+        assert!(
+            seen[0] > 0 && seen.windows(2).all(|w| w[0] <= w[1]),
+            "{seen:?}"
+        );
+        assert!(*seen.last().unwrap() <= gz.len() as u64, "{seen:?}");
+        // And `true` stops the read there.
+        let mut stopped = Batch::default();
+        read_bytes(
+            "t",
+            &gz,
+            &cfg,
+            &mut stopped,
+            &mut Windows::default(),
+            &|_| true,
+        );
+        assert!(stopped.summary.records.read < batch.summary.records.read);
     }
 
     #[test]

@@ -319,6 +319,7 @@ fn prices_and_quotas_come_from_keytrail_variables_unless_a_flag_is_given() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"))
             .args(["cost", "-q", "fixtures/two-buckets", "--format", "json"])
             .args(extra)
+            .env("KEYTRAIL_CONFIG", "")
             .envs(env.iter().copied())
             .current_dir(root)
             .output()
@@ -342,6 +343,51 @@ fn prices_and_quotas_come_from_keytrail_variables_unless_a_flag_is_given() {
     assert_eq!(flag_wins["prices"]["per_10k_requests_usd"], 0.01);
     let plain = cost(&[], &[]);
     assert_eq!(plain["prices"]["per_10k_requests_usd"], 0.03);
+    // A settings file sets the same variables, below the environment; `keytrail config` says
+    // where each value came from.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        "# team defaults\nprice_per_10k = 0.05\nfree_tier = 7\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let from_file = cost(&[("KEYTRAIL_CONFIG", file)], &[]);
+    assert_eq!(from_file["prices"]["per_10k_requests_usd"], 0.05);
+    let env_wins = cost(
+        &[("KEYTRAIL_CONFIG", file), ("KEYTRAIL_FREE_TIER", "3")],
+        &[],
+    );
+    assert_eq!(env_wins["prices"]["free_requests_per_month"], 3);
+    assert_eq!(env_wins["prices"]["per_10k_requests_usd"], 0.05);
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .arg("config")
+        .env("KEYTRAIL_CONFIG", file)
+        .env("KEYTRAIL_FREE_TIER", "3")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for line in [
+        "price_per_10k = 0.05 (settings file, line 2)",
+        "free_tier = 3 (environment: KEYTRAIL_FREE_TIER)",
+        "window = 5 (default)",
+    ] {
+        assert!(shown.contains(line), "{line} not in\n{shown}");
+    }
+    std::fs::write(dir.path().join("config.toml"), "price_per_10K = 1\n").unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(["cost", "fixtures/two-buckets"])
+        .env("KEYTRAIL_CONFIG", file)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("line 1: unknown setting `price_per_10K`"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     for (command, var) in [
         ("cost", "KEYTRAIL_PRICE_PER_10K"),
         ("cost", "KEYTRAIL_THREADS"),

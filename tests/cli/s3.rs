@@ -198,7 +198,7 @@ get_rate = 0.01
 "#;
     let scenario = Scenario::parse(toml, "s3-tree").unwrap();
     let sim = simulate::simulate(&scenario, 11);
-    simulate::write(&sim, dir, true, 2).unwrap();
+    simulate::write(&sim, dir, true, 2, &|_| {}).unwrap();
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
 }
 

@@ -184,7 +184,7 @@ fn random_scenarios_analyze_to_their_manifests() {
         let scenario = Scenario::parse(&toml, "random").unwrap_or_else(|e| panic!("{e}\n{toml}"));
         let sim = simulate::simulate(&scenario, n);
         let dir = tempfile::tempdir().unwrap();
-        simulate::write(&sim, dir.path(), true, 1).unwrap();
+        simulate::write(&sim, dir.path(), true, 1, &|_| {}).unwrap();
         let manifest: Value =
             serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap())
                 .unwrap();

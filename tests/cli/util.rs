@@ -177,6 +177,8 @@ impl Run {
 pub fn run(args: &[&str], cwd: &Path, stdin: Option<&[u8]>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
         .args(args)
+        // No settings file of the machine's user changes what the tests see.
+        .env("KEYTRAIL_CONFIG", "")
         .current_dir(cwd)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

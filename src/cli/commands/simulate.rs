@@ -40,17 +40,43 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| UsageError(e.to_string()))?
         .scaled(args.scale);
     let out = args.out.as_deref().expect("clap requires --out");
+    // A big scenario takes a while: say what is going on (on a terminal only).
+    let spinner = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let s = indicatif::ProgressBar::with_draw_target(
+            None,
+            indicatif::ProgressDrawTarget::stderr_with_hz(4),
+        );
+        s.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .expect("a valid template"),
+        );
+        s.enable_steady_tick(std::time::Duration::from_millis(250));
+        s
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    spinner.set_message("simulating S3 traffic through the envelope engine");
     let mut sim = simulate::simulate(&scenario, args.seed);
+    spinner.set_message(format!(
+        "writing {} S3 requests and {} KMS calls as CloudTrail files",
+        sim.requests.len(),
+        sim.calls.len()
+    ));
     sim.origin = simulate::Origin {
         source: source_name,
         toml: text,
         scale: args.scale,
     };
-    let files =
-        simulate::write(&sim, out, args.force, args.threads.unwrap_or(0)).map_err(|e| match e {
-            simulate::WriteError::NotEmpty(_) => anyhow::Error::new(UsageError(e.to_string())),
-            e => e.into(),
-        })?;
+    let files = simulate::write(&sim, out, args.force, args.threads.unwrap_or(0), &|n| {
+        if n % 16 == 0 {
+            spinner.set_message(format!("writing CloudTrail files: {n} written"));
+        }
+    })
+    .map_err(|e| match e {
+        simulate::WriteError::NotEmpty(_) => anyhow::Error::new(UsageError(e.to_string())),
+        e => e.into(),
+    })?;
+    spinner.finish_and_clear();
     eprintln!(
         "keytrail: wrote {files} files ({} S3 requests, {} KMS calls) to {}; true figures in {}",
         sim.requests.len(),
