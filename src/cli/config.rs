@@ -173,7 +173,11 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
             }
         }
         if args.threads == Some(0) {
-            bail!(UsageError("--threads needs at least 1".into()));
+            bail!(UsageError(
+                "--threads 0: give 1 or more, or leave it out for one per core (KEYTRAIL_THREADS \
+                 sets it too)"
+                    .into()
+            ));
         }
         let stderr_tty = std::io::stderr().is_terminal();
         Ok(AnalyzeConfig {

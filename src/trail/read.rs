@@ -116,10 +116,26 @@ pub fn read_bytes(
         }
         decode::Kind::Unsupported(p) => (0, Some(p)),
         decode::Kind::Gzip => {
-            let mut inflater = decode::Inflater::new(raw, cfg.limits);
-            let problem = inflate_and_frame(&mut inflater, &mut framer, &mut reader, windows, poll);
-            reader.batch.summary.files.gzip_members += inflater.members() as u64;
-            (inflater.produced(), problem)
+            // Delivered files fit in memory: inflated in one go, then framed whole. Larger or
+            // damaged ones stream, a chunk at a time.
+            let whole = decode::with_whole(raw, cfg.limits, |text, members| {
+                framer.feed(text, true, &mut |item| reader.item(item));
+                (text.len() as u64, members)
+            });
+            match whole {
+                Some((produced, members)) => {
+                    poll(raw.len() as u64);
+                    reader.batch.summary.files.gzip_members += u64::from(members);
+                    (produced, None)
+                }
+                None => {
+                    let mut inflater = decode::Inflater::new(raw, cfg.limits);
+                    let problem =
+                        inflate_and_frame(&mut inflater, &mut framer, &mut reader, windows, poll);
+                    reader.batch.summary.files.gzip_members += inflater.members() as u64;
+                    (inflater.produced(), problem)
+                }
+            }
         }
     };
     let summary = &mut reader.batch.summary;
@@ -568,11 +584,22 @@ mod tests {
         out
     }
 
+    /// Settings under which an input of `text_len` bytes streams a chunk at a time (the
+    /// one-shot inflater declines a text larger than --max-record-bytes), with every record of
+    /// [`long_document`] still within the limit.
+    fn streaming(text_len: usize) -> AnalyzeConfig {
+        let mut cfg = AnalyzeConfig::new(Vec::new());
+        cfg.limits.max_record_bytes = text_len as u64 - 1;
+        cfg
+    }
+
     /// Reads `raw` as one input and returns its rows and record counts.
-    fn read_one(raw: &[u8]) -> (Vec<crate::reports::calls::Row>, crate::summary::Records) {
-        let cfg = AnalyzeConfig::new(Vec::new());
+    fn read_one(
+        raw: &[u8],
+        cfg: &AnalyzeConfig,
+    ) -> (Vec<crate::reports::calls::Row>, crate::summary::Records) {
         let mut batch = Batch::default();
-        read_bytes("t", raw, &cfg, &mut batch, &mut Windows::default(), &|_| {
+        read_bytes("t", raw, cfg, &mut batch, &mut Windows::default(), &|_| {
             false
         });
         assert!(
@@ -580,16 +607,17 @@ mod tests {
             "{:?}",
             batch.summary.problems
         );
-        let report = crate::reports::calls::rows(&crate::join::join(batch, &cfg), &cfg);
+        let report = crate::reports::calls::rows(&crate::join::join(batch, cfg), cfg);
         (report.rows, report.summary.records)
     }
 
     /// A large input says how far it got between chunks (the progress bar moves within a file).
     #[test]
     fn a_large_input_reports_its_progress_between_chunks() {
-        let gz = crate::simulate::gzip(&long_document(5 * CHUNK_BYTES));
+        let text = long_document(5 * CHUNK_BYTES);
+        let gz = crate::simulate::gzip(&text);
         let seen = std::cell::RefCell::new(Vec::new());
-        let cfg = AnalyzeConfig::new(Vec::new());
+        let cfg = streaming(text.len());
         let mut batch = Batch::default();
         read_bytes(
             "t",
@@ -625,7 +653,7 @@ mod tests {
     #[test]
     fn records_across_inflated_chunks_read_as_in_plain_text() {
         let text = long_document(5 * CHUNK_BYTES);
-        let plain = read_one(&text);
+        let plain = read_one(&text, &AnalyzeConfig::new(Vec::new()));
         assert!(plain.1.read > 200 && !plain.0.is_empty(), "{plain:?}");
         // The same text gzipped, in one member and in several, is read chunk by chunk while
         // the next chunk is inflated, on a pool of 2 so that the inflating may move.
@@ -638,7 +666,12 @@ mod tests {
             .flat_map(crate::simulate::gzip)
             .collect();
         for gz in [crate::simulate::gzip(&text), members] {
-            assert_eq!(pool.install(|| read_one(&gz)), plain);
+            // Streamed, and inflated whole: the same records either way.
+            assert_eq!(
+                pool.install(|| read_one(&gz, &streaming(text.len()))),
+                plain
+            );
+            assert_eq!(read_one(&gz, &AnalyzeConfig::new(Vec::new())), plain);
         }
     }
 
