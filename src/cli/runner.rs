@@ -127,9 +127,9 @@ pub fn nothing_to_report(s: &crate::summary::Summary) -> Option<String> {
             )
         } else if skipped > 0 {
             format!(
-                "no input file was read: all {} were skipped ({}); --account, --region, \
+                "no input file was read: {} skipped by path ({}); --account, --region, \
                  --since and --until skip files by their delivered path",
-                n(skipped),
+                plural(skipped, "file was"),
                 reasons(&s.files.skipped)
             )
         } else {
@@ -205,8 +205,9 @@ pub fn nothing_to_report(s: &crate::summary::Summary) -> Option<String> {
 /// filters), what it read and the time span, and when, by which
 /// version (`SOURCE_DATE_EPOCH`, when set, fixes the time for reproducible output).
 pub fn about(summary: &crate::summary::Summary) -> Vec<String> {
-    let words: Vec<String> = std::env::args()
+    let words: Vec<String> = std::env::args_os()
         .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
         .map(|a| {
             if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
                 format!("'{}'", a.replace('\'', "'\\''"))
