@@ -63,7 +63,10 @@ pub fn with_whole<R>(raw: &[u8], limits: Limits, then: impl FnOnce(&[u8], u32) -
         return None;
     }
     WHOLE.with(|cell| {
-        let mut slot = cell.borrow_mut();
+        // Busy on this thread (a task `then` waits on may run here): stream instead.
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return None;
+        };
         if slot.is_none() {
             // SAFETY: allocation has no preconditions; a null return is handled.
             let decompressor = unsafe { libdeflate_sys::libdeflate_alloc_decompressor() };
