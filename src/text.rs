@@ -78,6 +78,19 @@ pub fn thousands(s: &str) -> String {
     out
 }
 
+/// A TOML error on one line, `line L, column C: message` (toml's own text draws the line over
+/// several, which a terminal message should not).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map_or(0, |s| s.start).min(text.len());
+    let line = text[..at].matches('\n').count() + 1;
+    let column = text[..at]
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    format!("line {line}, column {column}: {}", e.message().trim())
+}
+
 #[cfg(test)]
 mod plain_notation {
     use super::*;

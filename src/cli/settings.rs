@@ -84,10 +84,7 @@ pub struct FromFile {
 /// in lower case (`threads = 4`, `price_per_10k = 0.03`, `quotas = ["us-east-1=150000"]`).
 pub fn parse(text: &str) -> Result<BTreeMap<String, FromFile>, String> {
     let known = variables();
-    let table: toml::Spanned<toml::Table> = toml::from_str(text).map_err(|e| {
-        let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
-        format!("line {line}, column {column}: {}", e.message().trim())
-    })?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| crate::text::toml_error(text, &e))?;
     // Spans of the keys, for line numbers: toml's Table does not keep them, so find each key at
     // the start of a line.
     let line_of = |key: &str| {
@@ -100,7 +97,7 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, FromFile>, String> {
             .map_or(1, |i| i + 1)
     };
     let mut out = BTreeMap::new();
-    for (key, value) in table.get_ref() {
+    for (key, value) in &table {
         let var = format!("{PREFIX}{}", key.to_ascii_uppercase());
         if !known.contains_key(&var) || key.contains(|c: char| c.is_ascii_uppercase()) {
             let names: Vec<String> = known
@@ -143,17 +140,6 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, FromFile>, String> {
         );
     }
     Ok(out)
-}
-
-fn line_column(text: &str, at: usize) -> (usize, usize) {
-    let at = at.min(text.len());
-    let line = text[..at].matches('\n').count() + 1;
-    let column = text[..at]
-        .rsplit('\n')
-        .next()
-        .map_or(0, |l| l.chars().count())
-        + 1;
-    (line, column)
 }
 
 /// What the settings file gave, once it is read: its path, and the variables it set.

@@ -30,20 +30,8 @@ pub struct Thresholds {
 impl Thresholds {
     /// Parses a thresholds file, with line numbers in its errors.
     pub fn parse(text: &str) -> Result<Thresholds, ThresholdsError> {
-        let t: Thresholds = toml::from_str(text).map_err(|e| {
-            // `line L, column C: message`, on one line (toml's own text draws the line).
-            let at = e.span().map_or(0, |s| s.start.min(text.len()));
-            let line = text[..at].matches('\n').count() + 1;
-            let column = text[..at]
-                .rsplit('\n')
-                .next()
-                .map_or(0, |l| l.chars().count())
-                + 1;
-            ThresholdsError(format!(
-                "line {line}, column {column}: {}",
-                e.message().trim()
-            ))
-        })?;
+        let t: Thresholds =
+            toml::from_str(text).map_err(|e| ThresholdsError(crate::text::toml_error(text, &e)))?;
         for (name, v) in [
             ("max_calls_per_object", t.max_calls_per_object),
             ("max_quota_use", t.max_quota_use),
