@@ -200,9 +200,32 @@ pub fn markdown() -> String {
     out
 }
 
+/// The records a user's own filters (`--since`, `--account`, ...) set aside, as opposed to
+/// those set aside for what they are (another service, a duplicate, no SSE-KMS object).
+pub const USER_FILTERS: &[&str] = &[
+    FILTER_TIME,
+    FILTER_ACCOUNT,
+    FILTER_REGION,
+    FILTER_EVENT_NAME,
+    FILTER_PRINCIPAL,
+    FILTER_PREFIX,
+    FILTER_KMS_KEY,
+    FILTER_CONTEXT,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_filters_are_the_filter_reasons() {
+        let named: Vec<&str> = ALL
+            .iter()
+            .filter(|r| r.name.starts_with("filter_"))
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(named, USER_FILTERS);
+    }
 
     #[test]
     fn names_are_unique_snake_case_and_explained() {

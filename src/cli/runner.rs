@@ -161,27 +161,16 @@ pub fn nothing_to_report(s: &crate::summary::Summary) -> Option<String> {
             reasons(&s.records.rejected)
         )
     } else {
-        use crate::reason as r;
-        // Records no filter could have kept: the trail has no KMS call or S3 request to give.
-        let inherent = [
-            r::OTHER_SERVICE,
-            r::INSIGHTS_RECORD,
-            r::NETWORK_ACTIVITY,
-            r::KMS_NOT_S3,
-            r::KMS_OTHER_OPERATION,
-            r::CLOUDTRAIL_LOG_ENCRYPTION,
-            r::S3_DATA_NO_KMS,
-            r::S3_MANAGEMENT,
-        ];
-        let only_other = s
+        let by_a_filter = s
             .records
             .filtered_out
             .keys()
-            .all(|k| inherent.contains(&k.as_str()));
-        if only_other && s.rejected_total() == 0 {
+            .any(|k| crate::reason::USER_FILTERS.contains(&k.as_str()));
+        if !by_a_filter && s.rejected_total() == 0 {
             format!(
-                "none of the {} records read is a KMS call or an S3 object request ({}): does \
-                 the trail log S3 data events and KMS management events?",
+                "none of the {} records read is a KMS call or a request for an SSE-KMS object \
+                 ({}): does the trail log S3 data events and KMS management events, and are \
+                 the objects SSE-KMS?",
                 n(s.records.read),
                 reasons(&s.records.filtered_out)
             )
@@ -241,4 +230,45 @@ pub fn about(summary: &crate::summary::Summary) -> Vec<String> {
             env!("CARGO_PKG_VERSION")
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(filtered: &[(&str, u64)]) -> crate::summary::Summary {
+        let mut s = crate::summary::Summary::default();
+        s.files.read = 1;
+        for (reason, n) in filtered {
+            s.records.read += n;
+            s.records.filtered_out.insert(reason.to_string(), *n);
+        }
+        s
+    }
+
+    /// A trail of SSE-S3 traffic and other services is not a filter that went wrong: the
+    /// message must not send the user to loosen filters they never gave.
+    #[test]
+    fn only_a_users_filters_are_blamed_for_nothing_to_report() {
+        use crate::reason as r;
+        let plain = summary(&[
+            (r::S3_NOT_SSE_KMS, 5),
+            (r::OTHER_SERVICE, 7),
+            (r::DUPLICATE, 1),
+        ]);
+        let why = nothing_to_report(&plain).unwrap();
+        assert!(
+            why.starts_with("none of the 13 records read is a KMS call"),
+            "{why}"
+        );
+        let filtered = summary(&[(r::FILTER_PRINCIPAL, 5), (r::OTHER_SERVICE, 7)]);
+        let why = nothing_to_report(&filtered).unwrap();
+        assert!(
+            why.starts_with("every KMS and S3 event was filtered out"),
+            "{why}"
+        );
+        let mut used = plain;
+        used.records.used = 1;
+        assert_eq!(nothing_to_report(&used), None);
+    }
 }
