@@ -10,6 +10,8 @@
 //!   the what-if and by the simulator).
 //! - [`trail`]: the parallel pass: filter and keep compact events, merged into a batch.
 //! - [`join`]: the barrier and the seam: which KMS call belongs to which S3 request.
+//! - [`emit`]: the join as code for other engines (the Spark job), whose output `join::engine`
+//!   reads back.
 //! - [`reports`]: pure functions from the joined trail to typed reports (calls per object,
 //!   cost, quota, what-if, check).
 //! - [`render`]: typed reports -> table, JSON, CSV, Parquet, Markdown, HTML, SVG/PNG.
@@ -36,6 +38,8 @@ pub mod envelope;
 pub mod trail;
 
 pub mod join;
+
+pub mod emit;
 
 pub mod reports;
 

@@ -49,6 +49,9 @@ macro_rules! reasons {
         pub const ALL: &[Reason] = &[
             $( Reason { name: $name, kind: Kind::$kind, meaning: concat!($($doc),+) }, )*
         ];
+        /// Every reason by the name of its constant (`DIGEST_FILE` -> `digest_file`), for code
+        /// keytrail writes for other engines.
+        pub const BY_CONSTANT: &[(&str, &str)] = &[ $( (stringify!($konst), $name), )* ];
     };
 }
 

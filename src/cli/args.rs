@@ -29,6 +29,10 @@ pub enum Command {
     /// when the input cannot tell.
     #[command(after_help = CHECK_AFTER_HELP)]
     Check(Box<CheckArgs>),
+    /// Print keytrail's analysis as code for another engine: a PySpark job (Spark 3.5: EMR,
+    /// Glue, Databricks) whose output `--from` reads.
+    #[command(after_help = EMIT_AFTER_HELP)]
+    Emit(Box<EmitArgs>),
     /// Write a simulated trail (delivered layout) and its manifest of true figures.
     #[command(after_help = SIMULATE_AFTER_HELP)]
     Simulate(Box<SimulateArgs>),
@@ -80,6 +84,19 @@ Examples:
   keytrail check ./AWSLogs --max-calls-per-object 0.05 --bucket datalake --max-quota-use 0.5
   keytrail check ./AWSLogs --thresholds keytrail-check.toml";
 
+const EMIT_AFTER_HELP: &str = "\
+The job reads delivered CloudTrail files, classifies, deduplicates and matches KMS calls to S3
+requests as keytrail does, spread over the cluster (matching runs per bucket and requester),
+and writes a folder keytrail reads back: every report, format and chart keytrail makes of a
+trail, it makes of that folder. See docs/engines.md.
+
+Examples:
+  keytrail emit spark --bucket-arn-prefix arn:aws:s3:::datalake/ > keytrail_job.py
+  spark-submit keytrail_job.py s3://org-trail/AWSLogs/ s3://scratch/keytrail-out/ --since 2026-11-01
+  aws s3 sync s3://scratch/keytrail-out/ ./keytrail-out/
+  keytrail analyze --from ./keytrail-out/
+  keytrail cost --from ./keytrail-out/ --format html -o cost.html";
+
 const SIMULATE_AFTER_HELP: &str = "\
 The trail is written as AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz, with
 manifest.json written last: `keytrail analyze DIR --expect DIR/manifest.json` checks the
@@ -90,6 +107,74 @@ Examples:
   keytrail simulate --builtin datalake --scale 0.1 --out ./small-trail
   keytrail simulate --scenario datalake.toml --out ./trail --seed 7
   keytrail simulate --list-builtins";
+
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    #[command(subcommand)]
+    pub target: EmitTarget,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmitTarget {
+    /// A PySpark job: `spark-submit job.py [OPTIONS] INPUT OUTPUT`, then `keytrail analyze
+    /// --from OUTPUT` (run `python3 job.py --help` for its options).
+    Spark(EmitSparkArgs),
+}
+
+/// The settings written into an emitted job; the job's own options override the record
+/// filters.
+#[derive(Debug, Args)]
+pub struct EmitSparkArgs {
+    /// Keep events at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
+    pub since: Option<i64>,
+
+    /// Keep events before this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
+    pub until: Option<i64>,
+
+    /// Keep events logged in this account (files of other accounts are not read).
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub account: Vec<String>,
+
+    /// Keep events of this Region (files of other Regions are not read).
+    #[arg(long, value_name = "REGION", help_heading = "Filters")]
+    pub region: Vec<String>,
+
+    /// Keep events with this name.
+    #[arg(long, value_name = "NAME", help_heading = "Filters")]
+    pub event_name: Vec<String>,
+
+    /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub principal: Vec<String>,
+
+    /// Keep KMS calls whose encryption context has this pair.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "Filters")]
+    pub context: Vec<(String, String)>,
+
+    /// The report's object ARN prefix filter (applied when keytrail reads the output).
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub bucket_arn_prefix: Vec<String>,
+
+    /// The report's KMS key filter (applied when keytrail reads the output).
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub kms_key: Vec<String>,
+
+    /// Largest gap in seconds between an S3 request and a bucket-key KMS call.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::trail::config::DEFAULT_WINDOW_SECS,
+          value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    pub window: i64,
+
+    /// Largest gap in seconds between an S3 request and a per-object KMS call.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::trail::config::DEFAULT_OBJECT_WINDOW_SECS,
+          value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    pub object_window: i64,
+
+    /// Write the job to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
@@ -161,7 +246,7 @@ pub struct TrailArgs {
     /// Trail files or directories (walked recursively, in sorted order); `-` reads stdin;
     /// `s3://BUCKET[/PREFIX]` lists and reads the objects under a prefix (needs s3:ListBucket
     /// and s3:GetObject).
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "from", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Keep events logged in this AWS account (recipientAccountId; cost and quota then count
@@ -212,6 +297,16 @@ pub struct TrailArgs {
     /// Print no per-file problems and no progress on stderr (the summary still counts them).
     #[arg(long, short, help_heading = "Run")]
     pub quiet: bool,
+
+    /// Read the output folder of the job `keytrail emit spark` wrote (a joined trail) instead
+    /// of trail files: the same reports, from a cluster's work.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "paths",
+        help_heading = "Run"
+    )]
+    pub from: Option<PathBuf>,
 
     /// Refuse an input that decompresses to more than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::decode::DEFAULT_MAX_BYTES,

@@ -180,7 +180,7 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
             ));
         }
         let stderr_tty = std::io::stderr().is_terminal();
-        Ok(AnalyzeConfig {
+        let mut cfg = AnalyzeConfig {
             s3: S3Settings {
                 endpoint_url: args.endpoint_url.clone(),
                 profile: args.profile.clone(),
@@ -208,8 +208,23 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
             progress: stderr_tty && !args.quiet,
             print_problems: !args.quiet,
             keep_calls: false,
-        })
+            engine_output: args.from.clone(),
+        };
+        from_engine(&mut cfg, false)?;
+        Ok(cfg)
     }
+}
+
+/// With `--from DIR`: the settings the engine's job ran with, checked against the command
+/// line's (and the folder checked to be an engine output before any work).
+fn from_engine(cfg: &mut AnalyzeConfig, report_filters: bool) -> anyhow::Result<()> {
+    let Some(dir) = cfg.engine_output.clone() else {
+        return Ok(());
+    };
+    let manifest = crate::join::engine::manifest(&dir).map_err(|e| UsageError(e.to_string()))?;
+    crate::join::engine::apply_settings(cfg, &manifest, report_filters)
+        .map_err(|e| UsageError(e.to_string()))?;
+    Ok(())
 }
 
 impl TryFrom<&AnalyzeArgs> for AnalyzeConfig {
@@ -232,6 +247,7 @@ impl TryFrom<&AnalyzeArgs> for AnalyzeConfig {
         f.event_names = args.event_name.clone();
         f.kms_keys = args.kms_key.clone();
         f.principals = args.principal.clone();
+        from_engine(&mut cfg, true)?;
         Ok(cfg)
     }
 }

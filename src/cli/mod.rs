@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quota(args) => commands::project::quota(*args),
         Command::Check(args) => commands::check::run(*args),
         Command::Simulate(args) => commands::simulate::run(*args),
+        Command::Emit(args) => commands::emit::run(*args),
         Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "keytrail", &mut std::io::stdout());

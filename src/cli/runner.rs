@@ -47,6 +47,10 @@ pub fn read_trail<T: Send>(
             eprintln!("keytrail: interrupted; no report written");
             Err(ExitCode::Interrupted)
         }
+        Err(Stopped::Input(e)) => {
+            eprintln!("keytrail: error: {}", visible(&e));
+            Err(ExitCode::Failure)
+        }
         Err(Stopped::S3(e)) => {
             eprintln!("keytrail: error: {}", visible(&e.to_string()));
             Err(ExitCode::Failure)

@@ -283,15 +283,22 @@ pub fn arn_account(arn: &str) -> Option<&str> {
     (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
+/// The ARN prefix of S3 by the start of a Region's name, for the partitions other than
+/// `aws` ([`DEFAULT_PARTITION`]).
+pub const PARTITIONS: [(&str, &str); 2] = [
+    ("cn-", "arn:aws-cn:s3:::"),
+    ("us-gov-", "arn:aws-us-gov:s3:::"),
+];
+
+/// The ARN prefix of S3 in the `aws` partition.
+pub const DEFAULT_PARTITION: &str = "arn:aws:s3:::";
+
 /// The ARN prefix of S3 in a Region's partition.
 pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "arn:aws-cn:s3:::"
-    } else if region.starts_with("us-gov-") {
-        "arn:aws-us-gov:s3:::"
-    } else {
-        "arn:aws:s3:::"
-    }
+    PARTITIONS
+        .iter()
+        .find(|(start, _)| region.starts_with(start))
+        .map_or(DEFAULT_PARTITION, |&(_, head)| head)
 }
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, percent-encoded as a URL path is

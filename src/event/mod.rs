@@ -11,7 +11,9 @@ mod classify;
 pub mod fast;
 mod raw;
 
-pub use classify::{arn_account, classify, classify_with, partition_of};
+pub use classify::{
+    arn_account, classify, classify_with, partition_of, DEFAULT_PARTITION, PARTITIONS,
+};
 pub use raw::{Additional, Context, Identity, Pairs, Params, RawRecord, Resource, Resources};
 
 use crate::reason;
@@ -72,23 +74,28 @@ impl KmsOp {
             KmsOp::Other => "OtherKms",
         }
     }
-    /// The symmetric cryptographic operations that share the request quota (docs/domain.md 6).
+    /// The CloudTrail event names of the symmetric cryptographic operations that share the
+    /// request quota (docs/domain.md 6). GenerateDataKeyPair(WithoutPlaintext) is not here: it
+    /// has request quotas of its own, per key pair spec, and is not S3's (KMS request quotas
+    /// page).
+    pub const EVENT_NAMES: [(&'static str, KmsOp); 10] = [
+        ("GenerateDataKey", KmsOp::GenerateDataKey),
+        ("Decrypt", KmsOp::Decrypt),
+        ("Encrypt", KmsOp::Encrypt),
+        ("GenerateDataKeyWithoutPlaintext", KmsOp::Other),
+        ("ReEncrypt", KmsOp::Other),
+        ("ReEncryptFrom", KmsOp::Other),
+        ("ReEncryptTo", KmsOp::Other),
+        ("GenerateMac", KmsOp::Other),
+        ("VerifyMac", KmsOp::Other),
+        ("GenerateRandom", KmsOp::Other),
+    ];
+
     fn from_event_name(name: &str) -> Option<KmsOp> {
-        Some(match name {
-            "GenerateDataKey" => KmsOp::GenerateDataKey,
-            "Decrypt" => KmsOp::Decrypt,
-            "Encrypt" => KmsOp::Encrypt,
-            // GenerateDataKeyPair(WithoutPlaintext) is not here: it has request quotas of its
-            // own, per key pair spec, and is not S3's (KMS request quotas page).
-            "GenerateDataKeyWithoutPlaintext"
-            | "ReEncrypt"
-            | "ReEncryptFrom"
-            | "ReEncryptTo"
-            | "GenerateMac"
-            | "VerifyMac"
-            | "GenerateRandom" => KmsOp::Other,
-            _ => return None,
-        })
+        Self::EVENT_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, op)| op)
     }
 }
 
@@ -142,21 +149,26 @@ impl S3Op {
             S3Op::SelectObjectContent => "SelectObjectContent",
         }
     }
+    /// The CloudTrail event names of the operations. A browser POST upload is a PutObject as
+    /// far as KMS is concerned. RestoreObject (an archived object restored in place) keeps the
+    /// object's data key: S3 documents no KMS use for it, so it is a data event without KMS.
+    pub const EVENT_NAMES: [(&'static str, S3Op); 9] = [
+        ("PutObject", S3Op::PutObject),
+        ("PostObject", S3Op::PutObject),
+        ("GetObject", S3Op::GetObject),
+        ("CopyObject", S3Op::CopyObject),
+        ("CreateMultipartUpload", S3Op::CreateMultipartUpload),
+        ("UploadPart", S3Op::UploadPart),
+        ("UploadPartCopy", S3Op::UploadPartCopy),
+        ("CompleteMultipartUpload", S3Op::CompleteMultipartUpload),
+        ("SelectObjectContent", S3Op::SelectObjectContent),
+    ];
+
     fn from_event_name(name: &str) -> Option<S3Op> {
-        Some(match name {
-            // A browser POST upload is a PutObject as far as KMS is concerned.
-            "PutObject" | "PostObject" => S3Op::PutObject,
-            "GetObject" => S3Op::GetObject,
-            "CopyObject" => S3Op::CopyObject,
-            "CreateMultipartUpload" => S3Op::CreateMultipartUpload,
-            "UploadPart" => S3Op::UploadPart,
-            "UploadPartCopy" => S3Op::UploadPartCopy,
-            "CompleteMultipartUpload" => S3Op::CompleteMultipartUpload,
-            "SelectObjectContent" => S3Op::SelectObjectContent,
-            // RestoreObject (an archived object restored in place) keeps the object's data
-            // key: S3 documents no KMS use for it, so it is a data event without KMS.
-            _ => return None,
-        })
+        Self::EVENT_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, op)| op)
     }
 }
 
@@ -173,6 +185,13 @@ pub enum Failure {
 }
 
 impl Failure {
+    pub const ALL: [Failure; 4] = [
+        Failure::None,
+        Failure::Throttled,
+        Failure::AccessDenied,
+        Failure::Other,
+    ];
+
     fn from_code(code: Option<&str>) -> Failure {
         match code {
             None | Some("") => Failure::None,
@@ -200,6 +219,8 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub const ALL: [Mode; 4] = [Mode::BucketKey, Mode::PerObject, Mode::Dsse, Mode::Unknown];
+
     pub fn name(self) -> &'static str {
         match self {
             Mode::BucketKey => "bucket_key",
@@ -357,7 +378,7 @@ pub fn parse_with(text: &[u8], other_kms: bool) -> Result<Event<'_>, NotUsed> {
 }
 
 /// The fields of a record keytrail reads, and the JSON type CloudTrail writes each as.
-const FIELD_TYPES: &[(&str, &str)] = &[
+pub const FIELD_TYPES: &[(&str, &str)] = &[
     ("eventSource", "string"),
     ("eventName", "string"),
     ("eventTime", "string"),

@@ -16,6 +16,7 @@
 //! was not logged; a KMS call with no S3 request is one whose data event was not logged (or
 //! another caller's, such as replication's Encrypt). Both are counted, per row.
 
+pub mod engine;
 pub mod matching;
 pub mod wire;
 
@@ -116,6 +117,17 @@ pub fn run<T: Send>(
     observer: &dyn Observer,
     then: impl FnOnce(Joined) -> T + Send,
 ) -> Result<T, Stopped> {
+    if let Some(dir) = &cfg.engine_output {
+        // Another engine read and joined the trail: its output is the joined trail.
+        observer.stage("reading the engine's output");
+        let joined = engine::read(dir, cfg).map_err(|e| Stopped::Input(e.to_string()))?;
+        if cfg.strict {
+            if let Some(p) = joined.summary.problems.first() {
+                return Err(Stopped::Strict(p.clone()));
+            }
+        }
+        return Ok(then(joined));
+    }
     crate::trail::run_with(cfg, observer, |batch| {
         observer.stage("matching KMS calls to S3 requests");
         then(join(batch, cfg))

@@ -201,20 +201,23 @@ pub enum Kind {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The first bytes of compressed formats keytrail does not read, and what each is.
+pub const UNSUPPORTED_MAGIC: [(&[u8], &str); 4] = [
+    (b"PK\x03\x04", "a zip archive (unzip it first)"),
+    (b"BZh", "bzip2-compressed"),
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd-compressed"),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0], "xz-compressed"),
+];
+
 /// Sniffs an input from its first bytes.
 pub fn sniff(raw: &[u8]) -> Kind {
     if raw.starts_with(&GZIP_MAGIC) {
         return Kind::Gzip;
     }
-    let unsupported = if raw.starts_with(b"PK\x03\x04") {
-        "a zip archive (unzip it first)"
-    } else if raw.starts_with(b"BZh") {
-        "bzip2-compressed"
-    } else if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        "zstd-compressed"
-    } else if raw.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        "xz-compressed"
-    } else {
+    let Some(&(_, unsupported)) = UNSUPPORTED_MAGIC
+        .iter()
+        .find(|(magic, _)| raw.starts_with(magic))
+    else {
         return Kind::Plain;
     };
     Kind::Unsupported(DecodeProblem::UnsupportedCompression(unsupported))

@@ -67,7 +67,7 @@ impl FrameProblem {
 }
 
 /// Keys whose presence makes a top-level object a record.
-const RECORD_KEYS: &[&[u8]] = &[
+pub const RECORD_KEYS: &[&[u8]] = &[
     b"eventVersion",
     b"eventTime",
     b"eventSource",
@@ -78,7 +78,7 @@ const RECORD_KEYS: &[&[u8]] = &[
 ];
 
 /// Keys whose presence makes a top-level object a digest file.
-const DIGEST_KEYS: &[&[u8]] = &[
+pub const DIGEST_KEYS: &[&[u8]] = &[
     b"digestStartTime",
     b"digestEndTime",
     b"digestS3Object",
@@ -322,16 +322,22 @@ impl Framer {
 }
 
 /// The field of a lookup-events Event that holds the record as JSON text.
-const LOOKUP_EVENT_FIELD: &str = "CloudTrailEvent";
+pub const LOOKUP_EVENT_FIELD: &str = "CloudTrailEvent";
+
+/// Keys of arrays that hold records, and the string field of each element that holds the
+/// record as JSON text (`None`: the elements are records).
+pub const CONTAINERS: [(&str, Option<&str>); 3] = [
+    ("Records", None),
+    ("Events", Some(LOOKUP_EVENT_FIELD)),
+    ("logEvents", Some("message")),
+];
 
 /// What an array under this key holds, if it holds records.
 fn container(key: &[u8]) -> Option<Wrapping> {
-    match key {
-        b"Records" => Some(Wrapping::Plain),
-        b"Events" => Some(Wrapping::InString(LOOKUP_EVENT_FIELD)),
-        b"logEvents" => Some(Wrapping::InString("message")),
-        _ => None,
-    }
+    CONTAINERS
+        .iter()
+        .find(|(k, _)| k.as_bytes() == key)
+        .map(|&(_, field)| field.map_or(Wrapping::Plain, Wrapping::InString))
 }
 
 /// One window of text being framed.

@@ -178,16 +178,20 @@ fn skip_reason(path: &Path, prune: &Prune) -> Option<&'static str> {
     path_skip(&parts, prune, false)
 }
 
+/// Folders of the delivered layout that hold no records keytrail reads, and why.
+pub const SKIPPED_FOLDERS: [(&str, &str); 3] = [
+    ("CloudTrail-Digest", reason::DIGEST_FILE),
+    ("CloudTrail-Insight", reason::INSIGHTS_FILE),
+    ("CloudTrail-Lake", reason::LAKE_RESULT),
+];
+
 /// Why a file (or, with `dir`, every file under a folder) is not read, from its path's
 /// components alone: the same rule for a local walk and an S3 listing, so both read the same
 /// files.
 pub fn path_skip(parts: &[&str], prune: &Prune, dir: bool) -> Option<&'static str> {
     for p in parts {
-        match *p {
-            "CloudTrail-Digest" => return Some(reason::DIGEST_FILE),
-            "CloudTrail-Insight" => return Some(reason::INSIGHTS_FILE),
-            "CloudTrail-Lake" => return Some(reason::LAKE_RESULT),
-            _ => {}
+        if let Some(&(_, why)) = SKIPPED_FOLDERS.iter().find(|(name, _)| name == p) {
+            return Some(why);
         }
     }
     // The folders above a file (all of them for a folder).

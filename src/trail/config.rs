@@ -124,6 +124,9 @@ pub struct AnalyzeConfig {
     pub keep_calls: bool,
     /// How `s3://` inputs are reached.
     pub s3: crate::source::s3::S3Settings,
+    /// Read the joined trail another engine wrote in this folder (`keytrail.engine/v1`)
+    /// instead of the inputs.
+    pub engine_output: Option<std::path::PathBuf>,
 }
 
 impl AnalyzeConfig {
@@ -142,6 +145,7 @@ impl AnalyzeConfig {
             print_problems: false,
             keep_calls: false,
             s3: Default::default(),
+            engine_output: None,
         }
     }
 }

@@ -37,6 +37,9 @@ pub enum Stopped {
     /// An `s3://` input could not be listed (or its client configured).
     #[error(transparent)]
     S3(#[from] crate::source::s3::S3Error),
+    /// An input that is not a trail (another engine's output) could not be read.
+    #[error("{0}")]
+    Input(String),
 }
 
 /// Something that watches the run (the progress bar, in the CLI), and may cancel it.

@@ -5,6 +5,7 @@ mod analyze;
 mod check;
 mod cost;
 mod docs;
+mod engines;
 mod inputs;
 mod org_trails;
 mod quota;

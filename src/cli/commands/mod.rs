@@ -3,5 +3,6 @@
 
 pub mod analyze;
 pub mod check;
+pub mod emit;
 pub mod project;
 pub mod simulate;

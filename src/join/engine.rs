@@ -1,0 +1,647 @@
+//! A joined trail computed by another engine: the output of the Spark job `keytrail emit spark`
+//! writes (`keytrail.engine/v1`), read back into a [`Joined`], so that every report keytrail
+//! makes from a trail it makes from that output too.
+//!
+//! The output is a folder:
+//!
+//! | path | what |
+//! |---|---|
+//! | `_keytrail.json` | `schema` (`"keytrail.engine/v1"`), `made_by`, `settings` (the record filters the job applied, the matching windows, and the report filters `keytrail emit` was given), `listing` (files read, folders pruned by reason), `summary.analyze` and `summary.calls` (the accounting of every record, without and with other callers' KMS calls), `shared_calls` |
+//! | `kms/*.parquet` | the KMS calls S3 made, deduplicated: `uid` (the job's row number), `time` (Unix seconds), `requester`, `bucket`, `key`, `op`, `mode`, `kms_key`, `head`, `account`, `region`, `failure`, `ctx_pass`, `ctx_value`, `id`, `shared` (as in `keytrail.joined/v1`), and `matched`: the `uid` of the S3 request it was matched to, or null |
+//! | `s3/*.parquet` | the S3 requests, deduplicated, reads of objects written without SSE-KMS set apart: the fields of `keytrail.joined/v1`'s `s3`, `uid`, and what the object's logged writes say: `obj_kms_key`, `writer_bucket_key`, `writer_dsse` |
+//! | `calls/*.parquet` | every caller's symmetric KMS call, deduplicated (for cost and quota) |
+//!
+//! Operations, modes and failures are written by their names in `keytrail.joined/v1`. Rows come
+//! in any order: they are sorted here as the join sorts them, and the symbols numbered in
+//! string order, so the result is the one [`super::join`] makes of the same trail.
+
+use super::{bucket_modes, Joined, Matches};
+use crate::event::{Failure, KmsOp, Mode, S3Op};
+use crate::intern::{Interner, Sym};
+use crate::summary::{Reasons, Summary};
+use crate::trail::config::{AnalyzeConfig, Filters};
+use crate::trail::records::{CallRec, KmsRec, S3Rec};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The versioned name of the output.
+pub const SCHEMA: &str = "keytrail.engine/v1";
+
+/// The file that says what the output is.
+pub const MANIFEST: &str = "_keytrail.json";
+
+/// What is wrong with a folder that is not an engine output keytrail can read.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{path}: {source} (is it the OUTPUT folder of the job `keytrail emit spark` writes?)")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a keytrail engine output: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: schema {found:?}: this keytrail reads {SCHEMA} (emit the job again with this keytrail)")]
+    Schema { path: PathBuf, found: String },
+    #[error("{path}: {message}")]
+    Table { path: PathBuf, message: String },
+    #[error("{0}")]
+    Settings(String),
+}
+
+/// The record and report filters a job was written and run with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineFilters {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    #[serde(default)]
+    pub account: Vec<String>,
+    #[serde(default)]
+    pub region: Vec<String>,
+    #[serde(default)]
+    pub event_name: Vec<String>,
+    #[serde(default)]
+    pub principal: Vec<String>,
+    #[serde(default)]
+    pub context: Vec<(String, String)>,
+    #[serde(default)]
+    pub bucket_arn_prefix: Vec<String>,
+    #[serde(default)]
+    pub kms_key: Vec<String>,
+}
+
+impl EngineFilters {
+    pub fn from_filters(f: &Filters) -> EngineFilters {
+        EngineFilters {
+            since: f.since,
+            until: f.until,
+            account: f.accounts.clone(),
+            region: f.regions.clone(),
+            event_name: f.event_names.clone(),
+            principal: f.principals.clone(),
+            context: f.context.clone(),
+            bucket_arn_prefix: f.bucket_arn_prefixes.clone(),
+            kms_key: f.kms_keys.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineSettings {
+    pub filters: EngineFilters,
+    pub window_seconds: i64,
+    pub object_window_seconds: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Listing {
+    pub files: u64,
+    #[serde(default)]
+    pub folders_pruned: Reasons,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summaries {
+    /// Without other callers' KMS calls (analyze).
+    pub analyze: Summary,
+    /// With them (cost, quota).
+    pub calls: Summary,
+}
+
+/// `_keytrail.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: String,
+    pub made_by: String,
+    pub settings: EngineSettings,
+    #[serde(default)]
+    pub listing: Listing,
+    pub summary: Summaries,
+    pub shared_calls: u64,
+}
+
+/// Reads the manifest of an engine output folder.
+pub fn manifest(dir: &Path) -> Result<Manifest, EngineError> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(|source| EngineError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    #[derive(Deserialize)]
+    struct Head {
+        schema: String,
+    }
+    let json = |source| EngineError::Json {
+        path: path.clone(),
+        source,
+    };
+    let head: Head = serde_json::from_slice(&bytes).map_err(json)?;
+    if head.schema != SCHEMA {
+        return Err(EngineError::Schema {
+            path,
+            found: head.schema,
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(json)
+}
+
+/// Sets `cfg`'s filters and windows to the ones the job ran with: the record filters it applied
+/// and its windows must not be contradicted (they cannot be changed without running it again);
+/// with `report_filters` (analyze's), the report filters it was written with apply unless the
+/// command line gives its own.
+pub fn apply_settings(
+    cfg: &mut AnalyzeConfig,
+    m: &Manifest,
+    report_filters: bool,
+) -> Result<(), EngineError> {
+    let job = &m.settings.filters;
+    let f = &mut cfg.filters;
+    let rerun = |flag: &str, ours: String, theirs: String| {
+        EngineError::Settings(format!(
+            "{flag} {ours}: the job applied {theirs}, and only a new run of it can change that \
+             (give the option to the job, or leave it out here)"
+        ))
+    };
+    fn take<T: Clone + PartialEq + std::fmt::Debug>(
+        ours: &mut T,
+        theirs: &T,
+        empty: &T,
+        flag: &str,
+        rerun: &dyn Fn(&str, String, String) -> EngineError,
+    ) -> Result<(), EngineError> {
+        if *ours == *empty {
+            *ours = theirs.clone();
+        } else if ours != theirs {
+            return Err(rerun(flag, format!("{ours:?}"), format!("{theirs:?}")));
+        }
+        Ok(())
+    }
+    take(&mut f.since, &job.since, &None, "--since", &rerun)?;
+    take(&mut f.until, &job.until, &None, "--until", &rerun)?;
+    take(&mut f.accounts, &job.account, &vec![], "--account", &rerun)?;
+    take(&mut f.regions, &job.region, &vec![], "--region", &rerun)?;
+    take(
+        &mut f.event_names,
+        &job.event_name,
+        &vec![],
+        "--event-name",
+        &rerun,
+    )?;
+    take(
+        &mut f.principals,
+        &job.principal,
+        &vec![],
+        "--principal",
+        &rerun,
+    )?;
+    take(&mut f.context, &job.context, &vec![], "--context", &rerun)?;
+    if report_filters && f.bucket_arn_prefixes.is_empty() {
+        f.bucket_arn_prefixes = job.bucket_arn_prefix.clone();
+    }
+    if report_filters && f.kms_keys.is_empty() {
+        f.kms_keys = job.kms_key.clone();
+    }
+    let default_window = crate::trail::config::DEFAULT_WINDOW_SECS;
+    let default_object = crate::trail::config::DEFAULT_OBJECT_WINDOW_SECS;
+    for (flag, ours, theirs, default) in [
+        (
+            "--window",
+            &mut cfg.window_secs,
+            m.settings.window_seconds,
+            default_window,
+        ),
+        (
+            "--object-window",
+            &mut cfg.object_window_secs,
+            m.settings.object_window_seconds,
+            default_object,
+        ),
+    ] {
+        if *ours != default && *ours != theirs {
+            return Err(rerun(flag, ours.to_string(), theirs.to_string()));
+        }
+        *ours = theirs;
+    }
+    if let crate::trail::config::GroupBy::Context(key) = &cfg.group_by {
+        return Err(EngineError::Settings(format!(
+            "--group-by context:{key} needs each call's context, which the job does not keep: \
+             group by bucket, prefix:N, kms-key or principal"
+        )));
+    }
+    Ok(())
+}
+
+/// One table's columns, by name.
+struct Table {
+    path: PathBuf,
+    frame: DataFrame,
+}
+
+impl Table {
+    fn read(dir: &Path, name: &str) -> Result<Table, EngineError> {
+        let folder = dir.join(name);
+        let io = |path: &Path, source| EngineError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut parts: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .map_err(|e| io(&folder, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect();
+        parts.sort();
+        let mut frame: Option<DataFrame> = None;
+        for part in &parts {
+            let file = std::fs::File::open(part).map_err(|e| io(part, e))?;
+            let df = ParquetReader::new(file)
+                .finish()
+                .map_err(|e| EngineError::Table {
+                    path: part.clone(),
+                    message: e.to_string(),
+                })?;
+            frame = Some(match frame {
+                None => df,
+                Some(mut all) => {
+                    all.vstack_mut(&df).map_err(|e| EngineError::Table {
+                        path: part.clone(),
+                        message: e.to_string(),
+                    })?;
+                    all
+                }
+            });
+        }
+        Ok(Table {
+            path: folder,
+            frame: frame.unwrap_or_default(),
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.frame.height()
+    }
+
+    fn fail(&self, column: &str, e: impl std::fmt::Display) -> EngineError {
+        EngineError::Table {
+            path: self.path.clone(),
+            message: format!("column {column}: {e}"),
+        }
+    }
+
+    fn strings(&self, column: &str) -> Result<Vec<Option<String>>, EngineError> {
+        if self.len() == 0 {
+            return Ok(Vec::new());
+        }
+        let c = self
+            .frame
+            .column(column)
+            .map_err(|e| self.fail(column, e))?;
+        let s = c.str().map_err(|e| self.fail(column, e))?;
+        Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+    }
+
+    fn longs(&self, column: &str) -> Result<Vec<Option<i64>>, EngineError> {
+        if self.len() == 0 {
+            return Ok(Vec::new());
+        }
+        let c = self
+            .frame
+            .column(column)
+            .map_err(|e| self.fail(column, e))?;
+        Ok(c.i64().map_err(|e| self.fail(column, e))?.iter().collect())
+    }
+
+    fn bools(&self, column: &str) -> Result<Vec<Option<bool>>, EngineError> {
+        if self.len() == 0 {
+            return Ok(Vec::new());
+        }
+        let c = self
+            .frame
+            .column(column)
+            .map_err(|e| self.fail(column, e))?;
+        Ok(c.bool().map_err(|e| self.fail(column, e))?.iter().collect())
+    }
+
+    fn required<T>(&self, column: &str, v: Vec<Option<T>>) -> Result<Vec<T>, EngineError> {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, x)| x.ok_or_else(|| self.fail(column, format!("row {i} is null"))))
+            .collect()
+    }
+
+    fn enums<E: Copy + Serialize>(&self, column: &str, all: &[E]) -> Result<Vec<E>, EngineError> {
+        let names: Vec<(String, E)> = all
+            .iter()
+            .map(|&e| {
+                (
+                    serde_json::to_value(e)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                    e,
+                )
+            })
+            .collect();
+        let v = self.strings(column)?;
+        v.into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let s = s.ok_or_else(|| self.fail(column, format!("row {i} is null")))?;
+                names
+                    .iter()
+                    .find(|(n, _)| *n == s)
+                    .map(|&(_, e)| e)
+                    .ok_or_else(|| {
+                        self.fail(
+                            column,
+                            format!(
+                                "row {i}: {s:?} is not one of {names:?}",
+                                names = names.iter().map(|n| &n.0).collect::<Vec<_>>()
+                            ),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    fn ids(&self, column: &str) -> Result<Vec<u128>, EngineError> {
+        let v = self.strings(column)?;
+        v.into_iter()
+            .enumerate()
+            .map(|(i, s)| match s {
+                None => Ok(0),
+                Some(s) => u128::from_str_radix(&s, 16)
+                    .map_err(|e| self.fail(column, format!("row {i}: {s:?}: {e}"))),
+            })
+            .collect()
+    }
+}
+
+/// String columns of every table, in one interner numbered in string order.
+struct Strings {
+    interner: Interner,
+}
+
+impl Strings {
+    fn new(columns: &[&Vec<Option<String>>]) -> Strings {
+        let all: BTreeSet<&str> = columns
+            .iter()
+            .flat_map(|c| c.iter().flatten().map(String::as_str))
+            .collect();
+        Strings {
+            interner: Interner::from_strings(all).expect("distinct strings"),
+        }
+    }
+
+    fn sym(&self, s: &Option<String>) -> Sym {
+        s.as_deref()
+            .and_then(|s| self.interner.lookup(s))
+            .unwrap_or(Sym::NONE)
+    }
+
+    fn syms(&self, v: &[Option<String>]) -> Vec<Sym> {
+        v.iter().map(|s| self.sym(s)).collect()
+    }
+}
+
+/// Reads an engine output folder into a joined trail, as `cfg` wants it (with every caller's
+/// KMS calls when it keeps them).
+pub fn read(dir: &Path, cfg: &AnalyzeConfig) -> Result<Joined, EngineError> {
+    let m = manifest(dir)?;
+    let (kms_t, s3_t) = (Table::read(dir, "kms")?, Table::read(dir, "s3")?);
+    let calls_t = if cfg.keep_calls {
+        Some(Table::read(dir, "calls")?)
+    } else {
+        None
+    };
+    let names = |t: &Table, cols: &[&str]| -> Result<Vec<Vec<Option<String>>>, EngineError> {
+        cols.iter().map(|c| t.strings(c)).collect()
+    };
+    const KMS_SYMS: [&str; 8] = [
+        "requester",
+        "bucket",
+        "key",
+        "kms_key",
+        "head",
+        "account",
+        "region",
+        "ctx_value",
+    ];
+    const S3_SYMS: [&str; 10] = [
+        "requester",
+        "bucket",
+        "key",
+        "kms_key",
+        "head",
+        "account",
+        "region",
+        "src_bucket",
+        "src_key",
+        "obj_kms_key",
+    ];
+    const CALL_SYMS: [&str; 7] = [
+        "account",
+        "region",
+        "kms_key",
+        "requester",
+        "caller",
+        "bucket",
+        "purpose",
+    ];
+    let kms_s = names(&kms_t, &KMS_SYMS)?;
+    let s3_s = names(&s3_t, &S3_SYMS)?;
+    let call_s = match &calls_t {
+        Some(t) => names(t, &CALL_SYMS)?,
+        None => Vec::new(),
+    };
+    let strings = Strings::new(
+        &kms_s
+            .iter()
+            .chain(s3_s.iter())
+            .chain(call_s.iter())
+            .collect::<Vec<_>>(),
+    );
+
+    // KMS calls.
+    let t = &kms_t;
+    let ks: Vec<Vec<Sym>> = kms_s.iter().map(|c| strings.syms(c)).collect();
+    let (time, uid) = (
+        t.required("time", t.longs("time")?)?,
+        t.required("uid", t.longs("uid")?)?,
+    );
+    let (ops, modes, failures) = (
+        t.enums("op", &KmsOp::ALL)?,
+        t.enums("mode", &Mode::ALL)?,
+        t.enums("failure", &Failure::ALL)?,
+    );
+    let ctx_pass = t.required("ctx_pass", t.bools("ctx_pass")?)?;
+    let (ids, shared, matched) = (t.ids("id")?, t.ids("shared")?, t.longs("matched")?);
+    let mut kms: Vec<(KmsRec, i64, Option<i64>)> = (0..t.len())
+        .map(|i| {
+            (
+                KmsRec {
+                    time: time[i],
+                    requester: ks[0][i],
+                    bucket: ks[1][i],
+                    key: ks[2][i],
+                    op: ops[i],
+                    mode: modes[i],
+                    kms_key: ks[3][i],
+                    head: ks[4][i],
+                    account: ks[5][i],
+                    region: ks[6][i],
+                    failure: failures[i],
+                    ctx_pass: ctx_pass[i],
+                    ctx_value: ks[7][i],
+                    id: ids[i],
+                    shared: shared[i],
+                },
+                uid[i],
+                matched[i],
+            )
+        })
+        .collect();
+    kms.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+
+    // S3 requests.
+    let t = &s3_t;
+    let ss: Vec<Vec<Sym>> = s3_s.iter().map(|c| strings.syms(c)).collect();
+    let (time, uid) = (
+        t.required("time", t.longs("time")?)?,
+        t.required("uid", t.longs("uid")?)?,
+    );
+    let (ops, failures) = (
+        t.enums("op", &S3Op::ALL)?,
+        t.enums("failure", &Failure::ALL)?,
+    );
+    let (bucket_key, dsse) = (
+        t.bools("bucket_key")?,
+        t.required("dsse", t.bools("dsse")?)?,
+    );
+    let (writer_bk, writer_dsse) = (
+        t.bools("writer_bucket_key")?,
+        t.required("writer_dsse", t.bools("writer_dsse")?)?,
+    );
+    let (ids, shared) = (t.ids("id")?, t.ids("shared")?);
+    type S3Row = (S3Rec, i64, Sym, Option<bool>, bool);
+    let mut s3: Vec<S3Row> = (0..t.len())
+        .map(|i| {
+            (
+                S3Rec {
+                    time: time[i],
+                    requester: ss[0][i],
+                    bucket: ss[1][i],
+                    key: ss[2][i],
+                    op: ops[i],
+                    kms_key: ss[3][i],
+                    bucket_key: bucket_key[i],
+                    dsse: dsse[i],
+                    head: ss[4][i],
+                    account: ss[5][i],
+                    region: ss[6][i],
+                    failure: failures[i],
+                    src_bucket: ss[7][i],
+                    src_key: ss[8][i],
+                    id: ids[i],
+                    shared: shared[i],
+                },
+                uid[i],
+                ss[9][i],
+                writer_bk[i],
+                writer_dsse[i],
+            )
+        })
+        .collect();
+    s3.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+
+    // The matches, as the join records them: a request's calls in the order they were matched
+    // (per-object calls first, each kind in the calls' order).
+    let index: HashMap<i64, u32> = s3
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.1, i as u32))
+        .collect();
+    let mut kms_to_s3 = vec![None; kms.len()];
+    let mut s3_to_kms = vec![super::Calls::new(); s3.len()];
+    let per_object_first = (0..kms.len())
+        .filter(|&j| kms[j].0.mode == Mode::PerObject)
+        .chain((0..kms.len()).filter(|&j| kms[j].0.mode != Mode::PerObject));
+    for j in per_object_first {
+        if let Some(u) = kms[j].2 {
+            let i = *index.get(&u).ok_or_else(|| {
+                kms_t.fail(
+                    "matched",
+                    format!(
+                        "a KMS call is matched to S3 request uid {u}, which is not in {}",
+                        s3_t.path.display()
+                    ),
+                )
+            })?;
+            kms_to_s3[j] = Some(i);
+            s3_to_kms[i as usize].push(j as u32);
+        }
+    }
+
+    // Every caller's calls.
+    let mut calls = Vec::new();
+    if let Some(t) = &calls_t {
+        let cs: Vec<Vec<Sym>> = call_s.iter().map(|c| strings.syms(c)).collect();
+        let time = t.required("time", t.longs("time")?)?;
+        let (ops, modes, failures) = (
+            t.enums("op", &KmsOp::ALL)?,
+            t.enums("mode", &Mode::ALL)?,
+            t.enums("failure", &Failure::ALL)?,
+        );
+        let aws_managed = t.required("aws_managed", t.bools("aws_managed")?)?;
+        let (ids, shared) = (t.ids("id")?, t.ids("shared")?);
+        calls = (0..t.len())
+            .map(|i| CallRec {
+                time: time[i],
+                account: cs[0][i],
+                region: cs[1][i],
+                op: ops[i],
+                failure: failures[i],
+                kms_key: cs[2][i],
+                requester: cs[3][i],
+                caller: cs[4][i],
+                bucket: cs[5][i],
+                purpose: cs[6][i],
+                mode: modes[i],
+                aws_managed: aws_managed[i],
+                id: ids[i],
+                shared: shared[i],
+            })
+            .collect();
+        calls.sort_unstable();
+    }
+
+    let mut summary = if cfg.keep_calls {
+        m.summary.calls.clone()
+    } else {
+        m.summary.analyze.clone()
+    };
+    summary.problems.sort();
+    let kms: Vec<KmsRec> = kms.into_iter().map(|k| k.0).collect();
+    let bucket_modes = bucket_modes(&kms);
+    let m_out = Matches {
+        kms_to_s3,
+        s3_to_kms,
+        s3_kms_key: s3.iter().map(|r| r.2).collect(),
+        s3_writer_bucket_key: s3.iter().map(|r| r.3).collect(),
+        s3_writer_dsse: s3.iter().map(|r| r.4).collect(),
+    };
+    Ok(Joined {
+        strings: strings.interner,
+        kms,
+        s3: s3.into_iter().map(|r| r.0).collect(),
+        calls,
+        m: m_out,
+        summary,
+        shared_calls: if cfg.keep_calls { m.shared_calls } else { 0 },
+        bucket_modes,
+    })
+}
