@@ -95,7 +95,9 @@ Examples:
   spark-submit keytrail_job.py s3://org-trail/AWSLogs/ s3://scratch/keytrail-out/ --since 2026-11-01
   aws s3 sync s3://scratch/keytrail-out/ ./keytrail-out/
   keytrail analyze --from ./keytrail-out/
-  keytrail cost --from ./keytrail-out/ --format html -o cost.html";
+  keytrail cost --from ./keytrail-out/ --format html -o cost.html
+  keytrail emit athena ddl --location s3://org-trail/AWSLogs/o-abc123/ --account 111122223333 --region us-east-1
+  keytrail emit athena analyze --table cloudtrail_logs --since 2026-11-01 > q.sql";
 
 const SIMULATE_AFTER_HELP: &str = "\
 The trail is written as AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz, with
@@ -119,6 +121,90 @@ pub enum EmitTarget {
     /// A PySpark job: `spark-submit job.py [OPTIONS] INPUT OUTPUT`, then `keytrail analyze
     /// --from OUTPUT` (run `python3 job.py --help` for its options).
     Spark(EmitSparkArgs),
+    /// Athena SQL for the CloudTrail table of the Athena guide: `ddl` (the table, partition
+    /// projection on the delivered layout), `analyze`, `quota`.
+    #[command(subcommand)]
+    Athena(AthenaQuery),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AthenaQuery {
+    /// The CloudTrail table (the Athena guide's), partitioned by projection on account, Region
+    /// and day: `keytrail emit athena ddl --location s3://trail/AWSLogs/o-org/ --account ID
+    /// --region R`.
+    Ddl(AthenaDdlArgs),
+    /// KMS calls per bucket and mode (the S3 side's mode is approximated: see the SQL).
+    Analyze(AthenaQueryArgs),
+    /// KMS requests and the busiest second per account and Region (exact).
+    Quota(AthenaQueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AthenaDdlArgs {
+    /// The folder of the delivered trail: s3://BUCKET/AWSLogs/ or s3://BUCKET/AWSLogs/o-ORG/.
+    #[arg(long, value_name = "S3_URL")]
+    pub location: String,
+
+    /// The table's name.
+    #[arg(long, value_name = "NAME", default_value = "cloudtrail_logs")]
+    pub table: String,
+
+    /// An account whose logs the table covers (repeatable; at least one).
+    #[arg(long, value_name = "ID", required = true)]
+    pub account: Vec<String>,
+
+    /// A Region whose logs the table covers (repeatable; at least one).
+    #[arg(long, value_name = "REGION", required = true)]
+    pub region: Vec<String>,
+
+    /// The first day the partitions cover (YYYY-MM-DD).
+    #[arg(long, value_name = "DAY", default_value = "2020-01-01")]
+    pub first_day: String,
+
+    /// Write the SQL to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AthenaQueryArgs {
+    /// The CloudTrail table to query (as `emit athena ddl` or the Athena guide creates it).
+    #[arg(long, value_name = "NAME", default_value = "cloudtrail_logs")]
+    pub table: String,
+
+    /// Keep events at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
+    pub since: Option<i64>,
+
+    /// Keep events before this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
+    pub until: Option<i64>,
+
+    /// Keep events logged in this account (repeatable).
+    #[arg(long, value_name = "ID", help_heading = "Filters")]
+    pub account: Vec<String>,
+
+    /// Keep events of this Region (repeatable).
+    #[arg(long, value_name = "REGION", help_heading = "Filters")]
+    pub region: Vec<String>,
+
+    /// Keep events with this name (repeatable).
+    #[arg(long, value_name = "NAME", help_heading = "Filters")]
+    pub event_name: Vec<String>,
+
+    /// Keep objects whose ARN starts with this (analyze).
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub bucket_arn_prefix: Vec<String>,
+
+    /// Largest gap in seconds between an S3 request and a per-object KMS call naming its
+    /// object.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::trail::config::DEFAULT_OBJECT_WINDOW_SECS,
+          value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    pub object_window: i64,
+
+    /// Write the SQL to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// The settings written into an emitted job; the job's own options override the record

@@ -1,4 +1,5 @@
-//! keytrail's analysis as code for other engines: the Spark job (`keytrail emit spark`).
+//! keytrail's analysis as code for other engines: the Spark job (`keytrail emit spark`) and
+//! Athena SQL ([`athena`], `keytrail emit athena`).
 //!
 //! The job (`spark_job.py`, a PySpark script for Spark 3.5) is the pipeline of `source`,
 //! `event`, `trail` and `join` written for a cluster: it reads delivered files, classifies,
@@ -9,6 +10,8 @@
 //! the filters) is written into the script from the definitions the Rust pipeline uses
 //! ([`definitions`]); the logic is the script's own, and the tests run it on Spark and require
 //! its output to give reports equal to keytrail's on the same trail.
+
+pub mod athena;
 
 use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::join::engine::{EngineFilters, SCHEMA};
@@ -200,7 +203,10 @@ mod tests {
         };
         assert_eq!(named("kms"), fields(serde_json::to_string(&kms).unwrap()));
         assert_eq!(named("s3"), fields(serde_json::to_string(&s3).unwrap()));
-        assert_eq!(named("calls"), fields(serde_json::to_string(&call).unwrap()));
+        assert_eq!(
+            named("calls"),
+            fields(serde_json::to_string(&call).unwrap())
+        );
     }
 
     #[test]

@@ -239,3 +239,233 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("_keytrail.json"), "{}", r.stderr);
 }
+
+/// Runs emitted Athena SQL on DuckDB (transpiled from Trino by sqlglot) over a table shaped as
+/// the Athena guide's, loaded from `trail`; returns each query's rows.
+fn duckdb(trail: &Path, queries: &[&Path]) -> Value {
+    let install = Command::new("bash")
+        .arg(root().join("tests/engines/engines.sh"))
+        .arg("install")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tests/engines/engines.sh");
+    assert!(
+        install.status.success(),
+        "installing the engines failed: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let venv = String::from_utf8_lossy(&install.stdout).trim().to_string();
+    let out = Command::new(Path::new(&venv).join("bin/python"))
+        .arg(root().join("tests/engines/athena.py"))
+        .arg(trail)
+        .arg("cloudtrail_logs")
+        .args(queries)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the SQL failed on DuckDB: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
+    let work = tempfile::tempdir().unwrap();
+    let trail = work.path().join("trail");
+    // Four simulated trails, each with its own seed (so no two share an eventID, as no two
+    // events of a real trail do).
+    for (scenario, seed, scale) in [
+        ("org-trail", "7", "2"),
+        ("mixed-age", "11", "1"),
+        ("datalake", "13", "0.5"),
+        ("two-buckets", "17", "1"),
+    ] {
+        let out = trail.join(scenario).display().to_string();
+        let r = run(
+            &[
+                "simulate",
+                "--builtin",
+                scenario,
+                "--seed",
+                seed,
+                "--scale",
+                scale,
+                "--out",
+                &out,
+            ],
+            root(),
+            None,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let t = trail.display().to_string();
+    let (since, account, prefix) = (
+        "2024-03-01T10:04:00Z",
+        "111122223333",
+        "arn:aws:s3:::mixed-",
+    );
+    let filtered = ["--since", since, "--account", account];
+    let sql = |name: &str, args: &[&str]| -> PathBuf {
+        let path = work.path().join(name);
+        let mut all = vec!["emit", "athena"];
+        all.extend(args);
+        all.extend(["-o", path.to_str().unwrap()]);
+        let r = run(&all, root(), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        path
+    };
+    let queries = [
+        sql("analyze.sql", &["analyze"]),
+        sql("quota.sql", &["quota"]),
+        sql(
+            "analyze-filtered.sql",
+            &[
+                "analyze",
+                filtered[0],
+                filtered[1],
+                filtered[2],
+                filtered[3],
+                "--bucket-arn-prefix",
+                prefix,
+            ],
+        ),
+        sql(
+            "quota-filtered.sql",
+            &["quota", filtered[0], filtered[1], filtered[2], filtered[3]],
+        ),
+    ];
+    let got = duckdb(
+        &trail,
+        &queries.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
+    let rows = |q: &Path| got[q.display().to_string()].as_array().unwrap().clone();
+    let n = |v: &Value| v.as_u64().unwrap();
+
+    for (query, extra) in [
+        (&queries[0], vec![]),
+        (&queries[2], vec!["--bucket-arn-prefix", prefix]),
+    ] {
+        let mut args = vec!["analyze", t.as_str(), "--format", "json", "--quiet"];
+        if !extra.is_empty() {
+            args.extend(filtered);
+            args.extend(extra.iter().copied());
+        }
+        let want = json_of(&args);
+        let ours: std::collections::BTreeMap<(String, String), &Value> = want["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    (
+                        g["bucket"].as_str().unwrap().to_string(),
+                        g["mode"].as_str().unwrap().to_string(),
+                    ),
+                    g,
+                )
+            })
+            .collect();
+        let sql_rows = rows(query);
+        assert!(!sql_rows.is_empty());
+        let theirs: std::collections::BTreeMap<(String, String), &Value> = sql_rows
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r["bucket"].as_str().unwrap().to_string(),
+                        r["mode"].as_str().unwrap().to_string(),
+                    ),
+                    r,
+                )
+            })
+            .collect();
+        // Exact: the KMS side of every row, and S3 requests per bucket.
+        let zero = serde_json::json!(null);
+        let mut per_bucket: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+        let (mut strayed, mut total) = ([0u64; 2], [0u64; 2]);
+        for key in ours.keys().chain(theirs.keys()) {
+            let g = ours.get(key).copied().unwrap_or(&zero);
+            let r = theirs.get(key).copied().unwrap_or(&zero);
+            let k = |v: &Value| v.as_u64().unwrap_or(0);
+            let context = format!("{query:?} row {key:?}: keytrail {g}, SQL {r}");
+            assert_eq!(
+                k(&g["kms_calls"]["GenerateDataKey"]),
+                k(&r["generate_data_key"]),
+                "{context}"
+            );
+            assert_eq!(k(&g["kms_calls"]["Decrypt"]), k(&r["decrypt"]), "{context}");
+            assert_eq!(k(&g["kms_calls"]["total"]), k(&r["kms_calls"]), "{context}");
+            let b = per_bucket.entry(key.0.clone()).or_default();
+            b.0 += k(&g["s3_requests"]["total"]);
+            b.1 += k(&r["s3_requests"]);
+            for (i, (a, s)) in [
+                (k(&g["s3_requests"]["total"]), k(&r["s3_requests"])),
+                (k(&g["objects"]), k(&r["objects"])),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                strayed[i] += a.abs_diff(s);
+                total[i] += a;
+            }
+            if let Some(r) = theirs.get(key) {
+                assert_eq!(r["attribution"], "approximate");
+            }
+        }
+        for (bucket, (a, s)) in &per_bucket {
+            assert_eq!(a, s, "{query:?}: S3 requests of bucket {bucket}");
+        }
+        // Approximate: which row a request and its object fall in, within the bound the SQL
+        // states (2 % of the column).
+        for (i, column) in ["s3_requests", "objects"].iter().enumerate() {
+            assert!(
+                strayed[i] * 50 <= total[i],
+                "{query:?}: {column} strays by {} of {}",
+                strayed[i],
+                total[i]
+            );
+        }
+        assert!(total[0] > 1000, "not an empty comparison");
+    }
+
+    for (query, extra) in [(&queries[1], false), (&queries[3], true)] {
+        let mut args = vec!["quota", t.as_str(), "--format", "json", "--quiet"];
+        if extra {
+            args.extend(filtered);
+        }
+        let want = json_of(&args);
+        let ours: Vec<(String, String, u64, u64, u64, u64)> = want["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["account"].as_str().unwrap().to_string(),
+                    r["region"].as_str().unwrap().to_string(),
+                    n(&r["kms_requests"]),
+                    n(&r["per_second"]["peak"]),
+                    n(&r["peak_seconds"]["count"]),
+                    n(&r["throttled"]),
+                )
+            })
+            .collect();
+        let theirs: Vec<(String, String, u64, u64, u64, u64)> = rows(query)
+            .iter()
+            .map(|r| {
+                (
+                    r["account"].as_str().unwrap().to_string(),
+                    r["region"].as_str().unwrap().to_string(),
+                    n(&r["kms_requests"]),
+                    n(&r["peak"]),
+                    n(&r["peak_seconds"]),
+                    n(&r["throttled"]),
+                )
+            })
+            .collect();
+        assert!(!ours.is_empty());
+        assert_eq!(theirs, ours, "{query:?}: quota per account and Region");
+    }
+}

@@ -1,7 +1,9 @@
 //! `keytrail emit`: keytrail's analysis as code for another engine.
 
-use super::super::args::{EmitArgs, EmitSparkArgs, EmitTarget};
-use super::super::exit::ExitCode;
+use super::super::args::{
+    AthenaDdlArgs, AthenaQuery, AthenaQueryArgs, EmitArgs, EmitSparkArgs, EmitTarget,
+};
+use super::super::exit::{ExitCode, UsageError};
 use crate::emit::{self, JobSettings};
 use crate::join::engine::EngineFilters;
 use crate::render::sanitize::visible;
@@ -11,17 +13,33 @@ use anyhow::Context;
 pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
     match args.target {
         EmitTarget::Spark(a) => spark(a),
+        EmitTarget::Athena(AthenaQuery::Ddl(a)) => ddl(a),
+        EmitTarget::Athena(AthenaQuery::Analyze(a)) => query(a, emit::athena::analyze),
+        EmitTarget::Athena(AthenaQuery::Quota(a)) => query(a, emit::athena::quota),
     }
 }
 
-fn spark(a: EmitSparkArgs) -> anyhow::Result<ExitCode> {
-    if let (Some(s), Some(u)) = (a.since, a.until) {
+/// Writes emitted code to `output`, or stdout.
+fn write(output: Option<&std::path::Path>, text: &str) -> anyhow::Result<ExitCode> {
+    let place = output.map_or_else(
+        || "stdout".to_string(),
+        |p| visible(&p.display().to_string()).into_owned(),
+    );
+    crate::output::write(output, text.as_bytes()).with_context(|| format!("writing to {place}"))?;
+    Ok(ExitCode::Success)
+}
+
+fn since_before_until(since: Option<i64>, until: Option<i64>) -> anyhow::Result<()> {
+    if let (Some(s), Some(u)) = (since, until) {
         if s >= u {
-            anyhow::bail!(super::super::exit::UsageError(
-                "--since must be before --until".into()
-            ));
+            anyhow::bail!(UsageError("--since must be before --until".into()));
         }
     }
+    Ok(())
+}
+
+fn spark(a: EmitSparkArgs) -> anyhow::Result<ExitCode> {
+    since_before_until(a.since, a.until)?;
     let settings = JobSettings {
         filters: EngineFilters {
             since: a.since,
@@ -37,12 +55,57 @@ fn spark(a: EmitSparkArgs) -> anyhow::Result<ExitCode> {
         window_secs: a.window,
         object_window_secs: a.object_window,
     };
-    let job = emit::spark_job(&settings);
-    let place = a.output.as_deref().map_or_else(
-        || "stdout".to_string(),
-        |p| visible(&p.display().to_string()).into_owned(),
+    write(a.output.as_deref(), &emit::spark_job(&settings))
+}
+
+fn ddl(a: AthenaDdlArgs) -> anyhow::Result<ExitCode> {
+    let folder = a
+        .location
+        .strip_prefix("s3://")
+        .filter(|rest| rest.trim_end_matches('/').contains('/'));
+    if folder.is_none() {
+        anyhow::bail!(UsageError(format!(
+            "--location {:?}: give the trail's folder that holds the account folders, \
+             s3://BUCKET/AWSLogs/ (or s3://BUCKET/AWSLogs/o-ORG/ for an organization trail)",
+            a.location
+        )));
+    }
+    let first = chrono::NaiveDate::parse_from_str(&a.first_day, "%Y-%m-%d").map_err(|_| {
+        UsageError(format!(
+            "--first-day {:?} is not a day: give YYYY-MM-DD",
+            a.first_day
+        ))
+    })?;
+    let root = format!("{}/", a.location.trim_end_matches('/'));
+    let sql = emit::athena::ddl(
+        &a.table,
+        &emit::athena::Location {
+            root,
+            accounts: a.account,
+            regions: a.region,
+            first_day: first.format("%Y/%m/%d").to_string(),
+        },
     );
-    crate::output::write(a.output.as_deref(), job.as_bytes())
-        .with_context(|| format!("writing the job to {place}"))?;
-    Ok(ExitCode::Success)
+    write(a.output.as_deref(), &sql)
+}
+
+fn query(
+    a: AthenaQueryArgs,
+    make: fn(&emit::athena::QuerySettings) -> String,
+) -> anyhow::Result<ExitCode> {
+    since_before_until(a.since, a.until)?;
+    let settings = emit::athena::QuerySettings {
+        table: a.table,
+        filters: EngineFilters {
+            since: a.since,
+            until: a.until,
+            account: a.account,
+            region: a.region,
+            event_name: a.event_name,
+            bucket_arn_prefix: a.bucket_arn_prefix,
+            ..Default::default()
+        },
+        object_window_secs: a.object_window,
+    };
+    write(a.output.as_deref(), &make(&settings))
 }

@@ -1,0 +1,545 @@
+//! keytrail's reports as Athena SQL (Trino), for the CloudTrail table the Athena guide defines
+//! (`keytrail emit athena ddl|analyze|quota`).
+//!
+//! The table is the guide's (`requestparameters`, `responseelements` and
+//! `additionaleventdata` JSON strings, `resources` an array of rows), partitioned by projection
+//! on the delivered layout. The queries read only what keytrail reads, with the event names,
+//! operations and SSE rules written in from keytrail's own definitions. What SQL can count
+//! exactly it counts exactly (KMS calls per bucket and mode of the encryption context, S3
+//! requests per bucket, quota peaks per account and Region); which S3 request ran under which
+//! mode keytrail learns by matching each request to the KMS call it caused, one to one and
+//! nearest in time, which a query approximates (the comments in the SQL say how, and
+//! `tests/cli/engines.rs` measures the difference on simulated trails).
+
+use crate::event::{KmsOp, S3Op};
+use crate::join::engine::EngineFilters;
+
+/// What a query is written with.
+#[derive(Debug, Clone)]
+pub struct QuerySettings {
+    pub table: String,
+    pub filters: EngineFilters,
+    pub object_window_secs: i64,
+}
+
+/// A SQL string literal.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn list(items: impl IntoIterator<Item = String>) -> String {
+    items.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// An identifier, quoted when it is not a plain lower-case name.
+fn ident(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+    {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, as eventTime is written (and compares as text).
+fn time_text(t: i64) -> String {
+    crate::event::format_time(t)
+}
+
+/// The WHERE conditions of the record filters (and the partitions they prune).
+fn record_filters(f: &EngineFilters) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(s) = f.since {
+        // The day partition before the first day too: a file holds the previous day's last
+        // minutes.
+        let day = time_text(s - 86_400)[..10].replace('-', "/");
+        w.push(format!("\"timestamp\" >= {}", lit(&day)));
+        w.push(format!("eventtime >= {}", lit(&time_text(s))));
+    }
+    if let Some(u) = f.until {
+        let day = time_text(u + 86_400)[..10].replace('-', "/");
+        w.push(format!("\"timestamp\" <= {}", lit(&day)));
+        w.push(format!("eventtime < {}", lit(&time_text(u))));
+    }
+    if !f.account.is_empty() {
+        w.push(format!(
+            "coalesce(recipientaccountid, useridentity.accountid) IN ({})",
+            list(f.account.iter().map(|a| lit(a)))
+        ));
+    }
+    if !f.region.is_empty() {
+        w.push(format!(
+            "awsregion IN ({})",
+            list(f.region.iter().map(|r| lit(r)))
+        ));
+    }
+    if !f.event_name.is_empty() {
+        w.push(format!(
+            "eventname IN ({})",
+            list(f.event_name.iter().map(|n| lit(n)))
+        ));
+    }
+    w
+}
+
+/// The common start of every query: the KMS and S3 events keytrail reads, deduplicated by
+/// eventID and then by sharedEventID as keytrail's join does.
+fn events_cte(s: &QuerySettings) -> String {
+    let kms_names = list(KmsOp::EVENT_NAMES.iter().map(|(n, _)| lit(n)));
+    let s3_names = list(S3Op::EVENT_NAMES.iter().map(|(n, _)| lit(n)));
+    let mut filters = record_filters(&s.filters);
+    filters.insert(
+        0,
+        format!(
+            "((eventsource = 'kms.amazonaws.com' AND eventname IN ({kms_names}))\n       OR (eventsource = 's3.amazonaws.com' AND eventname IN ({s3_names})))"
+        ),
+    );
+    filters.push("eventtime IS NOT NULL".into());
+    filters.push("coalesce(eventcategory, '') NOT IN ('Insight', 'NetworkActivity')".into());
+    format!(
+        "events AS (
+  SELECT eventsource, eventname, eventtime, eventid, sharedeventid, errorcode, awsregion,
+         coalesce(recipientaccountid, useridentity.accountid, '(unknown)') AS account,
+         coalesce(useridentity.accountid, recipientaccountid, '(unknown)') AS caller_account,
+         coalesce(useridentity.arn, useridentity.principalid, useridentity.invokedby, '(unknown)') AS requester,
+         requestparameters, responseelements, additionaleventdata, resources
+  FROM {table}
+  WHERE {where}
+),
+-- One event, counted once: by eventID (a file read twice), then by sharedEventID (one call
+-- delivered to two accounts), KMS calls and S3 requests apart, as keytrail's join deduplicates
+-- (which copy is kept follows keytrail's order closely, not exactly; copies of one event agree
+-- on everything these queries count but the account that received them).
+by_id AS (
+  SELECT *, row_number() OVER (PARTITION BY eventsource, eventid ORDER BY eventtime, requester, requestparameters, account) AS copy_by_id
+  FROM events
+),
+unique_by_id AS (SELECT * FROM by_id WHERE eventid IS NULL OR copy_by_id = 1),
+by_shared AS (
+  SELECT *, row_number() OVER (PARTITION BY eventsource, sharedeventid ORDER BY eventtime, requester, requestparameters, account) AS copy_by_shared
+  FROM unique_by_id
+),
+unique_events AS (SELECT * FROM by_shared WHERE sharedeventid IS NULL OR copy_by_shared = 1)",
+        table = ident(&s.table),
+        where = filters.join("\n    AND "),
+    )
+}
+
+/// keytrail's rule for an SSE-KMS request (event::classify): not an SSE header that is not
+/// aws:kms*, not an SSEApplied that is not SSE_KMS, not an SSE-C header alone.
+const SSE_KMS: &str = "NOT coalesce(sse NOT LIKE 'aws:kms%', false)
+    AND NOT coalesce(sse_applied NOT LIKE '%SSE_KMS', false)
+    AND NOT (sse_c IS NOT NULL AND sse IS NULL)";
+
+/// The S3 op names a write is, for SQL.
+fn s3_writes() -> String {
+    list(
+        S3Op::EVENT_NAMES
+            .iter()
+            .filter(|(_, op)| op.writes())
+            .map(|(n, _)| lit(n)),
+    )
+}
+
+/// `keytrail emit athena analyze`: one row per bucket and mode.
+pub fn analyze(s: &QuerySettings) -> String {
+    let prefix_filter = if s.filters.bucket_arn_prefix.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n  WHERE {}",
+            s.filters
+                .bucket_arn_prefix
+                .iter()
+                .map(|p| format!(
+                    "starts_with(concat(head, bucket, CASE WHEN object_key IS NULL THEN '' ELSE concat('/', object_key) END), {})",
+                    lit(p)
+                ))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        )
+    };
+    format!(
+        "-- keytrail {version}: KMS calls per S3 object, per bucket and mode (keytrail emit athena analyze).
+-- One row per bucket and mode (bucket_key, per_object, dsse, unknown), as keytrail analyze's
+-- JSON rows (grouped by bucket).
+--
+-- Exact: generate_data_key, decrypt and kms_calls per bucket and mode (a KMS call's mode is the
+-- shape of its encryption context: aws:s3:arn naming the bucket is a bucket key, naming the
+-- object is per object); s3_requests per bucket, summed over its rows.
+-- Approximate (column attribution = 'approximate'): which row an S3 request, and so its object,
+-- falls in. keytrail matches every request to the KMS call it caused, one to one, nearest in
+-- time; this query gives a request the mode of its SSE headers (a write's response says whether
+-- a bucket key was used), else of a per-object KMS call of the same requester and object within
+-- {object_window} s, else of the object's last logged write, else of the bucket's only mode.
+-- Not here: DSSE-KMS calls (counted in their context's mode), keytrail's --kms-key and
+-- --context filters, and reads of objects last written without SSE-KMS are counted (keytrail
+-- sets them apart). tests/cli/engines.rs runs this query on DuckDB over simulated trails (an
+-- organization trail, keys switched on mid-trail, a data lake, two buckets side by side: about
+-- 13,000 S3 requests): there every column equals keytrail's, and the test fails when an
+-- approximate column strays by more than 2 % of its total.
+WITH {events},
+kms AS (
+  SELECT eventname, errorcode, requester, eventtime, head, bucket, object_key
+  FROM (
+    SELECT eventname, errorcode, requester, eventtime,
+           substr(arn, 1, strpos(arn, ':::') + 2) AS head,
+           CASE WHEN strpos(rest, '/') > 0 THEN substr(rest, 1, strpos(rest, '/') - 1) ELSE rest END AS bucket,
+           CASE WHEN strpos(rest, '/') > 0 THEN substr(rest, strpos(rest, '/') + 1) END AS object_key
+    FROM (
+      SELECT *, substr(arn, strpos(arn, ':::') + 3) AS rest
+      FROM (
+        SELECT *, json_extract_scalar(requestparameters, '$.encryptionContext[\"aws:s3:arn\"]') AS arn
+        FROM unique_events
+        WHERE eventsource = 'kms.amazonaws.com'
+          AND json_extract_scalar(requestparameters, '$.encryptionContext[\"aws:cloudtrail:arn\"]') IS NULL
+      )
+      WHERE arn IS NOT NULL AND strpos(arn, ':::') > 0
+    )
+  ){prefix_filter}
+),
+kms_rows AS (
+  SELECT bucket, CASE WHEN object_key IS NULL THEN 'bucket_key' ELSE 'per_object' END AS mode,
+         count_if(eventname = 'GenerateDataKey') AS generate_data_key,
+         count_if(eventname = 'Decrypt') AS decrypt,
+         count(*) AS kms_calls
+  FROM kms
+  GROUP BY 1, 2
+),
+s3_all AS (
+  SELECT eventname, eventtime, requester, errorcode,
+         coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption\"]'),
+                  json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption\"]')) AS sse,
+         json_extract_scalar(additionaleventdata, '$.SSEApplied') AS sse_applied,
+         coalesce(json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-customer-algorithm\"]'),
+                  json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-customer-algorithm\"]')) AS sse_c,
+         lower(coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-bucket-key-enabled\"]'),
+                        json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-bucket-key-enabled\"]'))) AS bucket_key_header,
+         -- As keytrail names the object: the AWS::S3::Object ARN of resources (a request
+         -- through an access point names the access point in bucketName), else bucketName and
+         -- key.
+         coalesce(CASE WHEN strpos(object_arn, '/') > 0
+                       THEN substr(object_arn, strpos(object_arn, ':::') + 3,
+                                   strpos(object_arn, '/') - strpos(object_arn, ':::') - 3) END,
+                  json_extract_scalar(requestparameters, '$.bucketName')) AS bucket,
+         coalesce(json_extract_scalar(requestparameters, '$.key'),
+                  CASE WHEN strpos(object_arn, '/') > 0
+                       THEN substr(object_arn, strpos(object_arn, '/') + 1) END) AS object_key,
+         CASE WHEN awsregion LIKE 'cn-%' THEN 'arn:aws-cn:s3:::'
+              WHEN awsregion LIKE 'us-gov-%' THEN 'arn:aws-us-gov:s3:::'
+              ELSE 'arn:aws:s3:::' END AS head
+  FROM (
+    SELECT *, element_at(transform(filter(resources, r -> r.type = 'AWS::S3::Object'), r -> r.arn), 1) AS object_arn
+    FROM unique_events
+    WHERE eventsource = 's3.amazonaws.com'
+  )
+),
+s3 AS (
+  -- SSE-KMS requests only (keytrail's rule: an SSE header that is not aws:kms*, an SSEApplied
+  -- that is not SSE_KMS, or an SSE-C header alone, is not SSE-KMS).
+  SELECT *
+  FROM s3_all
+  WHERE {sse_kms}
+    AND bucket IS NOT NULL AND object_key IS NOT NULL{s3_prefix_filter}
+),
+timeline AS (
+  -- Every logged successful write of an object, SSE-KMS (1) or not (0).
+  SELECT bucket, object_key, eventtime, 1 AS kms FROM s3
+  WHERE eventname IN ({writes}) AND errorcode IS NULL
+  UNION ALL
+  SELECT bucket, object_key, eventtime, 0 AS kms FROM s3_all
+  WHERE eventname IN ({writes}) AND errorcode IS NULL AND NOT ({sse_kms})
+),
+s3_kept AS (
+  -- Reads (and parts of uploads) of an object whose last logged write at or before them was
+  -- not SSE-KMS caused no KMS call: set apart, as keytrail does (an SSE-KMS write of the same
+  -- second counts as the later).
+  SELECT * FROM s3
+  WHERE eventname NOT IN ('GetObject', 'SelectObjectContent', 'UploadPart')
+     OR coalesce((SELECT max_by(t.kms, concat(t.eventtime, CAST(t.kms AS VARCHAR)))
+                  FROM timeline t
+                  WHERE t.bucket = s3.bucket AND t.object_key = s3.object_key
+                    AND t.eventtime <= s3.eventtime), 1) = 1
+),
+written AS (
+  -- Per object, its last logged successful write's bucket-key header.
+  SELECT bucket, object_key, max_by(bucket_key_header, eventtime) AS bucket_key
+  FROM s3
+  WHERE eventname IN ({writes}) AND errorcode IS NULL AND bucket_key_header IS NOT NULL
+  GROUP BY 1, 2
+),
+bucket_modes AS (
+  SELECT bucket, CASE WHEN count(DISTINCT CASE WHEN object_key IS NULL THEN 'b' ELSE 'o' END) = 1
+                      THEN max(CASE WHEN object_key IS NULL THEN 'bucket_key' ELSE 'per_object' END)
+                      ELSE 'unknown' END AS mode
+  FROM kms
+  GROUP BY 1
+),
+per_object_calls AS (
+  SELECT DISTINCT bucket, object_key, requester, eventtime FROM kms WHERE object_key IS NOT NULL
+),
+s3_modes AS (
+  SELECT s3.*,
+         CASE
+           WHEN s3.sse = 'aws:kms:dsse' THEN 'dsse'
+           WHEN s3.bucket_key_header = 'true' THEN 'bucket_key'
+           WHEN s3.bucket_key_header = 'false' THEN 'per_object'
+           WHEN EXISTS (SELECT 1 FROM per_object_calls c
+                        WHERE c.bucket = s3.bucket AND c.object_key = s3.object_key
+                          AND c.requester = s3.requester
+                          AND abs(to_unixtime(from_iso8601_timestamp(c.eventtime))
+                                  - to_unixtime(from_iso8601_timestamp(s3.eventtime))) <= {object_window})
+             THEN 'per_object'
+           WHEN w.bucket_key = 'true' THEN 'bucket_key'
+           WHEN w.bucket_key = 'false' THEN 'per_object'
+           ELSE coalesce(m.mode, 'unknown')
+         END AS mode
+  FROM s3_kept s3
+  LEFT JOIN written w ON w.bucket = s3.bucket AND w.object_key = s3.object_key
+  LEFT JOIN bucket_modes m ON m.bucket = s3.bucket
+),
+s3_rows AS (
+  SELECT bucket, mode,
+         count_if(errorcode IS NULL) AS s3_requests,
+         count_if(errorcode IS NOT NULL) AS s3_errors
+  FROM s3_modes
+  GROUP BY 1, 2
+),
+object_rows AS (
+  -- Distinct objects per row: of its successful S3 requests and its per-object KMS calls.
+  SELECT bucket, mode, count(DISTINCT object_key) AS objects
+  FROM (
+    SELECT bucket, mode, object_key FROM s3_modes WHERE errorcode IS NULL
+    UNION ALL
+    SELECT bucket, 'per_object' AS mode, object_key FROM kms WHERE object_key IS NOT NULL
+  )
+  GROUP BY 1, 2
+)
+SELECT coalesce(k.bucket, r.bucket) AS bucket,
+       coalesce(k.mode, r.mode) AS mode,
+       coalesce(k.generate_data_key, 0) AS generate_data_key,
+       coalesce(k.decrypt, 0) AS decrypt,
+       coalesce(k.kms_calls, 0) AS kms_calls,
+       coalesce(r.s3_requests, 0) AS s3_requests,
+       coalesce(r.s3_errors, 0) AS s3_errors,
+       coalesce(o.objects, 0) AS objects,
+       'approximate' AS attribution
+FROM kms_rows k
+FULL OUTER JOIN s3_rows r ON r.bucket = k.bucket AND r.mode = k.mode
+LEFT JOIN object_rows o ON o.bucket = coalesce(k.bucket, r.bucket) AND o.mode = coalesce(k.mode, r.mode)
+ORDER BY 1, 2
+",
+        version = env!("CARGO_PKG_VERSION"),
+        events = events_cte(s),
+        object_window = s.object_window_secs,
+        writes = s3_writes(),
+        sse_kms = SSE_KMS,
+        s3_prefix_filter = if s.filters.bucket_arn_prefix.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n    AND ({})",
+                s.filters
+                    .bucket_arn_prefix
+                    .iter()
+                    .map(|p| format!(
+                        "starts_with(concat(head, bucket, '/', object_key), {})",
+                        lit(p)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            )
+        },
+    )
+}
+
+/// `keytrail emit athena quota`: per account and Region, the KMS requests and the busiest
+/// second, exact.
+pub fn quota(s: &QuerySettings) -> String {
+    format!(
+        "-- keytrail {version}: KMS requests per second against the request quota, per account and
+-- Region (keytrail emit athena quota). Exact, as keytrail quota counts: every symmetric KMS call
+-- of any caller (S3's and others'), failed ones too, in the caller's account and the call's
+-- Region, per second of eventTime, each call once (eventID, then sharedEventID).
+-- Columns: kms_requests, peak (calls in the busiest second), peak_seconds (seconds at that
+-- peak), throttled (KMS calls that failed as throttled). keytrail's percentiles count the
+-- quiet seconds of its window too: see keytrail quota --from.
+WITH {events},
+calls AS (
+  SELECT caller_account AS account, awsregion AS region, eventtime AS second, errorcode
+  FROM unique_events
+  WHERE eventsource = 'kms.amazonaws.com'
+),
+per_second AS (
+  SELECT account, region, second, count(*) AS calls
+  FROM calls
+  GROUP BY 1, 2, 3
+),
+peaks AS (
+  SELECT account, region, max(calls) AS peak, sum(calls) AS kms_requests
+  FROM per_second
+  GROUP BY 1, 2
+)
+SELECT p.account, p.region, p.kms_requests, p.peak,
+       (SELECT count(*) FROM per_second s
+        WHERE s.account = p.account AND s.region = p.region AND s.calls = p.peak) AS peak_seconds,
+       (SELECT count(*) FROM calls c
+        WHERE c.account = p.account AND c.region = p.region
+          AND (strpos(c.errorcode, 'Throttl') > 0 OR c.errorcode = 'SlowDown')) AS throttled
+FROM peaks p
+ORDER BY 1, 2
+",
+        version = env!("CARGO_PKG_VERSION"),
+        events = events_cte(s),
+    )
+}
+
+/// Where a delivered trail lives, for the table's partition projection.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// `s3://bucket/AWSLogs/` or `s3://bucket/AWSLogs/o-org/`, ending in `/`.
+    pub root: String,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    /// The first day the projection covers, `YYYY/MM/DD`.
+    pub first_day: String,
+}
+
+/// `keytrail emit athena ddl`: the Athena guide's CloudTrail table, partitioned by projection on
+/// account, Region and day of the delivered layout.
+pub fn ddl(table: &str, loc: &Location) -> String {
+    format!(
+        "-- keytrail {version}: the CloudTrail table of the Athena user guide (\"Create the table for
+-- CloudTrail logs in Athena using partition projection\"), with the projection extended to the
+-- accounts and Regions of an organization trail (keytrail emit athena ddl). Queries that name
+-- account, region and \"timestamp\" (YYYY/MM/DD) read only those folders.
+CREATE EXTERNAL TABLE {table} (
+    eventversion STRING,
+    useridentity STRUCT<
+        type: STRING,
+        principalid: STRING,
+        arn: STRING,
+        accountid: STRING,
+        invokedby: STRING,
+        accesskeyid: STRING,
+        username: STRING,
+        onbehalfof: STRUCT<
+             userid: STRING,
+             identitystorearn: STRING>,
+        sessioncontext: STRUCT<
+            attributes: STRUCT<
+                mfaauthenticated: STRING,
+                creationdate: STRING>,
+            sessionissuer: STRUCT<
+                type: STRING,
+                principalid: STRING,
+                arn: STRING,
+                accountid: STRING,
+                username: STRING>,
+            ec2roledelivery: STRING,
+            webidfederationdata: STRUCT<
+                federatedprovider: STRING,
+                attributes: map<string,string>>
+        >
+    >,
+    eventtime STRING,
+    eventsource STRING,
+    eventname STRING,
+    awsregion STRING,
+    sourceipaddress STRING,
+    useragent STRING,
+    errorcode STRING,
+    errormessage STRING,
+    requestparameters STRING,
+    responseelements STRING,
+    additionaleventdata STRING,
+    requestid STRING,
+    eventid STRING,
+    readonly STRING,
+    resources ARRAY<STRUCT<
+        arn: STRING,
+        accountid: STRING,
+        type: STRING>>,
+    eventtype STRING,
+    apiversion STRING,
+    recipientaccountid STRING,
+    serviceeventdetails STRING,
+    sharedeventid STRING,
+    vpcendpointid STRING,
+    vpcendpointaccountid STRING,
+    eventcategory STRING,
+    addendum STRUCT<
+      reason:STRING,
+      updatedfields:STRING,
+      originalrequestid:STRING,
+      originaleventid:STRING>,
+    sessioncredentialfromconsole STRING,
+    edgedevicedetails STRING,
+    tlsdetails STRUCT<
+      tlsversion:STRING,
+      ciphersuite:STRING,
+      clientprovidedhostheader:STRING>
+)
+PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)
+ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
+STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION {location}
+TBLPROPERTIES (
+  'projection.enabled'='true',
+  'projection.account.type'='enum',
+  'projection.account.values'={accounts},
+  'projection.region.type'='enum',
+  'projection.region.values'={regions},
+  'projection.timestamp.type'='date',
+  'projection.timestamp.format'='yyyy/MM/dd',
+  'projection.timestamp.interval'='1',
+  'projection.timestamp.interval.unit'='DAYS',
+  'projection.timestamp.range'={range},
+  'storage.location.template'={template}
+);
+",
+        version = env!("CARGO_PKG_VERSION"),
+        table = ident(table),
+        location = lit(&loc.root),
+        accounts = lit(&loc.accounts.join(",")),
+        regions = lit(&loc.regions.join(",")),
+        range = lit(&format!("{},NOW", loc.first_day)),
+        template = lit(&format!(
+            "{}${{account}}/CloudTrail/${{region}}/${{timestamp}}",
+            loc.root
+        )),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_names_are_quoted() {
+        assert_eq!(lit("it's"), "'it''s'");
+        assert_eq!(ident("cloudtrail_logs"), "cloudtrail_logs");
+        assert_eq!(ident("db.cloudtrail_logs"), "db.cloudtrail_logs");
+        assert_eq!(ident("Mixed Case"), "\"Mixed Case\"");
+    }
+
+    #[test]
+    fn the_queries_name_every_operation_keytrail_reads() {
+        let s = QuerySettings {
+            table: "cloudtrail_logs".into(),
+            filters: EngineFilters::default(),
+            object_window_secs: 300,
+        };
+        let q = analyze(&s);
+        for (name, _) in KmsOp::EVENT_NAMES.iter().chain([].iter()) {
+            assert!(q.contains(&format!("'{name}'")), "{name}");
+        }
+        for (name, _) in S3Op::EVENT_NAMES.iter() {
+            assert!(q.contains(&format!("'{name}'")), "{name}");
+        }
+        assert!(quota(&s).contains("'GenerateDataKeyWithoutPlaintext'"));
+    }
+}
