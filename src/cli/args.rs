@@ -93,9 +93,8 @@ trail, it makes of that folder. See docs/engines.md.
 Examples:
   keytrail emit spark --bucket-arn-prefix arn:aws:s3:::datalake/ > keytrail_job.py
   spark-submit keytrail_job.py s3://org-trail/AWSLogs/ s3://scratch/keytrail-out/ --since 2026-11-01
-  aws s3 sync s3://scratch/keytrail-out/ ./keytrail-out/
-  keytrail analyze --from ./keytrail-out/
-  keytrail cost --from ./keytrail-out/ --format html -o cost.html
+  keytrail analyze --from s3://scratch/keytrail-out/
+  keytrail cost --from s3://scratch/keytrail-out/ --format html -o cost.html
   keytrail emit athena ddl --location s3://org-trail/AWSLogs/o-abc123/ --account 111122223333 --region us-east-1
   keytrail emit athena analyze --table cloudtrail_logs --since 2026-11-01 > q.sql";
 
@@ -384,8 +383,8 @@ pub struct TrailArgs {
     #[arg(long, short, help_heading = "Run")]
     pub quiet: bool,
 
-    /// Read the output folder of the job `keytrail emit spark` wrote (a joined trail) instead
-    /// of trail files: the same reports, from a cluster's work.
+    /// Read the output folder (a path or s3://BUCKET/PREFIX/) of the job `keytrail emit spark`
+    /// wrote, a joined trail, instead of trail files: the same reports, from a cluster's work.
     #[arg(
         long,
         value_name = "DIR",

@@ -221,9 +221,10 @@ fn from_engine(cfg: &mut AnalyzeConfig, report_filters: bool) -> anyhow::Result<
     let Some(dir) = cfg.engine_output.clone() else {
         return Ok(());
     };
-    let manifest = crate::join::engine::manifest(&dir).map_err(|e| UsageError(e.to_string()))?;
-    crate::join::engine::apply_settings(cfg, &manifest, report_filters)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let usage = |e: crate::join::engine::EngineError| UsageError(e.to_string());
+    let folder = crate::join::engine::Folder::open(&dir, &cfg.s3).map_err(usage)?;
+    let manifest = crate::join::engine::manifest(&folder).map_err(usage)?;
+    crate::join::engine::apply_settings(cfg, &manifest, report_filters).map_err(usage)?;
     Ok(())
 }
 

@@ -1281,10 +1281,9 @@ def main(argv, spark=None):
         contents = (spark.read.format("binaryFile").load(files)
                     .select("path", "content").rdd
                     .map(lambda row: (row.path, bytes(row.content))))
-        numbered = {p: i + 1 for i, p in enumerate(files)}
-        b_numbered = sc.broadcast(numbered)
-        per_file = contents.repartition(n_parts).map(
-            lambda pc: read_file(pc[0], pc[1], f, b_numbered.value.get(pc[0], 0)))
+        # Each file's number makes its rows' uids (file << 32 | record) unique.
+        per_file = contents.zipWithIndex().repartition(n_parts).map(
+            lambda pci: read_file(pci[0][0], pci[0][1], f, pci[1] + 1))
     else:
         per_file = sc.parallelize([], 1)
     per_file = per_file.cache()

@@ -51,6 +51,8 @@ pub enum EngineError {
     Table { path: PathBuf, message: String },
     #[error("{0}")]
     Settings(String),
+    #[error("{url}: {message}")]
+    Remote { url: String, message: String },
 }
 
 /// The record and report filters a job was written and run with.
@@ -124,13 +126,150 @@ pub struct Manifest {
     pub shared_calls: u64,
 }
 
+/// Where an engine's output is: a local folder, or an `s3://` prefix (read with the same S3
+/// client, credentials and endpoint settings as `s3://` trail inputs).
+pub enum Folder {
+    Local(PathBuf),
+    S3 {
+        reader: Box<crate::source::s3::S3Reader>,
+        url: crate::source::s3::S3Url,
+    },
+}
+
+impl Folder {
+    /// The folder `place` names; an `s3://` URL is reached with `s3`.
+    pub fn open(place: &Path, s3: &crate::source::s3::S3Settings) -> Result<Folder, EngineError> {
+        let text = place.to_string_lossy();
+        match crate::source::s3::S3Url::parse(&text) {
+            None => Ok(Folder::Local(place.to_path_buf())),
+            Some(url) => {
+                let remote = |e: crate::source::s3::S3Error| EngineError::Remote {
+                    url: text.to_string(),
+                    message: e.to_string(),
+                };
+                let mut url = url.map_err(remote)?;
+                if !url.prefix.is_empty() && !url.prefix.ends_with('/') {
+                    url.prefix.push('/');
+                }
+                let reader = crate::source::s3::S3Reader::new(s3.clone()).map_err(remote)?;
+                Ok(Folder::S3 {
+                    reader: Box::new(reader),
+                    url,
+                })
+            }
+        }
+    }
+
+    /// How a file of the folder is named in messages.
+    fn name(&self, rel: &str) -> PathBuf {
+        match self {
+            Folder::Local(dir) => dir.join(rel),
+            Folder::S3 { url, .. } => {
+                PathBuf::from(format!("s3://{}/{}{rel}", url.bucket, url.prefix))
+            }
+        }
+    }
+
+    /// Fetches S3 objects, whole.
+    fn fetch(
+        reader: &crate::source::s3::S3Reader,
+        objects: Vec<crate::source::s3::S3Object>,
+    ) -> Vec<(crate::source::s3::S3Object, Result<Vec<u8>, String>)> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::scope(|scope| {
+            scope.spawn(move || reader.fetch(objects, &|| false, tx));
+            rx.into_iter().collect()
+        })
+    }
+
+    /// One file of the folder.
+    fn read(&self, rel: &str) -> Result<Vec<u8>, EngineError> {
+        match self {
+            Folder::Local(dir) => {
+                let path = dir.join(rel);
+                std::fs::read(&path).map_err(|source| EngineError::Io { path, source })
+            }
+            Folder::S3 { reader, url } => {
+                let object = crate::source::s3::S3Object {
+                    bucket: url.bucket.clone(),
+                    key: format!("{}{rel}", url.prefix),
+                };
+                match Self::fetch(reader, vec![object]).pop() {
+                    Some((_, Ok(bytes))) => Ok(bytes),
+                    Some((_, Err(message))) => Err(EngineError::Remote {
+                        url: self.name(rel).display().to_string(),
+                        message,
+                    }),
+                    None => Err(EngineError::Remote {
+                        url: self.name(rel).display().to_string(),
+                        message: "not read".into(),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The Parquet parts of a table, in name order, with their bytes.
+    fn parts(&self, table: &str) -> Result<Vec<(PathBuf, Vec<u8>)>, EngineError> {
+        let is_part = |name: &str| name.ends_with(".parquet");
+        match self {
+            Folder::Local(dir) => {
+                let folder = dir.join(table);
+                let io = |path: &Path, source| EngineError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                };
+                let mut names: Vec<PathBuf> = std::fs::read_dir(&folder)
+                    .map_err(|e| io(&folder, e))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.file_name().is_some_and(|n| is_part(&n.to_string_lossy())))
+                    .collect();
+                names.sort();
+                names
+                    .into_iter()
+                    .map(|p| {
+                        std::fs::read(&p)
+                            .map(|b| (p.clone(), b))
+                            .map_err(|e| io(&p, e))
+                    })
+                    .collect()
+            }
+            Folder::S3 { reader, url } => {
+                let table_url = crate::source::s3::S3Url {
+                    bucket: url.bucket.clone(),
+                    prefix: format!("{}{table}/", url.prefix),
+                };
+                let mut summary = crate::summary::Summary::default();
+                let listed = reader
+                    .list(&table_url, &Default::default(), &mut summary)
+                    .map_err(|e| EngineError::Remote {
+                        url: table_url.to_string(),
+                        message: e.to_string(),
+                    })?;
+                let objects: Vec<_> = listed
+                    .into_iter()
+                    .map(|(o, _)| o)
+                    .filter(|o| is_part(&o.key))
+                    .collect();
+                let mut got = Vec::new();
+                for (object, bytes) in Self::fetch(reader, objects) {
+                    let bytes = bytes.map_err(|message| EngineError::Remote {
+                        url: object.to_string(),
+                        message,
+                    })?;
+                    got.push((PathBuf::from(object.to_string()), bytes));
+                }
+                got.sort();
+                Ok(got)
+            }
+        }
+    }
+}
+
 /// Reads the manifest of an engine output folder.
-pub fn manifest(dir: &Path) -> Result<Manifest, EngineError> {
-    let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(|source| EngineError::Io {
-        path: path.clone(),
-        source,
-    })?;
+pub fn manifest(folder: &Folder) -> Result<Manifest, EngineError> {
+    let path = folder.name(MANIFEST);
+    let bytes = folder.read(MANIFEST)?;
     #[derive(Deserialize)]
     struct Head {
         schema: String,
@@ -242,40 +381,26 @@ struct Table {
 }
 
 impl Table {
-    fn read(dir: &Path, name: &str) -> Result<Table, EngineError> {
-        let folder = dir.join(name);
-        let io = |path: &Path, source| EngineError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut parts: Vec<PathBuf> = std::fs::read_dir(&folder)
-            .map_err(|e| io(&folder, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .collect();
-        parts.sort();
+    fn read(folder: &Folder, name: &str) -> Result<Table, EngineError> {
         let mut frame: Option<DataFrame> = None;
-        for part in &parts {
-            let file = std::fs::File::open(part).map_err(|e| io(part, e))?;
-            let df = ParquetReader::new(file)
+        for (part, bytes) in folder.parts(name)? {
+            let fail = |e: PolarsError| EngineError::Table {
+                path: part.clone(),
+                message: e.to_string(),
+            };
+            let df = ParquetReader::new(std::io::Cursor::new(bytes))
                 .finish()
-                .map_err(|e| EngineError::Table {
-                    path: part.clone(),
-                    message: e.to_string(),
-                })?;
+                .map_err(fail)?;
             frame = Some(match frame {
                 None => df,
                 Some(mut all) => {
-                    all.vstack_mut(&df).map_err(|e| EngineError::Table {
-                        path: part.clone(),
-                        message: e.to_string(),
-                    })?;
+                    all.vstack_mut(&df).map_err(fail)?;
                     all
                 }
             });
         }
         Ok(Table {
-            path: folder,
+            path: folder.name(name),
             frame: frame.unwrap_or_default(),
         })
     }
@@ -410,7 +535,8 @@ impl Strings {
 
 /// Reads an engine output folder into a joined trail, as `cfg` wants it (with every caller's
 /// KMS calls when it keeps them).
-pub fn read(dir: &Path, cfg: &AnalyzeConfig) -> Result<Joined, EngineError> {
+pub fn read(place: &Path, cfg: &AnalyzeConfig) -> Result<Joined, EngineError> {
+    let dir = &Folder::open(place, &cfg.s3)?;
     let m = manifest(dir)?;
     let (kms_t, s3_t) = (Table::read(dir, "kms")?, Table::read(dir, "s3")?);
     let calls_t = if cfg.keep_calls {
@@ -565,6 +691,12 @@ pub fn read(dir: &Path, cfg: &AnalyzeConfig) -> Result<Joined, EngineError> {
         .enumerate()
         .map(|(i, r)| (r.1, i as u32))
         .collect();
+    if index.len() != s3.len() {
+        return Err(s3_t.fail(
+            "uid",
+            "two S3 requests have the same uid: the job's output is damaged (run it again)",
+        ));
+    }
     let mut kms_to_s3 = vec![None; kms.len()];
     let mut s3_to_kms = vec![super::Calls::new(); s3.len()];
     let per_object_first = (0..kms.len())

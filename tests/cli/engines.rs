@@ -220,6 +220,34 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             }
         }
     }
+    // The output read where the job wrote it, in S3 (here the S3-compatible test server): the
+    // same reports as from a local copy.
+    let bucket = "keytrail-engine-output";
+    assert!(crate::s3::upload(&work.path().join("out-clean"), bucket) > 3);
+    let endpoint = &crate::s3::server().endpoint;
+    for command in ["analyze", "cost", "quota"] {
+        let local = json_of(&[command, "--from", &w("out-clean"), "--format", "json", "-q"]);
+        let url = format!("s3://{bucket}/");
+        let remote = crate::s3::keytrail(
+            &[command, "--from", &url, "--format", "json", "-q"],
+            endpoint,
+            work.path(),
+        );
+        assert_eq!(remote.code, 0, "{}", remote.stderr);
+        assert_eq!(remote.json(), local, "{command} --from {url}");
+    }
+    let missing = crate::s3::keytrail(
+        &["analyze", "--from", &format!("s3://{bucket}/nothing-here/")],
+        endpoint,
+        work.path(),
+    );
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("_keytrail.json"),
+        "{}",
+        missing.stderr
+    );
+
     // The job's filters are the report's: a contradicting one is refused, not ignored.
     let r = run(
         &[

@@ -22,14 +22,14 @@ use std::time::{Duration, Instant};
 const ACCESS_KEY: &str = "KEYTRAILTESTKEY";
 const SECRET_KEY: &str = "keytrail-test-secret";
 
-struct Server {
-    endpoint: String,
+pub(crate) struct Server {
+    pub(crate) endpoint: String,
     _child: Option<Mutex<Child>>,
     _dir: Option<tempfile::TempDir>,
 }
 
 /// The server every test here shares.
-fn server() -> &'static Server {
+pub(crate) fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(start_server)
 }
@@ -118,7 +118,7 @@ fn store(bucket: &str) -> AmazonS3 {
 }
 
 /// Uploads every file under `dir` to `bucket`, keys as relative paths, through the S3 API.
-fn upload(dir: &Path, bucket: &str) -> usize {
+pub(crate) fn upload(dir: &Path, bucket: &str) -> usize {
     let store = Arc::new(store(bucket));
     let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
@@ -225,7 +225,7 @@ fn tree() -> &'static Tree {
 }
 
 /// `keytrail ARGS` with the test server's credentials in the environment.
-fn keytrail(args: &[&str], endpoint: &str, cwd: &Path) -> Run {
+pub(crate) fn keytrail(args: &[&str], endpoint: &str, cwd: &Path) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_keytrail"))
         .args(args)
         .args(["--endpoint-url", endpoint])
