@@ -9,7 +9,8 @@
 #   --since T --until T     eventTime in [since, until), RFC 3339 (2026-11-01 or 2026-11-01T00:00:00Z)
 #   --account ID --region R --event-name N --principal ARN   (each may be given again: any of them)
 #   --context K=V           (for keytrail's filter_context; any of them)
-#   --partitions N          tasks of the per-file stage (default: one per 64 files, at least 2)
+#   --partitions N          tasks of the per-file stage (default: Spark's, files packed into
+#                           tasks of up to spark.sql.files.maxPartitionBytes)
 # The definitions below (event names, operations, reasons, windows, filters given to
 # `keytrail emit`) are written by keytrail from the ones its own pipeline uses; edit the
 # options, not the code.
@@ -703,8 +704,9 @@ def describe_byte(t, p):
 
 def frame(t):
     """keytrail's source::frame over a whole text, item by item: ('record', text, offset,
-    field) with field the string member holding the record (None: the object is the record),
-    ('document', kind) or ('problem', reason, offset, message)."""
+    field, parsed) with field the string member holding the record (None: the object is the
+    record) and parsed the record when it is valid JSON, ('document', kind) or ('problem',
+    reason, offset, message)."""
     n = len(t)
     items = []
 
@@ -751,6 +753,23 @@ def frame(t):
             else:
                 depth += 1
                 i += 1
+
+    # Where a record is valid JSON, Python's own parser finds its end (and parses it) at C speed,
+    # where the bracket scan below would take a Python step per quote; for valid JSON the two
+    # ends are the same. Offsets are byte offsets, so only an ASCII text (most trails) is read
+    # so.
+    text = t.decode("ascii") if t.isascii() else None
+    decoder = json.JSONDecoder()
+
+    def record_end(p):
+        """(end, the parsed record or None) of the object at `p`."""
+        if text is not None:
+            try:
+                value, end = decoder.raw_decode(text, p)
+                return end, value
+            except ValueError:
+                pass
+        return need(value_end_of_pair(p), p), None
 
     def problem(reason, offset, message):
         items.append(("problem", reason, offset, message))
@@ -824,12 +843,13 @@ def frame(t):
                 document = R["KEYTRAIL_DOCUMENT"]
             lookup_event = key == lookup and value < n and t[value] == QUOTE
             if key in record_keys or document is not None or lookup_event:
-                end = need(value_end_of_pair(start), start)
                 if document is not None:
+                    end = need(value_end_of_pair(start), start)
                     items.append(("document", document))
                 else:
+                    end, value = record_end(start)
                     items.append(("record", t[start:end], start,
-                                  DEFS["lookup_event_field"] if lookup_event else None))
+                                  DEFS["lookup_event_field"] if lookup_event else None, value))
                 return ("top",), end
             if key in containers and value < n and t[value] == 0x5B:
                 return ("array", containers[key], False, start), value + 1
@@ -876,8 +896,8 @@ def frame(t):
                 elif after:
                     not_json(pos)
                 elif c == 0x7B:
-                    end = need(value_end_of_pair(pos), pos)
-                    items.append(("record", t[pos:end], pos, field))
+                    end, value = record_end(pos)
+                    items.append(("record", t[pos:end], pos, field, value))
                     state, pos = ("array", field, True, parent), end
                 else:
                     end = value_end(pos)
@@ -981,7 +1001,7 @@ def read_file(path, data, f, file_no):
             return None
         return rec
 
-    def record(text, offset, field):
+    def record(text, offset, field, value=None):
         index[0] += 1
         for s in both:
             s["records"]["read"] += 1
@@ -1007,7 +1027,7 @@ def read_file(path, data, f, file_no):
                                                      or "eventCategory" in wrapper)):
                 reject(R["NOT_CLOUDTRAIL"], "byte %d" % offset, "an element without %s" % field)
                 return
-        rec = parsed(text, where)
+        rec = value if (field is None and isinstance(value, dict)) else parsed(text, where)
         if rec is None:
             return
         use(rec, where)
@@ -1073,7 +1093,7 @@ def read_file(path, data, f, file_no):
 
     for item in frame(text):
         if item[0] == "record":
-            record(item[1], item[2], item[3])
+            record(item[1], item[2], item[3], item[4])
         elif item[0] == "document":
             for s in both:
                 bump(s["documents_skipped"], item[1])
@@ -1273,17 +1293,20 @@ def main(argv, spark=None):
         fail("OUTPUT %s exists: give a new folder (the job never overwrites)" % dst)
 
     files, skipped, pruned = list_inputs(spark, src, f)
-    n_parts = partitions or max(2, (len(files) + 63) // 64)
     window, object_window = DEFS["window_secs"], DEFS["object_window_secs"]
 
     # Stage 2, per file. Contents are read inside the tasks (Spark's binaryFile source).
     if files:
-        contents = (spark.read.format("binaryFile").load(files)
-                    .select("path", "content").rdd
-                    .map(lambda row: (row.path, bytes(row.content))))
-        # Each file's number makes its rows' uids (file << 32 | record) unique.
-        per_file = contents.zipWithIndex().repartition(n_parts).map(
-            lambda pci: read_file(pci[0][0], pci[0][1], f, pci[1] + 1))
+        source = spark.read.format("binaryFile").load(files)
+        # Each file's number makes its rows' uids (file << 32 | record) unique; the paths as the
+        # source spells them (listing them reads no contents).
+        paths = sorted(row.path for row in source.select("path").collect())
+        numbers = sc.broadcast({p: n + 1 for n, p in enumerate(paths)})
+        contents = source.select("path", "content").rdd
+        if partitions:
+            contents = contents.repartition(partitions)
+        per_file = contents.map(
+            lambda row: read_file(row.path, bytes(row.content), f, numbers.value[row.path]))
     else:
         per_file = sc.parallelize([], 1)
     per_file = per_file.cache()
@@ -1318,78 +1341,60 @@ def main(argv, spark=None):
     shared_calls = total(d7)
     others_kept = calls.filter(lambda c: c["bucket"] is None).count()
 
-    # Stage 4a: reads of objects last written without SSE-KMS.
+    # Stage 4, per object (one shuffle): the reads of objects last written without SSE-KMS set
+    # apart, and what each object's logged writes say (the last write wins, per field).
     def obj(r):
         return (r["bucket"], r["key"])
 
-    kms_writes = s3.filter(lambda r: r["op"] in DEFS["s3_writes"] and r["failure"] == "None")
-    non_kms_writes = non_kms.filter(lambda w: w["write"])
-    reads_of_non_kms = 0
-    if not non_kms_writes.isEmpty():
-        readable = ("GetObject", "SelectObjectContent", "UploadPart")
-        timeline = (non_kms_writes.map(lambda w: (obj(w), ("w", w["time"], False)))
-                    .union(kms_writes.map(lambda r: (obj(r), ("w", r["time"], True))))
-                    .union(s3.map(lambda r: (obj(r), ("r", r)))))
+    readable = ("GetObject", "SelectObjectContent", "UploadPart")
 
-        def keep_reads(kv):
-            _, evs = kv
-            writes = sorted((e[1], e[2]) for e in evs if e[0] == "w")
-            has_non_kms = any(not k for _, k in writes)
-            out = []
-            for e in evs:
-                if e[0] != "r":
+    def per_object(kv):
+        key, evs = kv
+        requests = [e[1] for e in evs if e[0] == "r"]
+        writes = sorted([(e[1], False) for e in evs if e[0] == "w"]
+                        + [(r["time"], True) for r in requests
+                           if r["op"] in DEFS["s3_writes"] and r["failure"] == "None"])
+        has_non_kms = any(not k for _, k in writes)
+        out, kept = [], []
+        for r in requests:
+            if has_non_kms and r["op"] in readable:
+                last = None
+                for t, k in writes:
+                    if t <= r["time"]:
+                        last = k
+                    else:
+                        break
+                if last is False:
+                    out.append(("drop", None))
                     continue
-                r = e[1]
-                if has_non_kms and r["op"] in readable:
-                    last = None
-                    for t, k in writes:
-                        if t <= r["time"]:
-                            last = k
-                        else:
-                            break
-                    if last is False:
-                        out.append(("drop", r))
-                        continue
-                out.append(("keep", r))
-            return out
+            kept.append(r)
+        kms_key, bucket_key, dsse, written = None, None, False, False
+        for r in sorted(kept, key=s3_order):
+            if r["op"] in DEFS["s3_writes"] and r["failure"] == "None":
+                written = True
+                if r["kms_key"] is not None:
+                    kms_key = r["kms_key"]
+                if r["bucket_key"] is not None:
+                    bucket_key = r["bucket_key"]
+                dsse = r["dsse"]
+        if written:
+            out.append(("writer", (key, (kms_key, bucket_key, dsse))))
+        for r in kept:
+            out.append(("request", dict(r, obj_kms_key=r["kms_key"] if r["kms_key"] is not None
+                                        else kms_key,
+                                        writer_bucket_key=bucket_key, writer_dsse=dsse)))
+        return out
 
-        marked = timeline.groupByKey().flatMap(keep_reads).cache()
-        reads_of_non_kms = marked.filter(lambda m: m[0] == "drop").count()
-        s3 = marked.filter(lambda m: m[0] == "keep").map(lambda m: m[1])
-    s3 = s3.cache()
-
-    # Stage 4b: what each object's logged writes say (the last write wins, per field).
-    def as_written(kv):
-        key, ws = kv
-        ws = sorted(ws, key=s3_order)
-        kms_key, bucket_key, dsse = None, None, False
-        for r in ws:
-            if r["kms_key"] is not None:
-                kms_key = r["kms_key"]
-            if r["bucket_key"] is not None:
-                bucket_key = r["bucket_key"]
-            dsse = r["dsse"]
-        return (key, (kms_key, bucket_key, dsse))
-
-    writers = (s3.filter(lambda r: r["op"] in DEFS["s3_writes"] and r["failure"] == "None")
-               .map(lambda r: (obj(r), r)).groupByKey().map(as_written))
-
-    def with_writer(kv):
-        _, (r, w) = kv
-        w = w or (None, None, False)
-        r = dict(r)
-        r["obj_kms_key"] = r["kms_key"] if r["kms_key"] is not None else w[0]
-        r["writer_bucket_key"] = w[1]
-        r["writer_dsse"] = w[2]
-        return r
-
-    s3 = s3.map(lambda r: (obj(r), r)).leftOuterJoin(writers).map(with_writer)
+    objects = (non_kms.filter(lambda w: w["write"]).map(lambda w: (obj(w), ("w", w["time"])))
+               .union(s3.map(lambda r: (obj(r), ("r", r))))
+               .groupByKey().flatMap(per_object).cache())
+    reads_of_non_kms = objects.filter(lambda m: m[0] == "drop").count()
+    writers = objects.filter(lambda m: m[0] == "writer").map(lambda m: m[1])
+    s3 = objects.filter(lambda m: m[0] == "request").map(lambda m: m[1])
 
     def with_source(kv):
         _, (r, w) = kv
-        r = dict(r)
-        r["src_kms_key"] = w[0] if (w is not None and r["src_bucket"] is not None) else None
-        return r
+        return dict(r, src_kms_key=w[0] if w is not None else None)
 
     # Only copies name a source: the others do not join (one key for all would be one task).
     copies = s3.filter(lambda r: r["src_bucket"] is not None)
@@ -1398,9 +1403,14 @@ def main(argv, spark=None):
           .map(with_source)).union(plain).cache()
 
     # Stage 5: matching, per (bucket, requester).
+    # What matching reads of a request (the rest of it stays out of the shuffle).
+    slot_fields = ("uid", "time", "head", "op", "failure", "bucket_key", "obj_kms_key",
+                   "src_kms_key", "writer_bucket_key")
+
     def slot_rows(r):
         order_key = s3_order(r)
-        return [((b, r["requester"]), ("slot", (order_key, n, role, k, r)))
+        slim = {k: r[k] for k in slot_fields}
+        return [((b, r["requester"]), ("slot", (order_key, n, role, k, slim)))
                 for n, (b, k, role) in enumerate(slots_of(r))]
 
     grouped = (kms.map(lambda c: ((c["bucket"], c["requester"]), ("call", c)))
