@@ -121,7 +121,7 @@ pub enum EmitTarget {
     /// --from OUTPUT` (run `python3 job.py --help` for its options).
     Spark(EmitSparkArgs),
     /// Athena SQL for the CloudTrail table of the Athena guide: `ddl` (the table, partition
-    /// projection on the delivered layout), `analyze`, `quota`.
+    /// projection on the delivered layout), `analyze`, `quota`, `cost`.
     #[command(subcommand)]
     Athena(AthenaQuery),
 }
@@ -136,6 +136,34 @@ pub enum AthenaQuery {
     Analyze(AthenaQueryArgs),
     /// KMS requests and the busiest second per account and Region (exact).
     Quota(AthenaQueryArgs),
+    /// What the KMS requests cost a month, per account and key (no what-if: see the SQL).
+    Cost(AthenaCostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AthenaCostArgs {
+    #[command(flatten)]
+    pub query: AthenaQueryArgs,
+
+    /// US dollars per 10,000 KMS requests.
+    #[arg(long, value_name = "USD", default_value_t = crate::pricing::PRICE_PER_10K_REQUESTS,
+          help_heading = "Prices")]
+    pub price_per_10k: f64,
+
+    /// Free KMS requests per account per month.
+    #[arg(long, value_name = "REQUESTS", default_value_t = crate::pricing::FREE_REQUESTS_PER_MONTH,
+          help_heading = "Prices")]
+    pub free_tier: u64,
+
+    /// US dollars per customer managed key per month.
+    #[arg(long, value_name = "USD", default_value_t = crate::pricing::KEY_PER_MONTH,
+          help_heading = "Prices")]
+    pub key_month: f64,
+
+    /// Days in the month of the projection.
+    #[arg(long, value_name = "DAYS", default_value_t = crate::pricing::MONTH_DAYS,
+          help_heading = "Prices")]
+    pub month_days: f64,
 }
 
 #[derive(Debug, Args)]

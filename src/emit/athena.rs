@@ -1,5 +1,5 @@
 //! keytrail's reports as Athena SQL (Trino), for the CloudTrail table the Athena guide defines
-//! (`keytrail emit athena ddl|analyze|quota`).
+//! (`keytrail emit athena ddl|analyze|quota|cost`).
 //!
 //! The table is the guide's (`requestparameters`, `responseelements` and
 //! `additionaleventdata` JSON strings, `resources` an array of rows), partitioned by projection
@@ -393,6 +393,133 @@ ORDER BY 1, 2
 ",
         version = env!("CARGO_PKG_VERSION"),
         events = events_cte(s),
+    )
+}
+
+/// `keytrail emit athena cost`: what the KMS requests cost a month, per account and per KMS key
+/// within it, at `prices`.
+pub fn cost(s: &QuerySettings, prices: &crate::pricing::Prices) -> String {
+    let f = &s.filters;
+    let start = f.since.map_or(
+        "to_unixtime(from_iso8601_timestamp(first))".to_string(),
+        |t| t.to_string(),
+    );
+    let end = f.until.map_or(
+        "to_unixtime(from_iso8601_timestamp(last)) + 1".to_string(),
+        |t| t.to_string(),
+    );
+    format!(
+        "-- keytrail {version}: what the KMS requests cost a month, per account and per KMS key within
+-- it (keytrail emit athena cost), as keytrail cost counts: every symmetric KMS call of any caller,
+-- failed ones too, in the caller's account, each once (eventID, then sharedEventID); the month
+-- is the requests observed x {month_days} days / the window ({window}); the free tier of
+-- {free} requests comes off each account's month; ${per_10k} per 10,000 requests after it; ${key}
+-- a month per customer managed key, in the account that owns it (a key named by an AWS managed
+-- alias, alias/aws/..., costs nothing). Exact, but for what SQL cannot do: keytrail cost's
+-- what-if (the same S3 traffic replayed with bucket keys switched, by its envelope engine), its
+-- bucket and other-caller lines, key rotations and --aws-managed-key; and without --since and
+-- --until the window runs from the first to the last KMS call or SSE-KMS S3 request selected
+-- (keytrail's also spans records its account and Region filters set aside).
+WITH {events},
+calls AS (
+  SELECT caller_account AS account, eventtime,
+         coalesce(CASE WHEN key_id LIKE 'arn:%' AND strpos(key_id, ':key/') > 0 THEN key_id END,
+                  element_at(transform(filter(resources,
+                      r -> r.arn IS NOT NULL AND (r.type = 'AWS::KMS::Key'
+                           OR (r.type IS NULL AND strpos(r.arn, ':kms:') > 0 AND strpos(r.arn, ':key/') > 0))),
+                    r -> r.arn), 1)) AS kms_key,
+         coalesce(key_id LIKE 'alias/aws/%' OR strpos(key_id, ':alias/aws/') > 0, false) AS aws_managed
+  FROM (
+    SELECT *, json_extract_scalar(requestparameters, '$.keyId') AS key_id
+    FROM unique_events
+    WHERE eventsource = 'kms.amazonaws.com'
+  )
+),
+span AS (
+  SELECT min(eventtime) AS first, max(eventtime) AS last
+  FROM (
+    SELECT eventtime FROM unique_events WHERE eventsource = 'kms.amazonaws.com'
+    UNION ALL
+    SELECT eventtime FROM (
+      SELECT eventtime,
+             coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption\"]'),
+                      json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption\"]')) AS sse,
+             json_extract_scalar(additionaleventdata, '$.SSEApplied') AS sse_applied,
+             coalesce(json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-customer-algorithm\"]'),
+                      json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-customer-algorithm\"]')) AS sse_c
+      FROM unique_events
+      WHERE eventsource = 's3.amazonaws.com'
+    )
+    WHERE {sse_kms}
+  )
+),
+window AS (
+  SELECT CAST({start} AS DOUBLE) AS start_s, CAST({end} AS DOUBLE) AS end_s FROM span
+),
+month AS (
+  SELECT {month_days} * 86400 / (end_s - start_s) AS factor FROM window
+),
+aws_keys AS (SELECT DISTINCT kms_key FROM calls WHERE aws_managed AND kms_key IS NOT NULL),
+owned AS (
+  -- Customer managed keys seen, in the account their ARN names.
+  SELECT split_part(kms_key, ':', 5) AS account, kms_key
+  FROM (SELECT DISTINCT kms_key FROM calls WHERE kms_key IS NOT NULL)
+  WHERE kms_key NOT IN (SELECT kms_key FROM aws_keys)
+    AND split_part(kms_key, ':', 1) = 'arn'
+    AND regexp_like(split_part(kms_key, ':', 5), '^[0-9]{{12}}$')
+),
+accounts AS (
+  SELECT account, sum(n) AS kms_requests
+  FROM (
+    SELECT account, 1 AS n FROM calls
+    UNION ALL
+    SELECT account, 0 AS n FROM owned
+  )
+  GROUP BY 1
+),
+account_lines AS (
+  SELECT a.account, a.kms_requests,
+         a.kms_requests * m.factor AS monthly_requests,
+         greatest(a.kms_requests * m.factor - {free}, 0) / 10000 * {per_10k} AS request_usd,
+         (SELECT count(*) FROM owned o WHERE o.account = a.account) * {key} AS key_usd
+  FROM accounts a CROSS JOIN month m
+),
+key_lines AS (
+  SELECT c.account, c.kms_key, count(*) AS kms_requests
+  FROM calls c
+  GROUP BY 1, 2
+)
+SELECT 'account' AS scope, account, account AS name, kms_requests, monthly_requests,
+       request_usd, key_usd, request_usd + key_usd AS total_usd
+FROM account_lines
+UNION ALL
+SELECT 'kms_key' AS scope, k.account, coalesce(k.kms_key, '(unknown key)') AS name, k.kms_requests,
+       k.kms_requests * m.factor AS monthly_requests,
+       CASE WHEN a.kms_requests = 0 THEN 0 ELSE a.request_usd * k.kms_requests / a.kms_requests END AS request_usd,
+       CASE WHEN EXISTS (SELECT 1 FROM owned o WHERE o.account = k.account AND o.kms_key = k.kms_key)
+            THEN {key} ELSE 0 END AS key_usd,
+       CASE WHEN a.kms_requests = 0 THEN 0 ELSE a.request_usd * k.kms_requests / a.kms_requests END
+         + CASE WHEN EXISTS (SELECT 1 FROM owned o WHERE o.account = k.account AND o.kms_key = k.kms_key)
+                THEN {key} ELSE 0 END AS total_usd
+FROM key_lines k
+JOIN account_lines a ON a.account = k.account
+CROSS JOIN month m
+ORDER BY 1, 2, 3
+",
+        version = env!("CARGO_PKG_VERSION"),
+        events = events_cte(s),
+        sse_kms = SSE_KMS,
+        month_days = prices.month_days,
+        window = if f.since.is_some() && f.until.is_some() {
+            "--since to --until"
+        } else {
+            "--since/--until where given, else the span of the events"
+        },
+        free = prices.free_requests_per_month,
+        per_10k = prices.per_10k_requests,
+        key = prices.customer_key_per_month(),
+        start = start,
+        end = end,
     )
 }
 

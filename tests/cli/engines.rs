@@ -330,8 +330,9 @@ fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let t = trail.display().to_string();
-    let (since, account, prefix) = (
+    let (since, until, account, prefix) = (
         "2024-03-01T10:04:00Z",
+        "2024-03-01T10:20:00Z",
         "111122223333",
         "arn:aws:s3:::mixed-",
     );
@@ -363,6 +364,19 @@ fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
         sql(
             "quota-filtered.sql",
             &["quota", filtered[0], filtered[1], filtered[2], filtered[3]],
+        ),
+        sql("cost.sql", &["cost"]),
+        sql(
+            "cost-window.sql",
+            &[
+                "cost",
+                "--since",
+                since,
+                "--until",
+                until,
+                "--price-per-10k",
+                "0.05",
+            ],
         ),
     ];
     let got = duckdb(
@@ -495,5 +509,64 @@ fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
             .collect();
         assert!(!ours.is_empty());
         assert_eq!(theirs, ours, "{query:?}: quota per account and Region");
+    }
+
+    // Cost: the account and key lines, requests exact, dollars to keytrail's printed precision.
+    for (query, extra) in [
+        (&queries[4], vec![]),
+        (
+            &queries[5],
+            vec![
+                "--since",
+                since,
+                "--until",
+                until,
+                "--price-per-10k",
+                "0.05",
+            ],
+        ),
+    ] {
+        let mut args = vec!["cost", t.as_str(), "--format", "json", "--quiet"];
+        args.extend(extra.iter().copied());
+        let want = json_of(&args);
+        type Line = (String, String, String, u64, [f64; 3]);
+        let line = |l: &Value| -> Line {
+            (
+                l["scope"].as_str().unwrap().to_string(),
+                l["account"].as_str().unwrap().to_string(),
+                l["name"].as_str().unwrap().to_string(),
+                n(&l["kms_requests"]),
+                [
+                    l["monthly_requests"].as_f64().unwrap(),
+                    l["request_usd"].as_f64().unwrap(),
+                    l["key_usd"].as_f64().unwrap(),
+                ],
+            )
+        };
+        let key = |l: &Line| (l.0.clone(), l.1.clone(), l.2.clone(), l.3);
+        let mut ours: Vec<Line> = want["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| matches!(l["scope"].as_str(), Some("account" | "kms_key")))
+            .map(line)
+            .collect();
+        let mut theirs: Vec<Line> = rows(query).iter().map(line).collect();
+        ours.sort_by_key(key);
+        theirs.sort_by_key(key);
+        assert!(ours.len() > 3);
+        assert_eq!(
+            ours.iter().map(key).collect::<Vec<_>>(),
+            theirs.iter().map(key).collect::<Vec<_>>(),
+            "{query:?}: cost lines"
+        );
+        for (o, t) in ours.iter().zip(&theirs) {
+            for (a, b) in o.4.iter().zip(t.4) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                    "{query:?}: {t:?} where keytrail has {o:?}"
+                );
+            }
+        }
     }
 }

@@ -14,8 +14,18 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
     match args.target {
         EmitTarget::Spark(a) => spark(a),
         EmitTarget::Athena(AthenaQuery::Ddl(a)) => ddl(a),
-        EmitTarget::Athena(AthenaQuery::Analyze(a)) => query(a, emit::athena::analyze),
-        EmitTarget::Athena(AthenaQuery::Quota(a)) => query(a, emit::athena::quota),
+        EmitTarget::Athena(AthenaQuery::Analyze(a)) => query(a, &emit::athena::analyze),
+        EmitTarget::Athena(AthenaQuery::Quota(a)) => query(a, &emit::athena::quota),
+        EmitTarget::Athena(AthenaQuery::Cost(a)) => {
+            let prices = crate::pricing::Prices {
+                per_10k_requests: a.price_per_10k,
+                free_requests_per_month: a.free_tier,
+                key_per_month: a.key_month,
+                month_days: a.month_days,
+                ..Default::default()
+            };
+            query(a.query, &|s| emit::athena::cost(s, &prices))
+        }
     }
 }
 
@@ -91,7 +101,7 @@ fn ddl(a: AthenaDdlArgs) -> anyhow::Result<ExitCode> {
 
 fn query(
     a: AthenaQueryArgs,
-    make: fn(&emit::athena::QuerySettings) -> String,
+    make: &dyn Fn(&emit::athena::QuerySettings) -> String,
 ) -> anyhow::Result<ExitCode> {
     since_before_until(a.since, a.until)?;
     let settings = emit::athena::QuerySettings {
