@@ -137,6 +137,8 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             std::fs::copy(from.join(&file), &to).unwrap();
         }
     }
+    // Three days of an organization trail, with digests: folders by day to prune.
+    crate::s3::simulated_tree(&work.path().join("clean/days"));
     let real = root().join("fixtures/real-trails").display().to_string();
     let job = w("job.py");
     let filtered_job = w("filtered_job.py");
@@ -144,7 +146,7 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
         (&job, vec![]),
         (
             &filtered_job,
-            vec!["--bucket-arn-prefix", "arn:aws:s3:::reports-bucket-key/"],
+            vec!["--bucket-arn-prefix", "arn:aws:s3:::east-lake/"],
         ),
     ] {
         let mut args = vec!["emit", "spark", "-o", path];
@@ -152,8 +154,13 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
         let r = run(&args, root(), None);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
-    // The record filters, given to the job when it runs.
-    let (since, account) = ("2024-03-01T10:02:00Z", "111122223333");
+    // The record filters, given to the job when it runs: a day of the three (the others'
+    // folders pruned), one account.
+    let (since, until, account) = (
+        "2026-11-02T00:00:00Z",
+        "2026-11-03T00:00:00Z",
+        "111122223333",
+    );
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     spark(&[
         s(&[&job, &w("clean"), &w("out-clean")]),
@@ -164,6 +171,8 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             &w("out-filtered"),
             "--since",
             since,
+            "--until",
+            until,
             "--account",
             account,
         ]),
@@ -178,10 +187,12 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             vec![
                 "--since",
                 since,
+                "--until",
+                until,
                 "--account",
                 account,
                 "--bucket-arn-prefix",
-                "arn:aws:s3:::reports-bucket-key/",
+                "arn:aws:s3:::east-lake/",
             ],
             w("out-filtered"),
             true,
@@ -217,6 +228,7 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             // Not an empty comparison.
             if command == "analyze" {
                 assert!(want["input"]["records"]["read"].as_u64().unwrap() > 100);
+                assert!(want["input"]["records"]["used"].as_u64().unwrap() > 0);
             }
         }
     }
@@ -255,7 +267,7 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             "--from",
             &w("out-filtered"),
             "--since",
-            "2024-03-01T10:05:00Z",
+            "2026-11-02T06:00:00Z",
         ],
         root(),
         None,
@@ -329,6 +341,7 @@ fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
+    crate::s3::simulated_tree(&trail.join("days"));
     let t = trail.display().to_string();
     let (since, until, account, prefix) = (
         "2024-03-01T10:04:00Z",

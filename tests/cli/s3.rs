@@ -153,7 +153,7 @@ pub(crate) fn upload(dir: &Path, bucket: &str) -> usize {
 }
 
 /// A simulated organization trail: two accounts, two Regions, three days, digests.
-fn simulated_tree(dir: &Path) {
+pub(crate) fn simulated_tree(dir: &Path) {
     use keytrail::simulate::{self, scenario::Scenario};
     let toml = r#"
 name = "s3-tree"
