@@ -15,6 +15,9 @@ use crate::summary::Problem;
 /// Bytes of text inflated at a time: small enough to stay in L2 while it is framed and parsed.
 pub const CHUNK_BYTES: usize = 512 << 10;
 
+/// How much of a plain (not compressed) input is framed between two progress reports.
+const PLAIN_WINDOW_BYTES: usize = 8 << 20;
+
 /// Room kept in front of each inflated chunk for the end of the previous one that did not make a
 /// whole record: it is copied there, and the chunk itself never moves. (A longer rest is joined
 /// to the chunk by a copy.)
@@ -111,7 +114,17 @@ pub fn read_bytes(
     let mut framer = frame::Framer::default();
     let (decoded, problem) = match decode::sniff(raw) {
         decode::Kind::Plain => {
-            framer.feed(raw, true, &mut |item| reader.item(item));
+            // Framed a window at a time (the framer resumes where it stopped), so a large file
+            // moves the progress bar and Ctrl-C stops it between windows, as a gzipped one does.
+            let (mut start, mut end) = (0, 0);
+            loop {
+                end = (end + PLAIN_WINDOW_BYTES).min(raw.len());
+                let eof = end == raw.len();
+                start += framer.feed(&raw[start..end], eof, &mut |item| reader.item(item));
+                if eof || poll(end as u64) {
+                    break;
+                }
+            }
             (raw.len() as u64, None)
         }
         decode::Kind::Unsupported(p) => (0, Some(p)),
@@ -642,6 +655,59 @@ mod tests {
         read_bytes(
             "t",
             &gz,
+            &cfg,
+            &mut stopped,
+            &mut Windows::default(),
+            &|_| true,
+        );
+        assert!(stopped.summary.records.read < batch.summary.records.read);
+    }
+
+    /// A large plain input moves the bar too, and reads as it does whole.
+    #[test]
+    fn a_large_plain_input_reports_its_progress_between_windows() {
+        let text = long_document(3 * PLAIN_WINDOW_BYTES);
+        let seen = std::cell::RefCell::new(Vec::new());
+        let cfg = AnalyzeConfig::new(Vec::new());
+        let mut batch = Batch::default();
+        read_bytes(
+            "t",
+            &text,
+            &cfg,
+            &mut batch,
+            &mut Windows::default(),
+            &|consumed| {
+                seen.borrow_mut().push(consumed);
+                false
+            },
+        );
+        let seen = seen.into_inner();
+        assert!(seen.len() >= 2, "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+        assert!(*seen.last().unwrap() < text.len() as u64, "{seen:?}");
+        let mut whole = Batch::default();
+        let mut framer = frame::Framer::default();
+        let mut reader = RecordReader {
+            cfg: &cfg,
+            batch: &mut whole,
+            name: "t",
+            index: 0,
+            kept: 0,
+            prefiltered: 0,
+            finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
+        };
+        framer.feed(&text, true, &mut |item| reader.item(item));
+        assert!(batch.summary.records.read > 1000);
+        assert_eq!(batch.summary.records.read, whole.summary.records.read);
+        assert_eq!(
+            batch.events.kms.len() + batch.events.s3.len(),
+            whole.events.kms.len() + whole.events.s3.len()
+        );
+        // And `true` stops the read at the first window.
+        let mut stopped = Batch::default();
+        read_bytes(
+            "t",
+            &text,
             &cfg,
             &mut stopped,
             &mut Windows::default(),

@@ -232,6 +232,32 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             }
         }
     }
+    // check: the same verdicts and exit code.
+    for gate in [
+        vec!["--max-calls-per-object", "0.5"],
+        vec!["--max-calls-per-object", "5", "--max-quota-use", "50%"],
+    ] {
+        let mut local = vec!["check", clean.as_str(), "--quiet"];
+        local.extend(gate.iter().copied());
+        let from_out = w("out-clean");
+        let mut from = vec!["check", "--from", from_out.as_str(), "--quiet"];
+        from.extend(gate.iter().copied());
+        let (l, f) = (run(&local, root(), None), run(&from, root(), None));
+        assert_eq!(
+            (f.code, &f.stdout),
+            (l.code, &l.stdout),
+            "check {gate:?}: {}",
+            f.stderr
+        );
+        // Pass, fail, or a check that cannot be evaluated (a bucket without objects): all
+        // verdicts, printed.
+        assert!(
+            matches!(l.code, 0 | 5 | 6) && !l.stdout.is_empty(),
+            "{}",
+            l.stderr
+        );
+    }
+
     // The output read where the job wrote it, in S3 (here the S3-compatible test server): the
     // same reports as from a local copy.
     let bucket = "keytrail-engine-output";
