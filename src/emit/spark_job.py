@@ -1212,64 +1212,116 @@ def slots_of(r):
     return [(r["bucket"], r["key"], EITHER)]
 
 
-def match_group(calls, slots, window, object_window):
-    """calls: KMS rows of one (bucket, requester); slots: (order, n_side, role, key, s3 row).
-    Returns (kms uid, s3 uid) pairs."""
-    slots = sorted(slots, key=lambda s: (s[0], s[1]))
-    used = set()
-    out = []
-    per_object = [c for c in calls if c["mode"] == "PerObject"]
-    others = [c for c in calls if c["mode"] != "PerObject"]
-    per_object.sort(key=kms_order)
-    others.sort(key=kms_order)
-    for call in per_object + others:
-        if call["op"] == "GenerateDataKey":
-            role = WRITE
-        elif call["op"] == "Decrypt":
-            role = READ
+def eligible(call, slot, role):
+    """The priority of `slot` for `call` (0: its own role, 1: CompleteMultipartUpload's either),
+    or None when the call cannot have been caused by it (keytrail's join::matching rules)."""
+    _, _, srole, skey, r = slot
+    if srole == role:
+        priority = 0
+    elif srole == EITHER:
+        priority = 1
+    else:
+        return None
+    # A request S3 refused caused no KMS call that succeeded.
+    if r["failure"] != "None" and call["failure"] == "None":
+        return None
+    if call["mode"] == "PerObject":
+        if r["head"] != call["head"] or skey != call["key"]:
+            return None
+    else:
+        copy_read = r["op"] == "CopyObject" and srole == READ
+        key = r["src_kms_key"] if copy_read else r["obj_kms_key"]
+        if key is not None and call["kms_key"] is not None and key != call["kms_key"]:
+            return None
+        if copy_read:
+            known = None
+        elif srole == READ:
+            known = r["writer_bucket_key"]
         else:
-            continue
-        if call["mode"] == "PerObject":
-            group = [s for s in slots if s[4]["head"] == call["head"] and s[3] == call["key"]]
-            w = object_window
-        else:
-            group, w = slots, window
-        best = None
-        for n, s in enumerate(group):
-            r = s[4]
-            if abs(r["time"] - call["time"]) > w:
-                continue
-            if (r["uid"], s[2]) in used:
-                continue
-            if s[2] == role:
-                priority = 0
-            elif s[2] == EITHER:
-                priority = 1
+            known = r["bucket_key"]
+        if known is False:
+            return None
+    return priority
+
+
+def sweep(items, window):
+    """Greedy matching over one partition's stream, sorted by (bucket, requester, time): each
+    call, in keytrail's order, takes the best unused slot within `window` seconds (its own role
+    first, then nearest in time, then first in keytrail's order of requests). Holds only the
+    slots and calls within a window of the stream's time, whatever the group's size. Yields
+    (call uid, (slot uid, role))."""
+    import bisect
+    import heapq
+
+    # Slots as (order, side, uid, slot): sorted by keytrail's order of requests, whose first
+    # field is the time; a probe ((t,),) sorts before every slot of second t. (No bisect key=:
+    # EMR 7's Python is 3.9.)
+    def at(t):
+        return ((t,),)
+
+    state = {"group": None}
+    slots, by_object, pending, used = [], {}, [], set()
+
+    def decide(upto):
+        # Calls whose whole window the stream has passed, in keytrail's order.
+        while pending and pending[0][0][0] + window < upto:
+            _, _, call = heapq.heappop(pending)
+            role = WRITE if call["op"] == "GenerateDataKey" else READ
+            if call["mode"] == "PerObject":
+                candidates = by_object.get((call["head"], call["key"]), [])
             else:
-                continue
-            if r["failure"] != "None" and call["failure"] == "None":
-                continue
-            if call["mode"] == "BucketKey":
-                copy_read = r["op"] == "CopyObject" and s[2] == READ
-                key = r["src_kms_key"] if copy_read else r["obj_kms_key"]
-                if key is not None and call["kms_key"] is not None and key != call["kms_key"]:
+                lo = bisect.bisect_left(slots, at(call["time"] - window))
+                hi = bisect.bisect_left(slots, at(call["time"] + window + 1))
+                candidates = slots[lo:hi]
+            best = None
+            for entry in candidates:
+                slot = entry[3]
+                r = slot[4]
+                gap = abs(r["time"] - call["time"])
+                if gap > window or (r["uid"], slot[2]) in used:
                     continue
-                if copy_read:
-                    known = None
-                elif s[2] == READ:
-                    known = r["writer_bucket_key"]
-                else:
-                    known = r["bucket_key"]
-                if known is False:
+                priority = eligible(call, slot, role)
+                if priority is None:
                     continue
-            score = (priority, abs(r["time"] - call["time"]), n)
-            if best is None or score < best:
-                best = score
-        if best is not None:
-            s = group[best[2]]
-            used.add((s[4]["uid"], s[2]))
-            out.append((call["uid"], s[4]["uid"]))
-    return out
+                score = (priority, gap, slot[0], slot[1])
+                if best is None or score < best[0]:
+                    best = (score, slot)
+            if best is not None:
+                slot = best[1]
+                used.add((slot[4]["uid"], slot[2]))
+                yield (call["uid"], (slot[4]["uid"], slot[2]))
+
+    for (group, t), (kind, v) in items:
+        if group != state["group"]:
+            for m in decide(float("inf")):
+                yield m
+            state["group"] = group
+            del slots[:]
+            by_object.clear()
+            used.clear()
+        for m in decide(t):
+            yield m
+        # Slots no call to come can reach (calls come in time order), oldest first.
+        horizon = (pending[0][0][0] if pending else t) - window
+        gone = bisect.bisect_left(slots, at(horizon))
+        for entry in slots[:gone]:
+            slot = entry[3]
+            used.discard((slot[4]["uid"], slot[2]))
+            same = by_object.get((slot[4]["head"], slot[3]))
+            if same is not None:
+                same.remove(entry)
+                if not same:
+                    del by_object[(slot[4]["head"], slot[3])]
+        del slots[:gone]
+        if kind == "slot":
+            entry = (v[0], v[1], v[4]["uid"], v)
+            bisect.insort(slots, entry)
+            if v[3] is not None:
+                bisect.insort(by_object.setdefault((v[4]["head"], v[3]), []), entry)
+        elif v["op"] in ("GenerateDataKey", "Decrypt"):
+            heapq.heappush(pending, (kms_order(v), v["uid"], v))
+    for m in decide(float("inf")):
+        yield m
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1280,6 +1332,7 @@ def main(argv, spark=None):
     """Runs the job; with `spark`, in that session (left running), else in a new one."""
     f, src, dst, partitions = parse_args(argv)
     from pyspark.sql import SparkSession
+    from pyspark.rdd import portable_hash
     from pyspark.sql import types as T
 
     own_session = spark is None
@@ -1402,30 +1455,34 @@ def main(argv, spark=None):
     s3 = (copies.map(lambda r: ((r["src_bucket"], r["src_key"]), r)).leftOuterJoin(writers)
           .map(with_source)).union(plain).cache()
 
-    # Stage 5: matching, per (bucket, requester).
-    # What matching reads of a request (the rest of it stays out of the shuffle).
+    # Stage 5: matching, per bucket and requester, streamed in time order: per-object calls
+    # first, then the others over the slots left (keytrail's order), each a sorted sweep that
+    # holds only a window of the stream (Spark's sort spills to disk).
     slot_fields = ("uid", "time", "head", "op", "failure", "bucket_key", "obj_kms_key",
                    "src_kms_key", "writer_bucket_key")
 
     def slot_rows(r):
         order_key = s3_order(r)
         slim = {k: r[k] for k in slot_fields}
-        return [((b, r["requester"]), ("slot", (order_key, n, role, k, slim)))
+        return [(((b, r["requester"]), r["time"]), ("slot", (order_key, n, role, k, slim)))
                 for n, (b, k, role) in enumerate(slots_of(r))]
 
-    grouped = (kms.map(lambda c: ((c["bucket"], c["requester"]), ("call", c)))
-               .union(s3.flatMap(slot_rows)).groupByKey())
+    slots = s3.flatMap(slot_rows)
+    parts = max(sc.defaultParallelism, 2)
 
-    def match(kv):
-        _, vs = kv
-        cs = [v[1] for v in vs if v[0] == "call"]
-        ss = [v[1] for v in vs if v[0] == "slot"]
-        if not cs:
-            return []
-        return match_group(cs, ss, window, object_window)
+    def matched(calls, slots, window):
+        stream = (calls.map(lambda c: (((c["bucket"], c["requester"]), c["time"]), ("call", c)))
+                  .union(slots)
+                  .repartitionAndSortWithinPartitions(
+                      parts, partitionFunc=lambda k: portable_hash(k[0])))
+        return stream.mapPartitions(lambda items: sweep(items, window))
 
-    pairs = grouped.flatMap(match)
-    kms = (kms.map(lambda c: (c["uid"], c)).leftOuterJoin(pairs)
+    first = matched(kms.filter(lambda c: c["mode"] == "PerObject"), slots, object_window).cache()
+    taken = first.map(lambda m: (m[1], None))
+    left = (slots.map(lambda kv: ((kv[1][1][4]["uid"], kv[1][1][2]), kv))
+            .subtractByKey(taken).map(lambda kv: kv[1]))
+    pairs = first.union(matched(kms.filter(lambda c: c["mode"] != "PerObject"), left, window))
+    kms = (kms.map(lambda c: (c["uid"], c)).leftOuterJoin(pairs.map(lambda m: (m[0], m[1][0])))
            .map(lambda kv: dict(kv[1][0], matched=kv[1][1])))
 
     # Stage 6: the output.
