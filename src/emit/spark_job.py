@@ -26,7 +26,8 @@
 #   4. per object, what its logged writes say (KMS key, bucket-key setting, DSSE), and the
 #      reads of objects last written without SSE-KMS set apart;
 #   5. match KMS calls to S3 requests, per bucket and requester (the unit matching never
-#      crosses), nearest in time first, as keytrail's join does;
+#      crosses), streamed in time order so that a task holds only what a call can still
+#      reach, nearest in time first, as keytrail's join does;
 #   6. write OUTPUT: _keytrail.json (schema, settings, the accounting) and Parquet folders
 #      kms/, s3/, calls/ (columns documented in keytrail's docs/engines.md).
 import json
@@ -97,7 +98,9 @@ def parse_args(argv):
     while i < len(argv):
         a = argv[i]
         if a in ("-h", "--help"):
-            sys.stdout.write(open(__file__).read().split("import json", 1)[0].replace("# ", ""))
+            head = open(__file__).read().split("import json", 1)[0]
+            sys.stdout.write("".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                                     for line in head.splitlines(True)))
             sys.exit(0)
         if a.startswith("--"):
             if i + 1 >= len(argv):
