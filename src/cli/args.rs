@@ -199,29 +199,8 @@ pub struct AthenaQueryArgs {
     #[arg(long, value_name = "NAME", default_value = "cloudtrail_logs")]
     pub table: String,
 
-    /// Keep events at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
-    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
-    pub since: Option<i64>,
-
-    /// Keep events before this time.
-    #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
-    pub until: Option<i64>,
-
-    /// Keep events logged in this account (repeatable).
-    #[arg(long, value_name = "ID", help_heading = "Filters")]
-    pub account: Vec<String>,
-
-    /// Keep events of this Region (repeatable).
-    #[arg(long, value_name = "REGION", help_heading = "Filters")]
-    pub region: Vec<String>,
-
-    /// Keep events with this name (repeatable).
-    #[arg(long, value_name = "NAME", help_heading = "Filters")]
-    pub event_name: Vec<String>,
-
-    /// Keep objects whose ARN starts with this (analyze).
-    #[arg(long, value_name = "ARN", help_heading = "Filters")]
-    pub bucket_arn_prefix: Vec<String>,
+    #[command(flatten)]
+    pub filters: EmitFilters,
 
     /// Largest gap in seconds between an S3 request and a per-object KMS call naming its
     /// object.
@@ -234,10 +213,9 @@ pub struct AthenaQueryArgs {
     pub output: Option<PathBuf>,
 }
 
-/// The settings written into an emitted job; the job's own options override the record
-/// filters.
+/// The filters emitted code applies, with the meaning they have in keytrail.
 #[derive(Debug, Args)]
-pub struct EmitSparkArgs {
+pub struct EmitFilters {
     /// Keep events at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
     pub since: Option<i64>,
@@ -246,17 +224,31 @@ pub struct EmitSparkArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_when, help_heading = "Filters")]
     pub until: Option<i64>,
 
-    /// Keep events logged in this account (files of other accounts are not read).
+    /// Keep events logged in this account (repeatable; a job does not read other accounts'
+    /// folders).
     #[arg(long, value_name = "ID", help_heading = "Filters")]
     pub account: Vec<String>,
 
-    /// Keep events of this Region (files of other Regions are not read).
+    /// Keep events of this Region (repeatable; a job does not read other Regions' folders).
     #[arg(long, value_name = "REGION", help_heading = "Filters")]
     pub region: Vec<String>,
 
-    /// Keep events with this name.
+    /// Keep events with this name (repeatable).
     #[arg(long, value_name = "NAME", help_heading = "Filters")]
     pub event_name: Vec<String>,
+
+    /// Keep objects whose ARN starts with this (analyze's report filter; for a job, applied
+    /// when keytrail reads its output).
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub bucket_arn_prefix: Vec<String>,
+}
+
+/// The settings written into an emitted job; the job's own options override the record
+/// filters.
+#[derive(Debug, Args)]
+pub struct EmitSparkArgs {
+    #[command(flatten)]
+    pub filters: EmitFilters,
 
     /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
     #[arg(long, value_name = "ARN", help_heading = "Filters")]
@@ -265,10 +257,6 @@ pub struct EmitSparkArgs {
     /// Keep KMS calls whose encryption context has this pair.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "Filters")]
     pub context: Vec<(String, String)>,
-
-    /// The report's object ARN prefix filter (applied when keytrail reads the output).
-    #[arg(long, value_name = "ARN", help_heading = "Filters")]
-    pub bucket_arn_prefix: Vec<String>,
 
     /// The report's KMS key filter (applied when keytrail reads the output).
     #[arg(long, value_name = "ARN", help_heading = "Filters")]

@@ -1,7 +1,7 @@
 //! `keytrail emit`: keytrail's analysis as code for another engine.
 
 use super::super::args::{
-    AthenaDdlArgs, AthenaQuery, AthenaQueryArgs, EmitArgs, EmitSparkArgs, EmitTarget,
+    AthenaDdlArgs, AthenaQuery, AthenaQueryArgs, EmitArgs, EmitFilters, EmitSparkArgs, EmitTarget,
 };
 use super::super::exit::{ExitCode, UsageError};
 use crate::emit::{self, JobSettings};
@@ -39,28 +39,31 @@ fn write(output: Option<&std::path::Path>, text: &str) -> anyhow::Result<ExitCod
     Ok(ExitCode::Success)
 }
 
-fn since_before_until(since: Option<i64>, until: Option<i64>) -> anyhow::Result<()> {
-    if let (Some(s), Some(u)) = (since, until) {
+/// The filters emitted code is written with, checked.
+fn filters(f: EmitFilters) -> anyhow::Result<EngineFilters> {
+    if let (Some(s), Some(u)) = (f.since, f.until) {
         if s >= u {
             anyhow::bail!(UsageError("--since must be before --until".into()));
         }
     }
-    Ok(())
+    Ok(EngineFilters {
+        since: f.since,
+        until: f.until,
+        account: f.account,
+        region: f.region,
+        event_name: f.event_name,
+        bucket_arn_prefix: f.bucket_arn_prefix,
+        ..Default::default()
+    })
 }
 
 fn spark(a: EmitSparkArgs) -> anyhow::Result<ExitCode> {
-    since_before_until(a.since, a.until)?;
     let settings = JobSettings {
         filters: EngineFilters {
-            since: a.since,
-            until: a.until,
-            account: a.account,
-            region: a.region,
-            event_name: a.event_name,
             principal: a.principal,
             context: a.context,
-            bucket_arn_prefix: a.bucket_arn_prefix,
             kms_key: a.kms_key,
+            ..filters(a.filters)?
         },
         window_secs: a.window,
         object_window_secs: a.object_window,
@@ -103,18 +106,9 @@ fn query(
     a: AthenaQueryArgs,
     make: &dyn Fn(&emit::athena::QuerySettings) -> String,
 ) -> anyhow::Result<ExitCode> {
-    since_before_until(a.since, a.until)?;
     let settings = emit::athena::QuerySettings {
         table: a.table,
-        filters: EngineFilters {
-            since: a.since,
-            until: a.until,
-            account: a.account,
-            region: a.region,
-            event_name: a.event_name,
-            bucket_arn_prefix: a.bucket_arn_prefix,
-            ..Default::default()
-        },
+        filters: filters(a.filters)?,
         object_window_secs: a.object_window,
     };
     write(a.output.as_deref(), &make(&settings))
