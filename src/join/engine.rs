@@ -19,7 +19,7 @@ use super::{bucket_modes, Joined, Matches};
 use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::intern::{Interner, Sym};
 use crate::summary::{Reasons, Summary};
-use crate::trail::config::{AnalyzeConfig, Filters};
+use crate::trail::config::AnalyzeConfig;
 use crate::trail::records::{CallRec, KmsRec, S3Rec};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -74,22 +74,6 @@ pub struct EngineFilters {
     pub bucket_arn_prefix: Vec<String>,
     #[serde(default)]
     pub kms_key: Vec<String>,
-}
-
-impl EngineFilters {
-    pub fn from_filters(f: &Filters) -> EngineFilters {
-        EngineFilters {
-            since: f.since,
-            until: f.until,
-            account: f.accounts.clone(),
-            region: f.regions.clone(),
-            event_name: f.event_names.clone(),
-            principal: f.principals.clone(),
-            context: f.context.clone(),
-            bucket_arn_prefix: f.bucket_arn_prefixes.clone(),
-            kms_key: f.kms_keys.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -305,39 +289,63 @@ pub fn apply_settings(
              (give the option to the job, or leave it out here)"
         ))
     };
-    fn take<T: Clone + PartialEq + std::fmt::Debug>(
+    fn take<T: Clone + PartialEq>(
         ours: &mut T,
         theirs: &T,
         empty: &T,
-        flag: &str,
+        (flag, show): (&str, &dyn Fn(&T) -> String),
         rerun: &dyn Fn(&str, String, String) -> EngineError,
     ) -> Result<(), EngineError> {
         if *ours == *empty {
             *ours = theirs.clone();
         } else if ours != theirs {
-            return Err(rerun(flag, format!("{ours:?}"), format!("{theirs:?}")));
+            return Err(rerun(flag, show(ours), show(theirs)));
         }
         Ok(())
     }
-    take(&mut f.since, &job.since, &None, "--since", &rerun)?;
-    take(&mut f.until, &job.until, &None, "--until", &rerun)?;
-    take(&mut f.accounts, &job.account, &vec![], "--account", &rerun)?;
-    take(&mut f.regions, &job.region, &vec![], "--region", &rerun)?;
+    let time = |t: &Option<i64>| t.map_or("none".to_string(), crate::event::format_time);
+    let list = |v: &Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let pairs =
+        |v: &Vec<(String, String)>| list(&v.iter().map(|(k, x)| format!("{k}={x}")).collect());
+    take(&mut f.since, &job.since, &None, ("--since", &time), &rerun)?;
+    take(&mut f.until, &job.until, &None, ("--until", &time), &rerun)?;
     take(
-        &mut f.event_names,
-        &job.event_name,
+        &mut f.accounts,
+        &job.account,
         &vec![],
-        "--event-name",
+        ("--account", &list),
         &rerun,
     )?;
+    take(
+        &mut f.regions,
+        &job.region,
+        &vec![],
+        ("--region", &list),
+        &rerun,
+    )?;
+    let names = ("--event-name", &list as &dyn Fn(&Vec<String>) -> String);
+    take(&mut f.event_names, &job.event_name, &vec![], names, &rerun)?;
+    let principals = ("--principal", &list as &dyn Fn(&Vec<String>) -> String);
     take(
         &mut f.principals,
         &job.principal,
         &vec![],
-        "--principal",
+        principals,
         &rerun,
     )?;
-    take(&mut f.context, &job.context, &vec![], "--context", &rerun)?;
+    take(
+        &mut f.context,
+        &job.context,
+        &vec![],
+        ("--context", &pairs),
+        &rerun,
+    )?;
     if report_filters && f.bucket_arn_prefixes.is_empty() {
         f.bucket_arn_prefixes = job.bucket_arn_prefix.clone();
     }
