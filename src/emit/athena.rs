@@ -661,7 +661,7 @@ mod tests {
             object_window_secs: 300,
         };
         let q = analyze(&s);
-        for (name, _) in KmsOp::EVENT_NAMES.iter().chain([].iter()) {
+        for (name, _) in KmsOp::EVENT_NAMES.iter() {
             assert!(q.contains(&format!("'{name}'")), "{name}");
         }
         for (name, _) in S3Op::EVENT_NAMES.iter() {
