@@ -127,6 +127,32 @@ unique_events AS (SELECT * FROM by_shared WHERE sharedeventid IS NULL OR copy_by
     )
 }
 
+/// The SSE headers of an S3 request that [`SSE_KMS`] reads: `sse`, `sse_applied`, `sse_c`.
+const SSE_COLUMNS: &str = "coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption\"]'),
+                  json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption\"]')) AS sse,
+         json_extract_scalar(additionaleventdata, '$.SSEApplied') AS sse_applied,
+         coalesce(json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-customer-algorithm\"]'),
+                  json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-customer-algorithm\"]')) AS sse_c";
+
+/// The object ARN prefix filter (`head || bucket [|| '/' || object_key]` starts with one of
+/// `prefixes`), after `joiner`; empty without prefixes.
+fn prefix_condition(prefixes: &[String], joiner: &str) -> String {
+    if prefixes.is_empty() {
+        return String::new();
+    }
+    let any = prefixes
+        .iter()
+        .map(|p| {
+            format!(
+                "starts_with(concat(head, bucket, CASE WHEN object_key IS NULL THEN '' ELSE concat('/', object_key) END), {})",
+                lit(p)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!("{joiner}({any})")
+}
+
 /// keytrail's rule for an SSE-KMS request (event::classify): not an SSE header that is not
 /// aws:kms*, not an SSEApplied that is not SSE_KMS, not an SSE-C header alone.
 const SSE_KMS: &str = "NOT coalesce(sse NOT LIKE 'aws:kms%', false)
@@ -145,22 +171,7 @@ fn s3_writes() -> String {
 
 /// `keytrail emit athena analyze`: one row per bucket and mode.
 pub fn analyze(s: &QuerySettings) -> String {
-    let prefix_filter = if s.filters.bucket_arn_prefix.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "\n  WHERE {}",
-            s.filters
-                .bucket_arn_prefix
-                .iter()
-                .map(|p| format!(
-                    "starts_with(concat(head, bucket, CASE WHEN object_key IS NULL THEN '' ELSE concat('/', object_key) END), {})",
-                    lit(p)
-                ))
-                .collect::<Vec<_>>()
-                .join(" OR ")
-        )
-    };
+    let prefix_filter = prefix_condition(&s.filters.bucket_arn_prefix, "\n  WHERE ");
     format!(
         "-- keytrail {version}: KMS calls per S3 object, per bucket and mode (keytrail emit athena analyze).
 -- One row per bucket and mode (bucket_key, per_object, dsse, unknown), as keytrail analyze's
@@ -210,11 +221,7 @@ kms_rows AS (
 ),
 s3_all AS (
   SELECT eventname, eventtime, requester, errorcode,
-         coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption\"]'),
-                  json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption\"]')) AS sse,
-         json_extract_scalar(additionaleventdata, '$.SSEApplied') AS sse_applied,
-         coalesce(json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-customer-algorithm\"]'),
-                  json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-customer-algorithm\"]')) AS sse_c,
+         {sse_columns},
          lower(coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-bucket-key-enabled\"]'),
                         json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-bucket-key-enabled\"]'))) AS bucket_key_header,
          -- As keytrail names the object: the AWS::S3::Object ARN of resources (a request
@@ -335,23 +342,9 @@ ORDER BY 1, 2
         events = events_cte(s),
         object_window = s.object_window_secs,
         writes = s3_writes(),
+        sse_columns = SSE_COLUMNS,
         sse_kms = SSE_KMS,
-        s3_prefix_filter = if s.filters.bucket_arn_prefix.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "\n    AND ({})",
-                s.filters
-                    .bucket_arn_prefix
-                    .iter()
-                    .map(|p| format!(
-                        "starts_with(concat(head, bucket, '/', object_key), {})",
-                        lit(p)
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
-            )
-        },
+        s3_prefix_filter = prefix_condition(&s.filters.bucket_arn_prefix, "\n    AND "),
     )
 }
 
@@ -442,11 +435,7 @@ span AS (
     UNION ALL
     SELECT eventtime FROM (
       SELECT eventtime,
-             coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption\"]'),
-                      json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption\"]')) AS sse,
-             json_extract_scalar(additionaleventdata, '$.SSEApplied') AS sse_applied,
-             coalesce(json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-customer-algorithm\"]'),
-                      json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-customer-algorithm\"]')) AS sse_c
+             {sse_columns}
       FROM unique_events
       WHERE eventsource = 's3.amazonaws.com'
     )
@@ -508,6 +497,7 @@ ORDER BY 1, 2, 3
 ",
         version = env!("CARGO_PKG_VERSION"),
         events = events_cte(s),
+        sse_columns = SSE_COLUMNS,
         sse_kms = SSE_KMS,
         month_days = prices.month_days,
         window = if f.since.is_some() && f.until.is_some() {
