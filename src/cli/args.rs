@@ -509,6 +509,11 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub out: OutputArgs,
 
+    /// The what-if of the chart (`--chart`, HTML): each bucket beside its traffic replayed
+    /// with bucket keys switched.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
     /// Compare the report with a simulator's manifest; exit 4 and print the differences if
     /// they differ.
     #[arg(long, value_name = "MANIFEST", help_heading = "Run")]

@@ -244,6 +244,134 @@ mod tests {
         }
     }
 
+    /// The job's own port of `source::path_skip` (its listing prunes folders and skips files
+    /// with it) says what keytrail's says, on paths built from the layout's words with every
+    /// kind of filter. Runs the emitted job's function in python3 (the engine tests need it
+    /// too).
+    #[test]
+    fn the_jobs_path_rule_is_keytrails() {
+        use crate::source::{path_skip, Prune};
+        const WORDS: [&str; 14] = [
+            "AWSLogs",
+            "CloudTrail",
+            "CloudTrail-Digest",
+            "o-abc123",
+            "111122223333",
+            "444455556666",
+            "us-east-1",
+            "eu-west-1",
+            "2024",
+            "0000",
+            "02",
+            "13",
+            "29",
+            "f.json.gz",
+        ];
+        let day = |d: i64| 1_704_067_200 + d * 86_400;
+        let prunes = [
+            Prune::default(),
+            Prune {
+                since: Some(day(40)),
+                until: Some(day(70)),
+                accounts: vec!["111122223333".into()],
+                regions: vec!["eu-west-1".into()],
+            },
+            Prune {
+                until: Some(day(-400)),
+                ..Prune::default()
+            },
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut cases: Vec<(Vec<&str>, bool, Option<&str>)> = Vec::new();
+        let mut input = String::new();
+        for _ in 0..4000 {
+            let len = 1 + next(9);
+            let mut parts: Vec<&str> = (0..len).map(|_| WORDS[next(WORDS.len())]).collect();
+            if next(2) == 0 {
+                // The delivered layout, once or twice, with words changed, and cut short.
+                let layout = |org: bool| {
+                    let mut l = vec!["AWSLogs"];
+                    if org {
+                        l.push("o-abc123");
+                    }
+                    l.extend([
+                        "111122223333",
+                        "CloudTrail",
+                        "us-east-1",
+                        "2024",
+                        "02",
+                        "29",
+                    ]);
+                    l
+                };
+                parts = layout(next(2) == 0);
+                if next(3) == 0 {
+                    let at = next(parts.len());
+                    parts.splice(at..at, layout(next(2) == 0));
+                }
+                for _ in 0..next(4) {
+                    let at = next(parts.len());
+                    parts[at] = WORDS[next(WORDS.len())];
+                }
+                parts.truncate(1 + next(parts.len()));
+                parts.push("f.json.gz");
+            }
+            let (prune, dir) = (&prunes[next(prunes.len())], next(2) == 1);
+            let f = serde_json::json!({
+                "since": prune.since, "until": prune.until,
+                "account": prune.accounts, "region": prune.regions,
+            });
+            input.push_str(&serde_json::json!([parts, dir, f]).to_string());
+            input.push('\n');
+            let rust = path_skip(&parts, prune, dir);
+            cases.push((parts, dir, rust));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job.py");
+        let settings = JobSettings {
+            filters: EngineFilters::default(),
+            window_secs: 5,
+            object_window_secs: 300,
+        };
+        std::fs::write(&job, spark_job(&settings)).unwrap();
+        let script = "import importlib.util, json, sys\n\
+            spec = importlib.util.spec_from_file_location('job', sys.argv[1])\n\
+            job = importlib.util.module_from_spec(spec)\n\
+            spec.loader.exec_module(job)\n\
+            for line in sys.stdin:\n\
+            \x20   parts, is_dir, f = json.loads(line)\n\
+            \x20   print(json.dumps(job.path_skip(parts, f, is_dir)))\n";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script, job.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the emitted job's functions");
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            stdin.write_all(input.as_bytes()).unwrap();
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(out.status.success());
+        let said: Vec<Option<String>> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(said.len(), cases.len());
+        for (python, (parts, dir, rust)) in said.iter().zip(&cases) {
+            assert_eq!(python.as_deref(), *rust, "{parts:?} (a folder: {dir})");
+        }
+    }
+
     /// The names in `R["..."]` in the job's code.
     fn regex_lite_names(job: &str) -> Vec<String> {
         job.split("R[\"")

@@ -167,20 +167,23 @@ def path_skip(parts, f, is_dir):
         return len(s) == n and s.isascii() and s.isdigit()
 
     account = None
-    for i in range(len(folders) - 1, -1, -1):
-        if folders[i] == "AWSLogs":
-            nxt = folders[i + 1] if i + 1 < len(folders) else None
-            if nxt is not None and nxt.startswith("o-"):
-                account = folders[i + 2] if i + 2 < len(folders) else None
-            else:
-                account = nxt
-            break
+    if "AWSLogs" in folders:
+        i = folders.index("AWSLogs")
+        nxt = folders[i + 1] if i + 1 < len(folders) else None
+        if nxt is not None and nxt.startswith("o-"):
+            account = folders[i + 2] if i + 2 < len(folders) else None
+        else:
+            account = nxt
     if account is not None and is_digits(account, 12):
         if f["account"] and account not in f["account"]:
             return R["PATH_ACCOUNT_NOT_ASKED"]
+    # The first CloudTrail right after AWSLogs/ACCOUNT or AWSLogs/o-ORG/ACCOUNT.
     ct = None
-    for i in range(len(folders) - 1, -1, -1):
-        if folders[i] == "CloudTrail":
+    for i in range(2, len(folders)):
+        if folders[i] == "CloudTrail" and (
+            folders[i - 2] == "AWSLogs"
+            or (i >= 3 and folders[i - 3] == "AWSLogs" and folders[i - 2].startswith("o-"))
+        ):
             ct = i
             break
     if ct is None:
@@ -205,20 +208,19 @@ def path_skip(parts, f, is_dir):
             return int(folders[at])
         return None
 
+    # The most specific level that is a real date (a folder covers all its subfolders can).
     year = number(0, 4)
-    if year is None:
+    if year is None or not 1 <= year <= 9998:
         return None
-    month, day = number(1, 2), number(2, 2)
-    if month is not None and day is not None:
-        first = day_start(year, month, day)
-        nxt = None if first is None else first + DAY
-    elif month is not None:
+    first, nxt = day_start(year, 1, 1), day_start(year + 1, 1, 1)
+    month = number(1, 2)
+    if month is not None and day_start(year, month, 1) is not None:
         first = day_start(year, month, 1)
         nxt = day_start(year + 1, 1, 1) if month == 12 else day_start(year, month + 1, 1)
-    else:
-        first, nxt = day_start(year, 1, 1), day_start(year + 1, 1, 1)
-    if first is None or nxt is None:
-        return None
+        day = number(2, 2)
+        if day is not None and day_start(year, month, day) is not None:
+            first = day_start(year, month, day)
+            nxt = first + DAY
     return days_outside(first, nxt, f)
 
 

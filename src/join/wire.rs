@@ -209,7 +209,7 @@ mod tests {
     fn every_report(j: &Joined, cfg: &AnalyzeConfig) -> Vec<serde_json::Value> {
         let rows = calls::rows(j, cfg);
         let mut out = vec![serde_json::from_slice(
-            &render::render(&rows, render::Format::Json, Default::default()).unwrap(),
+            &render::render(&rows, &[], render::Format::Json, Default::default()).unwrap(),
         )
         .unwrap()];
         let what_if = whatif::project(j, &Default::default());

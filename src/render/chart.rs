@@ -9,11 +9,11 @@
 //!   without, the projected side drawn lighter and dashed.
 
 use super::doc::Chart;
+use super::format_ratio;
 use super::html::xml_escape;
-use super::{format_ratio, Report};
-use crate::event::Mode;
 use crate::reports::cost::{CostReport, Scope};
 use crate::reports::quota::QuotaReport;
+use crate::reports::whatif::Counterpart;
 use std::fmt::Write;
 
 const WIDTH: f64 = 960.0;
@@ -341,41 +341,44 @@ pub fn quota(report: &QuotaReport) -> Chart {
     }
 }
 
-/// The analyze chart: KMS calls per object for each group, bucket key beside per object.
-pub fn calls_per_object(report: &Report) -> Chart {
-    // Groups in report order, each with its two modes.
-    let mut groups: Vec<(String, [Option<f64>; 2])> = Vec::new();
-    for r in &report.rows {
-        let slot = match r.mode {
-            Mode::BucketKey => 0,
-            Mode::PerObject => 1,
-            // Neither side of the bucket-key comparison: S3 uses no bucket key with DSSE-KMS.
-            Mode::Dsse | Mode::Unknown => continue,
-        };
-        let label = if r.group == r.bucket {
-            r.bucket.clone()
+/// The analyze chart: each bucket's KMS calls per object with bucket keys beside without, for
+/// the same objects: the side that ran observed and solid, the other the envelope engine's
+/// replay, lighter and dashed (a read-heavy bucket is set against itself, not against a
+/// write-heavy one).
+pub fn calls_per_object(buckets: &[Counterpart]) -> Chart {
+    let mut groups = Vec::new();
+    let mut projected = Vec::new();
+    for c in buckets {
+        // The same bucket read from two accounts: say whose.
+        let twice = buckets.iter().filter(|o| o.bucket == c.bucket).count() > 1;
+        let name = if twice {
+            format!("{} ({})", c.bucket, c.account)
         } else {
-            format!("{} {}", r.bucket, r.group)
+            c.bucket.clone()
         };
-        let i = match groups.iter().position(|g| g.0 == label) {
-            Some(i) => i,
-            None => {
-                groups.push((label, [None, None]));
-                groups.len() - 1
-            }
-        };
-        groups[i].1[slot] = r.kms_per_object();
+        let bound = if c.without_is_lower_bound { ", >=" } else { "" };
+        groups.push((
+            format!("{name} (keys {}{bound})", c.bucket_keys),
+            [Some(c.with_bucket_keys), Some(c.without_bucket_keys)],
+        ));
+        projected.push(match c.bucket_keys {
+            "on" => [false, true],
+            "off" => [true, false],
+            _ => [true, true],
+        });
     }
-    let projected = vec![[false; 2]; groups.len()];
     bars(&Bars {
-        title: "KMS calls per object, bucket key beside per object",
+        title: "KMS calls per object per bucket, with and without bucket keys",
         y_label: "KMS calls per object",
-        series: [("bucket key", BUCKET_KEY), ("per object", PER_OBJECT)],
+        series: [
+            ("with bucket keys", BUCKET_KEY),
+            ("without bucket keys", PER_OBJECT),
+        ],
         groups,
         projected,
         value: |v| format_ratio(Some(v)),
         axis: short,
-        empty: "no KMS calls matched",
+        empty: "no bucket whose S3 traffic and KMS calls could be set against a replay",
     })
 }
 

@@ -24,6 +24,7 @@ mod table;
 pub use crate::event::format_time;
 use crate::event::{KmsOp, S3Op};
 use crate::reports::calls::{Report, Row};
+use crate::reports::whatif::Counterpart;
 use crate::summary::Summary;
 pub use crate::text::{format_percent, format_ratio, format_usd, thousands};
 use doc::Doc;
@@ -62,15 +63,21 @@ pub enum RenderError {
     Chart(String),
 }
 
-/// Renders `report` in `format` (a table fitted to `layout`).
-pub fn render(report: &Report, format: Format, layout: Layout) -> Result<Vec<u8>, RenderError> {
+/// Renders `report` in `format` (a table fitted to `layout`; HTML with the chart of each
+/// bucket's what-if `counterparts`).
+pub fn render(
+    report: &Report,
+    counterparts: &[Counterpart],
+    format: Format,
+    layout: Layout,
+) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
         Format::Table => table::render(report, layout).into_bytes(),
         Format::Json => json::render(report),
         Format::Csv => csv::render(report)?,
         Format::Markdown => markdown::render(report).into_bytes(),
         Format::Parquet => parquet::render(report)?,
-        Format::Html => render_doc(&analyze_doc(report), Format::Html, layout)?,
+        Format::Html => render_doc(&analyze_doc(report, counterparts), Format::Html, layout)?,
     })
 }
 
@@ -101,8 +108,9 @@ pub fn render_doc(doc: &Doc, format: Format, layout: Layout) -> Result<Vec<u8>, 
     })
 }
 
-/// The analyze report as a document (for HTML): its table, summary and chart.
-pub fn analyze_doc(report: &Report) -> doc::Doc {
+/// The analyze report as a document (for HTML): its table, summary and chart (of each
+/// bucket's what-if `counterparts`).
+pub fn analyze_doc(report: &Report, counterparts: &[Counterpart]) -> doc::Doc {
     let cols = text_columns(report);
     let numeric = cols.iter().map(|c| c.numeric).collect();
     let table = doc::Table {
@@ -125,7 +133,7 @@ pub fn analyze_doc(report: &Report) -> doc::Doc {
         data: None,
         lines: summary_lines(report),
         json: json::value(report),
-        charts: vec![chart::calls_per_object(report)],
+        charts: vec![chart::calls_per_object(counterparts)],
     }
 }
 

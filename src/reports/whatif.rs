@@ -43,9 +43,22 @@ pub struct BucketWhatIf {
     /// DSSE-KMS, so they are the same either way and never replayed.
     pub dsse_requests: u64,
     pub dsse_calls: u64,
+    /// Distinct objects of the traffic above (replayed or DSSE-KMS): what both sides' calls
+    /// are per.
+    pub objects: u64,
 }
 
 impl BucketWhatIf {
+    /// KMS calls per object with bucket keys on, and off; `None` without objects.
+    pub fn per_object(&self) -> Option<(f64, f64)> {
+        (self.objects > 0).then(|| {
+            let n = self.objects as f64;
+            (
+                self.with_bucket_keys() as f64 / n,
+                self.without_bucket_keys() as f64 / n,
+            )
+        })
+    }
     /// KMS calls of all this bucket's traffic with bucket keys on.
     pub fn with_bucket_keys(&self) -> u64 {
         self.bucket_key_calls + self.per_object_traffic_with_bucket_keys + self.dsse_calls
@@ -94,6 +107,54 @@ pub struct WhatIf {
     /// The event IDs of KMS calls made for DSSE-KMS requests: the same either way, so the
     /// quota's what-if keeps them.
     pub dsse_call_ids: HashSet<u128>,
+}
+
+/// One bucket's KMS calls per object as its traffic ran and with bucket keys switched the
+/// other way (analyze's chart): the same objects on both sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counterpart {
+    /// The account of the bucket's requesters (a bucket read from two accounts is two).
+    pub account: String,
+    pub bucket: String,
+    /// `on`, `off` or `mixed`: which side ran (the other is the engine's replay).
+    pub bucket_keys: &'static str,
+    pub objects: u64,
+    pub with_bucket_keys: f64,
+    pub without_bucket_keys: f64,
+    /// The "without" side is a lower bound (bucket-key calls no S3 request explains).
+    pub without_is_lower_bound: bool,
+}
+
+/// The buckets of `wanted` (all when `None`) that have a projection, as [`Counterpart`]s, in
+/// (account, bucket) order.
+pub fn counterparts(
+    j: &Joined,
+    what_if: &WhatIf,
+    wanted: Option<&std::collections::BTreeSet<String>>,
+) -> Vec<Counterpart> {
+    let mut out: Vec<Counterpart> = what_if
+        .buckets
+        .iter()
+        .filter(|(_, b)| b.projected())
+        .filter_map(|((account, bucket), b)| {
+            let bucket = j.strings.get(*bucket).to_string();
+            if wanted.is_some_and(|w| !w.contains(&bucket)) {
+                return None;
+            }
+            let (with, without) = b.per_object()?;
+            Some(Counterpart {
+                account: j.strings.get_opt(*account).unwrap_or("").to_string(),
+                bucket,
+                bucket_keys: b.bucket_keys(),
+                objects: b.objects,
+                with_bucket_keys: with,
+                without_bucket_keys: without,
+                without_is_lower_bound: b.unreplayed_bucket_key_calls > 0,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.account, &a.bucket).cmp(&(&b.account, &b.bucket)));
+    out
 }
 
 /// The role ARN of an assumed-role session ARN; other ARNs are their own role.
@@ -150,6 +211,7 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
     };
     // Observed calls per bucket and mode, and the per-object calls no S3 request explains.
     let mut replay: Vec<Replay> = Vec::new();
+    let mut objects: HashSet<(Sym, Sym, Sym)> = HashSet::new();
     let mut stand_ins: Vec<Replay> = Vec::new();
     for (idx, k) in j.kms.iter().enumerate() {
         let account = account_of(k.requester, k.account);
@@ -197,6 +259,7 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             Mode::BucketKey => false,
             Mode::Dsse => {
                 let account = account_of(r.requester, r.account);
+                objects.insert((account, r.bucket, r.key));
                 out.buckets
                     .entry((account, r.bucket))
                     .or_default()
@@ -282,6 +345,7 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         });
         calls.clear();
         engine.request(&request, &mut calls);
+        objects.insert((r.account, r.bucket, r.key));
         let b = out.buckets.entry((r.account, r.bucket)).or_default();
         if r.was_per_object {
             b.per_object_requests += 1;
@@ -295,6 +359,9 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             b.bucket_key_requests += 1;
             b.bucket_key_traffic_without += calls.len() as u64;
         }
+    }
+    for (account, bucket, _) in objects {
+        out.buckets.entry((account, bucket)).or_default().objects += 1;
     }
     // A bucket whose KMS events are missing has nothing to set its projection against.
     out.with_bucket_keys_calls = projected_calls

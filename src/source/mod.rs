@@ -10,7 +10,7 @@ pub mod scan;
 
 use crate::reason;
 use crate::summary::{Problem, Summary};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -204,8 +204,8 @@ pub fn path_skip(parts: &[&str], prune: &Prune, dir: bool) -> Option<&'static st
         &parts[..parts.len().saturating_sub(1)]
     };
     let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
-    // AWSLogs/ACCOUNT/ or AWSLogs/o-ORG/ACCOUNT/.
-    let account = folders.iter().rposition(|p| *p == "AWSLogs").and_then(|i| {
+    // AWSLogs/ACCOUNT/ or AWSLogs/o-ORG/ACCOUNT/, after the first AWSLogs.
+    let account = folders.iter().position(|p| *p == "AWSLogs").and_then(|i| {
         let next = folders.get(i + 1)?;
         if next.starts_with("o-") {
             folders.get(i + 2).copied()
@@ -218,49 +218,64 @@ pub fn path_skip(parts: &[&str], prune: &Prune, dir: bool) -> Option<&'static st
             return Some(reason::PATH_ACCOUNT_NOT_ASKED);
         }
     }
-    let Some(ct) = folders.iter().rposition(|p| *p == "CloudTrail") else {
-        // Not the delivered layout: a date anywhere in the path still tells the day.
-        if dir {
-            return None;
-        }
-        let owned: Vec<String> = folders.iter().map(|s| s.to_string()).collect();
-        let date = path_date(&owned)?;
-        let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-        return outside_days(start, start + DAY, prune);
+    let ct = match layout_anchor(folders) {
+        Some(ct) => ct,
+        // Not the delivered layout: a folder is read (what is under it is not known), a
+        // file by the date in its path, if any.
+        None if dir => return None,
+        None => return outside_the_layout(folders, prune),
     };
     let region = folders.get(ct + 1)?;
     if !prune.regions.is_empty() && !prune.regions.iter().any(|r| r == region) {
         return Some(reason::PATH_REGION_NOT_ASKED);
     }
-    // YYYY[/MM[/DD]] after the Region: the days the folder covers.
+    let (first, next) = date_folders(&folders[ct + 2..])?;
+    outside_days(first, next, prune)
+}
+
+/// Where the delivered layout's `CloudTrail` folder is: the first one right after
+/// `AWSLogs/ACCOUNT` or `AWSLogs/o-ORG/ACCOUNT`. Anchored on `AWSLogs`, so a bucket prefix or
+/// a local folder named `CloudTrail` above the layout is not taken for it; and being the first,
+/// it is the same for a folder and every file under it, so a folder is pruned only when each
+/// of its files would be skipped (the S3 listing prunes folders, a local walk skips files).
+fn layout_anchor(folders: &[&str]) -> Option<usize> {
+    (2..folders.len()).find(|&i| {
+        folders[i] == "CloudTrail"
+            && (folders[i - 2] == "AWSLogs"
+                || (i >= 3 && folders[i - 3] == "AWSLogs" && folders[i - 2].starts_with("o-")))
+    })
+}
+
+/// A file outside the delivered layout: skipped by the `YYYY/MM/DD` in its path (the last one),
+/// if the days it names are outside the run's.
+fn outside_the_layout(folders: &[&str], prune: &Prune) -> Option<&'static str> {
+    let owned: Vec<String> = folders.iter().map(|s| s.to_string()).collect();
+    let date = path_date(&owned)?;
+    let start = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+    outside_days(start, start + DAY, prune)
+}
+
+/// The days (first, next: day starts in seconds) that `YYYY[/MM[/DD]]` folders cover: the
+/// most specific level that is a real date, so a folder covers every day its subfolders can
+/// (`2024/13` covers 2024, as `2024` does). Years 1 to 9998.
+fn date_folders(dates: &[&str]) -> Option<(i64, i64)> {
     let number = |i: usize, n: usize| -> Option<u32> {
-        let s = folders.get(ct + 2 + i)?;
+        let s = dates.get(i)?;
         (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse().ok())
             .flatten()
     };
-    let year = number(0, 4)? as i32;
-    let (first, next) = match (number(1, 2), number(2, 2)) {
-        (Some(m), Some(d)) => {
-            let first = NaiveDate::from_ymd_opt(year, m, d)?;
-            (first, first.succ_opt()?)
+    let year = number(0, 4).filter(|y| (1..=9998).contains(y))? as i32;
+    let ymd = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d);
+    let mut range = (ymd(year, 1, 1)?, ymd(year + 1, 1, 1)?);
+    if let Some(first) = number(1, 2).and_then(|m| ymd(year, m, 1)) {
+        range = (first, first.checked_add_months(chrono::Months::new(1))?);
+        if let Some(day) = number(2, 2).and_then(|d| ymd(year, first.month(), d)) {
+            range = (day, day.succ_opt()?);
         }
-        (Some(m), None) => {
-            let first = NaiveDate::from_ymd_opt(year, m, 1)?;
-            let next = if m == 12 {
-                NaiveDate::from_ymd_opt(year + 1, 1, 1)?
-            } else {
-                NaiveDate::from_ymd_opt(year, m + 1, 1)?
-            };
-            (first, next)
-        }
-        _ => (
-            NaiveDate::from_ymd_opt(year, 1, 1)?,
-            NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
-        ),
-    };
+    }
     let ts = |d: NaiveDate| Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp());
-    outside_days(ts(first)?, ts(next)?, prune)
+    Some((ts(range.0)?, ts(range.1)?))
 }
 
 const DAY: i64 = 86_400;
@@ -274,11 +289,12 @@ fn outside_days(first: i64, next: i64, prune: &Prune) -> Option<&'static str> {
     (too_old || too_new).then_some(reason::OUT_OF_TIME_RANGE)
 }
 
-/// The `YYYY/MM/DD` of a delivered file's path, if it has one.
+/// The `YYYY/MM/DD` of a delivered file's path, if it has one (years 1 to 9999, as the Spark
+/// job's Python reads them).
 fn path_date(components: &[String]) -> Option<NaiveDate> {
     components.windows(3).rev().find_map(|w| {
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        if digits(&w[0], 4) && digits(&w[1], 2) && digits(&w[2], 2) {
+        if digits(&w[0], 4) && digits(&w[1], 2) && digits(&w[2], 2) && w[0] != "0000" {
             NaiveDate::from_ymd_opt(w[0].parse().ok()?, w[1].parse().ok()?, w[2].parse().ok()?)
         } else {
             None
@@ -377,6 +393,46 @@ mod tests {
         }
         // 2024-02-26 .. 2024-03-03: the margins of a day on each side.
         assert_eq!(kept, 7);
+        // A bucket prefix (or a local folder) named CloudTrail above the layout is not the
+        // layout's CloudTrail folder: pruning it by Region would drop the whole trail.
+        for depth in 1..=3 {
+            let above = ["CloudTrail", "AWSLogs", "111122223333", "CloudTrail"];
+            assert_eq!(path_skip(&above[..depth], &prune, true), None);
+        }
+        let file = [
+            "CloudTrail",
+            "AWSLogs",
+            "111122223333",
+            "CloudTrail",
+            "eu-west-1",
+            "2024",
+            "02",
+            "28",
+            "f.json.gz",
+        ];
+        assert_eq!(path_skip(&file, &prune, false), None);
+        // A folder that is not a month covers its year, as the year's folder does.
+        let odd = [
+            "AWSLogs",
+            "111122223333",
+            "CloudTrail",
+            "eu-west-1",
+            "2023",
+            "13",
+        ];
+        assert_eq!(
+            path_skip(&odd, &prune, true),
+            Some(reason::OUT_OF_TIME_RANGE)
+        );
+        let odd = [
+            "AWSLogs",
+            "111122223333",
+            "CloudTrail",
+            "eu-west-1",
+            "2024",
+            "13",
+        ];
+        assert_eq!(path_skip(&odd, &prune, true), None);
         let digest = ["AWSLogs", "111122223333", "CloudTrail-Digest"];
         assert_eq!(path_skip(&digest, &prune, true), Some(reason::DIGEST_FILE));
         let other = ["AWSLogs", "444455556666"];

@@ -329,10 +329,7 @@ fn documented_charts_regenerate_byte_for_byte() {
     for (name, args) in [
         ("quota-poc.svg", ["quota", "fixtures/poc"]),
         ("cost-datalake.svg", ["cost", "fixtures/datalake"]),
-        (
-            "analyze-two-buckets.svg",
-            ["analyze", "fixtures/two-buckets"],
-        ),
+        ("analyze-datalake.svg", ["analyze", "fixtures/datalake"]),
     ] {
         let fresh = out.path().join(name);
         let report = out.path().join("report.json");
@@ -355,6 +352,101 @@ fn documented_charts_regenerate_byte_for_byte() {
         assert!(
             std::fs::read(&committed).ok() == std::fs::read(&fresh).ok(),
             "fixtures/charts/{name} differs: regenerate with KEYTRAIL_BLESS=1 if intended"
+        );
+    }
+}
+
+/// The bars of a chart: per group label, each bar's printed value and whether it is drawn as
+/// projected (lighter, dashed) or observed.
+fn chart_bars(svg: &str) -> Vec<(String, Vec<(String, bool)>)> {
+    let text_of = |line: &str| {
+        let end = line.rfind("</text>").unwrap();
+        let start = line[..end].rfind('>').unwrap() + 1;
+        line[start..end].to_string()
+    };
+    let mut groups = Vec::new();
+    let mut bars = Vec::new();
+    for line in svg.lines() {
+        // (The legend's swatches come after the last label: never a group's.)
+        if line.starts_with("<rect x=") && line.contains("<text") {
+            bars.push((text_of(line), line.contains("stroke-dasharray")));
+        } else if line.contains("rotate(-25)") {
+            groups.push((text_of(line), std::mem::take(&mut bars)));
+        }
+    }
+    groups
+}
+
+/// analyze's chart sets each bucket against its own what-if, on the same objects: the side
+/// that ran is the table's KMS calls per object, drawn solid; the other is the replay, drawn
+/// dashed, in the same proportion to it as cost's monthly what-if.
+#[test]
+fn the_analyze_chart_sets_each_bucket_against_its_own_what_if() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let (chart, report, cost) = (
+        out.path().join("a.svg"),
+        out.path().join("a.json"),
+        out.path().join("c.json"),
+    );
+    let r = run(
+        &[
+            "analyze",
+            "fixtures/datalake",
+            "-q",
+            "-o",
+            report.to_str().unwrap(),
+            "--chart",
+            chart.to_str().unwrap(),
+        ],
+        root,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(
+        &[
+            "cost",
+            "fixtures/datalake",
+            "-q",
+            "-o",
+            cost.to_str().unwrap(),
+        ],
+        root,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let cost: serde_json::Value = serde_json::from_slice(&std::fs::read(&cost).unwrap()).unwrap();
+    let groups = chart_bars(&std::fs::read_to_string(&chart).unwrap());
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    for (label, bars) in groups {
+        let bucket = label.split(' ').next().unwrap();
+        let keys_on = label.contains("(keys on)");
+        assert!(keys_on || label.contains("(keys off)"), "{label}");
+        // with bucket keys, then without: the side that ran is observed.
+        assert_eq!(bars.len(), 2, "{label}: {bars:?}");
+        assert_eq!(bars[0].1, !keys_on, "{label}: {bars:?}");
+        assert_eq!(bars[1].1, keys_on, "{label}: {bars:?}");
+        let rows = report["groups"].as_array().unwrap();
+        let row = rows.iter().find(|r| r["bucket"] == bucket).unwrap();
+        let observed = if keys_on { &bars[0].0 } else { &bars[1].0 };
+        let ratio = row["kms_calls_per_object"].as_f64().unwrap();
+        assert_eq!(observed, &format!("{ratio:.3}"), "{label}");
+        let line = cost["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["scope"] == "bucket" && l["name"] == bucket)
+            .unwrap();
+        let monthly = |k: &str| line["what_if"][k].as_f64().unwrap();
+        let cost_ratio =
+            monthly("monthly_without_bucket_keys") / monthly("monthly_with_bucket_keys");
+        let value = |i: usize| bars[i].0.parse::<f64>().unwrap();
+        let chart_ratio = value(1) / value(0);
+        assert!(
+            (chart_ratio / cost_ratio - 1.0).abs() < 0.01,
+            "{label}: chart {chart_ratio}, cost {cost_ratio}"
         );
     }
 }

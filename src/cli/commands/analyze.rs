@@ -8,23 +8,40 @@ use crate::render::{self, sanitize::visible};
 use crate::reports;
 use crate::trail::config::AnalyzeConfig;
 use anyhow::Context;
+use std::collections::BTreeSet;
 
 /// `keytrail analyze`.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let out = Output::try_from(&args.out)?;
     let cfg = AnalyzeConfig::try_from(&args)?;
-    let report = match read_trail(&cfg, |j, _| reports::calls::rows(&j, &cfg)) {
+    // The chart sets each bucket against its what-if: replayed only when a chart is drawn.
+    let charted = out.chart.is_some() || out.format == render::Format::Html;
+    let params = args.engine.params();
+    let read = read_trail(&cfg, |j, progress| {
+        if !charted {
+            return (reports::calls::rows(&j, &cfg), Vec::new());
+        }
+        progress.stage("replaying S3 traffic through the envelope engine");
+        let (report, what_if) = rayon::join(
+            || reports::calls::rows(&j, &cfg),
+            || reports::whatif::project(&j, &params),
+        );
+        let buckets: BTreeSet<String> = report.rows.iter().map(|r| r.bucket.clone()).collect();
+        let counterparts = reports::whatif::counterparts(&j, &what_if, Some(&buckets));
+        (report, counterparts)
+    });
+    let (report, counterparts) = match read {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
     let bytes = if out.format == render::Format::Html {
-        let mut doc = render::analyze_doc(&report);
+        let mut doc = render::analyze_doc(&report, &counterparts);
         doc.about = about(&report.summary);
         render::render_doc(&doc, out.format, out.layout)?
     } else {
-        render::render(&report, out.format, out.layout)?
+        render::render(&report, &[], out.format, out.layout)?
     };
-    let chart = render::chart::calls_per_object(&report);
+    let chart = render::chart::calls_per_object(&counterparts);
     write_report(
         &out,
         &bytes,
