@@ -179,17 +179,19 @@ pub fn analyze(s: &QuerySettings) -> String {
 --
 -- Exact: generate_data_key, decrypt and kms_calls per bucket and mode (a KMS call's mode is the
 -- shape of its encryption context: aws:s3:arn naming the bucket is a bucket key, naming the
--- object is per object); s3_requests per bucket, summed over its rows.
+-- object is per object), but for DSSE-KMS below; s3_requests per bucket, summed over its rows.
 -- Approximate (column attribution = 'approximate'): which row an S3 request, and so its object,
 -- falls in. keytrail matches every request to the KMS call it caused, one to one, nearest in
 -- time; this query gives a request the mode of its SSE headers (a write's response says whether
 -- a bucket key was used), else of a per-object KMS call of the same requester and object within
 -- {object_window} s, else of the object's last logged write, else of the bucket's only mode.
--- Not here: DSSE-KMS calls (counted in their context's mode), keytrail's --kms-key and
--- --context filters, and reads of objects last written without SSE-KMS are counted (keytrail
--- sets them apart). tests/cli/engines.rs runs this query on DuckDB over simulated trails (an
--- organization trail, keys switched on mid-trail, a data lake, two buckets side by side: about
--- 13,000 S3 requests): there every column equals keytrail's, and the test fails when an
+-- DSSE-KMS (approximate too): a request is DSSE-KMS by its own header or its object's last
+-- logged write; a per-object call is, when such a request of its requester and object is
+-- within {object_window} s (keytrail: when the request it matched is).
+-- Not here: keytrail's --kms-key, --context and --principal filters.
+-- tests/cli/engines.rs runs this query on DuckDB over simulated trails (an organization trail,
+-- keys switched on mid-trail, a data lake, two buckets side by side, DSSE-KMS beside SSE-KMS:
+-- about 13,500 S3 requests): there every column equals keytrail's, and the test fails when an
 -- approximate column strays by more than 2 % of its total.
 WITH {events},
 kms AS (
@@ -210,14 +212,6 @@ kms AS (
       WHERE arn IS NOT NULL AND strpos(arn, ':::') > 0
     )
   ){prefix_filter}
-),
-kms_rows AS (
-  SELECT bucket, CASE WHEN object_key IS NULL THEN 'bucket_key' ELSE 'per_object' END AS mode,
-         count_if(eventname = 'GenerateDataKey') AS generate_data_key,
-         count_if(eventname = 'Decrypt') AS decrypt,
-         count(*) AS kms_calls
-  FROM kms
-  GROUP BY 1, 2
 ),
 s3_all AS (
   SELECT eventname, eventtime, requester, errorcode,
@@ -270,6 +264,13 @@ s3_kept AS (
                   WHERE t.bucket = s3.bucket AND t.object_key = s3.object_key
                     AND t.eventtime <= s3.eventtime), 1) = 1
 ),
+written_dsse AS (
+  -- Per object, whether its last logged successful write was DSSE-KMS.
+  SELECT bucket, object_key, max_by(coalesce(sse = 'aws:kms:dsse', false), eventtime) AS dsse
+  FROM s3
+  WHERE eventname IN ({writes}) AND errorcode IS NULL
+  GROUP BY 1, 2
+),
 written AS (
   -- Per object, its last logged successful write's bucket-key header.
   SELECT bucket, object_key, max_by(bucket_key_header, eventtime) AS bucket_key
@@ -290,7 +291,7 @@ per_object_calls AS (
 s3_modes AS (
   SELECT s3.*,
          CASE
-           WHEN s3.sse = 'aws:kms:dsse' THEN 'dsse'
+           WHEN s3.sse = 'aws:kms:dsse' OR coalesce(wd.dsse, false) THEN 'dsse'
            WHEN s3.bucket_key_header = 'true' THEN 'bucket_key'
            WHEN s3.bucket_key_header = 'false' THEN 'per_object'
            WHEN EXISTS (SELECT 1 FROM per_object_calls c
@@ -305,7 +306,32 @@ s3_modes AS (
          END AS mode
   FROM s3_kept s3
   LEFT JOIN written w ON w.bucket = s3.bucket AND w.object_key = s3.object_key
+  LEFT JOIN written_dsse wd ON wd.bucket = s3.bucket AND wd.object_key = s3.object_key
   LEFT JOIN bucket_modes m ON m.bucket = s3.bucket
+),
+kms_modes AS (
+  -- A KMS call's mode is its context's shape; a per-object call for a DSSE-KMS request (one of
+  -- the same requester and object within {object_window} s) is DSSE-KMS's.
+  SELECT k.*,
+         CASE
+           WHEN k.object_key IS NULL THEN 'bucket_key'
+           WHEN EXISTS (SELECT 1 FROM s3_modes r
+                        WHERE r.mode = 'dsse' AND r.bucket = k.bucket AND r.object_key = k.object_key
+                          AND r.requester = k.requester
+                          AND abs(to_unixtime(from_iso8601_timestamp(r.eventtime))
+                                  - to_unixtime(from_iso8601_timestamp(k.eventtime))) <= {object_window})
+             THEN 'dsse'
+           ELSE 'per_object'
+         END AS mode
+  FROM kms k
+),
+kms_rows AS (
+  SELECT bucket, mode,
+         count_if(eventname = 'GenerateDataKey') AS generate_data_key,
+         count_if(eventname = 'Decrypt') AS decrypt,
+         count(*) AS kms_calls
+  FROM kms_modes
+  GROUP BY 1, 2
 ),
 s3_rows AS (
   SELECT bucket, mode,
@@ -320,7 +346,7 @@ object_rows AS (
   FROM (
     SELECT bucket, mode, object_key FROM s3_modes WHERE errorcode IS NULL
     UNION ALL
-    SELECT bucket, 'per_object' AS mode, object_key FROM kms WHERE object_key IS NOT NULL
+    SELECT bucket, mode, object_key FROM kms_modes WHERE object_key IS NOT NULL
   )
   GROUP BY 1, 2
 )

@@ -105,6 +105,59 @@ fn json_of(args: &[&str]) -> Value {
     r.json()
 }
 
+/// A DSSE-KMS bucket beside an SSE-KMS one: DSSE-KMS traffic is its own mode (no bucket key).
+const DSSE_SCENARIO: &str = r#"
+name = "dsse-beside-sse-kms"
+description = "A DSSE-KMS bucket beside an SSE-KMS one without bucket keys, one role's sessions."
+start = "2024-03-02T09:00:00Z"
+
+[[buckets]]
+name = "vault-dsse"
+dsse = true
+
+[[buckets]]
+name = "vault-sse-kms"
+bucket_key = false
+
+[[principals]]
+name = "etl"
+sessions = 2
+
+[[phases]]
+principal = "etl"
+bucket = "vault-dsse"
+end_secs = 180
+put_rate = 0.5
+get_rate = 1.0
+
+[[phases]]
+principal = "etl"
+bucket = "vault-sse-kms"
+end_secs = 180
+put_rate = 0.5
+get_rate = 1.0
+"#;
+
+/// Simulates [`DSSE_SCENARIO`] into `out`.
+fn simulate_dsse(work: &Path, out: &Path) {
+    let scenario = work.join("dsse.toml");
+    std::fs::write(&scenario, DSSE_SCENARIO).unwrap();
+    let r = run(
+        &[
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--seed",
+            "19",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        root(),
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 #[test]
 fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
     let work = tempfile::tempdir().unwrap();
@@ -139,6 +192,7 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
     }
     // Three days of an organization trail, with digests: folders by day to prune.
     crate::s3::simulated_tree(&work.path().join("clean/days"));
+    simulate_dsse(work.path(), &work.path().join("clean/dsse"));
     let real = root().join("fixtures/real-trails").display().to_string();
     let job = w("job.py");
     let filtered_job = w("filtered_job.py");
@@ -341,8 +395,8 @@ fn duckdb(trail: &Path, queries: &[&Path]) -> Value {
 fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
     let work = tempfile::tempdir().unwrap();
     let trail = work.path().join("trail");
-    // Four simulated trails, each with its own seed (so no two share an eventID, as no two
-    // events of a real trail do).
+    // Five simulated trails (the fifth, DSSE-KMS beside SSE-KMS, below), each with its own
+    // seed (so no two share an eventID, as no two events of a real trail do).
     for (scenario, seed, scale) in [
         ("org-trail", "7", "2"),
         ("mixed-age", "11", "1"),
@@ -368,6 +422,7 @@ fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     crate::s3::simulated_tree(&trail.join("days"));
+    simulate_dsse(work.path(), &trail.join("dsse"));
     let t = trail.display().to_string();
     let (since, until, account, prefix) = (
         "2024-03-01T10:04:00Z",

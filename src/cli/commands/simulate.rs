@@ -78,7 +78,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     })?;
     spinner.finish_and_clear();
     eprintln!(
-        "keytrail: wrote {files} files ({} S3 requests, {} KMS calls) to {}; true figures in {}",
+        "keytrail: wrote {files} file{} ({} S3 requests, {} KMS calls) to {}; true figures in {}",
+        if files == 1 { "" } else { "s" },
         sim.requests.len(),
         sim.calls.len(),
         visible(&out.display().to_string()),
