@@ -133,11 +133,21 @@ pub enum AthenaQuery {
     /// --region R`.
     Ddl(AthenaDdlArgs),
     /// KMS calls per bucket and mode (the S3 side's mode is approximated: see the SQL).
-    Analyze(AthenaQueryArgs),
+    Analyze(AthenaAnalyzeArgs),
     /// KMS requests and the busiest second per account and Region (exact).
     Quota(AthenaQueryArgs),
     /// What the KMS requests cost a month, per account and key (no what-if: see the SQL).
     Cost(AthenaCostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AthenaAnalyzeArgs {
+    #[command(flatten)]
+    pub query: AthenaQueryArgs,
+
+    /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub principal: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,10 @@ fn record_filters(f: &EngineFilters) -> Vec<String> {
             list(f.region.iter().map(|r| lit(r)))
         ));
     }
+    if !f.principal.is_empty() {
+        let any: Vec<String> = f.principal.iter().map(|p| principal_condition(p)).collect();
+        w.push(format!("({})", any.join("\n         OR ")));
+    }
     if !f.event_name.is_empty() {
         w.push(format!(
             "eventname IN ({})",
@@ -82,6 +86,35 @@ fn record_filters(f: &EngineFilters) -> Vec<String> {
         ));
     }
     w
+}
+
+/// The requester, as keytrail names it.
+const REQUESTER: &str =
+    "coalesce(useridentity.arn, useridentity.principalid, useridentity.invokedby, '(unknown)')";
+
+/// keytrail's `--principal` (`trail::filter::principal_matches`): the requester's ARN, or for a
+/// role ARN (`arn:aws:iam::ACCOUNT:role/[PATH/]NAME`) any of its sessions
+/// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`).
+fn principal_condition(principal: &str) -> String {
+    let exact = format!("{REQUESTER} = {}", lit(principal));
+    let role = principal.split_once(":role/").and_then(|(head, role)| {
+        let account = head.rsplit(':').next().filter(|a| !a.is_empty())?;
+        Some((account, role.rsplit('/').next().unwrap_or(role)))
+    });
+    let Some((account, name)) = role else {
+        return exact;
+    };
+    // Before and after the first ':assumed-role/' (14 characters); before ends with :ACCOUNT.
+    let at = format!("strpos({REQUESTER}, ':assumed-role/')");
+    let tail = format!(":{account}");
+    let n = tail.chars().count();
+    format!(
+        "{exact}\n         OR ({at} > {n}\n             \
+         AND substr({REQUESTER}, {at} - {n}, {n}) = {}\n             \
+         AND split_part(substr({REQUESTER}, {at} + 14), '/', 1) = {})",
+        lit(&tail),
+        lit(name)
+    )
 }
 
 /// The common start of every query: the KMS and S3 events keytrail reads, deduplicated by
@@ -188,7 +221,7 @@ pub fn analyze(s: &QuerySettings) -> String {
 -- DSSE-KMS (approximate too): a request is DSSE-KMS by its own header or its object's last
 -- logged write; a per-object call is, when such a request of its requester and object is
 -- within {object_window} s (keytrail: when the request it matched is).
--- Not here: keytrail's --kms-key, --context and --principal filters.
+-- Not here: keytrail's --kms-key and --context filters (the Spark job applies them).
 -- tests/cli/engines.rs runs this query on DuckDB over simulated trails (an organization trail,
 -- keys switched on mid-trail, a data lake, two buckets side by side, DSSE-KMS beside SSE-KMS:
 -- about 13,500 S3 requests): there every column equals keytrail's, and the test fails when an

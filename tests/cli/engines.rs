@@ -473,6 +473,21 @@ fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
             ],
         ),
     ];
+    // A role's sessions (in another account, too) and a user ARN, as keytrail's --principal.
+    let principals = [
+        "--principal",
+        "arn:aws:iam::111122223333:role/etl",
+        "--principal",
+        "arn:aws:iam::444455556666:role/service-b",
+        "--principal",
+        "arn:aws:iam::111122223333:user/nobody",
+    ];
+    let mut analyze_principals = vec!["analyze"];
+    analyze_principals.extend(principals);
+    let queries: Vec<PathBuf> = queries
+        .into_iter()
+        .chain([sql("analyze-principals.sql", &analyze_principals)])
+        .collect();
     let got = duckdb(
         &trail,
         &queries.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
@@ -480,15 +495,15 @@ fn athena_sql_run_on_duckdb_gives_keytrails_figures() {
     let rows = |q: &Path| got[q.display().to_string()].as_array().unwrap().clone();
     let n = |v: &Value| v.as_u64().unwrap();
 
+    let mut with_prefix = filtered.to_vec();
+    with_prefix.extend(["--bucket-arn-prefix", prefix]);
     for (query, extra) in [
         (&queries[0], vec![]),
-        (&queries[2], vec!["--bucket-arn-prefix", prefix]),
+        (&queries[2], with_prefix),
+        (&queries[6], principals.to_vec()),
     ] {
         let mut args = vec!["analyze", t.as_str(), "--format", "json", "--quiet"];
-        if !extra.is_empty() {
-            args.extend(filtered);
-            args.extend(extra.iter().copied());
-        }
+        args.extend(extra.iter().copied());
         let want = json_of(&args);
         let ours: std::collections::BTreeMap<(String, String), &Value> = want["groups"]
             .as_array()

@@ -14,7 +14,9 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
     match args.target {
         EmitTarget::Spark(a) => spark(a),
         EmitTarget::Athena(AthenaQuery::Ddl(a)) => ddl(a),
-        EmitTarget::Athena(AthenaQuery::Analyze(a)) => query(a, &emit::athena::analyze),
+        EmitTarget::Athena(AthenaQuery::Analyze(a)) => {
+            query_with(a.query, a.principal, &emit::athena::analyze)
+        }
         EmitTarget::Athena(AthenaQuery::Quota(a)) => query(a, &emit::athena::quota),
         EmitTarget::Athena(AthenaQuery::Cost(a)) => {
             let prices = crate::pricing::Prices {
@@ -106,9 +108,21 @@ fn query(
     a: AthenaQueryArgs,
     make: &dyn Fn(&emit::athena::QuerySettings) -> String,
 ) -> anyhow::Result<ExitCode> {
+    query_with(a, Vec::new(), make)
+}
+
+/// A query with analyze's `--principal` too.
+fn query_with(
+    a: AthenaQueryArgs,
+    principal: Vec<String>,
+    make: &dyn Fn(&emit::athena::QuerySettings) -> String,
+) -> anyhow::Result<ExitCode> {
     let settings = emit::athena::QuerySettings {
         table: a.table,
-        filters: filters(a.filters)?,
+        filters: EngineFilters {
+            principal,
+            ..filters(a.filters)?
+        },
         object_window_secs: a.object_window,
     };
     write(a.output.as_deref(), &make(&settings))
