@@ -127,11 +127,15 @@ pub(crate) fn kms_arn(id: &str, account: &str, region: &str) -> String {
     }
 }
 
-pub(crate) fn name_uuid(name: &str) -> String {
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+/// A name's FNV-1a hash.
+pub(crate) fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    });
-    records::uuid(&mut Rng::new(h))
+    })
+}
+
+pub(crate) fn name_uuid(name: &str) -> String {
+    records::uuid(&mut Rng::new(name_hash(name)))
 }
 
 /// Plans the requests and runs the engine.

@@ -181,6 +181,8 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
     });
     let window = trail.file_minutes as i64 * 60;
     let mut shared_ids = Rng::new(sim.seed ^ 0x7368_6172_6564);
+    // Each scenario's event IDs are its own, whatever the seed.
+    let id_salt = crate::simulate::name_hash(&sim.scenario.name);
     let mut open: BTreeMap<(i64, u32), FileBuf> = BTreeMap::new();
     let mut digest_hours: BTreeMap<(String, String, i64), u32> = BTreeMap::new();
     let mut finish = |rng: &mut Rng, (w, place): (i64, u32), mut recs: FileBuf| {
@@ -252,17 +254,19 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             .cross_account_delivery
             .then(|| cross_account(sim, src))
             .flatten();
-        let shared = cross.map(|_| records::uuid(&mut shared_ids));
+        let shared = cross.map(|_| records::salted_uuid(&mut shared_ids, id_salt));
         let file = open.entry((w, place)).or_default();
         file.push_with(|out| {
             let delivery = match (&cross, &shared) {
                 (Some((owner, _)), Some(id)) => Delivery {
                     recipient: owner,
                     shared_event_id: Some(id),
+                    id_salt,
                 },
                 _ => Delivery {
                     recipient: caller_account(sim, src),
                     shared_event_id: None,
+                    id_salt,
                 },
             };
             write_record(out, &mut rng, sim, src, &stamp, delivery)
@@ -283,6 +287,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             let delivery = Delivery {
                 recipient: caller,
                 shared_event_id: Some(id),
+                id_salt,
             };
             open.entry((w, there))
                 .or_default()

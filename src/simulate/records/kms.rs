@@ -46,7 +46,7 @@ pub fn kms_call(
     };
     let key_material = rng.next_u64();
     let request_id = uuid(rng);
-    let event_id = uuid(rng);
+    let event_id = salted_uuid(rng, delivery.id_salt);
     let host = format!("kms.{region}.amazonaws.com");
     Record {
         event_version: "1.10",

@@ -123,6 +123,9 @@ struct Record<'a, P, R, A> {
 pub struct Delivery<'a> {
     pub recipient: &'a str,
     pub shared_event_id: Option<&'a str>,
+    /// Mixed into the record's eventID: the scenario's, so two scenarios simulated with the
+    /// same seed share no eventID (read together, keytrail would take them for copies).
+    pub id_salt: u64,
 }
 
 impl<'a> Delivery<'a> {
@@ -131,6 +134,7 @@ impl<'a> Delivery<'a> {
         Delivery {
             recipient,
             shared_event_id: None,
+            id_salt: 0,
         }
     }
 }
@@ -234,7 +238,13 @@ impl Serialize for Context<'_> {
 
 /// A random UUID (version 4 layout) from the simulator's RNG.
 pub fn uuid(rng: &mut Rng) -> String {
-    let a = rng.next_u64();
+    salted_uuid(rng, 0)
+}
+
+/// A random UUID with `salt` mixed in: the same draws from `rng` as [`uuid`], so every other
+/// field of a trail stays as it was.
+pub fn salted_uuid(rng: &mut Rng, salt: u64) -> String {
+    let a = rng.next_u64() ^ salt;
     let b = rng.next_u64();
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
@@ -447,6 +457,7 @@ mod tests {
         let shared = Delivery {
             recipient: "444455556666",
             shared_event_id: Some("5e1f0000-0000-4000-8000-000000000001"),
+            id_salt: 0,
         };
         let out = write(&mut rng, base, shared);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();

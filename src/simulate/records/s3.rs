@@ -179,7 +179,7 @@ pub fn s3_request(
     };
     let amz_id_2 = token(rng, 76, BASE64);
     let request_id = format!("{:016X}", rng.next_u64());
-    let event_id = uuid(rng);
+    let event_id = salted_uuid(rng, delivery.id_salt);
     let object_arn = format!("{}{}/{}", r.partition_head, r.bucket, r.key);
     let bucket_arn = format!("{}{}", r.partition_head, r.bucket);
     let object = Resource {
