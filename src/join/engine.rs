@@ -225,7 +225,7 @@ impl Folder {
                 };
                 let mut summary = crate::summary::Summary::default();
                 let listed = reader
-                    .list(&table_url, &Default::default(), &mut summary)
+                    .list(&table_url, &Default::default(), &mut summary, &|| false)
                     .map_err(|e| EngineError::Remote {
                         url: table_url.to_string(),
                         message: e.to_string(),

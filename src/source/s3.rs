@@ -87,6 +87,29 @@ pub enum S3Error {
     Config(String),
     #[error("cannot list {url}: {message}")]
     List { url: String, message: String },
+    /// The run was cancelled (Ctrl-C) while listing.
+    #[error("interrupted while listing")]
+    Cancelled,
+}
+
+/// Waits for `work`, or until `cancelled` says so (polled every 50 ms), whichever comes first:
+/// `None` then. A request that hangs (a stalled connection, retries backing off) does not hold
+/// Ctrl-C up.
+async fn unless_cancelled<F: std::future::Future>(
+    work: F,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Option<F::Output> {
+    let watch = async {
+        while !cancelled() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    futures::pin_mut!(work);
+    futures::pin_mut!(watch);
+    match futures::future::select(work, watch).await {
+        futures::future::Either::Left((out, _)) => Some(out),
+        futures::future::Either::Right(_) => None,
+    }
 }
 
 /// How to reach S3: the user's options; the rest comes from the environment.
@@ -235,14 +258,16 @@ impl S3Reader {
     /// Lists every object under `url` that the layout does not rule out, in key order: objects
     /// skipped by their key are counted in `summary` as a walk counts files, folders never
     /// listed in its `s3` section.
+    /// Stops with [`S3Error::Cancelled`] as soon as `cancelled` says so.
     pub fn list(
         &self,
         url: &S3Url,
         prune: &Prune,
         summary: &mut Summary,
+        cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<Vec<(S3Object, u64)>, S3Error> {
         let mut stats = summary.s3.take().unwrap_or_default();
-        let listed = self.list_into(url, prune, summary, &mut stats);
+        let listed = self.list_into(url, prune, summary, &mut stats, cancelled);
         summary.s3 = Some(stats);
         listed
     }
@@ -253,6 +278,7 @@ impl S3Reader {
         prune: &Prune,
         summary: &mut Summary,
         stats: &mut S3Summary,
+        cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<Vec<(S3Object, u64)>, S3Error> {
         let store = self.store(&url.bucket)?;
         let mut out = Vec::new();
@@ -265,10 +291,14 @@ impl S3Reader {
         let mut todo = vec![folder];
         let mut first = true;
         while let Some(folder) = todo.pop() {
-            let listing = self.runtime.block_on(async {
-                let path = (!folder.is_empty()).then(|| StorePath::from(folder.as_str()));
-                store.list_with_delimiter(path.as_ref()).await
-            });
+            let path = (!folder.is_empty()).then(|| StorePath::from(folder.as_str()));
+            let listing = self
+                .runtime
+                .block_on(unless_cancelled(
+                    store.list_with_delimiter(path.as_ref()),
+                    cancelled,
+                ))
+                .ok_or(S3Error::Cancelled)?;
             self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
             stats.list_requests += 1;
             let listing = listing.map_err(|e| S3Error::List {
@@ -349,7 +379,8 @@ impl S3Reader {
                 })
                 .buffer_unordered(concurrency);
             futures::pin_mut!(gets);
-            while let Some(done) = gets.next().await {
+            // Ctrl-C stops waiting for the GETs in flight too (they end with the runtime).
+            while let Some(Some(done)) = unless_cancelled(gets.next(), cancelled).await {
                 let Ok((object, got)) = done else {
                     continue;
                 };

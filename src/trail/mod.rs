@@ -98,7 +98,7 @@ pub fn run_with<T: Send>(
         for url in urls {
             // A prefix that cannot be listed is a problem of that input, as a directory that
             // cannot be walked is; the run goes on with the others.
-            match reader.list(url, &prune, &mut discovered) {
+            match reader.list(url, &prune, &mut discovered, &|| observer.cancelled()) {
                 Ok(objects) => inputs.extend(objects.into_iter().map(|(object, size)| Input {
                     origin: Origin::S3(object),
                     size,
@@ -112,6 +112,7 @@ pub fn run_with<T: Send>(
                         message: format!("cannot list: {message}"),
                     });
                 }
+                Err(S3Error::Cancelled) => return Err(Stopped::Interrupted),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -403,13 +403,20 @@ fn s3_and_local_inputs_mix_and_a_bad_url_is_a_usage_error() {
 
 /// A proxy in front of the real server that injects faults: 503 SlowDown for the first GETs,
 /// 403 AccessDenied for one key, and deletes another key (on the real server) just before its
-/// GET goes through. Everything else is forwarded as is, one request per connection.
+/// GET goes through; with `stall`, every GET of an object is held unanswered (counted in
+/// `slowdowns_sent`). Everything else is forwarded as is, one request per connection.
 struct FaultProxy {
     endpoint: String,
     slowdowns_sent: Arc<AtomicUsize>,
 }
 
-fn fault_proxy(bucket: &str, forbidden: String, vanishing: String, slowdowns: usize) -> FaultProxy {
+fn fault_proxy(
+    bucket: &str,
+    forbidden: String,
+    vanishing: String,
+    slowdowns: usize,
+    stall: bool,
+) -> FaultProxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let upstream = server().endpoint.trim_start_matches("http://").to_string();
@@ -428,7 +435,7 @@ fn fault_proxy(bucket: &str, forbidden: String, vanishing: String, slowdowns: us
             );
             std::thread::spawn(move || {
                 let _ = proxy_one(
-                    conn, &upstream, &bucket, &forbidden, &vanishing, slowdowns, &counter,
+                    conn, &upstream, &bucket, &forbidden, &vanishing, slowdowns, stall, &counter,
                 );
             });
         }
@@ -446,6 +453,7 @@ fn proxy_one(
     forbidden: &str,
     vanishing: &str,
     slowdowns: usize,
+    stall: bool,
     sent: &AtomicUsize,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
@@ -484,6 +492,11 @@ fn proxy_one(
         )
     };
     if is_get_object {
+        if stall {
+            sent.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_secs(600));
+            return Ok(());
+        }
         if path.ends_with(forbidden) {
             client.write_all(error(403, "Forbidden", "AccessDenied").as_bytes())?;
             return Ok(());
@@ -534,7 +547,7 @@ fn forbidden_vanished_and_throttled_objects_are_named_and_the_run_goes_on() {
         })
         .collect();
     let (forbidden, vanishing) = (logs[3].clone(), logs[7].clone());
-    let proxy = fault_proxy(bucket, forbidden.clone(), vanishing.clone(), 5);
+    let proxy = fault_proxy(bucket, forbidden.clone(), vanishing.clone(), 5, false);
     let url = format!("s3://{bucket}/");
     let run = keytrail(
         &["analyze", &url, "--format", "json", "--quiet"],
@@ -642,4 +655,95 @@ fn credentials_come_from_a_named_profile_and_unsupported_profiles_say_what_to_do
     let (code, stderr, _) = run(Some("nobody"));
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("no profile \"nobody\""), "{stderr}");
+}
+
+/// Sends Ctrl-C to `child` once `waiting` says it waits on S3, and requires it to stop at once
+/// with exit 130 (not after the client's timeouts and retries).
+fn interrupt_while_waiting(mut child: Child, waiting: &dyn Fn() -> bool) {
+    let started = Instant::now();
+    while !waiting() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no request reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended though S3 never answered"
+    );
+    let signalled = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("still waiting on S3 20 s after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let waited = signalled.elapsed();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "Ctrl-C took {waited:?} to stop the run"
+    );
+}
+
+/// `keytrail analyze URL` against `endpoint`, with the test's credentials, output piped.
+fn spawn_analyze(url: &str, endpoint: &str, home: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(["analyze", url, "-q"])
+        .args(["--endpoint-url", endpoint])
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("KEYTRAIL_CONFIG", "")
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Ctrl-C stops a run promptly while S3 does not answer, listing or reading: a server on
+/// loopback that accepts connections and never replies holds the listing, and the fault proxy
+/// in front of the real server holds every GET, as a stalled network or a server backing off
+/// does.
+#[test]
+fn ctrl_c_stops_a_run_waiting_on_s3() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    let holder = held.clone();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            holder.lock().unwrap().push(c);
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let child = spawn_analyze("s3://stalled-bucket/AWSLogs/", &endpoint, home.path());
+    interrupt_while_waiting(child, &|| !held.lock().unwrap().is_empty());
+
+    simulated_tree(home.path());
+    let bucket = "stalled-gets";
+    upload(home.path(), bucket);
+    let proxy = fault_proxy(bucket, String::new(), String::new(), 0, true);
+    let child = spawn_analyze(&format!("s3://{bucket}/"), &proxy.endpoint, home.path());
+    interrupt_while_waiting(child, &|| proxy.slowdowns_sent.load(Ordering::SeqCst) > 0);
 }
