@@ -410,13 +410,20 @@ struct FaultProxy {
     slowdowns_sent: Arc<AtomicUsize>,
 }
 
-fn fault_proxy(
-    bucket: &str,
+/// What the fault proxy does to the GETs of objects.
+#[derive(Clone, Default)]
+struct Faults {
+    /// This key's GET is refused with 403 AccessDenied.
     forbidden: String,
+    /// This key is deleted on the real server just before its GET goes through.
     vanishing: String,
+    /// The first this many GETs get 503 SlowDown.
     slowdowns: usize,
+    /// Every GET is held unanswered.
     stall: bool,
-) -> FaultProxy {
+}
+
+fn fault_proxy(bucket: &str, faults: Faults) -> FaultProxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let upstream = server().endpoint.trim_start_matches("http://").to_string();
@@ -426,17 +433,14 @@ fn fault_proxy(
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
-            let (upstream, forbidden, vanishing, bucket, counter) = (
+            let (upstream, faults, bucket, counter) = (
                 upstream.clone(),
-                forbidden.clone(),
-                vanishing.clone(),
+                faults.clone(),
                 bucket.clone(),
                 counter.clone(),
             );
             std::thread::spawn(move || {
-                let _ = proxy_one(
-                    conn, &upstream, &bucket, &forbidden, &vanishing, slowdowns, stall, &counter,
-                );
+                let _ = proxy_one(conn, &upstream, &bucket, &faults, &counter);
             });
         }
     });
@@ -450,12 +454,16 @@ fn proxy_one(
     mut client: TcpStream,
     upstream: &str,
     bucket: &str,
-    forbidden: &str,
-    vanishing: &str,
-    slowdowns: usize,
-    stall: bool,
+    faults: &Faults,
     sent: &AtomicUsize,
 ) -> std::io::Result<()> {
+    let Faults {
+        forbidden,
+        vanishing,
+        slowdowns,
+        stall,
+    } = faults;
+    let (slowdowns, stall) = (*slowdowns, *stall);
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = String::new();
     let mut length = 0usize;
@@ -497,7 +505,7 @@ fn proxy_one(
             std::thread::sleep(Duration::from_secs(600));
             return Ok(());
         }
-        if path.ends_with(forbidden) {
+        if !forbidden.is_empty() && path.ends_with(forbidden.as_str()) {
             client.write_all(error(403, "Forbidden", "AccessDenied").as_bytes())?;
             return Ok(());
         }
@@ -507,7 +515,7 @@ fn proxy_one(
             client.write_all(error(503, "Slow Down", "SlowDown").as_bytes())?;
             return Ok(());
         }
-        if path.ends_with(vanishing) {
+        if !vanishing.is_empty() && path.ends_with(vanishing.as_str()) {
             let key = vanishing.to_string();
             let bucket = bucket.to_string();
             runtime().block_on(async move {
@@ -547,7 +555,15 @@ fn forbidden_vanished_and_throttled_objects_are_named_and_the_run_goes_on() {
         })
         .collect();
     let (forbidden, vanishing) = (logs[3].clone(), logs[7].clone());
-    let proxy = fault_proxy(bucket, forbidden.clone(), vanishing.clone(), 5, false);
+    let proxy = fault_proxy(
+        bucket,
+        Faults {
+            forbidden: forbidden.clone(),
+            vanishing: vanishing.clone(),
+            slowdowns: 5,
+            stall: false,
+        },
+    );
     let url = format!("s3://{bucket}/");
     let run = keytrail(
         &["analyze", &url, "--format", "json", "--quiet"],
@@ -743,7 +759,13 @@ fn ctrl_c_stops_a_run_waiting_on_s3() {
     simulated_tree(home.path());
     let bucket = "stalled-gets";
     upload(home.path(), bucket);
-    let proxy = fault_proxy(bucket, String::new(), String::new(), 0, true);
+    let proxy = fault_proxy(
+        bucket,
+        Faults {
+            stall: true,
+            ..Faults::default()
+        },
+    );
     let child = spawn_analyze(&format!("s3://{bucket}/"), &proxy.endpoint, home.path());
     interrupt_while_waiting(child, &|| proxy.slowdowns_sent.load(Ordering::SeqCst) > 0);
 }
