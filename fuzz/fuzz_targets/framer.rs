@@ -16,6 +16,8 @@ fn items(text: &[u8], size: usize) -> Vec<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&size, text)) = data.split_first() else { return };
+    let Some((&size, text)) = data.split_first() else {
+        return;
+    };
     assert_eq!(items(text, size as usize + 1), items(text, usize::MAX));
 });

@@ -2,11 +2,25 @@
 //! framing, parsing, classification, correlation. Nothing may panic, and every record read
 //! must be accounted for.
 #![no_main]
-use keytrail::trail::{read_bytes, Batch, Windows};
 use keytrail::trail::config::AnalyzeConfig;
+use keytrail::trail::{read_bytes, Batch, Windows};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+mod gz;
+
+thread_local! {
+    /// A one-thread pool of the fuzzing thread itself: the pipeline's parallel steps run inline,
+    /// with no thread to wake (most of the time a pool of idle workers costs otherwise).
+    static POOL: rayon::ThreadPool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .use_current_thread()
+        .build()
+        .expect("a one-thread pool");
+}
+
+fuzz_target!(|data: &[u8]| POOL.with(|pool| pool.install(|| check(data))));
+
+fn check(data: &[u8]) {
     let mut cfg = AnalyzeConfig::new(Vec::new());
     // Half the inputs also keep every KMS call, as cost and quota do.
     cfg.keep_calls = data.len() % 2 == 1;
@@ -16,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     // A second copy, gzipped, takes the streaming path too.
     read_bytes(
         "fuzz.gz",
-        &keytrail::simulate::gzip(data),
+        &gz::gzip(data),
         &cfg,
         &mut batch,
         &mut window,
@@ -38,4 +52,4 @@ fuzz_target!(|data: &[u8]| {
             let _ = keytrail::reports::quota::quota(&joined, &what_if, &Default::default(), w);
         }
     }
-});
+}

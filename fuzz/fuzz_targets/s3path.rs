@@ -28,7 +28,9 @@ const WORDS: [&str; 16] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(rest);
     if let Some(Ok(url)) = S3Url::parse(&text) {
         assert!((3..=63).contains(&url.bucket.len()));
@@ -38,14 +40,24 @@ fuzz_target!(|data: &[u8]| {
     let parts: Vec<&str> = if selector & 1 == 0 {
         text.split('/').collect()
     } else {
-        rest.iter().map(|&b| WORDS[usize::from(b) % WORDS.len()]).collect()
+        rest.iter()
+            .map(|&b| WORDS[usize::from(b) % WORDS.len()])
+            .collect()
     };
     let day = |b: u8| 1_704_067_200 + i64::from(b) * 86_400 * 3; // from 2024-01-01
     let prune = Prune {
         since: (selector & 2 != 0).then(|| day(rest.first().copied().unwrap_or(0))),
         until: (selector & 4 != 0).then(|| day(rest.last().copied().unwrap_or(0)) + 86_400 * 30),
-        accounts: if selector & 8 != 0 { vec!["111122223333".into()] } else { Vec::new() },
-        regions: if selector & 16 != 0 { vec!["eu-west-1".into()] } else { Vec::new() },
+        accounts: if selector & 8 != 0 {
+            vec!["111122223333".into()]
+        } else {
+            Vec::new()
+        },
+        regions: if selector & 16 != 0 {
+            vec!["eu-west-1".into()]
+        } else {
+            Vec::new()
+        },
     };
     let file = path_skip(&parts, &prune, false);
     for depth in 1..parts.len() {

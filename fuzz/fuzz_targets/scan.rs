@@ -6,7 +6,9 @@ use keytrail::source::scan::{find_value_end, find_value_end_portable, find_value
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(start) = data.iter().position(|&b| b == b'{' || b == b'[') else { return };
+    let Some(start) = data.iter().position(|&b| b == b'{' || b == b'[') else {
+        return;
+    };
     let fast = find_value_end(data, start);
     let portable = find_value_end_portable(data, start);
     for end in [fast, portable].into_iter().flatten() {
