@@ -127,7 +127,7 @@ pub fn analyze_doc(report: &Report, counterparts: &[Counterpart]) -> doc::Doc {
     };
     doc::Doc {
         title: "keytrail analyze".into(),
-        headline: analyze_headline(report),
+        headline: analyze_headline(report, counterparts),
         about: Vec::new(),
         tables: vec![table],
         data: None,
@@ -137,8 +137,9 @@ pub fn analyze_doc(report: &Report, counterparts: &[Counterpart]) -> doc::Doc {
     }
 }
 
-/// analyze's answer: KMS calls per object with bucket keys and without, over every row.
-fn analyze_headline(report: &Report) -> Vec<String> {
+/// analyze's answer: KMS calls per object with bucket keys and without, over every row; then
+/// what bucket keys would change where they are off (or on), from the chart's replay.
+fn analyze_headline(report: &Report, counterparts: &[Counterpart]) -> Vec<String> {
     use crate::event::Mode;
     let mut lines = Vec::new();
     for (mode, name) in [
@@ -161,6 +162,39 @@ fn analyze_headline(report: &Report) -> Vec<String> {
     }
     if lines.is_empty() {
         lines.push("No KMS calls or S3 object requests matched.".into());
+    }
+    // Where the other setting would change the calls: the replay, summed per direction.
+    for (keys, switch) in [("off", "on"), ("on", "off")] {
+        let these: Vec<&Counterpart> = counterparts
+            .iter()
+            .filter(|c| c.bucket_keys == keys)
+            .collect();
+        if these.is_empty() {
+            continue;
+        }
+        let (ran, other, objects) = these.iter().fold((0u64, 0u64, 0u64), |(r, o, n), c| {
+            let (ran, other) = if keys == "off" {
+                (c.calls_without_bucket_keys, c.calls_with_bucket_keys)
+            } else {
+                (c.calls_with_bucket_keys, c.calls_without_bucket_keys)
+            };
+            (r + ran, o + other, n + c.objects)
+        });
+        let per = |calls: u64| format_ratio(Some(calls as f64 / objects.max(1) as f64));
+        let buckets = if these.len() == 1 {
+            these[0].bucket.clone()
+        } else {
+            format!("the {} buckets", these.len())
+        };
+        lines.push(format!(
+            "Turning bucket keys {switch} for {buckets} ({keys} now) would make {} KMS calls \
+             instead of {} ({} per object instead of {}), as the envelope engine projects it; \
+             keytrail cost puts it in dollars a month.",
+            thousands(&other.to_string()),
+            thousands(&ran.to_string()),
+            per(other),
+            per(ran),
+        ));
     }
     lines
 }

@@ -119,8 +119,11 @@ pub struct Counterpart {
     /// `on`, `off` or `mixed`: which side ran (the other is the engine's replay).
     pub bucket_keys: &'static str,
     pub objects: u64,
+    /// KMS calls per object, and in all, each way.
     pub with_bucket_keys: f64,
     pub without_bucket_keys: f64,
+    pub calls_with_bucket_keys: u64,
+    pub calls_without_bucket_keys: u64,
     /// The "without" side is a lower bound (bucket-key calls no S3 request explains).
     pub without_is_lower_bound: bool,
 }
@@ -149,6 +152,8 @@ pub fn counterparts(
                 objects: b.objects,
                 with_bucket_keys: with,
                 without_bucket_keys: without,
+                calls_with_bucket_keys: b.with_bucket_keys(),
+                calls_without_bucket_keys: b.without_bucket_keys(),
                 without_is_lower_bound: b.unreplayed_bucket_key_calls > 0,
             })
         })
