@@ -26,7 +26,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Emit(args) => commands::emit::run(*args),
         Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "keytrail", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a write error (`| head` closing the
+            // pipe); keytrail's own writer does not.
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "keytrail", &mut out);
+            crate::output::write(None, &out)?;
             Ok(ExitCode::Success)
         }
         Command::Config => {

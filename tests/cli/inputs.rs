@@ -302,6 +302,30 @@ fn a_reader_that_goes_away_is_not_an_error_and_a_full_disk_is() {
         "{}",
         String::from_utf8_lossy(&piped.stderr)
     );
+    // Every command that prints a document, into a pipe whose reader is gone before it writes:
+    // a broken pipe is not a panic.
+    for args in [
+        "completions bash",
+        "completions zsh",
+        "man",
+        "emit spark",
+        "emit athena analyze",
+        "simulate --print-scenario --builtin datalake",
+        "simulate --list-builtins",
+        "config",
+        "analyze --help",
+    ] {
+        let piped = Command::new("sh")
+            .arg("-c")
+            .arg(format!("(sleep 0.2; '{exe}' {args}) | true"))
+            .output()
+            .unwrap();
+        assert!(
+            piped.stderr.is_empty(),
+            "keytrail {args}: {}",
+            String::from_utf8_lossy(&piped.stderr)
+        );
+    }
     let full = Command::new(exe)
         .args(["analyze", dir, "--format", "json"])
         .stdout(std::fs::File::create("/dev/full").unwrap())

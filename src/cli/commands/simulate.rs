@@ -9,9 +9,11 @@ use anyhow::{bail, Context};
 /// `keytrail simulate`.
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.list_builtins {
-        for (name, description, _) in builtin::BUILTINS {
-            println!("{name:14} {description}");
-        }
+        let list: String = builtin::BUILTINS
+            .iter()
+            .map(|(name, description, _)| format!("{name:14} {description}\n"))
+            .collect();
+        crate::output::write(None, list.as_bytes())?;
         return Ok(ExitCode::Success);
     }
     let (text, source_name) = match (&args.builtin, &args.scenario) {
@@ -24,7 +26,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 ))
             })?;
             if args.print_scenario {
-                print!("{}", text.trim_start());
+                crate::output::write(None, text.trim_start().as_bytes())?;
                 return Ok(ExitCode::Success);
             }
             (text.to_string(), format!("builtin:{name}"))
