@@ -15,7 +15,7 @@
 //!   requests they served is unknown): such a bucket's "without" figure is a lower bound.
 
 use crate::envelope::{Encryption, Engine, Op, Params, Request};
-use crate::event::{arn_account, KmsOp, Mode, S3Op};
+use crate::event::{arn_account, Failure, KmsOp, Mode, S3Op};
 use crate::intern::Sym;
 use crate::join::Joined;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -43,8 +43,8 @@ pub struct BucketWhatIf {
     /// DSSE-KMS, so they are the same either way and never replayed.
     pub dsse_requests: u64,
     pub dsse_calls: u64,
-    /// Distinct objects of the traffic above (replayed or DSSE-KMS): what both sides' calls
-    /// are per.
+    /// Distinct objects, as analyze counts them (of per-object KMS calls and of successful S3
+    /// requests): what both sides' calls are per.
     pub objects: u64,
 }
 
@@ -220,6 +220,10 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
     let mut stand_ins: Vec<Replay> = Vec::new();
     for (idx, k) in j.kms.iter().enumerate() {
         let account = account_of(k.requester, k.account);
+        // Objects as analyze counts them: of per-object calls and successful requests.
+        if k.mode != Mode::BucketKey {
+            objects.insert((account, k.bucket, k.key));
+        }
         let b = out.buckets.entry((account, k.bucket)).or_default();
         let matched = j.m.kms_to_s3[idx].is_some();
         if j.m.kms_to_s3[idx].is_some_and(|i| j.is_dsse(i as usize)) {
@@ -264,7 +268,9 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             Mode::BucketKey => false,
             Mode::Dsse => {
                 let account = account_of(r.requester, r.account);
-                objects.insert((account, r.bucket, r.key));
+                if r.failure == Failure::None {
+                    objects.insert((account, r.bucket, r.key));
+                }
                 out.buckets
                     .entry((account, r.bucket))
                     .or_default()
@@ -273,6 +279,9 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             }
             Mode::Unknown => continue,
         };
+        if r.failure == Failure::None {
+            objects.insert((account_of(r.requester, r.account), r.bucket, r.key));
+        }
         replay.push(Replay {
             time: r.time,
             requester: r.requester,
@@ -350,7 +359,6 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         });
         calls.clear();
         engine.request(&request, &mut calls);
-        objects.insert((r.account, r.bucket, r.key));
         let b = out.buckets.entry((r.account, r.bucket)).or_default();
         if r.was_per_object {
             b.per_object_requests += 1;

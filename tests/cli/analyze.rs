@@ -379,7 +379,8 @@ fn chart_bars(svg: &str) -> Vec<(String, Vec<(String, bool)>)> {
 
 /// analyze's chart sets each bucket against its own what-if, on the same objects: the side
 /// that ran is the table's KMS calls per object, drawn solid; the other is the replay, drawn
-/// dashed, in the same proportion to it as cost's monthly what-if.
+/// dashed, in the same proportion to it as cost's monthly what-if. On a data lake (keys on and
+/// off) and an organization trail (refusals, throttling, buckets read from two accounts).
 #[test]
 fn the_analyze_chart_sets_each_bucket_against_its_own_what_if() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -389,65 +390,71 @@ fn the_analyze_chart_sets_each_bucket_against_its_own_what_if() {
         out.path().join("a.json"),
         out.path().join("c.json"),
     );
-    let r = run(
-        &[
-            "analyze",
-            "fixtures/datalake",
-            "-q",
-            "-o",
-            report.to_str().unwrap(),
-            "--chart",
-            chart.to_str().unwrap(),
-        ],
-        root,
-        None,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(
-        &[
-            "cost",
-            "fixtures/datalake",
-            "-q",
-            "-o",
-            cost.to_str().unwrap(),
-        ],
-        root,
-        None,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let cost: serde_json::Value = serde_json::from_slice(&std::fs::read(&cost).unwrap()).unwrap();
-    let groups = chart_bars(&std::fs::read_to_string(&chart).unwrap());
-    assert_eq!(groups.len(), 2, "{groups:?}");
-    for (label, bars) in groups {
-        let bucket = label.split(' ').next().unwrap();
-        let keys_on = label.contains("(keys on)");
-        assert!(keys_on || label.contains("(keys off)"), "{label}");
-        // with bucket keys, then without: the side that ran is observed.
-        assert_eq!(bars.len(), 2, "{label}: {bars:?}");
-        assert_eq!(bars[0].1, !keys_on, "{label}: {bars:?}");
-        assert_eq!(bars[1].1, keys_on, "{label}: {bars:?}");
-        let rows = report["groups"].as_array().unwrap();
-        let row = rows.iter().find(|r| r["bucket"] == bucket).unwrap();
-        let observed = if keys_on { &bars[0].0 } else { &bars[1].0 };
-        let ratio = row["kms_calls_per_object"].as_f64().unwrap();
-        assert_eq!(observed, &format!("{ratio:.3}"), "{label}");
-        let line = cost["lines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["scope"] == "bucket" && l["name"] == bucket)
-            .unwrap();
-        let monthly = |k: &str| line["what_if"][k].as_f64().unwrap();
-        let cost_ratio =
-            monthly("monthly_without_bucket_keys") / monthly("monthly_with_bucket_keys");
-        let value = |i: usize| bars[i].0.parse::<f64>().unwrap();
-        let chart_ratio = value(1) / value(0);
-        assert!(
-            (chart_ratio / cost_ratio - 1.0).abs() < 0.01,
-            "{label}: chart {chart_ratio}, cost {cost_ratio}"
+    for (fixture, checked) in [("fixtures/datalake", 2), ("fixtures/org-trail", 1)] {
+        let r = run(
+            &[
+                "analyze",
+                fixture,
+                "-q",
+                "-o",
+                report.to_str().unwrap(),
+                "--chart",
+                chart.to_str().unwrap(),
+            ],
+            root,
+            None,
         );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let r = run(
+            &["cost", fixture, "-q", "-o", cost.to_str().unwrap()],
+            root,
+            None,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let cost: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cost).unwrap()).unwrap();
+        let rows = report["groups"].as_array().unwrap();
+        let lines = cost["lines"].as_array().unwrap();
+        let mut seen = 0;
+        for (label, bars) in chart_bars(&std::fs::read_to_string(&chart).unwrap()) {
+            // with bucket keys, then without: the side that ran is observed.
+            assert_eq!(bars.len(), 2, "{fixture} {label}: {bars:?}");
+            let keys_on = label.contains("(keys on");
+            if keys_on || label.contains("(keys off") {
+                assert_eq!(bars[0].1, !keys_on, "{fixture} {label}: {bars:?}");
+                assert_eq!(bars[1].1, keys_on, "{fixture} {label}: {bars:?}");
+            }
+            // A bucket of one row, read from one account: the table's figure and cost's.
+            let Some(bucket) =
+                label.strip_suffix(if keys_on { " (keys on)" } else { " (keys off)" })
+            else {
+                continue;
+            };
+            let row: Vec<_> = rows.iter().filter(|r| r["bucket"] == bucket).collect();
+            let line: Vec<_> = lines
+                .iter()
+                .filter(|l| l["scope"] == "bucket" && l["name"] == bucket)
+                .collect();
+            if row.len() != 1 || line.len() != 1 {
+                continue;
+            }
+            let observed = if keys_on { &bars[0].0 } else { &bars[1].0 };
+            let ratio = row[0]["kms_calls_per_object"].as_f64().unwrap();
+            assert_eq!(observed, &format!("{ratio:.3}"), "{fixture} {label}");
+            let monthly = |k: &str| line[0]["what_if"][k].as_f64().unwrap();
+            let cost_ratio =
+                monthly("monthly_without_bucket_keys") / monthly("monthly_with_bucket_keys");
+            let value = |i: usize| bars[i].0.parse::<f64>().unwrap();
+            let chart_ratio = value(1) / value(0);
+            assert!(
+                (chart_ratio / cost_ratio - 1.0).abs() < 0.01,
+                "{fixture} {label}: chart {chart_ratio}, cost {cost_ratio}"
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, checked, "{fixture}: buckets checked");
     }
 }
 
