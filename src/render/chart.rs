@@ -351,14 +351,18 @@ pub fn calls_per_object(buckets: &[Counterpart]) -> Chart {
     for c in buckets {
         // The same bucket read from two accounts: say whose.
         let twice = buckets.iter().filter(|o| o.bucket == c.bucket).count() > 1;
-        let name = if twice {
-            format!("{} ({})", c.bucket, c.account)
+        let bound = if c.without_is_lower_bound {
+            " (>=)"
         } else {
-            c.bucket.clone()
+            ""
         };
-        let bound = if c.without_is_lower_bound { ", >=" } else { "" };
         groups.push((
-            format!("{name} (keys {}{bound})", c.bucket_keys),
+            group_label(
+                &c.bucket,
+                twice.then_some(c.account.as_str()),
+                c.bucket_keys,
+                bound,
+            ),
             [Some(c.with_bucket_keys), Some(c.without_bucket_keys)],
         ));
         projected.push(match c.bucket_keys {
@@ -397,14 +401,9 @@ pub fn cost_by_bucket(report: &CostReport) -> Chart {
     for l in &buckets {
         // The same bucket name in two accounts: say whose.
         let twice = buckets.iter().filter(|o| o.name == l.name).count() > 1;
-        let name = if twice {
-            format!("{} ({})", l.name, l.account)
-        } else {
-            l.name.clone()
-        };
         let keys = l.bucket_keys.unwrap_or("-");
         groups.push((
-            format!("{name} (keys {keys})"),
+            group_label(&l.name, twice.then_some(l.account.as_str()), keys, ""),
             [
                 l.monthly_with_bucket_keys.map(usd),
                 l.monthly_without_bucket_keys.map(usd),
@@ -444,6 +443,16 @@ fn dollars(v: f64) -> String {
     }
 }
 
+/// A bucket's label under its bars: its name, then on a second line what tells it apart (its
+/// requesters' account, when the bucket is read from two) and whether bucket keys are on. Only
+/// the name is ever shortened.
+fn group_label(bucket: &str, account: Option<&str>, keys: &str, note: &str) -> String {
+    match account {
+        Some(a) => format!("{bucket}\n{a}, keys {keys}{note}"),
+        None => format!("{bucket}\nkeys {keys}{note}"),
+    }
+}
+
 /// A label of at most `max` characters: a longer one keeps its start and end around "...".
 fn shorten(label: &str, max: usize) -> String {
     let chars: Vec<char> = label.chars().collect();
@@ -475,9 +484,16 @@ struct Bars<'a> {
 }
 
 fn bars(b: &Bars<'_>) -> Chart {
-    let height = 380.0;
+    // Two-line group labels need more room above the legend.
+    let extra = if b.groups.iter().any(|g| g.0.contains('\n')) {
+        40.0
+    } else {
+        0.0
+    };
+    let height = 380.0 + extra;
     let mut svg = header(height, b.title);
-    let (x_left, x_right, y_top, y_bottom) = (LEFT, WIDTH - RIGHT, TOP + 20.0, height - 110.0);
+    let (x_left, x_right, y_top, y_bottom) =
+        (LEFT, WIDTH - RIGHT, TOP + 20.0, height - 110.0 - extra);
     let _ = writeln!(
         svg,
         "<text x=\"{x_left}\" y=\"26\" font-size=\"14\" font-weight=\"bold\">{}</text>",
@@ -547,12 +563,23 @@ fn bars(b: &Bars<'_>) -> Chart {
         }
         // A label runs left and down from its group: at about 6 px a character once rotated,
         // the first groups' labels are shortened to stay on the chart.
+        // A second line (what tells the group apart) is short and never shortened.
         let room = ((cx - 4.0) / 6.0).floor().clamp(8.0, 40.0) as usize;
+        let (first, second) = label.split_once('\n').unwrap_or((label, ""));
+        let second = if second.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<tspan x=\"0\" dy=\"14\" font-size=\"11\" fill=\"#555\">{}</tspan>",
+                xml_escape(second)
+            )
+        };
         let _ = writeln!(
             svg,
-            "<text transform=\"translate({cx:.1},{:.1}) rotate(-25)\" text-anchor=\"end\">{}</text>",
+            "<text transform=\"translate({cx:.1},{:.1}) rotate(-25)\" text-anchor=\"end\">\
+             <tspan x=\"0\" dy=\"0\">{}</tspan>{second}</text>",
             y_bottom + 16.0,
-            xml_escape(&shorten(label, room))
+            xml_escape(&shorten(first, room))
         );
     }
     let ly = height - 18.0;

@@ -186,10 +186,32 @@ fn analyze_headline(report: &Report, counterparts: &[Counterpart]) -> Vec<String
         } else {
             format!("the {} buckets", these.len())
         };
+        // A month of it at list price, over the span the trail covers (the cost report's own
+        // arithmetic: keytrail cost takes other prices, the free tier and --since/--until).
+        let f = &report.settings.filters;
+        let month = crate::reports::cost::Window::of(
+            f.since,
+            f.until,
+            report.summary.first_time,
+            report.summary.last_time,
+        )
+        .map(|w| {
+            let prices = crate::pricing::Prices::default();
+            let factor = prices.month_days * 86_400.0 / w.seconds() as f64;
+            let change = (other as f64 - ran as f64) * factor;
+            format!(
+                ": {} {} KMS calls a month, {} at list price (${} per 10,000; keytrail cost \
+                 applies the free tier and other prices)",
+                thousands(&format!("{:.0}", change.abs())),
+                if change < 0.0 { "fewer" } else { "more" },
+                format_usd(prices.requests(change.abs())),
+                prices.per_10k_requests
+            )
+        })
+        .unwrap_or_default();
         lines.push(format!(
             "Turning bucket keys {switch} for {buckets} ({keys} now) would make {} KMS calls \
-             instead of {} ({} per object instead of {}), as the envelope engine projects it; \
-             keytrail cost puts it in dollars a month.",
+             instead of {} ({} per object instead of {}), as the envelope engine projects it{month}.",
             thousands(&other.to_string()),
             thousands(&ran.to_string()),
             per(other),

@@ -100,7 +100,8 @@ fn charts_and_html_are_produced_and_valid() {
     let text = std::fs::read_to_string(dir.join("c.svg")).unwrap();
     roxmltree::Document::parse(&text).unwrap();
     assert!(
-        text.contains("without bucket keys") && text.contains("plain (keys off)"),
+        text.contains("without bucket keys")
+            && text.contains(">plain</tspan><tspan x=\"0\" dy=\"14\" font-size=\"11\" fill=\"#555\">keys off</tspan>"),
         "{text}"
     );
     // Money in dollars, and the projected side marked.
