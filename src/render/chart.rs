@@ -32,9 +32,13 @@ const PER_OBJECT: &str = "#d9822b";
 const BUCKET_KEY: &str = "#1f6fb4";
 
 fn header(height: f64, title: &str) -> String {
+    header_sized(WIDTH, height, title)
+}
+
+fn header_sized(width: f64, height: f64, title: &str) -> String {
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
-         viewBox=\"0 0 {WIDTH} {height}\" font-family=\"Helvetica, Arial, DejaVu Sans, sans-serif\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" font-family=\"Helvetica, Arial, DejaVu Sans, sans-serif\" \
          font-size=\"12\">\n<title>{}</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
         xml_escape(title)
     )
@@ -444,8 +448,8 @@ fn dollars(v: f64) -> String {
 }
 
 /// A bucket's label under its bars: its name, then on a second line what tells it apart (its
-/// requesters' account, when the bucket is read from two) and whether bucket keys are on. Only
-/// the name is ever shortened.
+/// requesters' account, when the bucket is read from two) and whether bucket keys are on. A
+/// long name is wrapped, never shortened.
 fn group_label(bucket: &str, account: Option<&str>, keys: &str, note: &str) -> String {
     match account {
         Some(a) => format!("{bucket}\n{a}, keys {keys}{note}"),
@@ -463,6 +467,24 @@ fn shorten(label: &str, max: usize) -> String {
     let head: String = chars[..keep].iter().collect();
     let tail: String = chars[chars.len() - keep..].iter().collect();
     format!("{head}...{tail}")
+}
+
+/// `text` in lines of at most `width` characters, broken after a `-`, `.`, `_` or `/` where
+/// one is in reach, else at the width: nothing is left out.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut chars: &[char] = &text.chars().collect::<Vec<char>>();
+    let mut lines = Vec::new();
+    while chars.len() > width {
+        let at = chars[..width]
+            .iter()
+            .rposition(|c| matches!(c, '-' | '.' | '_' | '/'))
+            .filter(|&p| p + 1 >= width / 2)
+            .map_or(width, |p| p + 1);
+        lines.push(chars[..at].iter().collect());
+        chars = &chars[at..];
+    }
+    lines.push(chars.iter().collect());
+    lines
 }
 
 /// A bar chart of two series side by side per group.
@@ -484,16 +506,49 @@ struct Bars<'a> {
 }
 
 fn bars(b: &Bars<'_>) -> Chart {
-    // Two-line group labels need more room above the legend.
-    let extra = if b.groups.iter().any(|g| g.0.contains('\n')) {
-        40.0
+    // At least 140 px a group: the chart widens rather than crowd its labels.
+    let width = WIDTH.max(LEFT + RIGHT + 140.0 * b.groups.len() as f64);
+    let (x_left, x_right) = (LEFT, width - RIGHT);
+    let slot = (x_right - x_left) / b.groups.len().max(1) as f64;
+    // Rotated labels of neighbouring groups are parallel, slot * sin(25 deg) apart: as many
+    // 14 px lines as fit there.
+    let max_lines = ((slot * 0.42 / 14.0).floor() as usize).max(2);
+    // Each group's label as lines: its name wrapped (never cut) to the room left of it, then
+    // what tells it apart. A label runs left and down from its group at about 6.5 px a
+    // character once rotated.
+    let labels: Vec<Vec<String>> = b
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _))| {
+            let cx = x_left + slot * (i as f64 + 0.5);
+            let room = ((cx - 4.0) / 6.5).floor().clamp(8.0, 48.0) as usize;
+            let (first, second) = label.split_once('\n').unwrap_or((label, ""));
+            let mut lines = wrap(first, room);
+            let fit = max_lines - usize::from(!second.is_empty());
+            if lines.len() > fit {
+                // More than fits even so (a name longer than 2 lines of a crowded chart): the
+                // last line that fits keeps the name's end.
+                let rest: String = lines[fit - 1..].concat();
+                lines.truncate(fit - 1);
+                lines.push(shorten(&rest, room));
+            }
+            if !second.is_empty() {
+                lines.push(second.to_string());
+            }
+            lines
+        })
+        .collect();
+    // Lines past the first need room above the legend.
+    let more = labels.iter().map(|l| l.len()).max().unwrap_or(1).max(1) - 1;
+    let extra = if more > 0 {
+        26.0 + 14.0 * more as f64
     } else {
         0.0
     };
     let height = 380.0 + extra;
-    let mut svg = header(height, b.title);
-    let (x_left, x_right, y_top, y_bottom) =
-        (LEFT, WIDTH - RIGHT, TOP + 20.0, height - 110.0 - extra);
+    let mut svg = header_sized(width, height, b.title);
+    let (y_top, y_bottom) = (TOP + 20.0, height - 110.0 - extra);
     let _ = writeln!(
         svg,
         "<text x=\"{x_left}\" y=\"26\" font-size=\"14\" font-weight=\"bold\">{}</text>",
@@ -529,14 +584,13 @@ fn bars(b: &Bars<'_>) -> Chart {
         let _ = writeln!(
             svg,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            WIDTH / 2.0,
+            width / 2.0,
             (y_top + y_bottom) / 2.0,
             xml_escape(b.empty)
         );
     }
-    let slot = (x_right - x_left) / b.groups.len().max(1) as f64;
     let bar = (slot * 0.35).min(60.0);
-    for (i, (label, values)) in b.groups.iter().enumerate() {
+    for (i, ((_, values), lines)) in b.groups.iter().zip(&labels).enumerate() {
         let cx = x_left + slot * (i as f64 + 0.5);
         for (k, (v, (_, color))) in values.iter().zip(b.series).enumerate() {
             let bx = cx - bar + k as f64 * bar;
@@ -561,25 +615,28 @@ fn bars(b: &Bars<'_>) -> Chart {
                 (b.value)(*v)
             );
         }
-        // A label runs left and down from its group: at about 6 px a character once rotated,
-        // the first groups' labels are shortened to stay on the chart.
-        // A second line (what tells the group apart) is short and never shortened.
-        let room = ((cx - 4.0) / 6.0).floor().clamp(8.0, 40.0) as usize;
-        let (first, second) = label.split_once('\n').unwrap_or((label, ""));
-        let second = if second.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "<tspan x=\"0\" dy=\"14\" font-size=\"11\" fill=\"#555\">{}</tspan>",
-                xml_escape(second)
-            )
-        };
+        // The name's lines, then (in grey) what tells the group apart.
+        let detail = b.groups[i].0.contains('\n');
+        let tspans: String = lines
+            .iter()
+            .enumerate()
+            .map(|(k, line)| {
+                let style = if detail && k + 1 == lines.len() {
+                    " font-size=\"11\" fill=\"#555\""
+                } else {
+                    ""
+                };
+                let dy = if k == 0 { 0 } else { 14 };
+                format!(
+                    "<tspan x=\"0\" dy=\"{dy}\"{style}>{}</tspan>",
+                    xml_escape(line)
+                )
+            })
+            .collect();
         let _ = writeln!(
             svg,
-            "<text transform=\"translate({cx:.1},{:.1}) rotate(-25)\" text-anchor=\"end\">\
-             <tspan x=\"0\" dy=\"0\">{}</tspan>{second}</text>",
+            "<text transform=\"translate({cx:.1},{:.1}) rotate(-25)\" text-anchor=\"end\">{tspans}</text>",
             y_bottom + 16.0,
-            xml_escape(&shorten(first, room))
         );
     }
     let ly = height - 18.0;
@@ -661,12 +718,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_labels_keep_their_start_and_end() {
-        assert_eq!(shorten("short", 10), "short");
-        assert_eq!(
-            shorten("datalake-analytics-prod-eu-west-1-raw", 20),
-            "datalake...st-1-raw"
-        );
+    fn a_crowded_chart_names_every_bucket_whole() {
+        let buckets: Vec<Counterpart> = (0..12)
+            .map(|i| Counterpart {
+                account: "111122223333".into(),
+                bucket: format!("analytics-prod-eu-west-1-raw-landing-zone-number-{i:02}"),
+                bucket_keys: if i % 2 == 0 { "on" } else { "off" },
+                objects: 10,
+                with_bucket_keys: 0.1,
+                without_bucket_keys: 2.0,
+                calls_with_bucket_keys: 1,
+                calls_without_bucket_keys: 20,
+                without_is_lower_bound: false,
+            })
+            .collect();
+        let chart = calls_per_object(&buckets);
+        if let Some(path) = std::env::var_os("KEYTRAIL_CHART_OUT") {
+            std::fs::write(path, png(&chart).unwrap()).unwrap();
+        }
+        let labels: Vec<String> = chart
+            .svg
+            .lines()
+            .filter(|l| l.contains("rotate(-25)"))
+            .map(|l| {
+                l.split("<tspan")
+                    .skip(1)
+                    .map(|t| &t[t.find('>').unwrap() + 1..t.find("</tspan>").unwrap()])
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        assert_eq!(labels.len(), 12);
+        for (b, label) in buckets.iter().zip(&labels) {
+            let lines: Vec<&str> = label.split('|').collect();
+            let (name, detail) = lines.split_at(lines.len() - 1);
+            assert_eq!(name.concat(), b.bucket, "{label}");
+            assert_eq!(detail[0], format!("keys {}", b.bucket_keys));
+        }
+    }
+
+    #[test]
+    fn long_labels_are_wrapped_whole() {
+        assert_eq!(wrap("short", 10), ["short"]);
+        let name = "datalake-analytics-prod-eu-west-1-raw";
+        let lines = wrap(name, 20);
+        assert_eq!(lines, ["datalake-analytics-", "prod-eu-west-1-raw"]);
+        assert_eq!(lines.concat(), name);
+        let plain = "a".repeat(25);
+        assert_eq!(wrap(&plain, 10).concat(), plain);
+        assert!(wrap(&plain, 10).iter().all(|l| l.chars().count() <= 10));
         assert_eq!(dollars(1.5), "$1.50");
         assert_eq!(dollars(0.004), "$0.0040");
         assert_eq!(dollars(12_500.0), "$12.5k");
