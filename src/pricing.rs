@@ -84,6 +84,12 @@ impl Prices {
             + f64::from(self.key_rotations.min(CHARGED_ROTATIONS)) * self.rotation_per_month
     }
 
+    /// How many times `seconds` fit in a month of `month_days` days: what turns counts over a
+    /// window into counts a month.
+    pub fn month_factor(&self, seconds: i64) -> f64 {
+        self.month_days * 86_400.0 / seconds as f64
+    }
+
     /// The dollars `requests` cost at the request price, before any free tier.
     pub fn requests(&self, requests: f64) -> f64 {
         requests / 10_000.0 * self.per_10k_requests

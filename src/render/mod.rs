@@ -197,7 +197,7 @@ fn analyze_headline(report: &Report, counterparts: &[Counterpart]) -> Vec<String
         )
         .map(|w| {
             let prices = crate::pricing::Prices::default();
-            let factor = prices.month_days * 86_400.0 / w.seconds() as f64;
+            let factor = prices.month_factor(w.seconds());
             let change = (other as f64 - ran as f64) * factor;
             format!(
                 ": {} {} KMS calls a month, {} at list price (${} per 10,000; keytrail cost \

@@ -142,7 +142,7 @@ pub struct CostReport {
 
 impl CostReport {
     pub fn month_factor(&self) -> f64 {
-        self.prices.month_days * 86_400.0 / self.window.seconds() as f64
+        self.prices.month_factor(self.window.seconds())
     }
 }
 
@@ -193,7 +193,7 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
         accounts.entry(owner).or_default();
     }
 
-    let month = prices.month_days * 86_400.0 / window.seconds() as f64;
+    let month = prices.month_factor(window.seconds());
     let charge =
         |monthly: f64| prices.requests((monthly - prices.free_requests_per_month as f64).max(0.0));
     let mut lines = Vec::new();
