@@ -439,9 +439,10 @@ pub struct TrailArgs {
     #[arg(long, value_name = "URL", help_heading = "S3")]
     pub endpoint_url: Option<String>,
 
-    /// The profile of the shared config and credentials files to read s3:// inputs with
-    /// [default: AWS_PROFILE; credentials otherwise come from the environment, web identity,
-    /// container or instance metadata].
+    /// The profile of the shared config and credentials files to read s3:// inputs with: static
+    /// keys, an assumed role (role_arn with source_profile or credential_source), SSO (after `aws
+    /// sso login`) or credential_process [default: AWS_PROFILE; credentials otherwise come from
+    /// the environment, web identity, container or instance metadata].
     #[arg(long, value_name = "NAME", help_heading = "S3")]
     pub profile: Option<String>,
 

@@ -10,6 +10,7 @@ mod inputs;
 mod org_trails;
 mod quota;
 mod s3;
+mod s3_profiles;
 mod simulate;
 mod snapshots;
 mod util;

@@ -11,14 +11,17 @@
 //! The client is `object_store`'s: SigV4, the credential chain of the environment (keys, web
 //! identity, container and instance metadata), `AWS_ENDPOINT_URL[_S3]`, and retries with
 //! backoff on throttling, timeouts and dropped connections. Shared config and credentials files
-//! (`--profile`, `AWS_PROFILE`) are read here, for the static keys and Region they hold.
+//! (`--profile`, `AWS_PROFILE`) are read here (`profile`), and what `object_store` does not
+//! resolve of them is added in `credentials`: assumed roles, IAM Identity Center (SSO) and
+//! `credential_process`.
 
 use super::{path_skip, Prune};
 use crate::summary::{S3Summary, Summary};
 use futures::StreamExt;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredentialProvider};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
+use profile::Profile;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,6 +153,7 @@ pub struct S3Reader {
     runtime: tokio::runtime::Runtime,
     settings: S3Settings,
     stores: Mutex<HashMap<String, Arc<AmazonS3>>>,
+    credentials: Mutex<Option<(Option<Profile>, Option<AwsCredentialProvider>)>>,
     pub counters: S3Counters,
 }
 
@@ -165,8 +169,35 @@ impl S3Reader {
             runtime,
             settings,
             stores: Mutex::new(HashMap::new()),
+            credentials: Mutex::new(None),
             counters: S3Counters::default(),
         })
+    }
+
+    /// The profile that applies and its credentials, resolved once for every bucket (a role is
+    /// assumed once a run). A profile named explicitly wins over keys in the environment, as the
+    /// AWS CLI does; else the environment's keys, else AWS_PROFILE's or the default profile's;
+    /// without credentials there, the rest of `object_store`'s chain (web identity, container,
+    /// instance metadata).
+    fn credentials(&self) -> Result<(Option<Profile>, Option<AwsCredentialProvider>), S3Error> {
+        let mut resolved = self.credentials.lock().expect("not poisoned");
+        if let Some(r) = resolved.as_ref() {
+            return Ok(r.clone());
+        }
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let files = profile::Files::read();
+        let profile = match (&self.settings.profile, env("AWS_PROFILE")) {
+            (Some(name), _) => Some(files.load(name)?),
+            (None, _) if env("AWS_ACCESS_KEY_ID").is_some() => None,
+            (None, Some(name)) => Some(files.load(&name)?),
+            (None, None) => files.find("default"),
+        };
+        let provider = match &profile {
+            Some(p) => credentials::for_profile(&files, p)?,
+            None => None,
+        };
+        *resolved = Some((profile.clone(), provider.clone()));
+        Ok((profile, provider))
     }
 
     /// The client of one bucket, built on first use.
@@ -188,33 +219,10 @@ impl S3Reader {
             .clone()
             .or_else(|| env("AWS_ENDPOINT_URL_S3"))
             .or_else(|| env("AWS_ENDPOINT_URL"));
-        // A profile named explicitly wins over keys in the environment, as the AWS CLI does;
-        // else the environment's keys, else AWS_PROFILE's or the default profile's, else the
-        // rest of the chain (web identity, container, instance metadata).
-        let env_keys = env("AWS_ACCESS_KEY_ID").is_some();
-        let profile = match (&self.settings.profile, env("AWS_PROFILE")) {
-            (Some(name), _) => Some(profile::load(name)?),
-            (None, _) if env_keys => None,
-            (None, Some(name)) => Some(profile::load(&name)?),
-            (None, None) => profile::load_default(),
-        };
-        let keys = profile.as_ref().and_then(|p| p.keys());
-        if let (Some(p), None) = (&profile, &keys) {
-            if let Some(why) = p.unsupported() {
-                return Err(S3Error::Config(why));
-            }
-        }
-        let mut b = match &keys {
+        let (profile, provider) = self.credentials()?;
+        let mut b = match provider {
             // Only the profile's credentials: none of the environment's.
-            Some((id, secret)) => {
-                let mut b = AmazonS3Builder::new()
-                    .with_access_key_id(id)
-                    .with_secret_access_key(secret);
-                if let Some(token) = profile.as_ref().and_then(|p| p.get("aws_session_token")) {
-                    b = b.with_token(token);
-                }
-                b
-            }
+            Some(provider) => AmazonS3Builder::new().with_credentials(provider),
             None => AmazonS3Builder::from_env(),
         }
         .with_bucket_name(bucket);
@@ -398,157 +406,50 @@ impl S3Reader {
     }
 }
 
-/// A short message for an S3 error, with what to do about it.
+/// A short message for an S3 error, with what to do about it. S3's own error code and message,
+/// when its answer has them, are quoted: a 403 of a listing reaches here as a generic error
+/// whose text holds S3's XML.
 fn describe(e: &object_store::Error) -> String {
     use object_store::Error as E;
+    let text = credentials::generic(e);
+    let code = credentials::element(&text, "Code");
+    let says = match (code, credentials::element(&text, "Message")) {
+        (Some(c), Some(m)) => format!(" (S3 says {c}: {})", credentials::unescape(m)),
+        (Some(c), None) => format!(" (S3 says {c})"),
+        _ => String::new(),
+    };
+    let unauthenticated = [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+    ];
     match e {
         E::NotFound { .. } => "no such object (deleted since it was listed?)".to_string(),
-        E::PermissionDenied { .. } => {
-            "access denied: reading needs s3:GetObject (and s3:ListBucket to list)".to_string()
-        }
         E::Unauthenticated { .. } => {
-            "not authenticated: check the credentials (AWS_ACCESS_KEY_ID, --profile)".to_string()
+            format!("not authenticated{says}: check the credentials (AWS_ACCESS_KEY_ID, --profile)")
         }
-        other => {
-            let text = other.to_string();
-            // The first line is the useful one; the rest repeats the request.
-            text.lines().next().unwrap_or(&text).to_string()
+        _ if code.is_some_and(|c| unauthenticated.contains(&c)) => {
+            format!("not authenticated{says}: check the credentials (AWS_ACCESS_KEY_ID, --profile)")
         }
-    }
-}
-
-/// The shared config and credentials files (`~/.aws/config`, `~/.aws/credentials`, or
-/// `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`): the static keys and Region of a profile.
-mod profile {
-    use super::S3Error;
-    use std::collections::BTreeMap;
-    use std::path::PathBuf;
-
-    /// One profile's settings, credentials file over config file.
-    pub struct Profile {
-        name: String,
-        values: BTreeMap<String, String>,
-    }
-
-    impl Profile {
-        pub fn get(&self, key: &str) -> Option<String> {
-            self.values.get(key).cloned()
+        E::PermissionDenied { .. } => {
+            format!("access denied{says}: reading needs s3:GetObject (and s3:ListBucket to list)")
         }
-
-        pub fn keys(&self) -> Option<(String, String)> {
-            Some((
-                self.get("aws_access_key_id")?,
-                self.get("aws_secret_access_key")?,
-            ))
+        _ if code == Some("AccessDenied") || text.contains("403 Forbidden") => {
+            format!("access denied{says}: reading needs s3:GetObject (and s3:ListBucket to list)")
         }
-
-        /// Why a profile without static keys cannot be used here, if it needs what keytrail
-        /// does not do (SSO, assumed roles, credential processes).
-        pub fn unsupported(&self) -> Option<String> {
-            let how = [
-                "sso_session",
-                "sso_start_url",
-                "role_arn",
-                "credential_process",
-            ]
-            .into_iter()
-            .find(|k| self.values.contains_key(*k))?;
-            Some(format!(
-                "profile {:?} uses {how}, which keytrail does not resolve: export its \
-                 credentials first, e.g. `eval \"$(aws configure export-credentials --profile {} \
-                 --format env)\"`, and run again without --profile",
-                self.name, self.name
-            ))
-        }
-    }
-
-    fn home_file(var: &str, name: &str) -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
-        }
-        let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
-        Some(PathBuf::from(home).join(".aws").join(name))
-    }
-
-    /// The sections of an INI file, by name.
-    fn sections(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
-        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut current: Option<String> = None;
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                let name = name.trim();
-                let name = name.strip_prefix("profile ").unwrap_or(name).trim();
-                current = Some(name.to_string());
-                out.entry(name.to_string()).or_default();
-            } else if let (Some(section), Some((k, v))) = (&current, line.split_once('=')) {
-                out.entry(section.clone())
-                    .or_default()
-                    .insert(k.trim().to_lowercase(), v.trim().to_string());
-            }
-        }
-        out
-    }
-
-    fn read(var: &str, name: &str) -> BTreeMap<String, BTreeMap<String, String>> {
-        home_file(var, name)
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|t| sections(&t))
-            .unwrap_or_default()
-    }
-
-    fn find(name: &str) -> Option<Profile> {
-        let config = read("AWS_CONFIG_FILE", "config");
-        let credentials = read("AWS_SHARED_CREDENTIALS_FILE", "credentials");
-        if !config.contains_key(name) && !credentials.contains_key(name) {
-            return None;
-        }
-        let mut values = config.get(name).cloned().unwrap_or_default();
-        values.extend(credentials.get(name).cloned().unwrap_or_default());
-        Some(Profile {
-            name: name.to_string(),
-            values,
-        })
-    }
-
-    /// A profile the user named: it must exist.
-    pub fn load(name: &str) -> Result<Profile, S3Error> {
-        find(name).ok_or_else(|| {
-            S3Error::Config(format!(
-                "no profile {name:?} in the shared config or credentials files \
-                 (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE, \
-                 AWS_SHARED_CREDENTIALS_FILE)"
-            ))
-        })
-    }
-
-    /// The `default` profile, if the files have one.
-    pub fn load_default() -> Option<Profile> {
-        find("default")
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn profiles_are_read_from_both_files_credentials_first() {
-            let config = "[default]\nregion = eu-west-1\n\n[profile audit]\nregion = us-east-2\nsso_session = corp\n";
-            let s = sections(config);
-            assert_eq!(s["default"]["region"], "eu-west-1");
-            assert_eq!(s["audit"]["sso_session"], "corp");
-            let p = Profile {
-                name: "audit".into(),
-                values: s["audit"].clone(),
-            };
-            assert!(p.keys().is_none());
-            assert!(p.unsupported().unwrap().contains("export-credentials"));
+        _ => {
+            // The first line is the useful one; the rest repeats the request, or is S3's XML.
+            let first = text.lines().next().unwrap_or(&text);
+            let first = first.split("<?xml").next().unwrap_or(first);
+            format!("{}{says}", first.trim_end().trim_end_matches(':'))
         }
     }
 }
+
+mod credentials;
+mod profile;
 
 #[cfg(test)]
 mod tests {
