@@ -1,5 +1,9 @@
 //! Throughput of `keytrail simulate`: records generated per second on one core (planning, the
-//! envelope engine and rendering the JSON), and end to end with gzip on 1 and N threads.
+//! envelope engine and rendering the JSON), and end to end with gzip on 1 and N threads; then
+//! the same for a long, quiet run (`KEYTRAIL_BENCH_WEEKS`, default 4, of one-minute files at a
+//! few requests a minute: the shape of the 40,000-file corpus in docs/speed.md), whose
+//! records/s fall if planning grows faster than the run (it once rescanned a bucket's objects
+//! every simulated second: 8.3 s for 20,000 files, 1.8 s now).
 //!
 //! ```text
 //! cargo bench --bench simulate
@@ -21,20 +25,50 @@ fn main() {
         .unwrap()
         .scaled(12.0 * scale);
 
+    measure(&scenario, threads);
+    let weeks: f64 = env_or("KEYTRAIL_BENCH_WEEKS", 4.0);
+    let quiet = format!(
+        r#"
+name = "quiet"
+[trail]
+noise_share = 0.7
+file_minutes = 1
+[[buckets]]
+name = "quiet-lake"
+[[principals]]
+name = "etl"
+sessions = 4
+[[phases]]
+principal = "etl"
+bucket = "quiet-lake"
+end_secs = {}
+prefixes = ["a/", "b/"]
+put_rate = 0.03
+get_rate = 0.03
+"#,
+        (weeks * 7.0 * 86_400.0) as i64
+    );
+    println!();
+    println!("A long, quiet run: {weeks} weeks of one-minute files");
+    measure(&Scenario::parse(&quiet, "quiet").unwrap(), threads);
+}
+
+fn measure(scenario: &Scenario, threads: usize) {
     let t = Instant::now();
-    let sim = simulate::simulate(&scenario, 7);
+    let sim = simulate::simulate(scenario, 7);
     let plan = t.elapsed();
 
-    let (mut records, mut bytes) = (0u64, 0u64);
+    let (mut records, mut bytes, mut files) = (0u64, 0u64, 0u64);
     let t = Instant::now();
     simulate::render_stream(&sim, &mut |_, file, _| {
         records += file.records() as u64;
         bytes += file.json_len() as u64;
+        files += 1;
     });
     let render = t.elapsed();
 
     println!(
-        "{} S3 requests, {} KMS calls -> {records} records, {:.2} GB of JSON",
+        "{} S3 requests, {} KMS calls -> {records} records in {files} files, {:.2} GB of JSON",
         sim.requests.len(),
         sim.calls.len(),
         bytes as f64 / 1e9

@@ -261,6 +261,9 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
     let mut seq = vec![0u64; phases.len()];
     let mut refusals = Rng::new(seed ^ 0x7265_6675_7365);
     let mut rr = vec![0usize; phases.len()];
+    // Per phase: the indices of the objects it can read, and how many of its bucket's objects
+    // have been looked at.
+    let mut readable_of: Vec<(Vec<usize>, usize)> = vec![(Vec::new(), 0); phases.len()];
     let draws = |rng: &mut Rng, rate: f64| -> u64 {
         let whole = rate.floor();
         whole as u64 + u64::from(rng.unit() < rate - whole)
@@ -394,12 +397,17 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                 );
                 objects[*bi].push(key);
             }
-            let readable: Vec<usize> = objects[*bi]
-                .iter()
-                .enumerate()
-                .filter(|(_, k)| phase.prefixes.iter().any(|p| k.starts_with(p.as_str())))
-                .map(|(i, _)| i)
-                .collect();
+            // The objects this phase reads: its bucket's under its prefixes, in the order they
+            // were written, kept up to date with the new ones only (a bucket's objects only
+            // grow; scanning them all each second made long runs quadratic).
+            let readable = &mut readable_of[pi];
+            for (i, k) in objects[*bi].iter().enumerate().skip(readable.1) {
+                if phase.prefixes.iter().any(|p| k.starts_with(p.as_str())) {
+                    readable.0.push(i);
+                }
+            }
+            readable.1 = objects[*bi].len();
+            let readable = &readable.0;
             let n = readable.len() as u64;
             let pick = |rng: &mut Rng| -> String {
                 let i = match phase.read.as_str() {

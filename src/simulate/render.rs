@@ -180,6 +180,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
         (*t, kind, i)
     });
     let window = trail.file_minutes as i64 * 60;
+    let max_file = trail.max_file_mib as usize * (1 << 20);
     let mut shared_ids = Rng::new(sim.seed ^ 0x7368_6172_6564);
     // Each scenario's event IDs are its own, whatever the seed.
     let id_salt = crate::simulate::name_hash(&sim.scenario.name);
@@ -271,7 +272,10 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             };
             write_record(out, &mut rng, sim, src, &stamp, delivery)
         });
+        // The files this event went into: each is delivered as soon as it is full.
+        let mut touched = [Some((w, place)), None, None];
         if duplicate {
+            touched[1] = Some((w + 1, place));
             let f = &open[&(w, place)];
             let (start, len) = *f.spans.last().expect("just written");
             let copy = f.data[start as usize..(start + len) as usize].to_vec();
@@ -292,6 +296,13 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             open.entry((w, there))
                 .or_default()
                 .push_with(|out| write_record(out, &mut rng, sim, src, &stamp, delivery));
+            touched[2] = Some((w, there));
+        }
+        for key in touched.into_iter().flatten() {
+            if open.get(&key).is_some_and(|f| f.data.len() >= max_file) {
+                let recs = open.remove(&key).expect("just looked");
+                finish(&mut rng, key, recs);
+            }
         }
     }
     while let Some((key, recs)) = open.pop_first() {

@@ -50,6 +50,17 @@ fn five() -> u32 {
     5
 }
 
+/// MiB of JSON past which the simulator splits a delivered file. CloudTrail delivers an
+/// account and Region's events about every 5 minutes, in files of up to 50 MB of gzip (docs/
+/// domain.md, "Where trails come from"); it publishes no split size, so 64 MiB of JSON (6 to
+/// 8 MB of gzip) is a parameter, `trail.max_file_mib`. It also bounds the simulator's memory:
+/// a file is held whole until it is written.
+pub const DEFAULT_MAX_FILE_MIB: u32 = 64;
+
+fn max_file_mib() -> u32 {
+    DEFAULT_MAX_FILE_MIB
+}
+
 /// How the trail is logged and delivered.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +96,10 @@ pub struct Trail {
     /// Minutes of events per delivered file.
     #[serde(default = "five")]
     pub file_minutes: u32,
+    /// A file's JSON is split into another file of the same minutes past this many MiB, as
+    /// CloudTrail delivers a busy account and Region's 5 minutes in more than one file.
+    #[serde(default = "max_file_mib")]
+    pub max_file_mib: u32,
     /// Deliver a request whose caller and resource owner are different accounts to both (an
     /// organization trail, or a trail in each account): a second record with its own
     /// `eventID`, the other `recipientAccountId`, and the same `sharedEventID`.
@@ -109,6 +124,7 @@ impl Default for Trail {
             digests: false,
             organization: None,
             file_minutes: 5,
+            max_file_mib: DEFAULT_MAX_FILE_MIB,
             cross_account_delivery: false,
             kms_skew_secs: 0,
         }
@@ -339,6 +355,15 @@ impl Scenario {
         }
         if t.file_minutes == 0 || t.file_minutes > 60 {
             return Err(err(0..0, "trail.file_minutes must be 1 to 60".into()));
+        }
+        if t.max_file_mib == 0 || t.max_file_mib > 1024 {
+            return Err(top(
+                "max_file_mib",
+                format!(
+                    "trail.max_file_mib must be 1 to 1024, got {}",
+                    t.max_file_mib
+                ),
+            ));
         }
         if let Some(s) = &scenario.engine.sharing {
             if s != "session" && s != "role" {

@@ -1,10 +1,11 @@
 //! The trail: the parallel pass from inputs to compact, filtered events.
 //!
 //! inputs -> decoded text -> records -> lean events ([`crate::event`]) -> filtered
-//! ([`filter`]) -> compact records ([`records`]). Each rayon worker folds whole inputs into its
-//! own [`Batch`] (interner, compact events, summary); batches are merged without locks, and
-//! everything order-dependent happens after the merge, at the barrier ([`crate::join`]). So the
-//! same inputs give the same report on any number of threads.
+//! ([`filter`]) -> compact records ([`records`]). Each rayon worker folds whole inputs into a
+//! [`Batch`] (interner, compact events, summary) of its own while it reads them, taken from a
+//! [`BatchPool`] that holds about one per worker, whatever the number of inputs; batches are
+//! merged without locks, and everything order-dependent happens after the merge, at the barrier
+//! ([`crate::join`]). So the same inputs give the same report on any number of threads.
 //!
 //! This layer knows the sources and the event model below it, and nothing above it: what is
 //! done with the merged batch is the caller's (`run_with`'s `then`).
@@ -15,7 +16,7 @@ pub mod filter;
 pub mod read;
 pub mod records;
 
-pub use batch::{Batch, Events};
+pub use batch::{Batch, BatchPool, Events};
 pub use read::{read_bytes, read_input, read_object, Windows, CHUNK_BYTES};
 
 use crate::source::s3::{S3Error, S3Reader, S3Url};
@@ -160,20 +161,22 @@ pub fn run_with<T: Send>(
         batch.summary.prune_problems();
     };
     let local = || {
+        let batches = BatchPool::default();
         by_size
             .par_iter()
             // One input per task, so an idle worker can take any input not yet started: an
             // input cannot be split, and a worker left with two at the end doubles the tail.
             .with_max_len(1)
-            .fold(Batch::default, |mut batch, &input| {
+            .for_each(|&input| {
                 if !halted() {
-                    fold_one(&mut batch, input.size, &|b, poll| {
-                        read_input(input, cfg, b, poll)
+                    batches.with(|batch| {
+                        fold_one(batch, input.size, &|b, poll| {
+                            read_input(input, cfg, b, poll)
+                        })
                     });
                 }
-                batch
-            })
-            .reduce(Batch::default, Batch::merge)
+            });
+        batches.merged()
     };
     // S3 objects arrive as their GETs complete, many in flight; any worker decodes the next.
     let s3 = |reader: &S3Reader| {
@@ -194,18 +197,18 @@ pub fn run_with<T: Send>(
         let (tx, rx) = std::sync::mpsc::sync_channel(cfg.s3.concurrency.max(1));
         std::thread::scope(|scope| {
             scope.spawn(|| reader.fetch(objects, &halted, tx));
-            rx.into_iter()
-                .par_bridge()
-                .fold(Batch::default, |mut batch, (object, got)| {
-                    if !halted() {
-                        let size = sizes.get(&object).copied().unwrap_or(0);
-                        fold_one(&mut batch, size, &|b, poll| {
+            let batches = BatchPool::default();
+            rx.into_iter().par_bridge().for_each(|(object, got)| {
+                if !halted() {
+                    let size = sizes.get(&object).copied().unwrap_or(0);
+                    batches.with(|batch| {
+                        fold_one(batch, size, &|b, poll| {
                             read_object(&object, &got, cfg, b, poll)
-                        });
-                    }
-                    batch
-                })
-                .reduce(Batch::default, Batch::merge)
+                        })
+                    });
+                }
+            });
+            batches.merged()
         })
     };
     let work = || match &reader {

@@ -317,3 +317,100 @@ fn the_seed_10k_figures_readme_quotes_are_the_simulators() {
         "docs/simulate.md's calibration table no longer quotes the simulator's figures"
     );
 }
+
+/// A busy account and Region's minutes go out in several files, as CloudTrail delivers them
+/// (`trail.max_file_mib`): each file stays under the size, and the trail reads to the same
+/// figures as one file a window, and to its manifest.
+#[test]
+fn a_busy_window_is_split_into_several_files_that_read_the_same() {
+    let t = Trail::new();
+    let scenario = |mib: u32| {
+        format!(
+            r#"
+name = "busy"
+start = "2026-11-01T00:00:00Z"
+[trail]
+file_minutes = 5
+max_file_mib = {mib}
+noise_share = 0.3
+[[buckets]]
+name = "busy-lake"
+bucket_key = true
+[[buckets]]
+name = "busy-objects"
+[[principals]]
+name = "etl"
+[[phases]]
+principal = "etl"
+bucket = "busy-lake"
+end_secs = 600
+put_rate = 6.0
+get_rate = 6.0
+[[phases]]
+principal = "etl"
+bucket = "busy-objects"
+end_secs = 600
+put_rate = 2.0
+get_rate = 4.0
+"#
+        )
+    };
+    let gz_files = |dir: &Path| -> Vec<PathBuf> {
+        tree(dir)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+            .map(|p| dir.join(p))
+            .collect()
+    };
+    let mut reports = Vec::new();
+    let mut files = Vec::new();
+    for mib in [1, 64] {
+        let name = format!("busy-{mib}");
+        let toml = t.file(&format!("{name}.toml"), scenario(mib).as_bytes());
+        let out = t.path(&name);
+        let r = run_in(
+            &t,
+            &[
+                "simulate",
+                "--scenario",
+                toml.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let expect = out.join("manifest.json");
+        let r = run_in(
+            &t,
+            &[
+                "analyze",
+                &name,
+                "--quiet",
+                "--format",
+                "json",
+                "--expect",
+                expect.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "max_file_mib = {mib}: {}", r.stderr);
+        let mut report = r.json();
+        report.as_object_mut().unwrap().remove("input");
+        reports.push(report);
+        files.push(gz_files(&out));
+    }
+    // Two 5-minute windows: one file each unsplit, many at 1 MiB, none much over it.
+    assert_eq!(files[1].len(), 2, "{:?}", files[1]);
+    assert!(files[0].len() >= 10, "{} files", files[0].len());
+    for f in &files[0] {
+        let mut json = Vec::new();
+        let gz = std::fs::read(f).unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
+        assert!(
+            json.len() < (1 << 20) + 8192,
+            "{}: {} bytes",
+            f.display(),
+            json.len()
+        );
+    }
+    assert_eq!(reports[0], reports[1], "split files read differently");
+}
