@@ -148,6 +148,16 @@ pub struct AthenaAnalyzeArgs {
     /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
     #[arg(long, value_name = "ARN", help_heading = "Filters")]
     pub principal: Vec<String>,
+
+    /// Keep KMS calls whose encryption context has this pair (repeatable: any of them), and
+    /// the S3 requests that caused them (approximated: see the SQL).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "Filters")]
+    pub context: Vec<(String, String)>,
+
+    /// Keep KMS calls under this key, an ARN or key ID (repeatable), and the S3 requests under
+    /// it (approximated: see the SQL).
+    #[arg(long, value_name = "ARN", help_heading = "Filters")]
+    pub kms_key: Vec<String>,
 }
 
 #[derive(Debug, Args)]

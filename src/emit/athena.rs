@@ -186,6 +186,45 @@ fn prefix_condition(prefixes: &[String], joiner: &str) -> String {
     format!("{joiner}({any})")
 }
 
+/// keytrail's `--kms-key` (`trail::filter::kms_key_matches`) on the key ARN in `column`: the
+/// ARN itself, or its key ID (what follows `:key/`). A NULL key matches no filter.
+fn kms_key_condition(keys: &[String], column: &str) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    let any = list(keys.iter().map(|k| lit(k)));
+    Some(format!(
+        "coalesce({column} IN ({any})\n      OR (strpos({column}, ':key/') > 0 AND substr({column}, strpos({column}, ':key/') + 5) IN ({any})), false)"
+    ))
+}
+
+/// keytrail's `--context` (`trail::filter::context_matches`): the call's encryption context has
+/// one of the pairs. `TRUE` without pairs. Keys are written into a JSON path
+/// (`$.encryptionContext["KEY"]`), so a key with `"` or `\` is refused before this
+/// ([`context_key_is_writable`]).
+fn context_condition(pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return "true".into();
+    }
+    let any = pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "json_extract_scalar(requestparameters, {}) = {}",
+                lit(&format!("$.encryptionContext[\"{k}\"]")),
+                lit(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n                  OR ");
+    format!("coalesce({any}, false)")
+}
+
+/// Whether an encryption-context key can be named in a JSON path as written here.
+pub fn context_key_is_writable(key: &str) -> bool {
+    !key.contains(['"', '\\']) && !key.chars().any(char::is_control)
+}
+
 /// keytrail's rule for an SSE-KMS request (event::classify): not an SSE header that is not
 /// aws:kms*, not an SSEApplied that is not SSE_KMS, not an SSE-C header alone.
 const SSE_KMS: &str = "NOT coalesce(sse NOT LIKE 'aws:kms%', false)
@@ -221,23 +260,33 @@ pub fn analyze(s: &QuerySettings) -> String {
 -- DSSE-KMS (approximate too): a request is DSSE-KMS by its own header or its object's last
 -- logged write; a per-object call is, when such a request of its requester and object is
 -- within {object_window} s (keytrail: when the request it matched is).
--- Not here: keytrail's --kms-key and --context filters (the Spark job applies them).
--- tests/cli/engines.rs runs this query on DuckDB over simulated trails (an organization trail,
+{filters_comment}-- tests/cli/engines.rs runs this query on DuckDB over simulated trails (an organization trail,
 -- keys switched on mid-trail, a data lake, two buckets side by side, DSSE-KMS beside SSE-KMS:
 -- about 13,500 S3 requests): there every column equals keytrail's, and the test fails when an
 -- approximate column strays by more than 2 % of its total.
 WITH {events},
 kms AS (
-  SELECT eventname, errorcode, requester, eventtime, head, bucket, object_key
+  SELECT eventname, errorcode, requester, eventtime, head, bucket, object_key, kms_key, ctx_pass
   FROM (
-    SELECT eventname, errorcode, requester, eventtime,
+    SELECT eventname, errorcode, requester, eventtime, kms_key, ctx_pass,
            substr(arn, 1, strpos(arn, ':::') + 2) AS head,
            CASE WHEN strpos(rest, '/') > 0 THEN substr(rest, 1, strpos(rest, '/') - 1) ELSE rest END AS bucket,
            CASE WHEN strpos(rest, '/') > 0 THEN substr(rest, strpos(rest, '/') + 1) END AS object_key
     FROM (
       SELECT *, substr(arn, strpos(arn, ':::') + 3) AS rest
       FROM (
-        SELECT *, json_extract_scalar(requestparameters, '$.encryptionContext[\"aws:s3:arn\"]') AS arn
+        SELECT *, json_extract_scalar(requestparameters, '$.encryptionContext[\"aws:s3:arn\"]') AS arn,
+               -- The call's key as keytrail reads it: keyId when it is a key ARN, else the
+               -- first AWS::KMS::Key of resources.
+               coalesce(CASE WHEN json_extract_scalar(requestparameters, '$.keyId') LIKE 'arn:%'
+                              AND strpos(json_extract_scalar(requestparameters, '$.keyId'), ':key/') > 0
+                             THEN json_extract_scalar(requestparameters, '$.keyId') END,
+                        element_at(transform(filter(resources, r -> r.arn IS NOT NULL
+                                                      AND (r.type = 'AWS::KMS::Key'
+                                                           OR (r.type IS NULL AND strpos(r.arn, ':kms:') > 0
+                                                               AND strpos(r.arn, ':key/') > 0))),
+                                             r -> r.arn), 1)) AS kms_key,
+               {ctx_pass} AS ctx_pass
         FROM unique_events
         WHERE eventsource = 'kms.amazonaws.com'
           AND json_extract_scalar(requestparameters, '$.encryptionContext[\"aws:cloudtrail:arn\"]') IS NULL
@@ -249,6 +298,8 @@ kms AS (
 s3_all AS (
   SELECT eventname, eventtime, requester, errorcode,
          {sse_columns},
+         coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-aws-kms-key-id\"]'),
+                  json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-aws-kms-key-id\"]')) AS own_key,
          lower(coalesce(json_extract_scalar(responseelements, '$[\"x-amz-server-side-encryption-bucket-key-enabled\"]'),
                         json_extract_scalar(requestparameters, '$[\"x-amz-server-side-encryption-bucket-key-enabled\"]'))) AS bucket_key_header,
          -- As keytrail names the object: the AWS::S3::Object ARN of resources (a request
@@ -342,7 +393,7 @@ s3_modes AS (
   LEFT JOIN written_dsse wd ON wd.bucket = s3.bucket AND wd.object_key = s3.object_key
   LEFT JOIN bucket_modes m ON m.bucket = s3.bucket
 ),
-kms_modes AS (
+{report_filters}kms_modes AS (
   -- A KMS call's mode is its context's shape; a per-object call for a DSSE-KMS request (one of
   -- the same requester and object within {object_window} s) is DSSE-KMS's.
   SELECT k.*,
@@ -356,7 +407,7 @@ kms_modes AS (
              THEN 'dsse'
            ELSE 'per_object'
          END AS mode
-  FROM kms k
+  FROM kms_used k
 ),
 kms_rows AS (
   SELECT bucket, mode,
@@ -370,14 +421,14 @@ s3_rows AS (
   SELECT bucket, mode,
          count_if(errorcode IS NULL) AS s3_requests,
          count_if(errorcode IS NOT NULL) AS s3_errors
-  FROM s3_modes
+  FROM s3_used
   GROUP BY 1, 2
 ),
 object_rows AS (
   -- Distinct objects per row: of its successful S3 requests and its per-object KMS calls.
   SELECT bucket, mode, count(DISTINCT object_key) AS objects
   FROM (
-    SELECT bucket, mode, object_key FROM s3_modes WHERE errorcode IS NULL
+    SELECT bucket, mode, object_key FROM s3_used WHERE errorcode IS NULL
     UNION ALL
     SELECT bucket, mode, object_key FROM kms_modes WHERE object_key IS NOT NULL
   )
@@ -404,6 +455,91 @@ ORDER BY 1, 2
         sse_columns = SSE_COLUMNS,
         sse_kms = SSE_KMS,
         s3_prefix_filter = prefix_condition(&s.filters.bucket_arn_prefix, "\n    AND "),
+        ctx_pass = context_condition(&s.filters.context),
+        report_filters = report_filters(s),
+        filters_comment = if s.filters.kms_key.is_empty() && s.filters.context.is_empty() {
+            ""
+        } else {
+            REPORT_FILTERS_COMMENT
+        },
+    )
+}
+
+/// What the SQL says of `--kms-key` and `--context` when it applies them.
+const REPORT_FILTERS_COMMENT: &str = "\
+-- --kms-key and --context, keytrail's report filters: exact on KMS calls (a call's key is its
+-- keyId when that is a key ARN, else the first AWS::KMS::Key of its resources; a key given as
+-- an ID matches the ARN that ends with it). Approximate on S3 requests, which keytrail filters
+-- by the calls it matched them to: here a request's key is its own SSE header's, else its
+-- object's last logged write's, else a per-object call's of its requester and object within
+-- the window; it passes --context when a per-object call of its requester and object within
+-- the window does, or, in bucket-key mode, a bucket-key call of its bucket, requester and key.
+";
+
+/// The CTEs `kms_used` and `s3_used`: the KMS calls and S3 requests that pass `--kms-key` and
+/// `--context`, as keytrail's report filters (`reports::calls::rows`) pass them.
+fn report_filters(s: &QuerySettings) -> String {
+    let f = &s.filters;
+    if f.kms_key.is_empty() && f.context.is_empty() {
+        return "kms_used AS (SELECT * FROM kms),\ns3_used AS (SELECT * FROM s3_modes),\n".into();
+    }
+    let window = s.object_window_secs;
+    let near = |a: &str, b: &str| {
+        format!(
+            "abs(to_unixtime(from_iso8601_timestamp({a}.eventtime))\n                               - to_unixtime(from_iso8601_timestamp({b}.eventtime))) <= {window}"
+        )
+    };
+    let same_object = format!(
+        "c.bucket = s3.bucket AND c.object_key = s3.object_key AND c.requester = s3.requester\n                          AND {}",
+        near("c", "s3")
+    );
+    let mut kms_where = vec!["ctx_pass".to_string()];
+    let mut s3_where = Vec::new();
+    if let (Some(k), Some(r)) = (
+        kms_key_condition(&f.kms_key, "kms_key"),
+        kms_key_condition(&f.kms_key, "s3.kms_key"),
+    ) {
+        kms_where.insert(0, k);
+        s3_where.push(r);
+    }
+    if !f.context.is_empty() {
+        s3_where.push(format!(
+            "(EXISTS (SELECT 1 FROM kms c
+                   WHERE c.ctx_pass AND {same_object})
+       OR (s3.mode = 'bucket_key'
+           AND EXISTS (SELECT 1 FROM kms c
+                       WHERE c.ctx_pass AND c.object_key IS NULL AND c.bucket = s3.bucket
+                         AND c.requester = s3.requester AND c.kms_key = s3.kms_key)))"
+        ));
+    }
+    format!(
+        "kms_used AS (
+  SELECT * FROM kms
+  WHERE {kms_where}
+),
+written_key AS (
+  -- Per object, the KMS key of its last logged successful write that names one.
+  SELECT bucket, object_key, max_by(own_key, eventtime) AS kms_key
+  FROM s3
+  WHERE eventname IN ({writes}) AND errorcode IS NULL AND own_key IS NOT NULL
+  GROUP BY 1, 2
+),
+s3_keyed AS (
+  SELECT s3.*,
+         coalesce(s3.own_key, wk.kms_key,
+                  (SELECT min(c.kms_key) FROM kms c
+                   WHERE c.object_key IS NOT NULL AND {same_object})) AS kms_key
+  FROM s3_modes s3
+  LEFT JOIN written_key wk ON wk.bucket = s3.bucket AND wk.object_key = s3.object_key
+),
+s3_used AS (
+  SELECT * FROM s3_keyed s3
+  WHERE {s3_where}
+),
+",
+        kms_where = kms_where.join("\n    AND "),
+        s3_where = s3_where.join("\n    AND "),
+        writes = s3_writes(),
     )
 }
 

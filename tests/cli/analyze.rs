@@ -297,6 +297,22 @@ fn usage_errors_exit_2_with_a_message_that_says_what_to_do() {
             &["analyze", ".", "--max-decompressed-bytes", "4XB"][..],
             "unknown unit",
         ),
+        (
+            &["emit", "athena", "analyze", "--context", "a\"b=c"][..],
+            "cannot be named in Athena's JSON path",
+        ),
+        (
+            &[
+                "emit",
+                "athena",
+                "analyze",
+                "--since",
+                "2026-11-02",
+                "--until",
+                "2026-11-01",
+            ][..],
+            "--since must be before --until",
+        ),
     ] {
         let r = run_in(&t, args);
         assert_eq!(r.code, 2, "{args:?}");

@@ -15,7 +15,24 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
         EmitTarget::Spark(a) => spark(a),
         EmitTarget::Athena(AthenaQuery::Ddl(a)) => ddl(a),
         EmitTarget::Athena(AthenaQuery::Analyze(a)) => {
-            query_with(a.query, a.principal, &emit::athena::analyze)
+            if let Some((k, _)) = a
+                .context
+                .iter()
+                .find(|(k, _)| !emit::athena::context_key_is_writable(k))
+            {
+                anyhow::bail!(UsageError(format!(
+                    "--context {:?}: an encryption-context key with a double quote, a \
+                     backslash or a control character cannot be named in Athena's JSON path; \
+                     keytrail analyze and the Spark job (keytrail emit spark) take it",
+                    visible(k)
+                )));
+            }
+            let report = ReportFilters {
+                principal: a.principal,
+                context: a.context,
+                kms_key: a.kms_key,
+            };
+            query_with(a.query, report, &emit::athena::analyze)
         }
         EmitTarget::Athena(AthenaQuery::Quota(a)) => query(a, &emit::athena::quota),
         EmitTarget::Athena(AthenaQuery::Cost(a)) => {
@@ -108,19 +125,29 @@ fn query(
     a: AthenaQueryArgs,
     make: &dyn Fn(&emit::athena::QuerySettings) -> String,
 ) -> anyhow::Result<ExitCode> {
-    query_with(a, Vec::new(), make)
+    query_with(a, ReportFilters::default(), make)
 }
 
-/// A query with analyze's `--principal` too.
+/// The filters only `emit athena analyze` takes.
+#[derive(Default)]
+struct ReportFilters {
+    principal: Vec<String>,
+    context: Vec<(String, String)>,
+    kms_key: Vec<String>,
+}
+
+/// A query with analyze's `--principal`, `--context` and `--kms-key` too.
 fn query_with(
     a: AthenaQueryArgs,
-    principal: Vec<String>,
+    report: ReportFilters,
     make: &dyn Fn(&emit::athena::QuerySettings) -> String,
 ) -> anyhow::Result<ExitCode> {
     let settings = emit::athena::QuerySettings {
         table: a.table,
         filters: EngineFilters {
-            principal,
+            principal: report.principal,
+            context: report.context,
+            kms_key: report.kms_key,
             ..filters(a.filters)?
         },
         object_window_secs: a.object_window,
