@@ -19,10 +19,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const SCHEMA: &str = "keytrail.manifest/v1";
 
 #[derive(Default)]
-struct Group {
+struct Group<'a> {
     s3: BTreeMap<&'static str, u64>,
     kms: BTreeMap<&'static str, u64>,
-    objects: BTreeSet<String>,
+    /// The simulation's keys, borrowed: a group can hold millions.
+    objects: BTreeSet<&'a str>,
     /// Requests S3 refused: no object, not in the ratio.
     s3_errors: u64,
 }
@@ -54,7 +55,7 @@ enum Grouping {
 fn expected(
     sim: &Simulation,
     grouping: Grouping,
-) -> BTreeMap<(String, String, &'static str), Group> {
+) -> BTreeMap<(String, String, &'static str), Group<'_>> {
     let trail = &sim.scenario.trail;
     let mut groups: BTreeMap<(String, String, &'static str), Group> = BTreeMap::new();
     // A request's mode (and KMS key) is observable when the trail holds evidence of it: a KMS
@@ -69,7 +70,7 @@ fn expected(
         .requests
         .iter()
         .filter(|r| is_write(r.op) && r.failure.is_none())
-        .map(|r| (r.bucket, r.key.as_str()))
+        .map(|r| (r.bucket, &*r.key))
         .collect();
     // A request whose mode nothing in the trail tells takes its bucket's, when all the
     // bucket's logged KMS calls are of one mode (as the analyzer infers it).
@@ -97,7 +98,7 @@ fn expected(
             && r.failure.is_none()
             && matches!(r.encryption, Encryption::DsseKms)
             && !matches!(r.op, Op::HeadObject | Op::Replicate)
-            && (is_write(r.op) || written.contains(&(r.bucket, r.key.as_str())))
+            && (is_write(r.op) || written.contains(&(r.bucket, &*r.key)))
     };
     if trail.s3_data_events {
         let first_writes = first_non_kms_writes(sim);
@@ -123,7 +124,7 @@ fn expected(
             }
             let observable = caused_call.contains(&i)
                 || is_write(r.op)
-                || written.contains(&(r.bucket, r.key.as_str()));
+                || written.contains(&(r.bucket, &*r.key));
             let mode = if dsse_known(r) {
                 "dsse"
             } else if observable {
@@ -139,7 +140,7 @@ fn expected(
             };
             let g = groups.entry((b.name.clone(), group, mode)).or_default();
             *g.s3.entry(r.op.name()).or_default() += 1;
-            g.objects.insert(r.key.clone());
+            g.objects.insert(&r.key);
         }
     }
     if trail.kms_events {
@@ -159,7 +160,7 @@ fn expected(
                 .or_default();
             *g.kms.entry(c.op.name()).or_default() += 1;
             if let Some(k) = &c.key {
-                g.objects.insert(k.clone());
+                g.objects.insert(k);
             }
         }
     }
@@ -250,7 +251,7 @@ fn first_non_kms_writes(sim: &Simulation) -> BTreeMap<(usize, &str), i64> {
     let mut first: BTreeMap<(usize, &str), i64> = BTreeMap::new();
     for w in &sim.requests {
         if sim.buckets[w.bucket].sse == ObjectSse::SseS3 && is_write(w.op) && w.failure.is_none() {
-            let t = first.entry((w.bucket, w.key.as_str())).or_insert(w.time);
+            let t = first.entry((w.bucket, &*w.key)).or_insert(w.time);
             *t = (*t).min(w.time);
         }
     }
@@ -272,7 +273,7 @@ fn counted_in_rows(
         ObjectSse::SseS3 => {
             !matches!(r.op, Op::GetObject | Op::UploadPart)
                 || first_writes
-                    .get(&(r.bucket, r.key.as_str()))
+                    .get(&(r.bucket, &*r.key))
                     .is_none_or(|&t| t > r.time)
         }
     }

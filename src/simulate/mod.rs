@@ -21,6 +21,7 @@ use crate::event::partition_of;
 use records::Identity;
 use scenario::{Bucket, Phase, Scenario};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use records::ObjectSse;
 
@@ -66,24 +67,26 @@ impl BucketInfo {
     }
 }
 
-/// One S3 request the scenario makes.
+/// One S3 request the scenario makes. A run plans millions: the strings it shares with other
+/// requests (an object's key, read many times; a phase's context and access point) are shared,
+/// not copied.
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub time: i64,
     pub session: usize,
     pub bucket: usize,
-    pub key: String,
+    pub key: Arc<str>,
     pub op: Op,
-    pub source: Option<(usize, String)>,
+    pub source: Option<(usize, Arc<str>)>,
     pub encryption: Encryption,
-    pub context: Vec<(String, String)>,
+    pub context: Arc<[(String, String)]>,
     pub bytes: u64,
     /// Truth: whether the request went through a bucket-level key.
     pub bucket_key_path: bool,
     /// The error S3 answered with (`NoSuchKey`, `AccessDenied`), if it refused the request.
     pub failure: Option<&'static str>,
     /// The access point the request went through.
-    pub access_point: Option<String>,
+    pub access_point: Option<Arc<str>>,
 }
 
 /// A session that makes requests.
@@ -226,10 +229,10 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
     let params = engine_params(scenario);
     let mut engine = Engine::new(params.clone(), seed);
     // Objects each phase can read, per bucket, in the order written.
-    let mut objects: Vec<Vec<String>> = vec![Vec::new(); buckets.len()];
+    let mut objects: Vec<Vec<Arc<str>>> = vec![Vec::new(); buckets.len()];
     for (bi, b) in buckets.iter().enumerate() {
         for n in 0..b.spec.preexisting_objects {
-            let key = format!("old/{n:06}.parquet");
+            let key: Arc<str> = format!("old/{n:06}.parquet").into();
             if b.sse.is_kms() {
                 engine.preexisting(&b.name, &key, false);
             } else {
@@ -248,6 +251,19 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                 .position(|b| b.name == p.bucket)
                 .expect("validated");
             (p, bi, principal_sessions[&p.principal].clone())
+        })
+        .collect();
+    // What every request of a phase carries alike: its context, its access point.
+    type Shared = (Arc<[(String, String)]>, Option<Arc<str>>);
+    let shared: Vec<Shared> = phases
+        .iter()
+        .map(|(p, _, _)| {
+            let context: Vec<(String, String)> = p
+                .context
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (context.into(), p.access_point.as_deref().map(Arc::from))
         })
         .collect();
     let end_offset = phases.iter().map(|(p, _, _)| p.end_secs).max().unwrap_or(0);
@@ -282,16 +298,12 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     bucket_key: phase.bucket_key_header.unwrap_or(b.bucket_key_at(offset)),
                 },
             };
-            let context: Vec<(String, String)> = phase
-                .context
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let (context, access_point) = &shared[pi];
             let mut emit = |rng: &mut Rng,
                             engine: &mut Engine,
                             op: Op,
-                            key: String,
-                            source: Option<(usize, String)>,
+                            key: Arc<str>,
+                            source: Option<(usize, Arc<str>)>,
                             failure: Option<&'static str>| {
                 let session = phase_sessions[rr[pi] % phase_sessions.len()];
                 rr[pi] += 1;
@@ -310,14 +322,14 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     role: s.role.clone(),
                     session_policy: s.policy.clone(),
                     bucket: b.name.clone(),
-                    key: key.clone(),
+                    key: key.to_string(),
                     kms_key,
                     op,
                     encryption,
                     source: source.as_ref().map(|(sb, sk)| {
                         (
                             buckets[*sb].name.clone(),
-                            sk.clone(),
+                            sk.to_string(),
                             buckets[*sb].key_for(sk).to_string(),
                         )
                     }),
@@ -336,11 +348,11 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     op,
                     source,
                     encryption,
-                    context: context.clone(),
+                    context: Arc::clone(context),
                     bytes: 1024 + rng.below(64 << 20),
                     bucket_key_path,
                     failure,
-                    access_point: phase.access_point.clone(),
+                    access_point: access_point.clone(),
                 });
             };
             // Refusals draw from a stream of their own: scenarios without them are unchanged.
@@ -350,7 +362,8 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
             };
             for _ in 0..draws(&mut rng, phase.put_rate) {
                 seq[pi] += 1;
-                let key = format!("{}p{pi}-{:07}.parquet", prefix(&mut rng), seq[pi]);
+                let key: Arc<str> =
+                    format!("{}p{pi}-{:07}.parquet", prefix(&mut rng), seq[pi]).into();
                 if refuse(phase.error_rate) {
                     let denied = Some("AccessDenied");
                     emit(&mut rng, &mut engine, Op::PutObject, key, None, denied);
@@ -368,7 +381,8 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
             }
             for _ in 0..draws(&mut rng, phase.multipart_rate) {
                 seq[pi] += 1;
-                let key = format!("{}p{pi}-{:07}.mpu.parquet", prefix(&mut rng), seq[pi]);
+                let key: Arc<str> =
+                    format!("{}p{pi}-{:07}.mpu.parquet", prefix(&mut rng), seq[pi]).into();
                 emit(
                     &mut rng,
                     &mut engine,
@@ -409,7 +423,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
             readable.1 = objects[*bi].len();
             let readable = &readable.0;
             let n = readable.len() as u64;
-            let pick = |rng: &mut Rng| -> String {
+            let pick = |rng: &mut Rng| -> Arc<str> {
                 let i = match phase.read.as_str() {
                     "recent" => n - 1 - rng.below(n.min(100)),
                     "skewed" => ((n as f64) * rng.unit().powi(3)) as u64,
@@ -422,7 +436,8 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                     let key = pick(&mut rng);
                     if refuse(phase.error_rate) {
                         seq[pi] += 1;
-                        let missing = format!("{}missing-{pi}-{:07}", prefix(&mut rng), seq[pi]);
+                        let missing: Arc<str> =
+                            format!("{}missing-{pi}-{:07}", prefix(&mut rng), seq[pi]).into();
                         let no_such_key = Some("NoSuchKey");
                         emit(
                             &mut rng,
@@ -472,7 +487,8 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                         objects[from][rng.below(sources) as usize].clone()
                     };
                     seq[pi] += 1;
-                    let key = format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]);
+                    let key: Arc<str> =
+                        format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]).into();
                     let source = Some((from, src));
                     emit(
                         &mut rng,
