@@ -392,8 +392,11 @@ impl S3Reader {
                 if let Ok(b) = &got {
                     counters.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                 }
-                // A slow consumer holds the next GETs back (the ones in flight go on, on the
-                // runtime's workers): memory stays bounded.
+                // A slow consumer holds the next GETs back: memory stays bounded. The GETs in
+                // flight wait with this thread, their bytes in the sockets' buffers, until a
+                // decoder takes the next object (within one object's decoding). Making them
+                // tasks that go on meanwhile (tokio::spawn, an async channel) cost 12 % more
+                // CPU and 10 % more time on 20,000 small objects, and gained nothing there.
                 if sink.send((object, got)).is_err() {
                     break;
                 }
