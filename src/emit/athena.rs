@@ -473,7 +473,8 @@ const REPORT_FILTERS_COMMENT: &str = "\
 -- by the calls it matched them to: here a request's key is its own SSE header's, else its
 -- object's last logged write's, else a per-object call's of its requester and object within
 -- the window; it passes --context when a per-object call of its requester and object within
--- the window does, or, in bucket-key mode, a bucket-key call of its bucket, requester and key.
+-- the window does, or, in bucket-key mode, a bucket-key call of its bucket and key (any key,
+-- when the request's is unknown).
 ";
 
 /// The CTEs `kms_used` and `s3_used`: the KMS calls and S3 requests that pass `--kms-key` and
@@ -509,7 +510,7 @@ fn report_filters(s: &QuerySettings) -> String {
        OR (s3.mode = 'bucket_key'
            AND EXISTS (SELECT 1 FROM kms c
                        WHERE c.ctx_pass AND c.object_key IS NULL AND c.bucket = s3.bucket
-                         AND c.requester = s3.requester AND c.kms_key = s3.kms_key)))"
+                         AND (c.kms_key = s3.kms_key OR s3.kms_key IS NULL))))"
         ));
     }
     format!(

@@ -222,11 +222,16 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
     let f = &cfg.filters;
     let bucket_modes = &j.bucket_modes;
     let mut summary = j.summary.clone();
-    // Which bucket-key streams pass the context filter.
-    let mut ctx_streams: HashSet<(Sym, Sym, Sym)> = HashSet::default();
+    // Which bucket-level keys pass the context filter, by bucket and KMS key: a request served
+    // from a cached bucket-level key caused no call, and its key's context is its bucket's
+    // whoever fetched it (another session of the same role shares it, docs/domain.md). A request
+    // whose KMS key the trail does not tell (a read of an object written before it) follows
+    // any key of its bucket.
+    let mut ctx_streams: HashSet<(Sym, Sym)> = HashSet::default();
     for k in kms {
         if k.mode == Mode::BucketKey && k.ctx_pass {
-            ctx_streams.insert((k.bucket, k.requester, k.kms_key));
+            ctx_streams.insert((k.bucket, k.kms_key));
+            ctx_streams.insert((k.bucket, Sym::NONE));
         }
     }
 
@@ -329,8 +334,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             }
             if !f.context.is_empty() {
                 let pass = if calls.is_empty() {
-                    mode == Mode::BucketKey
-                        && ctx_streams.contains(&(r.bucket, r.requester, kms_key))
+                    mode == Mode::BucketKey && ctx_streams.contains(&(r.bucket, kms_key))
                 } else {
                     calls.iter().any(|&j| kms[j as usize].ctx_pass)
                 };

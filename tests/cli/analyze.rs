@@ -552,3 +552,48 @@ fn a_filter_that_matches_nothing_says_how_it_matches() {
         "{warnings}"
     );
 }
+
+/// `--context aws:s3:arn=BUCKET` keeps a bucket's bucket-key traffic whole: a read that another
+/// session of the role served from the cached bucket-level key caused no KMS call, and passes
+/// with the bucket's calls (a bucket-level key's context is its bucket's, whoever fetched it).
+#[test]
+fn a_context_filter_keeps_the_cache_hits_of_a_buckets_other_sessions() {
+    let mut t = Trail::new();
+    let records = vec![
+        t.s3("a", 0, "GetObject", "keyed/x", KEY_A, true),
+        t.kms("a", 0, "Decrypt", "arn:aws:s3:::keyed", KEY_A),
+        t.s3("b", 1, "GetObject", "keyed/y", KEY_A, true),
+        t.s3("b", 2, "GetObject", "keyed/z", KEY_A, true),
+        t.s3("a", 3, "GetObject", "other/x", KEY_A, true),
+        t.kms("a", 3, "Decrypt", "arn:aws:s3:::other", KEY_A),
+        t.s3("b", 4, "GetObject", "other/y", KEY_A, true),
+    ];
+    t.delivered("trail/a.json.gz", &records);
+    let s3 = |args: &[&str]| -> Vec<(String, u64)> {
+        let mut all = vec!["trail"];
+        all.extend_from_slice(args);
+        let report = t.analyze(&all).json();
+        balanced(&report);
+        report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let n = g["s3_requests"]["total"].as_u64().unwrap();
+                (g["bucket"].as_str().unwrap().to_string(), n)
+            })
+            .collect()
+    };
+    assert_eq!(
+        s3(&[]),
+        vec![("keyed".to_string(), 3), ("other".to_string(), 2)]
+    );
+    assert_eq!(
+        s3(&["--context", "aws:s3:arn=arn:aws:s3:::keyed"]),
+        vec![("keyed".to_string(), 3)]
+    );
+    assert_eq!(
+        s3(&["--context", "aws:s3:arn=arn:aws:s3:::other"]),
+        vec![("other".to_string(), 2)]
+    );
+}
