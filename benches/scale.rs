@@ -17,11 +17,9 @@
 
 mod common;
 
-use common::{env_or, run_measured};
+use common::{env_or, run_measured, simulated_corpus};
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::path::PathBuf;
 
 fn main() {
     let threads: usize = env_or("KEYTRAIL_BENCH_THREADS", 2);
@@ -97,28 +95,5 @@ get_rate = {get_rate}
 
 /// The corpus of `millions` million used events, generated unless already there.
 fn corpus(millions: f64) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/bench-corpus")
-        .join(format!("scale-{millions}m-used"));
-    if dir.join("manifest.json").exists() {
-        return dir;
-    }
-    eprintln!(
-        "generating {millions} million used events in {} ...",
-        dir.display()
-    );
-    let t = Instant::now();
-    let scenario_file = dir.with_extension("toml");
-    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-    std::fs::write(&scenario_file, scenario(millions)).unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(["simulate", "--force", "--seed", "1", "--scenario"])
-        .arg(&scenario_file)
-        .arg("--out")
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    eprintln!("generated in {:.0} s", t.elapsed().as_secs_f64());
-    dir
+    simulated_corpus(&format!("scale-{millions}m-used"), &scenario(millions))
 }

@@ -59,3 +59,30 @@ pub fn run_measured(args: &[&OsStr], env: &[(&str, &str)]) -> (Vec<u8>, Duration
     assert!(status.success(), "keytrail {args:?} failed");
     (reader.join().unwrap(), wall, peak.into_inner())
 }
+
+/// The corpus `target/bench-corpus/NAME`, written by `keytrail simulate --seed 1` from
+/// `scenario` (TOML, kept beside it as NAME.toml) unless its manifest is already there. In a
+/// child process, so the benchmark's own memory stays small.
+pub fn simulated_corpus(name: &str, scenario: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-corpus")
+        .join(name);
+    if dir.join("manifest.json").exists() {
+        return dir;
+    }
+    eprintln!("generating {} ...", dir.display());
+    let t = Instant::now();
+    let scenario_file = dir.with_extension("toml");
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::fs::write(&scenario_file, scenario).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(["simulate", "--force", "--seed", "1", "--scenario"])
+        .arg(&scenario_file)
+        .arg("--out")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eprintln!("generated in {:.1} s", t.elapsed().as_secs_f64());
+    dir
+}
