@@ -379,10 +379,7 @@ s3_modes AS (
            WHEN s3.bucket_key_header = 'true' THEN 'bucket_key'
            WHEN s3.bucket_key_header = 'false' THEN 'per_object'
            WHEN EXISTS (SELECT 1 FROM per_object_calls c
-                        WHERE c.bucket = s3.bucket AND c.object_key = s3.object_key
-                          AND c.requester = s3.requester
-                          AND abs(to_unixtime(from_iso8601_timestamp(c.eventtime))
-                                  - to_unixtime(from_iso8601_timestamp(s3.eventtime))) <= {object_window})
+                        WHERE {call_near_request})
              THEN 'per_object'
            WHEN w.bucket_key = 'true' THEN 'bucket_key'
            WHEN w.bucket_key = 'false' THEN 'per_object'
@@ -400,10 +397,7 @@ s3_modes AS (
          CASE
            WHEN k.object_key IS NULL THEN 'bucket_key'
            WHEN EXISTS (SELECT 1 FROM s3_modes r
-                        WHERE r.mode = 'dsse' AND r.bucket = k.bucket AND r.object_key = k.object_key
-                          AND r.requester = k.requester
-                          AND abs(to_unixtime(from_iso8601_timestamp(r.eventtime))
-                                  - to_unixtime(from_iso8601_timestamp(k.eventtime))) <= {object_window})
+                        WHERE r.mode = 'dsse' AND {request_near_call})
              THEN 'dsse'
            ELSE 'per_object'
          END AS mode
@@ -456,12 +450,25 @@ ORDER BY 1, 2
         sse_kms = SSE_KMS,
         s3_prefix_filter = prefix_condition(&s.filters.bucket_arn_prefix, "\n    AND "),
         ctx_pass = context_condition(&s.filters.context),
+        call_near_request = same_object_near("c", "s3", s.object_window_secs),
+        request_near_call = same_object_near("r", "k", s.object_window_secs),
         report_filters = report_filters(s),
         filters_comment = if s.filters.kms_key.is_empty() && s.filters.context.is_empty() {
             ""
         } else {
             REPORT_FILTERS_COMMENT
         },
+    )
+}
+
+/// Rows `a` and `b` name the same object and requester, at most `window` seconds apart: how a
+/// per-object call and an S3 request are paired wherever the queries pair them. (Seconds from
+/// `to_unixtime`: Trino's `date_diff` counts whole units elapsed, DuckDB's boundaries crossed.)
+fn same_object_near(a: &str, b: &str, window: i64) -> String {
+    format!(
+        "{a}.bucket = {b}.bucket AND {a}.object_key = {b}.object_key AND {a}.requester = {b}.requester
+                          AND abs(to_unixtime(from_iso8601_timestamp({a}.eventtime))
+                                  - to_unixtime(from_iso8601_timestamp({b}.eventtime))) <= {window}"
     )
 }
 
@@ -484,16 +491,7 @@ fn report_filters(s: &QuerySettings) -> String {
     if f.kms_key.is_empty() && f.context.is_empty() {
         return "kms_used AS (SELECT * FROM kms),\ns3_used AS (SELECT * FROM s3_modes),\n".into();
     }
-    let window = s.object_window_secs;
-    let near = |a: &str, b: &str| {
-        format!(
-            "abs(to_unixtime(from_iso8601_timestamp({a}.eventtime))\n                               - to_unixtime(from_iso8601_timestamp({b}.eventtime))) <= {window}"
-        )
-    };
-    let same_object = format!(
-        "c.bucket = s3.bucket AND c.object_key = s3.object_key AND c.requester = s3.requester\n                          AND {}",
-        near("c", "s3")
-    );
+    let same_object = same_object_near("c", "s3", s.object_window_secs);
     let mut kms_where = vec!["ctx_pass".to_string()];
     let mut s3_where = Vec::new();
     if let (Some(k), Some(r)) = (
