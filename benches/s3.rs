@@ -7,9 +7,16 @@
 //! account, Region and minute here, most of a few KB), at least 20,000 of them. It is generated
 //! once under `target/bench-corpus/`, and uploaded through the S3 API on each run.
 //!
+//! Loopback answers in microseconds, S3 in milliseconds: with `KEYTRAIL_BENCH_RTT_MS` set, the
+//! S3 runs go through a proxy that adds that round trip to every request (each chunk either way
+//! is passed on half of it later, in order), and are made once per `--s3-requests` value in
+//! `KEYTRAIL_BENCH_S3_REQUESTS` (a comma-separated list): how many GETs in flight a network's
+//! latency needs.
+//!
 //! ```text
 //! cargo bench --bench s3                                  # 20,000 objects, 2 threads
 //! KEYTRAIL_BENCH_OBJECTS=5000 KEYTRAIL_BENCH_THREADS=1 cargo bench --bench s3
+//! KEYTRAIL_BENCH_RTT_MS=20 KEYTRAIL_BENCH_S3_REQUESTS=32,128,512 cargo bench --bench s3
 //! ```
 
 mod common;
@@ -37,6 +44,10 @@ const KEYS: [(&str, &str); 2] = [
 fn main() {
     let objects: usize = env_or("KEYTRAIL_BENCH_OBJECTS", 20_000);
     let threads: usize = env_or("KEYTRAIL_BENCH_THREADS", 2);
+    let rtt_ms: u64 = env_or("KEYTRAIL_BENCH_RTT_MS", 0);
+    let requests: Vec<String> = std::env::var("KEYTRAIL_BENCH_S3_REQUESTS")
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+        .unwrap_or_else(|_| vec![keytrail::source::s3::DEFAULT_CONCURRENCY.to_string()]);
     let tree = corpus(objects);
     let files: Vec<PathBuf> = walkdir::WalkDir::new(&tree)
         .into_iter()
@@ -79,7 +90,12 @@ fn main() {
     });
 
     let threads_arg = threads.to_string();
-    let measure = |input: &str| {
+    let proxy = (rtt_ms > 0).then(|| latency_proxy(Duration::from_millis(rtt_ms)));
+    let endpoint = match &proxy {
+        Some(addr) => format!("http://{addr}"),
+        None => ENDPOINT.to_string(),
+    };
+    let measure = |input: &str, in_flight: &str| {
         let mut records = 0;
         let mut peak = 0;
         let wall = best(|| {
@@ -92,7 +108,9 @@ fn main() {
                 "-j",
                 &threads_arg,
                 "--endpoint-url",
-                ENDPOINT,
+                &endpoint,
+                "--s3-requests",
+                in_flight,
             ];
             let args: Vec<&OsStr> = strings.iter().map(OsStr::new).collect();
             let (stdout, wall, kib) = run_measured(&args, &KEYS);
@@ -103,9 +121,15 @@ fn main() {
         });
         (wall, records, peak)
     };
-    let (local, records, local_peak) = measure(&tree.join("AWSLogs").to_string_lossy());
-    let (remote, s3_records, s3_peak) = measure("s3://bench-trail/AWSLogs/");
-    assert_eq!(records, s3_records, "the S3 run read other records");
+    let (local, records, local_peak) = measure(&tree.join("AWSLogs").to_string_lossy(), "1");
+    let remote: Vec<(&str, Duration, u64)> = requests
+        .iter()
+        .map(|n| {
+            let (wall, s3_records, peak) = measure("s3://bench-trail/AWSLogs/", n);
+            assert_eq!(records, s3_records, "the S3 run read other records");
+            (n.as_str(), wall, peak)
+        })
+        .collect();
 
     println!(
         "tree: {} objects, {:.1} MB stored (median {:.1} KB, 90th percentile {:.1} KB), {records} records, {threads} threads; uploaded in {upload_secs:.1} s",
@@ -130,12 +154,84 @@ fn main() {
     };
     row("inflate only, local files", inflate, None);
     row("keytrail analyze, local tree", local, Some(local_peak));
-    row("keytrail analyze, s3:// on loopback", remote, Some(s3_peak));
+    let network = match rtt_ms {
+        0 => "on loopback".to_string(),
+        ms => format!("on loopback + {ms} ms round trip"),
+    };
+    for (n, wall, peak) in &remote {
+        row(
+            &format!("keytrail analyze, s3:// {network}, {n} GETs in flight"),
+            *wall,
+            Some(*peak),
+        );
+    }
     println!();
-    println!(
-        "s3:// / local: {:.2}x (goal: 1.5x or less; memory goal: under 300 MB)",
-        remote.as_secs_f64() / local.as_secs_f64()
-    );
+    for (n, wall, _) in &remote {
+        println!(
+            "s3:// ({n} in flight) / local: {:.2}x (goal: 1.5x or less; memory goal: under 300 MB)",
+            wall.as_secs_f64() / local.as_secs_f64()
+        );
+    }
+}
+
+/// A TCP proxy on loopback to the S3 server that adds `rtt` to each round trip: every chunk read
+/// from either side is written to the other `rtt / 2` later, in order, so the bytes a second
+/// are the server's and only the latency is added. It runs until the benchmark ends.
+fn latency_proxy(rtt: Duration) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let half = rtt / 2;
+    async fn pump(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        half: Duration,
+    ) {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+        let writer = tokio::spawn(async move {
+            while let Some((at, data)) = rx.recv().await {
+                tokio::time::sleep_until(at).await;
+                if to.write_all(&data).await.is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown().await;
+        });
+        let mut buf = vec![0; 64 << 10];
+        while let Ok(n @ 1..) = from.read(&mut buf).await {
+            if tx
+                .send((tokio::time::Instant::now() + half, buf[..n].to_vec()))
+                .is_err()
+            {
+                break;
+            }
+        }
+        drop(tx);
+        let _ = writer.await;
+    }
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&ENDPOINT[7..]).await else {
+                        return;
+                    };
+                    let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(pump(cr, sw, half), pump(sr, cw, half));
+                });
+            }
+        });
+    });
+    addr
 }
 
 fn best(mut f: impl FnMut() -> Duration) -> Duration {

@@ -464,6 +464,12 @@ pub struct TrailArgs {
     #[arg(long, value_name = "N", default_value_t = crate::source::s3::DEFAULT_CONCURRENCY,
           value_parser = clap::value_parser!(u64).range(1..=1024), help_heading = "S3", env = "KEYTRAIL_S3_REQUESTS")]
     pub s3_requests: u64,
+
+    /// Bytes of S3 objects fetched and not yet decoded, at most: bounds memory whatever the
+    /// objects' sizes (a larger object is read alone).
+    #[arg(long, value_name = "BYTES", default_value = "256MiB", value_parser = parse_size,
+          help_heading = "S3", env = "KEYTRAIL_S3_BUFFER")]
+    pub s3_buffer: u64,
 }
 
 /// Where and how a report is written.

@@ -186,6 +186,7 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
                 profile: args.profile.clone(),
                 requester_pays: args.request_payer,
                 concurrency: args.s3_requests as usize,
+                buffer_bytes: args.s3_buffer,
             },
             inputs,
             filters: Filters {

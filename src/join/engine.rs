@@ -154,15 +154,18 @@ impl Folder {
         }
     }
 
-    /// Fetches S3 objects, whole.
+    /// Fetches S3 objects (with their listed sizes), whole. Each is taken out of the reader's
+    /// buffer budget as it arrives, so the reader goes on while they are collected.
     fn fetch(
         reader: &crate::source::s3::S3Reader,
-        objects: Vec<crate::source::s3::S3Object>,
+        objects: Vec<(crate::source::s3::S3Object, u64)>,
     ) -> Vec<(crate::source::s3::S3Object, Result<Vec<u8>, String>)> {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         std::thread::scope(|scope| {
             scope.spawn(move || reader.fetch(objects, &|| false, tx));
-            rx.into_iter().collect()
+            rx.into_iter()
+                .map(|f| (f.object, f.got.map(Vec::from)))
+                .collect()
         })
     }
 
@@ -178,7 +181,7 @@ impl Folder {
                     bucket: url.bucket.clone(),
                     key: format!("{}{rel}", url.prefix),
                 };
-                match Self::fetch(reader, vec![object]).pop() {
+                match Self::fetch(reader, vec![(object, 0)]).pop() {
                     Some((_, Ok(bytes))) => Ok(bytes),
                     Some((_, Err(message))) => Err(EngineError::Remote {
                         url: self.name(rel).display().to_string(),
@@ -232,8 +235,7 @@ impl Folder {
                     })?;
                 let objects: Vec<_> = listed
                     .into_iter()
-                    .map(|(o, _)| o)
-                    .filter(|o| is_part(&o.key))
+                    .filter(|(o, _)| is_part(&o.key))
                     .collect();
                 let mut got = Vec::new();
                 for (object, bytes) in Self::fetch(reader, objects) {

@@ -180,17 +180,10 @@ pub fn run_with<T: Send>(
     };
     // S3 objects arrive as their GETs complete, many in flight; any worker decodes the next.
     let s3 = |reader: &S3Reader| {
-        let objects: Vec<source::s3::S3Object> = remote
+        let objects: Vec<(source::s3::S3Object, u64)> = remote
             .iter()
             .filter_map(|i| match &i.origin {
-                Origin::S3(o) => Some(o.clone()),
-                _ => None,
-            })
-            .collect();
-        let sizes: std::collections::HashMap<&source::s3::S3Object, u64> = remote
-            .iter()
-            .filter_map(|i| match &i.origin {
-                Origin::S3(o) => Some((o, i.size)),
+                Origin::S3(o) => Some((o.clone(), i.size)),
                 _ => None,
             })
             .collect();
@@ -198,12 +191,11 @@ pub fn run_with<T: Send>(
         std::thread::scope(|scope| {
             scope.spawn(|| reader.fetch(objects, &halted, tx));
             let batches = BatchPool::default();
-            rx.into_iter().par_bridge().for_each(|(object, got)| {
+            rx.into_iter().par_bridge().for_each(|fetched| {
                 if !halted() {
-                    let size = sizes.get(&object).copied().unwrap_or(0);
                     batches.with(|batch| {
-                        fold_one(batch, size, &|b, poll| {
-                            read_object(&object, &got, cfg, b, poll)
+                        fold_one(batch, fetched.size, &|b, poll| {
+                            read_object(&fetched.object, &fetched.got, cfg, b, poll)
                         })
                     });
                 }

@@ -63,7 +63,7 @@ pub fn read_input(
 /// a problem named by its `s3://` URL, as an unreadable local file is.
 pub fn read_object(
     object: &crate::source::s3::S3Object,
-    got: &Result<Vec<u8>, String>,
+    got: &Result<bytes::Bytes, String>,
     cfg: &AnalyzeConfig,
     batch: &mut Batch,
     poll: &dyn Fn(u64) -> bool,

@@ -408,6 +408,14 @@ fn s3_and_local_inputs_mix_and_a_bad_url_is_a_usage_error() {
 struct FaultProxy {
     endpoint: String,
     slowdowns_sent: Arc<AtomicUsize>,
+    /// GETs of objects being answered now, and the most at once.
+    gets: Arc<Gauge>,
+}
+
+#[derive(Default)]
+struct Gauge {
+    now: AtomicUsize,
+    most: AtomicUsize,
 }
 
 /// What the fault proxy does to the GETs of objects.
@@ -428,25 +436,28 @@ fn fault_proxy(bucket: &str, faults: Faults) -> FaultProxy {
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let upstream = server().endpoint.trim_start_matches("http://").to_string();
     let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
+    let gets = Arc::new(Gauge::default());
+    let (counter, gauge) = (sent.clone(), gets.clone());
     let bucket = bucket.to_string();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
-            let (upstream, faults, bucket, counter) = (
+            let (upstream, faults, bucket, counter, gauge) = (
                 upstream.clone(),
                 faults.clone(),
                 bucket.clone(),
                 counter.clone(),
+                gauge.clone(),
             );
             std::thread::spawn(move || {
-                let _ = proxy_one(conn, &upstream, &bucket, &faults, &counter);
+                let _ = proxy_one(conn, &upstream, &bucket, &faults, &counter, &gauge);
             });
         }
     });
     FaultProxy {
         endpoint,
         slowdowns_sent: sent,
+        gets,
     }
 }
 
@@ -456,6 +467,7 @@ fn proxy_one(
     bucket: &str,
     faults: &Faults,
     sent: &AtomicUsize,
+    gets: &Gauge,
 ) -> std::io::Result<()> {
     let Faults {
         forbidden,
@@ -526,6 +538,19 @@ fn proxy_one(
             });
         }
     }
+    struct Answering<'a>(&'a Gauge, bool);
+    impl Drop for Answering<'_> {
+        fn drop(&mut self) {
+            if self.1 {
+                self.0.now.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let _answering = Answering(gets, is_get_object);
+    if is_get_object {
+        let now = gets.now.fetch_add(1, Ordering::SeqCst) + 1;
+        gets.most.fetch_max(now, Ordering::SeqCst);
+    }
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(head.as_bytes())?;
     up.write_all(&body)?;
@@ -533,6 +558,46 @@ fn proxy_one(
     up.read_to_end(&mut response)?;
     client.write_all(&response)?;
     Ok(())
+}
+
+#[test]
+fn the_buffer_budget_bounds_the_gets_in_flight_and_changes_no_figure() {
+    let t = tree();
+    let url = format!("s3://{}/AWSLogs/", t.bucket);
+    let run = |budget: &str| {
+        let proxy = fault_proxy(t.bucket, Faults::default());
+        let report = json(
+            &keytrail(
+                &[
+                    "analyze",
+                    &url,
+                    "--format",
+                    "json",
+                    "-q",
+                    "--s3-requests",
+                    "64",
+                    "--s3-buffer",
+                    budget,
+                ],
+                &proxy.endpoint,
+                t.dir.path(),
+            ),
+            "analyze",
+        );
+        (report, proxy.gets.most.load(Ordering::SeqCst))
+    };
+    let (roomy, most_roomy) = run("256MiB");
+    // Every object is larger than a KiB: each waits until the one before it is decoded.
+    let (tight, most_tight) = run("1KiB");
+    assert!(most_roomy > 1, "GETs overlap with room to: {most_roomy}");
+    assert_eq!(most_tight, 1, "one object at a time within 1 KiB");
+    assert_eq!(figures(tight), figures(roomy));
+    let bad = keytrail(
+        &["analyze", &url, "--s3-buffer", "lots"],
+        &server().endpoint,
+        t.dir.path(),
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
 
 #[test]

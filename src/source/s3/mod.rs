@@ -28,8 +28,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// GETs in flight by default: many small objects are the common case, and each GET waits
-/// mostly on the network.
-pub const DEFAULT_CONCURRENCY: u64 = 32;
+/// mostly on the network. Measured with `benches/s3.rs` through a proxy adding a 20 ms round
+/// trip (an S3 GET's first byte takes 10 to 50 ms in Region): 32 in flight read 1,031 small
+/// objects a second, 128 read 2,205 and 512 read 2,293 (the server's CPU the bound); on loopback
+/// alone 128 cost no more than 32. docs/speed.md has the table.
+pub const DEFAULT_CONCURRENCY: u64 = 128;
+
+/// Bytes of S3 objects held at once by default (MiB): fetched or being fetched and not yet
+/// decoded. GETs in flight times the largest object would otherwise bound memory, and a busy
+/// account's files reach tens of MB: 128 of those are gigabytes. A GET starts only when its
+/// object (its size from the listing) fits in what the decoders have not yet released; one
+/// larger than the whole budget waits until it has the budget to itself.
+pub const DEFAULT_BUFFER_MIB: u64 = 256;
 
 /// `s3://bucket[/prefix]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +137,9 @@ pub struct S3Settings {
     pub requester_pays: bool,
     /// GETs in flight.
     pub concurrency: usize,
+    /// Bytes of objects fetched or being fetched and not yet decoded, at most (a single larger
+    /// object is read alone).
+    pub buffer_bytes: u64,
 }
 
 impl Default for S3Settings {
@@ -136,8 +149,20 @@ impl Default for S3Settings {
             profile: None,
             requester_pays: false,
             concurrency: DEFAULT_CONCURRENCY as usize,
+            buffer_bytes: DEFAULT_BUFFER_MIB << 20,
         }
     }
+}
+
+/// One object as fetched, handed to a decoder: its bytes, or why it could not be read. Its
+/// share of the buffer budget ([`S3Settings::buffer_bytes`]) is released when it is dropped,
+/// after decoding.
+pub struct Fetched {
+    pub object: S3Object,
+    /// Its size as listed.
+    pub size: u64,
+    pub got: Result<bytes::Bytes, String>,
+    _budget: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Requests made, counted as they are made.
@@ -357,39 +382,67 @@ impl S3Reader {
         Ok(out)
     }
 
-    /// Fetches `objects` with up to `concurrency` GETs in flight, calling `each` with every
-    /// object's bytes (or why it could not be read) as it arrives, on the caller's thread pool
-    /// through `sink`. Stops issuing GETs once `cancelled` says so.
+    /// Fetches `objects` (each with its size from the listing) with up to `concurrency` GETs in
+    /// flight and at most `buffer_bytes` of them held until decoded, sending each object's bytes
+    /// (or why it could not be read) to `sink` as it arrives, for the caller's thread pool. Stops
+    /// issuing GETs once `cancelled` says so.
     pub fn fetch(
         &self,
-        objects: Vec<S3Object>,
+        objects: Vec<(S3Object, u64)>,
         cancelled: &(dyn Fn() -> bool + Sync),
-        sink: std::sync::mpsc::SyncSender<(S3Object, Result<Vec<u8>, String>)>,
+        sink: std::sync::mpsc::SyncSender<Fetched>,
     ) {
         let concurrency = self.settings.concurrency.max(1);
-        let stores: Vec<Option<Arc<AmazonS3>>> =
-            objects.iter().map(|o| self.store(&o.bucket).ok()).collect();
+        // The budget in KiB: permits are u32, and a KiB is finer than any object's size matters.
+        let budget_kib = (self.settings.buffer_bytes >> 10).clamp(1, u32::MAX as u64 >> 1) as u32;
+        let budget = Arc::new(tokio::sync::Semaphore::new(budget_kib as usize));
+        let stores: Vec<Option<Arc<AmazonS3>>> = objects
+            .iter()
+            .map(|(o, _)| self.store(&o.bucket).ok())
+            .collect();
         let counters = &self.counters;
         self.runtime.block_on(async {
             let gets = futures::stream::iter(objects.into_iter().zip(stores))
                 .take_while(|_| std::future::ready(!cancelled()))
-                .map(|(object, store)| async move {
+                // Each GET waits for its object's share of the budget, in key order.
+                .then(|((object, size), store)| {
+                    let budget = budget.clone();
+                    async move {
+                        let kib = size.div_ceil(1024).clamp(1, budget_kib as u64) as u32;
+                        let permit = budget
+                            .acquire_many_owned(kib)
+                            .await
+                            .expect("the budget is never closed");
+                        (object, size, store, permit)
+                    }
+                })
+                .map(|(object, size, store, permit)| async move {
                     let Some(store) = store else {
-                        return (object, Err("no S3 client for its bucket".to_string()));
+                        return Fetched {
+                            object,
+                            size,
+                            got: Err("no S3 client for its bucket".to_string()),
+                            _budget: permit,
+                        };
                     };
                     let path = StorePath::from(object.key.as_str());
                     let got = match store.get(&path).await {
-                        Ok(r) => r.bytes().await.map(|b| b.to_vec()),
+                        Ok(r) => r.bytes().await,
                         Err(e) => Err(e),
                     };
-                    (object, got.map_err(|e| describe(&e)))
+                    Fetched {
+                        object,
+                        size,
+                        got: got.map_err(|e| describe(&e)),
+                        _budget: permit,
+                    }
                 })
                 .buffer_unordered(concurrency);
             futures::pin_mut!(gets);
             // Ctrl-C stops waiting for the GETs in flight too (they end with the runtime).
-            while let Some(Some((object, got))) = unless_cancelled(gets.next(), cancelled).await {
+            while let Some(Some(fetched)) = unless_cancelled(gets.next(), cancelled).await {
                 counters.get_requests.fetch_add(1, Ordering::Relaxed);
-                if let Ok(b) = &got {
+                if let Ok(b) = &fetched.got {
                     counters.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                 }
                 // A slow consumer holds the next GETs back: memory stays bounded. The GETs in
@@ -397,7 +450,7 @@ impl S3Reader {
                 // decoder takes the next object (within one object's decoding). Making them
                 // tasks that go on meanwhile (tokio::spawn, an async channel) cost 12 % more
                 // CPU and 10 % more time on 20,000 small objects, and gained nothing there.
-                if sink.send((object, got)).is_err() {
+                if sink.send(fetched).is_err() {
                     break;
                 }
             }
