@@ -48,7 +48,8 @@ fn main() {
     let requests: Vec<String> = std::env::var("KEYTRAIL_BENCH_S3_REQUESTS")
         .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
         .unwrap_or_else(|_| vec![keytrail::source::s3::DEFAULT_CONCURRENCY.to_string()]);
-    let tree = corpus(objects);
+    let file_minutes: usize = env_or("KEYTRAIL_BENCH_FILE_MINUTES", 1);
+    let tree = corpus(objects, file_minutes);
     let files: Vec<PathBuf> = walkdir::WalkDir::new(&tree)
         .into_iter()
         .filter_map(|e| e.ok())
@@ -98,6 +99,7 @@ fn main() {
     let measure = |input: &str, in_flight: &str| {
         let mut records = 0;
         let mut peak = 0;
+        let mut lists = 0;
         let wall = best(|| {
             let strings = [
                 "analyze",
@@ -116,23 +118,26 @@ fn main() {
             let (stdout, wall, kib) = run_measured(&args, &KEYS);
             let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
             records = report["input"]["records"]["read"].as_u64().unwrap();
+            lists = report["input"]["s3"]["list_requests"].as_u64().unwrap_or(0);
             peak = peak.max(kib);
             wall
         });
-        (wall, records, peak)
+        (wall, records, peak, lists)
     };
-    let (local, records, local_peak) = measure(&tree.join("AWSLogs").to_string_lossy(), "1");
+    let (local, records, local_peak, _) = measure(&tree.join("AWSLogs").to_string_lossy(), "1");
+    let mut lists = 0;
     let remote: Vec<(&str, Duration, u64)> = requests
         .iter()
         .map(|n| {
-            let (wall, s3_records, peak) = measure("s3://bench-trail/AWSLogs/", n);
+            let (wall, s3_records, peak, l) = measure("s3://bench-trail/AWSLogs/", n);
             assert_eq!(records, s3_records, "the S3 run read other records");
+            lists = l;
             (n.as_str(), wall, peak)
         })
         .collect();
 
     println!(
-        "tree: {} objects, {:.1} MB stored (median {:.1} KB, 90th percentile {:.1} KB), {records} records, {threads} threads; uploaded in {upload_secs:.1} s",
+        "tree: {} objects, {:.1} MB stored (median {:.1} KB, 90th percentile {:.1} KB), {records} records, {lists} LIST requests, {threads} threads; uploaded in {upload_secs:.1} s",
         files.len(),
         stored as f64 / 1e6,
         sizes[sizes.len() / 2] as f64 / 1e3,
@@ -239,19 +244,25 @@ fn best(mut f: impl FnMut() -> Duration) -> Duration {
 }
 
 /// A delivered tree of about `objects` small files: twenty (account, Region) places, one file
-/// a minute each, a few KB apiece.
-fn corpus(objects: usize) -> PathBuf {
+/// every `file_minutes` each (so the tree spans more days, and more day folders to list, as it
+/// grows), a few KB apiece.
+fn corpus(objects: usize, file_minutes: usize) -> PathBuf {
+    let name = match file_minutes {
+        1 => format!("s3-{objects}-v1"),
+        m => format!("s3-{objects}-{m}m-v1"),
+    };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/bench-corpus")
-        .join(format!("s3-{objects}-v1"));
+        .join(name);
     if dir.join("manifest.json").exists() {
         return dir;
     }
     let places = 20;
-    let minutes = objects.div_ceil(places);
-    let mut toml =
-        "name = \"s3-bench\"\n[trail]\nfile_minutes = 1\nnoise_share = 0.5\norganization = \"o-benchmark01\"\ncloudtrail_log_encryption = false\n"
-            .to_string();
+    let minutes = objects.div_ceil(places) * file_minutes;
+    let per_minute = 1.0 / file_minutes as f64;
+    let mut toml = format!(
+        "name = \"s3-bench\"\n[trail]\nfile_minutes = {file_minutes}\nnoise_share = 0.5\norganization = \"o-benchmark01\"\ncloudtrail_log_encryption = false\n"
+    );
     let regions = ["us-east-1", "eu-west-1"];
     for p in 0..places {
         toml += &format!(
@@ -265,8 +276,10 @@ fn corpus(objects: usize) -> PathBuf {
             100_000_000_000u64 + (p / 2) as u64
         );
         toml += &format!(
-            "[[phases]]\nprincipal = \"app-{p}\"\nbucket = \"bench-{p}\"\nend_secs = {}\nput_rate = 0.05\nget_rate = 0.1\n",
-            minutes * 60
+            "[[phases]]\nprincipal = \"app-{p}\"\nbucket = \"bench-{p}\"\nend_secs = {}\nput_rate = {}\nget_rate = {}\n",
+            minutes * 60,
+            0.05 * per_minute,
+            0.1 * per_minute
         );
     }
     let scenario = dir.with_extension("toml");

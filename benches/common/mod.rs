@@ -15,7 +15,8 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 /// Runs `keytrail ARGS` with `env` added, returning its stdout, its wall time and its peak resident memory in
-/// KiB.
+/// KiB. `KEYTRAIL_BENCH_BIN` names another keytrail binary to measure (an older build, for a
+/// before and after in the same conditions); else the one cargo built.
 ///
 /// The peak is the child's own `VmHWM` (a high-water mark, so a sample after the peak still
 /// sees it), read from /proc by a second thread while it runs (`ru_maxrss` of a child also
@@ -23,8 +24,10 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// end of a blocking wait, so the sampling does not round it.
 pub fn run_measured(args: &[&OsStr], env: &[(&str, &str)]) -> (Vec<u8>, Duration, u64) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let bin = std::env::var_os("KEYTRAIL_BENCH_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_keytrail").into());
     let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+    let mut child = Command::new(bin)
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

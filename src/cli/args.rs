@@ -460,7 +460,8 @@ pub struct TrailArgs {
     #[arg(long, help_heading = "S3")]
     pub request_payer: bool,
 
-    /// S3 GETs in flight at once.
+    /// S3 GETs in flight at once (and LISTs, up to 32): an S3 request waits tens of milliseconds
+    /// for its answer, so more in flight read faster.
     #[arg(long, value_name = "N", default_value_t = crate::source::s3::DEFAULT_CONCURRENCY,
           value_parser = clap::value_parser!(u64).range(1..=1024), help_heading = "S3", env = "KEYTRAIL_S3_REQUESTS")]
     pub s3_requests: u64,

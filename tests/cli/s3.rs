@@ -410,6 +410,8 @@ struct FaultProxy {
     slowdowns_sent: Arc<AtomicUsize>,
     /// GETs of objects being answered now, and the most at once.
     gets: Arc<Gauge>,
+    /// The same of LIST requests.
+    lists: Arc<Gauge>,
 }
 
 #[derive(Default)]
@@ -436,8 +438,8 @@ fn fault_proxy(bucket: &str, faults: Faults) -> FaultProxy {
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let upstream = server().endpoint.trim_start_matches("http://").to_string();
     let sent = Arc::new(AtomicUsize::new(0));
-    let gets = Arc::new(Gauge::default());
-    let (counter, gauge) = (sent.clone(), gets.clone());
+    let (gets, lists) = (Arc::new(Gauge::default()), Arc::new(Gauge::default()));
+    let (counter, gauge) = (sent.clone(), [gets.clone(), lists.clone()]);
     let bucket = bucket.to_string();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
@@ -458,6 +460,7 @@ fn fault_proxy(bucket: &str, faults: Faults) -> FaultProxy {
         endpoint,
         slowdowns_sent: sent,
         gets,
+        lists,
     }
 }
 
@@ -467,7 +470,7 @@ fn proxy_one(
     bucket: &str,
     faults: &Faults,
     sent: &AtomicUsize,
-    gets: &Gauge,
+    [gets, lists]: &[Arc<Gauge>; 2],
 ) -> std::io::Result<()> {
     let Faults {
         forbidden,
@@ -546,10 +549,12 @@ fn proxy_one(
             }
         }
     }
-    let _answering = Answering(gets, is_get_object);
-    if is_get_object {
-        let now = gets.now.fetch_add(1, Ordering::SeqCst) + 1;
-        gets.most.fetch_max(now, Ordering::SeqCst);
+    let is_list = request_line.starts_with("GET ") && path.contains("list-type=");
+    let gauge = if is_get_object { gets } else { lists };
+    let _answering = Answering(gauge, is_get_object || is_list);
+    if is_get_object || is_list {
+        let now = gauge.now.fetch_add(1, Ordering::SeqCst) + 1;
+        gauge.most.fetch_max(now, Ordering::SeqCst);
     }
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(head.as_bytes())?;
@@ -560,30 +565,23 @@ fn proxy_one(
     Ok(())
 }
 
+/// `keytrail analyze` of the shared tree as JSON, with `extra` arguments, through a fault proxy
+/// that injects nothing: the report, and the proxy with its counts.
+fn analyze_through_proxy(extra: &[&str]) -> (serde_json::Value, FaultProxy) {
+    let t = tree();
+    let proxy = fault_proxy(t.bucket, Faults::default());
+    let url = format!("s3://{}/AWSLogs/", t.bucket);
+    let mut args = vec!["analyze", &url, "--format", "json", "-q"];
+    args.extend_from_slice(extra);
+    let report = json(&keytrail(&args, &proxy.endpoint, t.dir.path()), "analyze");
+    (report, proxy)
+}
+
 #[test]
 fn the_buffer_budget_bounds_the_gets_in_flight_and_changes_no_figure() {
-    let t = tree();
-    let url = format!("s3://{}/AWSLogs/", t.bucket);
     let run = |budget: &str| {
-        let proxy = fault_proxy(t.bucket, Faults::default());
-        let report = json(
-            &keytrail(
-                &[
-                    "analyze",
-                    &url,
-                    "--format",
-                    "json",
-                    "-q",
-                    "--s3-requests",
-                    "64",
-                    "--s3-buffer",
-                    budget,
-                ],
-                &proxy.endpoint,
-                t.dir.path(),
-            ),
-            "analyze",
-        );
+        let (report, proxy) =
+            analyze_through_proxy(&["--s3-requests", "64", "--s3-buffer", budget]);
         (report, proxy.gets.most.load(Ordering::SeqCst))
     };
     let (roomy, most_roomy) = run("256MiB");
@@ -592,12 +590,29 @@ fn the_buffer_budget_bounds_the_gets_in_flight_and_changes_no_figure() {
     assert!(most_roomy > 1, "GETs overlap with room to: {most_roomy}");
     assert_eq!(most_tight, 1, "one object at a time within 1 KiB");
     assert_eq!(figures(tight), figures(roomy));
+    let t = tree();
+    let url = format!("s3://{}/AWSLogs/", t.bucket);
     let bad = keytrail(
         &["analyze", &url, "--s3-buffer", "lots"],
         &server().endpoint,
         t.dir.path(),
     );
     assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[test]
+fn folders_are_listed_many_at_a_time_and_list_the_same_objects() {
+    let run = |requests: &str| {
+        let (report, proxy) = analyze_through_proxy(&["--s3-requests", requests]);
+        (report, proxy.lists.most.load(Ordering::SeqCst))
+    };
+    let (many, most) = run("32");
+    let (one, most_one) = run("1");
+    // Two accounts' folders, two Regions' and three days' are there to list side by side.
+    assert!(most > 1, "LISTs overlap: at most {most} at once");
+    assert_eq!(most_one, 1, "--s3-requests 1 lists one folder at a time");
+    assert_eq!(many["input"]["s3"], one["input"]["s3"]);
+    assert_eq!(figures(many), figures(one));
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Reading trails where they live: `s3://bucket[/prefix]`, listed by the delivered layout and
 //! read many objects at a time.
 //!
-//! Listing descends the prefix one folder at a time (LIST with a `/` delimiter), and asks
-//! [`path_skip`] of each folder before listing it: `--account`, `--region` and
+//! Listing descends the prefix folder by folder (LIST with a `/` delimiter, many folders at a
+//! time), and asks [`path_skip`] of each folder before listing it: `--account`, `--region` and
 //! `--since`/`--until` prune whole accounts, Regions, years, months and days, and Digest,
 //! Insight and Lake folders are never listed. Objects are fetched with a bounded number of GETs
 //! in flight, each one whole into memory (CloudTrail files are small), and handed to the same
@@ -33,6 +33,10 @@ use std::time::Duration;
 /// objects a second, 128 read 2,205 and 512 read 2,293 (the server's CPU the bound); on loopback
 /// alone 128 cost no more than 32. docs/speed.md has the table.
 pub const DEFAULT_CONCURRENCY: u64 = 128;
+
+/// LISTs in flight at most (fewer when `--s3-requests` is lower): listing walks the delivered
+/// layout one folder per request, and an organization's month is thousands of day folders.
+pub const MAX_LISTS_IN_FLIGHT: usize = 32;
 
 /// Bytes of S3 objects held at once by default (MiB): fetched or being fetched and not yet
 /// decoded. GETs in flight times the largest object would otherwise bound memory, and a busy
@@ -319,63 +323,93 @@ impl S3Reader {
         let mut out = Vec::new();
         // The prefix may end inside a folder name (`AWSLogs/1111`): list its folder and keep
         // what starts with it.
-        let (folder, partial) = match url.prefix.rfind('/') {
+        let (top, partial) = match url.prefix.rfind('/') {
             Some(i) => (url.prefix[..i].to_string(), url.prefix[i + 1..].to_string()),
             None => (String::new(), url.prefix.clone()),
         };
-        let mut todo = vec![folder];
-        let mut first = true;
-        while let Some(folder) = todo.pop() {
-            let path = (!folder.is_empty()).then(|| StorePath::from(folder.as_str()));
-            let listing = self
-                .runtime
-                .block_on(unless_cancelled(
-                    store.list_with_delimiter(path.as_ref()),
-                    cancelled,
-                ))
-                .ok_or(S3Error::Cancelled)?;
-            self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
-            stats.list_requests += 1;
-            let listing = listing.map_err(|e| S3Error::List {
+        // Folders are listed many at a time: an organization's month is thousands of day
+        // folders, and one LIST after another would wait a round trip each.
+        let in_flight = self.settings.concurrency.clamp(1, MAX_LISTS_IN_FLIGHT);
+        let list = |folder: String| {
+            let store = store.clone();
+            async move {
+                let path = (!folder.is_empty()).then(|| StorePath::from(folder.as_str()));
+                let listing = store.list_with_delimiter(path.as_ref()).await;
+                (folder, listing)
+            }
+        };
+        let mut todo = vec![top.clone()];
+        let mut failed: Option<(String, String)> = None;
+        self.runtime.block_on(async {
+            let mut listing = futures::stream::FuturesUnordered::new();
+            loop {
+                while failed.is_none() && listing.len() < in_flight {
+                    match todo.pop() {
+                        Some(folder) => listing.push(list(folder)),
+                        None => break,
+                    }
+                }
+                let Some((folder, result)) = unless_cancelled(listing.next(), cancelled)
+                    .await
+                    .ok_or(S3Error::Cancelled)?
+                else {
+                    return Ok(());
+                };
+                self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
+                stats.list_requests += 1;
+                let listing = match result {
+                    Ok(l) => l,
+                    Err(e) => {
+                        // Of several folders that cannot be listed, the first in key order is
+                        // named, whichever answered first.
+                        let error = (folder, describe(&e));
+                        if failed.as_ref().is_none_or(|f| error.0 < f.0) {
+                            failed = Some(error);
+                        }
+                        continue;
+                    }
+                };
+                let first = folder == top;
+                let keep = |name: &str| !first || name.starts_with(partial.as_str());
+                for p in listing.common_prefixes {
+                    let key = p.as_ref().to_string();
+                    let name = key.rsplit('/').next().unwrap_or(&key);
+                    if !keep(name) {
+                        continue;
+                    }
+                    let parts: Vec<&str> = key.split('/').collect();
+                    match path_skip(&parts, prune, true) {
+                        Some(why) => {
+                            *stats.prefixes_pruned.entry(why.to_string()).or_default() += 1
+                        }
+                        None => todo.push(key),
+                    }
+                }
+                for meta in listing.objects {
+                    let key = meta.location.as_ref().to_string();
+                    let name = key.rsplit('/').next().unwrap_or(&key);
+                    if !keep(name) {
+                        continue;
+                    }
+                    let parts: Vec<&str> = key.split('/').collect();
+                    match path_skip(&parts, prune, false) {
+                        Some(why) => summary.skip_file(why),
+                        None => out.push((
+                            S3Object {
+                                bucket: url.bucket.clone(),
+                                key,
+                            },
+                            meta.size,
+                        )),
+                    }
+                }
+            }
+        })?;
+        if let Some((folder, message)) = failed {
+            return Err(S3Error::List {
                 url: format!("s3://{}/{folder}", url.bucket),
-                message: describe(&e),
-            })?;
-            let keep = |name: &str| !first || name.starts_with(partial.as_str());
-            let mut folders: Vec<String> = Vec::new();
-            for p in listing.common_prefixes {
-                let key = p.as_ref().to_string();
-                let name = key.rsplit('/').next().unwrap_or(&key);
-                if !keep(name) {
-                    continue;
-                }
-                let parts: Vec<&str> = key.split('/').collect();
-                match path_skip(&parts, prune, true) {
-                    Some(why) => *stats.prefixes_pruned.entry(why.to_string()).or_default() += 1,
-                    None => folders.push(key),
-                }
-            }
-            for meta in listing.objects {
-                let key = meta.location.as_ref().to_string();
-                let name = key.rsplit('/').next().unwrap_or(&key);
-                if !keep(name) {
-                    continue;
-                }
-                let parts: Vec<&str> = key.split('/').collect();
-                match path_skip(&parts, prune, false) {
-                    Some(why) => summary.skip_file(why),
-                    None => out.push((
-                        S3Object {
-                            bucket: url.bucket.clone(),
-                            key,
-                        },
-                        meta.size,
-                    )),
-                }
-            }
-            first = false;
-            // Depth first, in key order.
-            folders.sort();
-            todo.extend(folders.into_iter().rev());
+                message,
+            });
         }
         out.sort();
         stats.objects += out.len() as u64;
