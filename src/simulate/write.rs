@@ -22,6 +22,28 @@ fn gzip_encoder(json_len: usize) -> flate2::write::GzEncoder<Vec<u8>> {
     )
 }
 
+/// Writes a file of the tree: whatever was at `path` (an older tree's file with `--force`, or a
+/// link, which is removed, never followed) replaced by a new file. Not synced to disk one by one,
+/// nor through a temporary file: the manifest, written atomically after every file, is what
+/// says the tree is complete (a tree without one is not), and on a trail's tens of thousands of
+/// small files a sync each took most of the run (docs/speed.md).
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    let mut f = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(path)?;
+            create()?
+        }
+        other => other?,
+    };
+    f.write_all(bytes)
+}
+
 /// What can stop a simulated trail from being written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -97,7 +119,7 @@ pub fn write(
             file.write_json(&mut e, document).map_err(failed)?;
             let bytes = e.finish().map_err(failed)?;
             std::fs::create_dir_all(path.parent().expect("a file in a folder")).map_err(failed)?;
-            crate::output::write_atomically(&path, &bytes).map_err(failed)?;
+            write_new(&path, &bytes).map_err(failed)?;
             Ok(())
         })();
         match result {

@@ -89,6 +89,51 @@ fn simulate_refuses_a_non_empty_directory_without_force() {
     );
 }
 
+/// `--force` over an older tree replaces its files, and a link where a file goes is replaced,
+/// never written through.
+#[cfg(unix)]
+#[test]
+fn force_replaces_files_and_links_without_following_them() {
+    let t = Trail::new();
+    // A log file and a digest.
+    let args = [
+        "simulate",
+        "--builtin",
+        "two-buckets",
+        "--out",
+        "tree",
+        "--seed",
+        "5",
+    ];
+    assert_eq!(run_in(&t, &args).code, 0);
+    let files: Vec<std::path::PathBuf> = walkdir::WalkDir::new(t.path("tree"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "gz"))
+        .map(|e| e.into_path())
+        .collect();
+    assert!(files.len() >= 2, "{files:?}");
+    let (linked, stale) = (&files[0], &files[files.len() - 1]);
+    let (first, last) = (
+        std::fs::read(linked).unwrap(),
+        std::fs::read(stale).unwrap(),
+    );
+    let outside = t.path("outside.txt");
+    std::fs::write(&outside, b"not the simulator's").unwrap();
+    std::fs::remove_file(linked).unwrap();
+    std::os::unix::fs::symlink(&outside, linked).unwrap();
+    std::fs::write(stale, b"an older tree's file").unwrap();
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let r = run_in(&t, &forced);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read(&outside).unwrap(), b"not the simulator's");
+    assert!(std::fs::symlink_metadata(linked).unwrap().is_file());
+    assert_eq!(std::fs::read(linked).unwrap(), first);
+    assert_eq!(std::fs::read(stale).unwrap(), last);
+}
+
 #[test]
 fn the_same_seed_gives_the_same_tree_on_any_thread_count() {
     let t = Trail::new();
