@@ -94,6 +94,21 @@ impl Observer for Progress {
         self.interrupted.load(Ordering::Relaxed)
     }
 
+    fn listing(&self, folders: u64, objects: u64) {
+        let stage = self.stage.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(spinner) = stage.as_ref() {
+            let plural = |n: u64, one: &str, many: &str| {
+                let n_text = crate::text::thousands(&n.to_string());
+                format!("{n_text} {}", if n == 1 { one } else { many })
+            };
+            spinner.set_message(format!(
+                "listing S3 objects: {} listed, {} to read",
+                plural(folders, "folder", "folders"),
+                plural(objects, "object", "objects")
+            ));
+        }
+    }
+
     fn started(&self, total_bytes: u64, files: u64) {
         // A stage before reading (listing S3) ends here.
         self.done();

@@ -228,7 +228,13 @@ impl Folder {
                 };
                 let mut summary = crate::summary::Summary::default();
                 let listed = reader
-                    .list(&table_url, &Default::default(), &mut summary, &|| false)
+                    .list(
+                        &table_url,
+                        &Default::default(),
+                        &mut summary,
+                        &|_, _| {},
+                        &|| false,
+                    )
                     .map_err(|e| EngineError::Remote {
                         url: table_url.to_string(),
                         message: e.to_string(),

@@ -54,6 +54,8 @@ pub trait Observer: Sync {
     fn finished(&self) {}
     /// A stage after reading began (correlating, ...): nothing to count, something to say.
     fn stage(&self, _what: &str) {}
+    /// Listing S3 goes on: folders listed so far, and the objects found to read.
+    fn listing(&self, _folders: u64, _objects: u64) {}
     /// Polled between inputs and between chunks of an input: `true` stops the run.
     fn cancelled(&self) -> bool {
         false
@@ -99,7 +101,10 @@ pub fn run_with<T: Send>(
         for url in urls {
             // A prefix that cannot be listed is a problem of that input, as a directory that
             // cannot be walked is; the run goes on with the others.
-            match reader.list(url, &prune, &mut discovered, &|| observer.cancelled()) {
+            let listed = |folders, objects| observer.listing(folders, objects);
+            match reader.list(url, &prune, &mut discovered, &listed, &|| {
+                observer.cancelled()
+            }) {
                 Ok(objects) => inputs.extend(objects.into_iter().map(|(object, size)| Input {
                     origin: Origin::S3(object),
                     size,

@@ -551,7 +551,7 @@ fn proxy_one(
     }
     let is_list = request_line.starts_with("GET ") && path.contains("list-type=");
     let gauge = if is_get_object { gets } else { lists };
-    let _answering = Answering(gauge, is_get_object || is_list);
+    let answering = Answering(gauge, is_get_object || is_list);
     if is_get_object || is_list {
         let now = gauge.now.fetch_add(1, Ordering::SeqCst) + 1;
         gauge.most.fetch_max(now, Ordering::SeqCst);
@@ -561,6 +561,9 @@ fn proxy_one(
     up.write_all(&body)?;
     let mut response = Vec::new();
     up.read_to_end(&mut response)?;
+    // Counted out before the client can have the answer (and send the next request), so a
+    // request it sends after this one's answer is never counted beside it.
+    drop(answering);
     client.write_all(&response)?;
     Ok(())
 }

@@ -296,17 +296,20 @@ impl S3Reader {
 
     /// Lists every object under `url` that the layout does not rule out, in key order: objects
     /// skipped by their key are counted in `summary` as a walk counts files, folders never
-    /// listed in its `s3` section.
-    /// Stops with [`S3Error::Cancelled`] as soon as `cancelled` says so.
+    /// listed in its `s3` section. `listed` hears, after each LIST, how many folders this call
+    /// has listed and how many objects it has kept (for a progress line: an organization's month
+    /// is thousands of folders). Stops with [`S3Error::Cancelled`] as soon as `cancelled` says
+    /// so.
     pub fn list(
         &self,
         url: &S3Url,
         prune: &Prune,
         summary: &mut Summary,
+        listed: &(dyn Fn(u64, u64) + Sync),
         cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<Vec<(S3Object, u64)>, S3Error> {
         let mut stats = summary.s3.take().unwrap_or_default();
-        let listed = self.list_into(url, prune, summary, &mut stats, cancelled);
+        let listed = self.list_into(url, prune, summary, &mut stats, listed, cancelled);
         summary.s3 = Some(stats);
         listed
     }
@@ -317,6 +320,7 @@ impl S3Reader {
         prune: &Prune,
         summary: &mut Summary,
         stats: &mut S3Summary,
+        listed: &(dyn Fn(u64, u64) + Sync),
         cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<Vec<(S3Object, u64)>, S3Error> {
         let store = self.store(&url.bucket)?;
@@ -340,6 +344,7 @@ impl S3Reader {
         };
         let mut todo = vec![top.clone()];
         let mut failed: Option<(String, String)> = None;
+        let mut folders_listed = 0;
         self.runtime.block_on(async {
             let mut listing = futures::stream::FuturesUnordered::new();
             loop {
@@ -357,6 +362,7 @@ impl S3Reader {
                 };
                 self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
                 stats.list_requests += 1;
+                folders_listed += 1;
                 let listing = match result {
                     Ok(l) => l,
                     Err(e) => {
@@ -403,6 +409,7 @@ impl S3Reader {
                         )),
                     }
                 }
+                listed(folders_listed, out.len() as u64);
             }
         })?;
         if let Some((folder, message)) = failed {
