@@ -198,7 +198,10 @@ type Requester = u64;
 /// The state of the model.
 pub struct Engine {
     params: Params,
-    rng: Rng,
+    seed: u64,
+    /// Per bucket, the random stream its front-end caches are drawn from (each starts from the
+    /// engine's seed), so one bucket's draws do not depend on other buckets' traffic.
+    rngs: HashMap<Name, Rng>,
     next_key_id: KeyId,
     names: HashMap<Box<str>, Name>,
     /// Live bucket-level keys for writing: (requester, bucket, kms key, cache) -> (key, expiry).
@@ -209,8 +212,8 @@ pub struct Engine {
     objects: HashMap<(Name, Name), Option<KeyId>>,
     /// Objects last written with SSE-S3 or SSE-C: reading them calls no KMS.
     not_kms: std::collections::HashSet<(Name, Name)>,
-    /// Requests per requester in the current second, for the front-end fan-out.
-    rate: HashMap<Requester, (i64, u32)>,
+    /// Requests per requester and bucket in the current second, for the front-end fan-out.
+    rate: HashMap<(Requester, Name), (i64, u32)>,
     /// The bucket-level key of objects older than a what-if: (bucket, KMS key) -> key.
     shared_keys: HashMap<(Name, Name), KeyId>,
     requests_seen: usize,
@@ -220,7 +223,8 @@ impl Engine {
     pub fn new(params: Params, seed: u64) -> Engine {
         Engine {
             params,
-            rng: Rng::new(seed),
+            seed,
+            rngs: HashMap::default(),
             next_key_id: 1,
             names: HashMap::default(),
             write_cache: HashMap::default(),
@@ -267,10 +271,12 @@ impl Engine {
         }
     }
 
-    /// The front-end cache serving this request: traffic spreads over more caches as the
-    /// requester's rate in the current second grows.
-    fn cache(&mut self, requester: Requester, time: i64) -> u32 {
-        let entry = self.rate.entry(requester).or_insert((time, 0));
+    /// The front-end cache serving this request: a requester's traffic to a bucket spreads over
+    /// more caches as its rate in the current second grows. Per bucket, rate and draws alike: a
+    /// bucket's calls are a function of its own traffic, whatever other buckets the trail (or a
+    /// filter, or a partition of it) holds; on one bucket's traffic this is the model as it was.
+    fn cache(&mut self, requester: Requester, bucket: Name, time: i64) -> u32 {
+        let entry = self.rate.entry((requester, bucket)).or_insert((time, 0));
         if entry.0 != time {
             *entry = (time, 0);
         }
@@ -279,7 +285,11 @@ impl Engine {
             .1
             .div_ceil(self.params.requests_per_cache.max(1))
             .clamp(1, self.params.max_front_end_caches.max(1));
-        self.rng.below(spread as u64) as u32
+        let seed = self.seed;
+        self.rngs
+            .entry(bucket)
+            .or_insert_with(|| Rng::new(seed))
+            .below(spread as u64) as u32
     }
 
     /// The KMS calls one request causes, appended to `out`.
@@ -362,7 +372,7 @@ impl Engine {
             return;
         }
         let requester = self.requester(r);
-        let cache = self.cache(requester, r.time);
+        let cache = self.cache(requester, object.0, r.time);
         let slot = (requester, object.0, self.name(&r.kms_key), cache);
         let live = self
             .write_cache
@@ -427,7 +437,8 @@ impl Engine {
             return;
         };
         let requester = self.requester(r);
-        let cache = self.cache(requester, r.time);
+        let bucket_name = self.name(bucket);
+        let cache = self.cache(requester, bucket_name, r.time);
         let slot = (requester, id, cache);
         if self.read_cache.get(&slot).is_some_and(|&e| e > r.time) {
             return;
@@ -522,6 +533,10 @@ mod tests {
 
     /// Seed 000: one requester writes 10,000 objects, then reads them, at 50 requests a second.
     fn seed_000(bucket_key: bool) -> Vec<KmsCall> {
+        Engine::run(Params::default(), 7, &seed_000_requests(bucket_key))
+    }
+
+    fn seed_000_requests(bucket_key: bool) -> Vec<Request> {
         let mut reqs = Vec::new();
         for i in 0..10_000 {
             reqs.push(request(
@@ -542,7 +557,37 @@ mod tests {
                 bucket_key,
             ));
         }
-        Engine::run(Params::default(), 7, &reqs)
+        reqs
+    }
+
+    /// The same requester busy in another bucket in the same seconds changes nothing of a
+    /// bucket's calls: its caches and their draws are its own (a bucket can be reported, filtered
+    /// or partitioned alone). Before, the other bucket's requests raised the requester's rate and
+    /// took draws from the one stream.
+    #[test]
+    fn a_buckets_calls_do_not_depend_on_other_buckets_traffic() {
+        let alone = seed_000(true);
+        let mut mixed = Vec::new();
+        for r in seed_000_requests(true) {
+            let mut other = r.clone();
+            other.bucket = "another-bucket".into();
+            other.key = format!("other/{}", r.key);
+            mixed.push(other);
+            mixed.push(r);
+        }
+        let calls = Engine::run(Params::default(), 7, &mixed);
+        let ours: Vec<(i64, KmsOp, &str)> = calls
+            .iter()
+            .filter(|c| c.bucket == "bucket")
+            .map(|c| (c.time, c.op, c.kms_key.as_str()))
+            .collect();
+        let expected: Vec<(i64, KmsOp, &str)> = alone
+            .iter()
+            .map(|c| (c.time, c.op, c.kms_key.as_str()))
+            .collect();
+        assert_eq!(ours, expected);
+        // The other bucket, with the same traffic, makes as many calls.
+        assert_eq!(calls.len(), 2 * alone.len());
     }
 
     #[test]
