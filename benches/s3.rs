@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{env_or, run_measured};
+use common::{env_or, run_measured, simulated_corpus};
 use futures::StreamExt;
 use keytrail::source::decode::{self, Limits};
 use object_store::aws::AmazonS3Builder;
@@ -251,12 +251,6 @@ fn corpus(objects: usize, file_minutes: usize) -> PathBuf {
         1 => format!("s3-{objects}-v1"),
         m => format!("s3-{objects}-{m}m-v1"),
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/bench-corpus")
-        .join(name);
-    if dir.join("manifest.json").exists() {
-        return dir;
-    }
     let places = 20;
     let minutes = objects.div_ceil(places) * file_minutes;
     let per_minute = 1.0 / file_minutes as f64;
@@ -282,23 +276,30 @@ fn corpus(objects: usize, file_minutes: usize) -> PathBuf {
             0.1 * per_minute
         );
     }
-    let scenario = dir.with_extension("toml");
-    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-    std::fs::write(&scenario, toml).unwrap();
-    eprintln!("generating {objects} objects in {} ...", dir.display());
-    let status = Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(["simulate", "--force", "--seed", "3", "--scenario"])
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    dir
+    simulated_corpus(&name, &toml, 3)
 }
 
-/// The server, until this process ends (`tests/s3/server.sh serve-for`).
-fn start_server() -> (std::process::Child, tempfile::TempDir) {
+/// The S3 server (`tests/s3/server.sh serve-for`) and its data folder.
+struct Server {
+    serve_for: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    /// Stops the server before its folder goes: SeaweedFS whose data folder was removed ignores
+    /// SIGTERM (measured: still running 5 s later), so `serve-for`, stopping it when this process
+    /// ends, waited for ever and held the caller's output open. SIGTERM makes `serve-for` stop it
+    /// and wait for it.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.serve_for.id().to_string())
+            .status();
+        let _ = self.serve_for.wait();
+    }
+}
+
+/// The server, until the returned value is dropped (or this process ends).
+fn start_server() -> Server {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new("bash")
@@ -318,7 +319,10 @@ fn start_server() -> (std::process::Child, tempfile::TempDir) {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(1));
-    (child, dir)
+    Server {
+        serve_for: child,
+        _dir: dir,
+    }
 }
 
 fn upload(root: &Path, files: &[PathBuf]) {

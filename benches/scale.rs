@@ -95,5 +95,5 @@ get_rate = {get_rate}
 
 /// The corpus of `millions` million used events, generated unless already there.
 fn corpus(millions: f64) -> PathBuf {
-    simulated_corpus(&format!("scale-{millions}m-used"), &scenario(millions))
+    simulated_corpus(&format!("scale-{millions}m-used"), &scenario(millions), 1)
 }

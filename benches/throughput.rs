@@ -252,7 +252,7 @@ fn corpus(megabytes: u64, file_mb: f64) -> PathBuf {
     } else {
         format!("{megabytes}mb-{file_mb}mb-files")
     };
-    simulated_corpus(&name, &scenario(megabytes, file_mb))
+    simulated_corpus(&name, &scenario(megabytes, file_mb), 1)
 }
 
 fn list(dir: &Path) -> Vec<PathBuf> {

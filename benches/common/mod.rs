@@ -63,10 +63,10 @@ pub fn run_measured(args: &[&OsStr], env: &[(&str, &str)]) -> (Vec<u8>, Duration
     (reader.join().unwrap(), wall, peak.into_inner())
 }
 
-/// The corpus `target/bench-corpus/NAME`, written by `keytrail simulate --seed 1` from
+/// The corpus `target/bench-corpus/NAME`, written by `keytrail simulate --seed SEED` from
 /// `scenario` (TOML, kept beside it as NAME.toml) unless its manifest is already there. In a
 /// child process, so the benchmark's own memory stays small.
-pub fn simulated_corpus(name: &str, scenario: &str) -> std::path::PathBuf {
+pub fn simulated_corpus(name: &str, scenario: &str, seed: u64) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/bench-corpus")
         .join(name);
@@ -79,7 +79,13 @@ pub fn simulated_corpus(name: &str, scenario: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     std::fs::write(&scenario_file, scenario).unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(["simulate", "--force", "--seed", "1", "--scenario"])
+        .args([
+            "simulate",
+            "--force",
+            "--seed",
+            &seed.to_string(),
+            "--scenario",
+        ])
         .arg(&scenario_file)
         .arg("--out")
         .arg(&dir)
