@@ -117,6 +117,13 @@ impl Interner {
         self.ends.is_empty()
     }
 
+    /// The bytes it holds on the heap, about: the text, the ends, the table.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+            + self.table.capacity() * (std::mem::size_of::<Sym>() + 1)
+    }
+
     /// Every string, in symbol order.
     pub fn strings(&self) -> impl Iterator<Item = &str> {
         (0..self.ends.len() as u32).map(|i| string_of(&self.text, &self.ends, Sym(i)))

@@ -51,6 +51,27 @@ pub struct S3Summary {
     pub prefixes_pruned: Reasons,
 }
 
+/// What the memory budget (`--memory-limit`) made the run do: the kept events it wrote to
+/// temporary files, and how the join read them back.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SpillSummary {
+    /// The budget, in bytes.
+    pub limit: u64,
+    /// Events written to the temporary files, and the bytes they take in memory (strings
+    /// aside).
+    pub events: u64,
+    pub event_bytes: u64,
+    /// Partitions (by the hash of the bucket) that received events, and the groups the join
+    /// read them in (partitions linked by copies are one group).
+    pub partitions: u64,
+    pub groups: u64,
+    /// The event bytes of the largest group: what the join held at once.
+    pub largest_group_bytes: u64,
+    /// The event bytes a group may hold within the budget: a larger one is a bucket (or
+    /// buckets linked by copies) larger than that, joined whole all the same.
+    pub group_budget: u64,
+}
+
 /// One problem with the input, named by file and place.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
@@ -90,6 +111,9 @@ pub struct Summary {
     /// Reading from S3, when an input was an `s3://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Summary>,
+    /// The kept events passed the memory budget and were spilled to temporary files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spill: Option<SpillSummary>,
 }
 
 /// Problems kept in a summary (all are counted).
@@ -160,6 +184,9 @@ impl Summary {
             s.get_requests += o.get_requests;
             s.objects += o.objects;
             merge_reasons(&mut s.prefixes_pruned, o.prefixes_pruned);
+        }
+        if self.spill.is_none() {
+            self.spill = other.spill;
         }
     }
 

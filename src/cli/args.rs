@@ -473,6 +473,18 @@ pub struct TrailArgs {
     pub s3_buffer: u64,
 }
 
+/// The memory budget of the commands that join the trail.
+#[derive(Debug, Args)]
+pub struct MemoryArgs {
+    /// Memory the kept events may take. Past it they go to temporary files (in TMPDIR, removed
+    /// at exit) and are joined a group of buckets at a time, with the same report; one bucket's
+    /// events are joined together whatever they take [default: 2GiB, or half the machine's
+    /// memory when that is less].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, help_heading = "Run",
+          env = "KEYTRAIL_MEMORY_LIMIT")]
+    pub memory_limit: Option<u64>,
+}
+
 /// Where and how a report is written.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -523,6 +535,9 @@ pub struct AnalyzeArgs {
     /// Keep requests by this IAM ARN; a role ARN also matches its sessions.
     #[arg(long, value_name = "ARN", help_heading = "Filters")]
     pub principal: Vec<String>,
+
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 
     /// Group rows by bucket, prefix:N (first N key segments), kms-key, principal or
     /// context:KEY. Rows are always split by bucket and mode.
@@ -607,6 +622,9 @@ pub struct CostArgs {
     #[command(flatten)]
     pub trail: TrailArgs,
 
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+
     /// US dollars per 10,000 KMS requests.
     #[arg(long, value_name = "USD", default_value_t = crate::pricing::PRICE_PER_10K_REQUESTS,
           value_parser = parse_money, help_heading = "Prices", env = "KEYTRAIL_PRICE_PER_10K")]
@@ -666,6 +684,9 @@ pub struct CostArgs {
 pub struct QuotaArgs {
     #[command(flatten)]
     pub trail: TrailArgs,
+
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 
     /// The quota of a Region, in requests per second (for a raised quota); repeatable.
     #[arg(long = "quota", value_name = "REGION=N", value_parser = parse_quota,

@@ -3,7 +3,7 @@
 //! Config, ripgrep's LowArgs -> HiArgs); what fails is a [`UsageError`] (exit 2) that says
 //! what to do.
 
-use super::args::{AnalyzeArgs, CheckArgs, CostArgs, OutputArgs, QuotaArgs, TrailArgs};
+use super::args::{AnalyzeArgs, CheckArgs, CostArgs, MemoryArgs, OutputArgs, QuotaArgs, TrailArgs};
 use super::exit::UsageError;
 use crate::pricing::{Prices, Quotas};
 use crate::render::{sanitize::visible, Format, Layout};
@@ -209,6 +209,7 @@ impl TryFrom<&TrailArgs> for AnalyzeConfig {
             progress: stderr_tty && !args.quiet,
             print_problems: !args.quiet,
             keep_calls: false,
+            memory_limit: None,
             engine_output: args.from.clone(),
         };
         from_engine(&mut cfg, false)?;
@@ -227,6 +228,18 @@ fn from_engine(cfg: &mut AnalyzeConfig, report_filters: bool) -> anyhow::Result<
     let manifest = crate::join::engine::manifest(&folder).map_err(usage)?;
     crate::join::engine::apply_settings(cfg, &manifest, report_filters).map_err(usage)?;
     Ok(())
+}
+
+/// The memory budget: `--memory-limit`, else the default for this machine.
+pub fn memory_budget(args: &MemoryArgs) -> anyhow::Result<u64> {
+    if args.memory_limit == Some(0) {
+        bail!(UsageError(
+            "--memory-limit 0: give a size such as 2GiB (KEYTRAIL_MEMORY_LIMIT sets it too)".into()
+        ));
+    }
+    Ok(args
+        .memory_limit
+        .unwrap_or_else(crate::trail::spill::default_budget))
 }
 
 impl TryFrom<&AnalyzeArgs> for AnalyzeConfig {
@@ -249,6 +262,7 @@ impl TryFrom<&AnalyzeArgs> for AnalyzeConfig {
         f.event_names = args.event_name.clone();
         f.kms_keys = args.kms_key.clone();
         f.principals = args.principal.clone();
+        cfg.memory_limit = Some(memory_budget(&args.memory)?);
         from_engine(&mut cfg, true)?;
         Ok(cfg)
     }

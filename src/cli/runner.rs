@@ -16,6 +16,27 @@ pub fn read_trail<T: Send>(
     cfg: &AnalyzeConfig,
     then: impl FnOnce(Joined, &Progress) -> T + Send,
 ) -> Result<T, ExitCode> {
+    reading(cfg, |observer| {
+        join::run(cfg, observer, |j| then(j, observer))
+    })
+}
+
+/// Reads and joins the trail, then runs `then` on its parts (`join::Parts`: one part within
+/// the memory budget).
+pub fn read_trail_in_parts<T: Send>(
+    cfg: &AnalyzeConfig,
+    then: impl FnOnce(&join::Parts, &Progress) -> Result<T, Stopped> + Send,
+) -> Result<T, ExitCode> {
+    reading(cfg, |observer| {
+        join::run_in_parts(cfg, observer, |parts| then(parts, observer))
+    })
+}
+
+/// A run of `read` with the progress bar and Ctrl-C, its stop reported.
+fn reading<T>(
+    cfg: &AnalyzeConfig,
+    read: impl FnOnce(&Progress) -> Result<T, Stopped>,
+) -> Result<T, ExitCode> {
     let observer = Progress::new(cfg.progress, cfg.print_problems);
     // `-` on a terminal waits for typing or a paste: say so, rather than look hung.
     if cfg.print_problems
@@ -25,14 +46,16 @@ pub fn read_trail<T: Send>(
         eprintln!("keytrail: reading CloudTrail JSON from standard input (end it with Ctrl-D)");
     }
     // Ctrl-C stops the run between chunks, so no output file is written half-way (outputs are
-    // renamed into place only when whole). A second Ctrl-C exits at once.
+    // renamed into place only when whole). A second Ctrl-C exits at once, removing the
+    // temporary files of a spill first (an exit runs no destructor).
     let interrupted = observer.interrupt_flag();
     let _ = ctrlc::set_handler(move || {
         if interrupted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            crate::trail::spill::remove_all();
             std::process::exit(ExitCode::Interrupted.code().into());
         }
     });
-    let result = join::run(cfg, &observer, |j| then(j, &observer));
+    let result = read(&observer);
     observer.done();
     match result {
         Ok(t) => Ok(t),
@@ -89,12 +112,15 @@ pub fn write_report(
 }
 
 /// The window of a cost or quota report, or a usage error when the trail has no events.
-pub fn window(cfg: &AnalyzeConfig, j: &Joined) -> Option<crate::reports::cost::Window> {
+pub fn window(
+    cfg: &AnalyzeConfig,
+    summary: &crate::summary::Summary,
+) -> Option<crate::reports::cost::Window> {
     crate::reports::cost::Window::of(
         cfg.filters.since,
         cfg.filters.until,
-        j.summary.first_time,
-        j.summary.last_time,
+        summary.first_time,
+        summary.last_time,
     )
 }
 

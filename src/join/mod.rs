@@ -27,7 +27,7 @@ use crate::intern::Sym;
 use crate::summary::Summary;
 use crate::trail::config::AnalyzeConfig;
 use crate::trail::records::{CallRec, KmsRec, NonKms, S3Rec};
-use crate::trail::{Batch, Events, Observer, Stopped};
+use crate::trail::{Batch, Events, Observer, Pass, Stopped};
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
@@ -111,27 +111,140 @@ impl Joined {
 }
 
 /// Reads the inputs ([`crate::trail::run_with`]), joins them, and hands the joined trail to
-/// `then`, all in the run's thread pool.
+/// `then`, all in the run's thread pool. The trail is joined whole, even when the pass spilled
+/// it ([`run_parts`] joins a part at a time).
 pub fn run<T: Send>(
     cfg: &AnalyzeConfig,
     observer: &dyn Observer,
     then: impl FnOnce(Joined) -> T + Send,
 ) -> Result<T, Stopped> {
     if let Some(dir) = &cfg.engine_output {
-        // Another engine read and joined the trail: its output is the joined trail.
-        observer.stage("reading the engine's output");
-        let joined = engine::read(dir, cfg).map_err(|e| Stopped::Input(e.to_string()))?;
-        if cfg.strict {
-            if let Some(p) = joined.summary.problems.first() {
-                return Err(Stopped::Strict(p.clone()));
+        return Ok(then(engine_output(dir, cfg, observer)?));
+    }
+    crate::trail::run_with(cfg, observer, |pass| {
+        let batch = match pass {
+            Pass::Whole(batch) => batch,
+            Pass::Spilled { summary, spill } => {
+                let mut all = Batch {
+                    summary,
+                    ..Batch::default()
+                };
+                for group in spill.groups() {
+                    all = all.merge(spill.read_group(&group).map_err(Stopped::Input)?);
+                }
+                all
+            }
+        };
+        observer.stage("matching KMS calls to S3 requests");
+        Ok(then(join(batch, cfg)))
+    })?
+}
+
+/// The joined trail a part at a time. Within the memory budget (or without one) the whole
+/// trail is one part; past it, each group of the spill's partitions is one (`trail::spill`): a
+/// set of buckets closed under copies, which the join matches and the reports count as they
+/// would in the whole trail. The first part's summary accounts for the input; the others' hold
+/// only what their own join counted (duplicates, ...), so the parts' summaries add up to the
+/// whole's.
+pub struct Parts<'a> {
+    cfg: &'a AnalyzeConfig,
+    observer: &'a dyn Observer,
+    trail: PartsOf,
+}
+
+enum PartsOf {
+    Whole(Box<Joined>),
+    Spilled {
+        summary: Box<Summary>,
+        spill: std::sync::Arc<crate::trail::spill::Spill>,
+    },
+}
+
+impl Parts<'_> {
+    /// Runs `each` on every part in turn and returns what it made of them, in order. It can
+    /// be called again (a report that needs a second look, once it knows the totals): past
+    /// the budget, each group is read back and joined again.
+    pub fn each<P>(&self, mut each: impl FnMut(&Joined) -> P) -> Result<Vec<P>, Stopped> {
+        match &self.trail {
+            PartsOf::Whole(j) => Ok(vec![each(j)]),
+            PartsOf::Spilled { summary, spill } => {
+                let groups = spill.groups();
+                let mut out = Vec::with_capacity(groups.len());
+                for (i, group) in groups.iter().enumerate() {
+                    if self.observer.cancelled() {
+                        return Err(Stopped::Interrupted);
+                    }
+                    self.observer.stage(&format!(
+                        "matching KMS calls to S3 requests: part {} of {} ({} MB read back)",
+                        i + 1,
+                        groups.len(),
+                        spill.group_bytes(group) >> 20
+                    ));
+                    let mut batch = spill.read_group(group).map_err(Stopped::Input)?;
+                    if i == 0 {
+                        batch.summary = Summary::clone(summary);
+                    }
+                    out.push(each(&join(batch, self.cfg)));
+                }
+                Ok(out)
             }
         }
-        return Ok(then(joined));
     }
-    crate::trail::run_with(cfg, observer, |batch| {
-        observer.stage("matching KMS calls to S3 requests");
-        then(join(batch, cfg))
-    })
+}
+
+/// Reads the inputs and hands the joined trail, in [`Parts`], to `then`, in the run's
+/// thread pool.
+pub fn run_in_parts<T: Send>(
+    cfg: &AnalyzeConfig,
+    observer: &dyn Observer,
+    then: impl FnOnce(&Parts) -> Result<T, Stopped> + Send,
+) -> Result<T, Stopped> {
+    let parts = |trail| Parts {
+        cfg,
+        observer,
+        trail,
+    };
+    if let Some(dir) = &cfg.engine_output {
+        let joined = engine_output(dir, cfg, observer)?;
+        return then(&parts(PartsOf::Whole(Box::new(joined))));
+    }
+    crate::trail::run_with(cfg, observer, |pass| match pass {
+        Pass::Whole(batch) => {
+            observer.stage("matching KMS calls to S3 requests");
+            then(&parts(PartsOf::Whole(Box::new(join(batch, cfg)))))
+        }
+        Pass::Spilled { summary, spill } => then(&parts(PartsOf::Spilled {
+            summary: Box::new(summary),
+            spill,
+        })),
+    })?
+}
+
+/// Reads and joins the trail a part at a time ([`Parts`]), handing each joined part to `each`
+/// and returning what it made of them, in order.
+pub fn run_parts<P: Send>(
+    cfg: &AnalyzeConfig,
+    observer: &dyn Observer,
+    each: impl Fn(&Joined) -> P + Sync + Send,
+) -> Result<Vec<P>, Stopped> {
+    run_in_parts(cfg, observer, |parts| parts.each(&each))
+}
+
+/// The joined trail another engine wrote (`--from`).
+fn engine_output(
+    dir: &std::path::Path,
+    cfg: &AnalyzeConfig,
+    observer: &dyn Observer,
+) -> Result<Joined, Stopped> {
+    // Another engine read and joined the trail: its output is the joined trail.
+    observer.stage("reading the engine's output");
+    let joined = engine::read(dir, cfg).map_err(|e| Stopped::Input(e.to_string()))?;
+    if cfg.strict {
+        if let Some(p) = joined.summary.problems.first() {
+            return Err(Stopped::Strict(p.clone()));
+        }
+    }
+    Ok(joined)
 }
 
 /// The barrier: canonicalize, sort, dedup, match.

@@ -42,6 +42,7 @@ pub fn value(report: &Report) -> Value {
             "records": s.records,
             "documents_skipped": s.documents_skipped,
             "s3": s.s3,
+            "spill": s.spill,
             "s3_data_events": report.s3_data_events,
             "time_span": {"first": time(s.first_time), "last": time(s.last_time)},
             "warnings": report.warnings,
@@ -73,6 +74,7 @@ pub fn input_value(s: &crate::summary::Summary) -> Value {
         "records": s.records,
         "documents_skipped": s.documents_skipped,
         "s3": s.s3,
+        "spill": s.spill,
         "time_span": {"first": time(s.first_time), "last": time(s.last_time)},
         "problems": {
             "total": s.problems_total,

@@ -431,6 +431,28 @@ pub fn input_lines(s: &Summary) -> Vec<String> {
             }
         ));
     }
+    if let Some(sp) = &s.spill {
+        let mb = |b: u64| format!("{} MB", thousands(&(b.div_ceil(1 << 20)).to_string()));
+        lines.push(format!(
+            "memory: {} events ({}) spilled past --memory-limit {} to {} partitions, joined in \
+             {} groups (the largest {}{})",
+            n(sp.events),
+            mb(sp.event_bytes),
+            mb(sp.limit),
+            n(sp.partitions),
+            n(sp.groups),
+            mb(sp.largest_group_bytes),
+            if sp.largest_group_bytes > sp.group_budget {
+                format!(
+                    ", more than the {} a group may hold: a bucket, or buckets linked by \
+                     copies, is joined whole, past the budget",
+                    mb(sp.group_budget)
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
     lines.push(format!(
         "records: {} read = {} used + {} filtered out + {} rejected",
         n(s.records.read),

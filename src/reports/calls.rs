@@ -15,9 +15,11 @@ use std::collections::BTreeMap;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
-/// Runs `analyze` end to end: read, join, group into rows.
+/// Runs `analyze` end to end: read, join (a group of buckets at a time past the memory
+/// budget), group into rows.
 pub fn analyze(cfg: &AnalyzeConfig, observer: &dyn Observer) -> Result<Report, Stopped> {
-    join::run(cfg, observer, |joined| rows(&joined, cfg))
+    let parts = join::run_parts(cfg, observer, |joined| part(joined, cfg))?;
+    Ok(finish(parts, cfg))
 }
 
 /// One row: a group within a bucket, in one encryption mode.
@@ -216,6 +218,32 @@ impl RowAcc {
 
 /// Filters the joined trail and groups it into rows.
 pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
+    finish(vec![part(j, cfg)], cfg)
+}
+
+/// analyze's rows of one joined part of the trail (all of it, or a group of buckets past the
+/// memory budget, `join::run_parts`), and what the report's warnings need of it: what
+/// [`finish`] adds up. Rows are per bucket, so parts never share one.
+pub struct Part {
+    /// Each row with the label it sorts by (empty when grouping by bucket), in report order.
+    rows: Vec<(String, Row)>,
+    summary: Summary,
+    kms_read: u64,
+    s3_read: u64,
+    no_principal: u64,
+    /// Buckets with both bucket-key and per-object calls.
+    mixed_buckets: Vec<String>,
+}
+
+impl Part {
+    /// The buckets of its rows.
+    pub fn buckets(&self) -> impl Iterator<Item = &str> {
+        self.rows.iter().map(|(_, r)| r.bucket.as_str())
+    }
+}
+
+/// Filters one joined part of the trail and groups it into rows.
+pub fn part(j: &Joined, cfg: &AnalyzeConfig) -> Part {
     let (strings, kms, s3, m) = (&j.strings, &j.kms, &j.s3, &j.m);
     // (The loops below name their index `j`.)
     let request_is_dsse = |i: u32| j.is_dsse(i as usize);
@@ -384,8 +412,55 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
     }
     summary.merge(kms_summary);
     summary.merge(s3_summary);
-    let summary = &mut summary;
     summary.records.used += kms_used + s3_used;
+    let mixed_buckets = bucket_modes
+        .iter()
+        .filter(|(_, (bk, po))| *bk && *po)
+        .map(|(bucket, _)| strings.get(*bucket).to_string())
+        .collect();
+    let rows = rows
+        .into_iter()
+        .map(|((bucket, group, mode), mut acc)| {
+            acc.row.bucket = strings.get(bucket).to_string();
+            acc.row.group = if matches!(cfg.group_by, GroupBy::Bucket) {
+                acc.row.bucket.clone()
+            } else {
+                group.clone()
+            };
+            acc.row.mode = mode;
+            acc.row.objects = acc.objects.len() as u64;
+            (group, acc.row)
+        })
+        .collect();
+    Part {
+        rows,
+        summary,
+        kms_read: kms.len() as u64,
+        s3_read: s3.len() as u64,
+        no_principal,
+        mixed_buckets,
+    }
+}
+
+/// The report of a trail from its parts: rows side by side in (bucket, group, mode) order,
+/// counts added up, warnings from the totals.
+pub fn finish(parts: Vec<Part>, cfg: &AnalyzeConfig) -> Report {
+    let mut summary = Summary::default();
+    let (mut kms_read, mut s3_read, mut no_principal) = (0, 0, 0);
+    let mut rows: Vec<(String, Row)> = Vec::new();
+    let mut mixed_buckets = Vec::new();
+    for p in parts {
+        summary.merge(p.summary);
+        kms_read += p.kms_read;
+        s3_read += p.s3_read;
+        no_principal += p.no_principal;
+        rows.extend(p.rows);
+        mixed_buckets.extend(p.mixed_buckets);
+    }
+    // Each part's rows are in order (its symbols are numbered in string order); parts hold
+    // different buckets.
+    rows.sort_by(|(la, a), (lb, b)| (&a.bucket, la, a.mode).cmp(&(&b.bucket, lb, b.mode)));
+    let summary = &mut summary;
 
     let mut warnings = Vec::new();
     // Filters that left nothing: say which, and how they match, rather than an empty table.
@@ -442,8 +517,7 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
             }
         }
     }
-    let kms_read = kms.len();
-    let s3_data_events = s3.len() as u64
+    let s3_data_events = s3_read
         + summary.filtered(crate::reason::S3_NOT_SSE_KMS)
         + summary.filtered(crate::reason::S3_READ_OF_NON_KMS_OBJECT)
         + summary.filtered(crate::reason::S3_ANONYMOUS)
@@ -471,36 +545,18 @@ pub fn rows(j: &Joined, cfg: &AnalyzeConfig) -> Report {
                 .to_string(),
         );
     }
-    for (bucket, (bk, po)) in bucket_modes {
-        if *bk && *po {
-            warnings.push(format!(
-                "bucket {} has both bucket-key and per-object KMS calls (objects written before \
-                 bucket keys were enabled, or a per-request bucket-key header)",
-                strings.get(*bucket)
-            ));
-        }
+    for bucket in mixed_buckets {
+        warnings.push(format!(
+            "bucket {bucket} has both bucket-key and per-object KMS calls (objects written \
+             before bucket keys were enabled, or a per-request bucket-key header)"
+        ));
     }
     warnings.sort();
-
-    let rows = rows
-        .into_iter()
-        .map(|((bucket, group, mode), mut acc)| {
-            acc.row.bucket = strings.get(bucket).to_string();
-            acc.row.group = if matches!(cfg.group_by, GroupBy::Bucket) {
-                acc.row.bucket.clone()
-            } else {
-                group
-            };
-            acc.row.mode = mode;
-            acc.row.objects = acc.objects.len() as u64;
-            acc.row
-        })
-        .collect();
 
     Report {
         settings: Settings::from_config(cfg),
         summary: summary.clone(),
-        rows,
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
         warnings,
         s3_data_events,
     }

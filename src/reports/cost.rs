@@ -11,7 +11,6 @@ use crate::intern::{Interner, Sym};
 use crate::join::Joined;
 use crate::pricing::Prices;
 use crate::reports::whatif::{BucketWhatIf, WhatIf};
-use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The time window the requests were observed in.
@@ -146,51 +145,116 @@ impl CostReport {
     }
 }
 
+/// A name as the report orders it: a KMS key, or another caller's purpose, by its text, the
+/// unnamed one (no key in the record) last, as the join's symbols order them.
+type Name = (bool, String);
+
+fn name_of(strings: &Interner, s: Sym) -> Name {
+    (s.is_none(), strings.get(s).to_string())
+}
+
 #[derive(Default)]
 struct Acc {
     requests: u64,
-    keys: BTreeMap<Sym, u64>,
-    buckets: BTreeMap<Sym, u64>,
-    others: BTreeMap<Sym, u64>,
+    keys: BTreeMap<Name, u64>,
+    buckets: BTreeMap<String, u64>,
+    others: BTreeMap<Name, u64>,
+}
+
+/// The cost figures of one joined part of the trail (all of it, or a group of buckets past the
+/// memory budget): counts by account, key, bucket and caller, what [`finish`] adds up and
+/// prices. Calls are counted in the part of their bucket (other callers' by their ID), once.
+#[derive(Default)]
+pub struct Part {
+    accounts: BTreeMap<String, Acc>,
+    /// Keys a call named by an AWS managed alias.
+    aws_managed: BTreeSet<Name>,
+    /// (owner account, key) of every key named by ARN.
+    key_owners: BTreeSet<(String, Name)>,
+    what_if: BTreeMap<(String, String), BucketWhatIf>,
+    cross_account_copies: u64,
 }
 
 /// Builds the cost report.
 pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> CostReport {
+    finish(vec![part(j, what_if)], prices, window)
+}
+
+/// Counts one joined part of the trail.
+pub fn part(j: &Joined, what_if: &WhatIf) -> Part {
     let strings: &Interner = &j.strings;
-    let (calls, cross_account_copies): (Vec<&CallRec>, u64) =
-        (j.calls.iter().collect(), j.shared_calls);
-    let mut accounts: BTreeMap<&str, Acc> = BTreeMap::new();
-    let mut aws_managed: BTreeSet<Sym> = BTreeSet::new();
-    for c in &calls {
-        let a = accounts.entry(strings.get(c.account)).or_default();
+    let mut p = Part {
+        cross_account_copies: j.shared_calls,
+        what_if: what_if.by_name(strings),
+        ..Part::default()
+    };
+    for c in &j.calls {
+        let a = p
+            .accounts
+            .entry(strings.get(c.account).to_string())
+            .or_default();
         a.requests += 1;
-        *a.keys.entry(c.kms_key).or_default() += 1;
+        *a.keys.entry(name_of(strings, c.kms_key)).or_default() += 1;
         if c.bucket.is_none() {
-            *a.others.entry(c.purpose).or_default() += 1;
+            *a.others.entry(name_of(strings, c.purpose)).or_default() += 1;
         } else {
-            *a.buckets.entry(c.bucket).or_default() += 1;
+            *a.buckets
+                .entry(strings.get(c.bucket).to_string())
+                .or_default() += 1;
         }
         if c.aws_managed {
-            aws_managed.insert(c.kms_key);
+            p.aws_managed.insert(name_of(strings, c.kms_key));
+        }
+        if let Some(owner) = strings.get_opt(c.kms_key).and_then(arn_account) {
+            p.key_owners
+                .insert((owner.to_string(), name_of(strings, c.kms_key)));
         }
     }
-    // kms_key_matches keeps everything for an empty list; here an empty list names no key.
-    let user_says_aws = |key: Sym| {
-        !prices.aws_managed_keys.is_empty()
-            && crate::trail::filter::kms_key_matches(&prices.aws_managed_keys, strings.get_opt(key))
-    };
-    let is_aws_managed = |key: Sym| aws_managed.contains(&key) || user_says_aws(key);
-    // Customer managed keys seen, charged to the account that owns them.
-    let mut owned: BTreeMap<&str, BTreeSet<Sym>> = BTreeMap::new();
-    for c in &calls {
-        if let Some(owner) = strings.get_opt(c.kms_key).and_then(arn_account) {
-            if !is_aws_managed(c.kms_key) {
-                owned.entry(owner).or_default().insert(c.kms_key);
+    p
+}
+
+/// The cost report of a trail from its parts' counts.
+pub fn finish(parts: Vec<Part>, prices: &Prices, window: Window) -> CostReport {
+    let mut accounts: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut aws_managed: BTreeSet<Name> = BTreeSet::new();
+    let mut key_owners: BTreeSet<(String, Name)> = BTreeSet::new();
+    let mut buckets_what_if: BTreeMap<(String, String), BucketWhatIf> = BTreeMap::new();
+    let mut cross_account_copies = 0;
+    for p in parts {
+        for (account, acc) in p.accounts {
+            let a = accounts.entry(account).or_default();
+            a.requests += acc.requests;
+            for (map, from) in [(&mut a.keys, acc.keys), (&mut a.others, acc.others)] {
+                for (k, n) in from {
+                    *map.entry(k).or_default() += n;
+                }
             }
+            for (b, n) in acc.buckets {
+                *a.buckets.entry(b).or_default() += n;
+            }
+        }
+        aws_managed.extend(p.aws_managed);
+        key_owners.extend(p.key_owners);
+        // Parts hold different buckets.
+        buckets_what_if.extend(p.what_if);
+        cross_account_copies += p.cross_account_copies;
+    }
+    // kms_key_matches keeps everything for an empty list; here an empty list names no key.
+    let user_says_aws = |key: &Name| {
+        !prices.aws_managed_keys.is_empty()
+            && !key.0
+            && crate::trail::filter::kms_key_matches(&prices.aws_managed_keys, Some(&key.1))
+    };
+    let is_aws_managed = |key: &Name| aws_managed.contains(key) || user_says_aws(key);
+    // Customer managed keys seen, charged to the account that owns them.
+    let mut owned: BTreeMap<String, BTreeSet<Name>> = BTreeMap::new();
+    for (owner, key) in key_owners {
+        if !is_aws_managed(&key) {
+            owned.entry(owner).or_default().insert(key);
         }
     }
     for owner in owned.keys() {
-        accounts.entry(owner).or_default();
+        accounts.entry(owner.clone()).or_default();
     }
 
     let month = prices.month_factor(window.seconds());
@@ -210,12 +274,10 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
                 request_usd * n as f64 / acc.requests as f64
             }
         };
-        // What-if over this account's buckets.
-        let account_sym = strings.lookup(account).unwrap_or(Sym::NONE);
-        let buckets: Vec<(&Sym, &BucketWhatIf)> = what_if
-            .buckets
-            .iter()
-            .filter(|((a, _), _)| *a == account_sym)
+        // What-if over this account's buckets, in bucket order.
+        let buckets: Vec<(&String, &BucketWhatIf)> = buckets_what_if
+            .range((account.clone(), String::new())..)
+            .take_while(|((a, _), _)| a == account)
             .map(|((_, b), w)| (b, w))
             .collect();
         let observed_s3: u64 = buckets
@@ -267,91 +329,77 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
             turning_on_saves_usd: projected.then(|| request_usd - charge(m_with)),
             turning_off_costs_usd: projected.then(|| charge(m_without) - request_usd),
         });
-        let mut keys: BTreeMap<Sym, u64> = acc.keys.clone();
+        let mut keys: BTreeMap<Name, u64> = acc.keys.clone();
         for k in owned.get(account).into_iter().flatten() {
-            keys.entry(*k).or_default();
+            keys.entry(k.clone()).or_default();
         }
         for (key, n) in keys {
-            let manager = if is_aws_managed(key) {
+            let manager = if is_aws_managed(&key) {
                 "aws"
             } else {
                 "customer"
             };
             let charged = owned.get(account).is_some_and(|o| o.contains(&key));
-            let name = strings.get_opt(key).unwrap_or("(unknown key)");
+            let name = if key.0 { "(unknown key)" } else { &key.1 };
             lines.push(Line {
                 key_usd: if charged {
                     prices.customer_key_per_month()
                 } else {
                     0.0
                 },
-                key_manager: (!key.is_none()).then_some(manager),
+                key_manager: (!key.0).then_some(manager),
                 ..Line::new(Scope::KmsKey, account, name, n, month, share(n))
             });
         }
+        let what_if_of = |bucket: &String| buckets_what_if.get(&(account.clone(), bucket.clone()));
         for (bucket, n) in &acc.buckets {
-            let w = what_if
-                .buckets
-                .get(&(account_sym, *bucket))
-                .filter(|w| w.projected());
-            let name = strings.get(*bucket);
+            let w = what_if_of(bucket).filter(|w| w.projected());
             lines.push(Line {
-                bucket_keys: what_if
-                    .buckets
-                    .get(&(account_sym, *bucket))
-                    .map(|w| w.bucket_keys()),
+                bucket_keys: what_if_of(bucket).map(|w| w.bucket_keys()),
                 monthly_with_bucket_keys: w.map(|w| w.with_bucket_keys() as f64 * month),
                 monthly_without_bucket_keys: w.map(|w| w.without_bucket_keys() as f64 * month),
                 turning_on_saves_usd: w
                     .map(|w| prices.requests((*n as f64 - w.with_bucket_keys() as f64) * month)),
                 turning_off_costs_usd: w
                     .map(|w| prices.requests((w.without_bucket_keys() as f64 - *n as f64) * month)),
-                ..Line::new(Scope::Bucket, account, name, *n, month, share(*n))
+                ..Line::new(Scope::Bucket, account, bucket, *n, month, share(*n))
             });
         }
-        for (purpose, n) in &acc.others {
-            let name = strings.get(*purpose);
+        for ((_, purpose), n) in &acc.others {
             lines.push(Line::new(
                 Scope::OtherCaller,
                 account,
-                name,
+                purpose,
                 *n,
                 month,
                 share(*n),
             ));
         }
-        for (bucket, w) in what_if
-            .buckets
-            .range((account_sym, Sym(0))..=(account_sym, Sym::NONE))
-        {
+        for (bucket, w) in &buckets {
             if w.kms_events_missing() {
                 notes.push(format!(
-                    "account {account}, bucket {}: S3 requests that ran per object but no KMS \
-                     call logged for them (does the trail exclude KMS events?): no what-if",
-                    strings.get(bucket.1)
+                    "account {account}, bucket {bucket}: S3 requests that ran per object but no \
+                     KMS call logged for them (does the trail exclude KMS events?): no what-if"
                 ));
             }
         }
         for bucket in acc.buckets.keys() {
-            if let Some(w) = what_if.buckets.get(&(account_sym, *bucket)) {
+            if let Some(w) = what_if_of(bucket) {
                 if w.dsse_requests > 0 {
                     notes.push(format!(
-                        "account {account}, bucket {}: {} requests are DSSE-KMS, which S3 uses no \
-                         bucket keys with (S3 user guide, bucket keys): their {} KMS calls are \
-                         the same either way, and no saving is projected for them",
-                        strings.get(*bucket),
-                        w.dsse_requests,
-                        w.dsse_calls
+                        "account {account}, bucket {bucket}: {} requests are DSSE-KMS, which S3 \
+                         uses no bucket keys with (S3 user guide, bucket keys): their {} KMS \
+                         calls are the same either way, and no saving is projected for them",
+                        w.dsse_requests, w.dsse_calls
                     ));
                 }
             }
         }
-        if acc.buckets.keys().any(|b| {
-            what_if
-                .buckets
-                .get(&(account_sym, *b))
-                .is_some_and(|w| w.unreplayed_bucket_key_calls > 0)
-        }) {
+        if acc
+            .buckets
+            .keys()
+            .any(|b| what_if_of(b).is_some_and(|w| w.unreplayed_bucket_key_calls > 0))
+        {
             notes.push(format!(
                 "account {account}: some bucket-key calls have no S3 data events, so what they \
                  would cost without bucket keys is a lower bound"

@@ -12,7 +12,6 @@ use crate::join::Joined;
 use crate::pricing::{Quota, Quotas};
 use crate::reports::cost::Window;
 use crate::reports::whatif::WhatIf;
-use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, HashMap};
 
 /// Peak seconds listed by time (all are counted).
@@ -118,96 +117,233 @@ pub fn stats(series: &[(i64, u64)], n: u64, quota: u64) -> Stats {
     }
 }
 
-fn top(counts: HashMap<Sym, u64>, name: impl Fn(Sym) -> String) -> Vec<(String, u64)> {
-    let mut v: Vec<(String, u64)> = counts.into_iter().map(|(s, n)| (name(s), n)).collect();
+fn top(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     v.truncate(TOP_CONTRIBUTORS);
     v
 }
 
-/// Builds the quota report.
-pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> QuotaReport {
+/// An account and Region, by name.
+type Place = (String, String);
+
+/// One account and Region's calls in a part of the trail.
+#[derive(Default)]
+struct Series {
+    /// Calls per second.
+    per_second: BTreeMap<i64, u64>,
+    /// S3's calls per object per second (what bucket keys would replace).
+    per_object: BTreeMap<i64, u64>,
+    requests: u64,
+    throttled: u64,
+}
+
+/// The quota figures of one joined part of the trail (all of it, or a group of buckets past
+/// the memory budget): per-second counts per account and Region, what [`finish`] adds up.
+/// The callers of the peak seconds are counted in a second look at the parts
+/// ([`contributors`]), once the totals say which seconds peak.
+#[derive(Default)]
+pub struct Part {
+    series: BTreeMap<Place, Series>,
+    /// The what-if's calls per second with bucket keys on for the per-object traffic.
+    projected: HashMap<Place, BTreeMap<i64, u64>>,
+    s3_throttled: HashMap<Place, u64>,
+    cross_account_copies: u64,
+}
+
+/// Counts one joined part of the trail.
+pub fn part(j: &Joined, what_if: &WhatIf) -> Part {
     let strings = &j.strings;
-    let (calls, cross_account_copies): (Vec<&CallRec>, u64) =
-        (j.calls.iter().collect(), j.shared_calls);
-    let mut groups: BTreeMap<(&str, &str), Vec<&CallRec>> = BTreeMap::new();
-    for c in calls {
-        groups
-            .entry((strings.get(c.account), strings.get(c.region)))
-            .or_default()
-            .push(c);
+    let name = |s: Sym| strings.get(s).to_string();
+    let mut p = Part {
+        cross_account_copies: j.shared_calls,
+        ..Part::default()
+    };
+    for c in &j.calls {
+        let g = p
+            .series
+            .entry((name(c.account), name(c.region)))
+            .or_default();
+        *g.per_second.entry(c.time).or_default() += 1;
+        if !c.bucket.is_none()
+            && c.mode == Mode::PerObject
+            && !what_if.dsse_call_ids.contains(&c.id)
+        {
+            *g.per_object.entry(c.time).or_default() += 1;
+        }
+        g.requests += 1;
+        if c.failure == Failure::Throttled {
+            g.throttled += 1;
+        }
     }
-    let mut projected: HashMap<(Sym, Sym), BTreeMap<i64, u64>> = HashMap::new();
     for &(a, r, t) in &what_if.with_bucket_keys_calls {
-        *projected.entry((a, r)).or_default().entry(t).or_default() += 1;
+        *p.projected
+            .entry((name(a), name(r)))
+            .or_default()
+            .entry(t)
+            .or_default() += 1;
     }
-    let mut s3_throttled: HashMap<(&str, &str), u64> = HashMap::new();
     for r in j.s3.iter().filter(|r| r.failure == Failure::Throttled) {
         let requester = strings.get(r.requester);
         let account = crate::event::arn_account(requester).unwrap_or(strings.get(r.account));
-        *s3_throttled
-            .entry((account, strings.get(r.region)))
+        *p.s3_throttled
+            .entry((account.to_string(), name(r.region)))
             .or_default() += 1;
     }
-    let n = window.seconds().max(1) as u64;
-    let rows = groups
-        .into_iter()
-        .map(|((account, region), calls)| {
-            let quota = quotas.of(region);
-            let mut per_second: BTreeMap<i64, u64> = BTreeMap::new();
-            let mut per_object: BTreeMap<i64, u64> = BTreeMap::new();
-            for c in &calls {
-                *per_second.entry(c.time).or_default() += 1;
-                if !c.bucket.is_none()
-                    && c.mode == Mode::PerObject
-                    && !what_if.dsse_call_ids.contains(&c.id)
-                {
-                    *per_object.entry(c.time).or_default() += 1;
+    p
+}
+
+/// The parts' counts added up.
+pub struct Totals {
+    series: BTreeMap<Place, Series>,
+    projected: HashMap<Place, BTreeMap<i64, u64>>,
+    s3_throttled: HashMap<Place, u64>,
+    cross_account_copies: u64,
+}
+
+fn add(into: &mut BTreeMap<i64, u64>, from: BTreeMap<i64, u64>) {
+    for (t, n) in from {
+        *into.entry(t).or_default() += n;
+    }
+}
+
+/// Adds up the parts' counts.
+pub fn totals(parts: Vec<Part>) -> Totals {
+    let mut t = Totals {
+        series: BTreeMap::new(),
+        projected: HashMap::new(),
+        s3_throttled: HashMap::new(),
+        cross_account_copies: 0,
+    };
+    for p in parts {
+        for (place, s) in p.series {
+            let g = t.series.entry(place).or_default();
+            add(&mut g.per_second, s.per_second);
+            add(&mut g.per_object, s.per_object);
+            g.requests += s.requests;
+            g.throttled += s.throttled;
+        }
+        for (place, series) in p.projected {
+            add(t.projected.entry(place).or_default(), series);
+        }
+        for (place, n) in p.s3_throttled {
+            *t.s3_throttled.entry(place).or_default() += n;
+        }
+        t.cross_account_copies += p.cross_account_copies;
+    }
+    t
+}
+
+impl Totals {
+    /// Each account and Region's peak seconds, in time order.
+    pub fn peaks(&self) -> Peaks {
+        Peaks(
+            self.series
+                .iter()
+                .map(|(place, s)| {
+                    let peak = s.per_second.values().copied().max().unwrap_or(0);
+                    let at = s
+                        .per_second
+                        .iter()
+                        .filter(|&(_, &c)| c == peak)
+                        .map(|(&t, _)| t)
+                        .collect();
+                    (place.clone(), at)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Each account and Region's peak seconds, in time order.
+pub struct Peaks(BTreeMap<Place, Vec<i64>>);
+
+/// Who made the calls of the peak seconds, in one part: by bucket, KMS key, principal and
+/// caller, by name.
+pub struct PeakCallers(BTreeMap<Place, [HashMap<String, u64>; 4]>);
+
+/// Counts the callers of one part's calls in the peak seconds.
+pub fn contributors(j: &Joined, peaks: &Peaks) -> PeakCallers {
+    let strings = &j.strings;
+    let name = |s: Sym, none: &str| strings.get_opt(s).unwrap_or(none).to_string();
+    let mut out: BTreeMap<Place, [HashMap<String, u64>; 4]> = BTreeMap::new();
+    for c in &j.calls {
+        let place = (
+            strings.get(c.account).to_string(),
+            strings.get(c.region).to_string(),
+        );
+        let Some(at) = peaks.0.get(&place) else {
+            continue;
+        };
+        if at.binary_search(&c.time).is_err() {
+            continue;
+        }
+        let by = out.entry(place).or_default();
+        for (map, (sym, none)) in by.iter_mut().zip([
+            (c.bucket, "(not S3)"),
+            (c.kms_key, "(unknown key)"),
+            (c.requester, "(unknown)"),
+            (c.caller, "(unknown)"),
+        ]) {
+            *map.entry(name(sym, none)).or_default() += 1;
+        }
+    }
+    PeakCallers(out)
+}
+
+/// Builds the quota report.
+pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> QuotaReport {
+    let totals = totals(vec![part(j, what_if)]);
+    let callers = contributors(j, &totals.peaks());
+    finish(totals, vec![callers], quotas, window)
+}
+
+/// The quota report of a trail from its parts' totals and the callers of its peak seconds.
+pub fn finish(
+    totals: Totals,
+    callers: Vec<PeakCallers>,
+    quotas: &Quotas,
+    window: Window,
+) -> QuotaReport {
+    let mut peak_callers: BTreeMap<Place, [HashMap<String, u64>; 4]> = BTreeMap::new();
+    for part in callers {
+        for (place, by) in part.0 {
+            let into = peak_callers.entry(place).or_default();
+            for (into, from) in into.iter_mut().zip(by) {
+                for (name, n) in from {
+                    *into.entry(name).or_default() += n;
                 }
             }
-            let series: Vec<(i64, u64)> = per_second.iter().map(|(&t, &c)| (t, c)).collect();
+        }
+    }
+    let n = window.seconds().max(1) as u64;
+    let rows = totals
+        .series
+        .into_iter()
+        .map(|(place, g)| {
+            let (account, region) = &place;
+            let quota = quotas.of(region);
+            let series: Vec<(i64, u64)> = g.per_second.iter().map(|(&t, &c)| (t, c)).collect();
             let s = stats(&series, n, quota.per_second);
             let peak_times: Vec<i64> = series
                 .iter()
                 .filter(|&&(_, c)| c == s.peak)
                 .map(|&(t, _)| t)
                 .collect();
-            let mut by = [
-                HashMap::new(),
-                HashMap::new(),
-                HashMap::new(),
-                HashMap::new(),
-            ];
-            for c in calls
-                .iter()
-                .filter(|c| peak_times.binary_search(&c.time).is_ok())
-            {
-                for (map, sym) in by
-                    .iter_mut()
-                    .zip([c.bucket, c.kms_key, c.requester, c.caller])
-                {
-                    *map.entry(sym).or_insert(0u64) += 1;
-                }
-            }
-            let [buckets, kms_keys, principals, callers] = by;
-            let name =
-                |none: &'static str| move |s: Sym| strings.get_opt(s).unwrap_or(none).to_string();
+            let [buckets, kms_keys, principals, callers] =
+                peak_callers.remove(&place).unwrap_or_default();
             let contributors = Contributors {
-                buckets: top(buckets, name("(not S3)")),
-                kms_keys: top(kms_keys, name("(unknown key)")),
-                principals: top(principals, name("(unknown)")),
-                callers: top(callers, name("(unknown)")),
+                buckets: top(buckets),
+                kms_keys: top(kms_keys),
+                principals: top(principals),
+                callers: top(callers),
             };
-            let key = (
-                strings.lookup(account).unwrap_or(Sym::NONE),
-                strings.lookup(region).unwrap_or(Sym::NONE),
-            );
-            let added = projected.get(&key);
-            let (what_if_stats, what_if_series) = if per_object.is_empty() && added.is_none() {
+            let added = totals.projected.get(&place);
+            let (what_if_stats, what_if_series) = if g.per_object.is_empty() && added.is_none() {
                 (None, Vec::new())
             } else {
-                let mut w = per_second.clone();
-                for (t, c) in &per_object {
+                let mut w = g.per_second.clone();
+                for (t, c) in &g.per_object {
                     *w.get_mut(t).expect("a subset") -= c;
                 }
                 for (t, c) in added.into_iter().flatten() {
@@ -217,14 +353,11 @@ pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> Q
                 (Some(stats(&w, n, quota.per_second)), w)
             };
             QuotaRow {
-                account: account.to_string(),
-                region: region.to_string(),
-                requests: calls.len() as u64,
-                throttled: calls
-                    .iter()
-                    .filter(|c| c.failure == Failure::Throttled)
-                    .count() as u64,
-                s3_throttled: s3_throttled.get(&(account, region)).copied().unwrap_or(0),
+                account: account.clone(),
+                region: region.clone(),
+                requests: g.requests,
+                throttled: g.throttled,
+                s3_throttled: totals.s3_throttled.get(&place).copied().unwrap_or(0),
                 peak_second_count: peak_times.len(),
                 peak_seconds: peak_times.into_iter().take(PEAK_SECONDS_LISTED).collect(),
                 quota,
@@ -239,7 +372,7 @@ pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> Q
     QuotaReport {
         window,
         rows,
-        cross_account_copies,
+        cross_account_copies: totals.cross_account_copies,
     }
 }
 

@@ -109,6 +109,23 @@ pub struct WhatIf {
     pub dsse_call_ids: HashSet<u128>,
 }
 
+impl WhatIf {
+    /// Its buckets by the names of their account and bucket (an account the trail does not
+    /// name is `""`).
+    pub fn by_name(
+        &self,
+        strings: &crate::intern::Interner,
+    ) -> BTreeMap<(String, String), BucketWhatIf> {
+        self.buckets
+            .iter()
+            .map(|((a, b), w)| {
+                let name = |s: Sym| strings.get(s).to_string();
+                ((name(*a), name(*b)), w.clone())
+            })
+            .collect()
+    }
+}
+
 /// One bucket's KMS calls per object as its traffic ran and with bucket keys switched the
 /// other way (analyze's chart): the same objects on both sides.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,7 @@ pub struct Events {
 }
 
 impl Events {
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.kms.is_empty()
             && self.s3.is_empty()
             && self.calls.is_empty()
@@ -27,7 +27,7 @@ impl Events {
     }
 
     /// Renumbers every symbol through `remap`, in place.
-    fn remap(&mut self, remap: &Remap) {
+    pub fn remap(&mut self, remap: &Remap) {
         self.kms.iter_mut().for_each(|k| k.remap(remap));
         self.s3.iter_mut().for_each(|s| s.remap(remap));
         self.calls.iter_mut().for_each(|c| c.remap(remap));
@@ -49,6 +49,20 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// The bytes its strings and events hold on the heap, about (the vectors' capacities).
+    pub fn held_bytes(&self) -> usize {
+        fn events(e: &Events) -> usize {
+            use std::mem::size_of;
+            e.kms.capacity() * size_of::<KmsRec>()
+                + e.s3.capacity() * size_of::<S3Rec>()
+                + e.calls.capacity() * size_of::<CallRec>()
+                + e.non_kms.capacity() * size_of::<NonKms>()
+        }
+        self.strings.heap_bytes()
+            + events(&self.events)
+            + self.absorbed.iter().map(|(_, e)| events(e)).sum::<usize>()
+    }
+
     /// Absorbs `other`: its strings now, its events as they are, with the map to renumber
     /// them. The smaller batch goes into the larger: which one absorbs which changes no
     /// result, since the barrier renumbers symbols in string order and sorts every event.

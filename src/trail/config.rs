@@ -127,6 +127,9 @@ pub struct AnalyzeConfig {
     /// Read the joined trail another engine wrote in this folder (`keytrail.engine/v1`)
     /// instead of the inputs.
     pub engine_output: Option<std::path::PathBuf>,
+    /// The bytes the kept events may hold before they are spilled to temporary files and
+    /// joined a group of buckets at a time (`None`: all in memory, whatever they take).
+    pub memory_limit: Option<u64>,
 }
 
 impl AnalyzeConfig {
@@ -144,6 +147,7 @@ impl AnalyzeConfig {
             progress: false,
             print_problems: false,
             keep_calls: false,
+            memory_limit: None,
             s3: Default::default(),
             engine_output: None,
         }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod filter;
 pub mod read;
 pub mod records;
+pub mod spill;
 
 pub use batch::{Batch, BatchPool, Events};
 pub use read::{read_bytes, read_input, read_object, Windows, CHUNK_BYTES};
@@ -62,6 +63,18 @@ pub trait Observer: Sync {
     }
 }
 
+/// What the pass hands to the barrier.
+pub enum Pass {
+    /// Every kept event, in memory.
+    Whole(Batch),
+    /// The kept events passed the memory budget (`memory_limit`): they are in the spill's
+    /// partitions, and `summary` accounts for the input.
+    Spilled {
+        summary: Summary,
+        spill: std::sync::Arc<spill::Spill>,
+    },
+}
+
 /// Reads one input into a batch, calling the poll (progress, cancellation) between chunks.
 type ReadOne<'a> = dyn Fn(&mut Batch, &dyn Fn(u64) -> bool) + 'a;
 
@@ -69,12 +82,13 @@ type ReadOne<'a> = dyn Fn(&mut Batch, &dyn Fn(u64) -> bool) + 'a;
 pub struct Quiet;
 impl Observer for Quiet {}
 
-/// Reads the inputs into one merged [`Batch`], then hands it to `then` (the barrier: joining,
-/// reports), in the run's thread pool, so `--threads` bounds every stage.
+/// Reads the inputs into one merged [`Batch`] (or, past the memory budget, a spill of
+/// them), then hands it to `then` (the barrier: joining, reports), in the run's thread pool, so
+/// `--threads` bounds every stage.
 pub fn run_with<T: Send>(
     cfg: &AnalyzeConfig,
     observer: &dyn Observer,
-    then: impl FnOnce(Batch) -> T + Send,
+    then: impl FnOnce(Pass) -> T + Send,
 ) -> Result<T, Stopped> {
     let mut discovered = Summary::default();
     let prune = Prune {
@@ -142,6 +156,40 @@ pub fn run_with<T: Send>(
         .partition(|i| !matches!(i.origin, Origin::S3(_)));
     by_size.sort_by_key(|i| std::cmp::Reverse(i.size));
     let halted = || stop.load(Ordering::Relaxed) || observer.cancelled();
+    // The memory budget: a worker's batch past its share is written out (spill.rs); the
+    // folder is made when first needed.
+    let workers = if cfg.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        cfg.threads
+    };
+    let spill: std::sync::OnceLock<Result<std::sync::Arc<spill::Spill>, String>> =
+        std::sync::OnceLock::new();
+    let spill_failed: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let spill_out = |batch: &mut Batch| -> Result<(), String> {
+        let limit = cfg.memory_limit.expect("spilling only under a budget");
+        let s = spill.get_or_init(|| {
+            spill::Spill::new(limit).map(Into::into).map_err(|e| {
+                format!(
+                    "cannot make a folder for the events past --memory-limit in {}: {e} (set \
+                     TMPDIR to a folder keytrail can write)",
+                    std::env::temp_dir().display()
+                )
+            })
+        });
+        s.as_ref().map_err(Clone::clone)?.write(batch)
+    };
+    let batch_budget = cfg
+        .memory_limit
+        .map(|limit| spill::batch_budget(limit, workers));
+    let over_budget = |batch: &mut Batch| {
+        if batch_budget.is_some_and(|b| batch.held_bytes() > b) {
+            if let Err(e) = spill_out(batch) {
+                spill_failed.lock().expect("not poisoned").get_or_insert(e);
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    };
     // One input into a batch, its problems reported as they are met.
     let fold_one = |batch: &mut Batch, size: u64, read: &ReadOne<'_>| {
         let before = batch.summary.problems.len();
@@ -177,7 +225,8 @@ pub fn run_with<T: Send>(
                     batches.with(|batch| {
                         fold_one(batch, input.size, &|b, poll| {
                             read_input(input, cfg, b, poll)
-                        })
+                        });
+                        over_budget(batch);
                     });
                 }
             });
@@ -201,7 +250,8 @@ pub fn run_with<T: Send>(
                     batches.with(|batch| {
                         fold_one(batch, fetched.size, &|b, poll| {
                             read_object(&fetched.object, &fetched.got, cfg, b, poll)
-                        })
+                        });
+                        over_budget(batch);
                     });
                 }
             });
@@ -227,6 +277,9 @@ pub fn run_with<T: Send>(
         if observer.cancelled() {
             return Err(Stopped::Interrupted);
         }
+        if let Some(e) = spill_failed.lock().expect("not poisoned").take() {
+            return Err(Stopped::Input(e));
+        }
         batch.summary.merge(discovered);
         batch.summary.problems.sort();
         batch.summary.prune_problems();
@@ -235,7 +288,20 @@ pub fn run_with<T: Send>(
                 return Err(Stopped::Strict(p.clone()));
             }
         }
-        Ok(then(batch))
+        match spill.get() {
+            Some(Ok(s)) if !s.is_empty() => {
+                // The rest joins the spilled events, so the join reads every bucket from disk.
+                observer.stage("writing the rest of the events past --memory-limit");
+                s.write(&mut batch)
+                    .and_then(|()| s.finish_writing())
+                    .map_err(Stopped::Input)?;
+                let mut summary = std::mem::take(&mut batch.summary);
+                summary.spill = Some(s.spilled(cfg.memory_limit.unwrap_or(0)));
+                let spill = std::sync::Arc::clone(s);
+                Ok(then(Pass::Spilled { summary, spill }))
+            }
+            _ => Ok(then(Pass::Whole(batch))),
+        }
     };
     match build_pool(cfg.threads) {
         Some(pool) => pool.install(|| finish(work())),

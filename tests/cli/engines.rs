@@ -162,34 +162,9 @@ fn simulate_dsse(work: &Path, out: &Path) {
 fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
     let work = tempfile::tempdir().unwrap();
     let w = |p: &str| work.path().join(p).display().to_string();
-    // A clean trail of many shapes: a simulated organization trail (accounts, Regions,
-    // cross-account copies delivered to both accounts, refusals and throttling, SSE-S3, clock
-    // skew) beside bundled fixtures (both bucket-key modes, multipart uploads, keys switched on
-    // mid-trail).
-    let sim = run(
-        &[
-            "simulate",
-            "--builtin",
-            "org-trail",
-            "--scale",
-            "2",
-            "--seed",
-            "7",
-            "--out",
-            &w("clean/sim"),
-        ],
-        root(),
-        None,
-    );
-    assert_eq!(sim.code, 0, "{}", sim.stderr);
-    for fixture in ["two-buckets", "datalake", "mixed-age"] {
-        let from = root().join("fixtures").join(fixture);
-        for file in tree(&from) {
-            let to = work.path().join("clean").join(fixture).join(&file);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(from.join(&file), &to).unwrap();
-        }
-    }
+    // A clean trail of many shapes (`util::many_shapes`): a simulated organization trail
+    // beside bundled fixtures.
+    many_shapes(&work.path().join("clean"));
     // Three days of an organization trail, with digests: folders by day to prune.
     crate::s3::simulated_tree(&work.path().join("clean/days"));
     simulate_dsse(work.path(), &work.path().join("clean/dsse"));

@@ -467,14 +467,7 @@ fn stress_ten_thousand_small_files_and_one_large_one() {
 #[test]
 fn an_interrupted_run_leaves_no_partial_output() {
     let mut t = Trail::new();
-    let recs = two_buckets(&mut t);
-    let mut many = Vec::new();
-    for _ in 0..400 {
-        many.extend(recs.iter().cloned());
-    }
-    for f in 0..4 {
-        t.delivered(&format!("big/{f}.json.gz"), &many);
-    }
+    big_two_bucket_files(&mut t, 4);
     let out_dir = t.path("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     for delay_ms in [20, 150] {

@@ -7,6 +7,7 @@ mod cost;
 mod docs;
 mod engines;
 mod inputs;
+mod memory;
 mod org_trails;
 mod quota;
 mod s3;

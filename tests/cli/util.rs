@@ -539,3 +539,49 @@ pub fn filtered(report: &Value, reason: &str) -> u64 {
         .as_u64()
         .unwrap_or(0)
 }
+
+/// `files` delivered files under `big/`, each the [`two_buckets`] trail 400 times: a run long
+/// enough to interrupt.
+pub fn big_two_bucket_files(t: &mut Trail, files: usize) {
+    let recs = two_buckets(t);
+    let mut many = Vec::new();
+    for _ in 0..400 {
+        many.extend(recs.iter().cloned());
+    }
+    for f in 0..files {
+        t.delivered(&format!("big/{f}.json.gz"), &many);
+    }
+}
+
+/// A trail of many shapes in `dir`: a simulated organization trail (accounts, Regions,
+/// cross-account copies between buckets delivered to both accounts, refusals and throttling,
+/// SSE-S3, clock skew) in `sim/`, beside bundled fixtures (both bucket-key modes, multipart
+/// uploads, keys switched on mid-trail).
+pub fn many_shapes(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sim = dir.join("sim");
+    let r = run(
+        &[
+            "simulate",
+            "--builtin",
+            "org-trail",
+            "--scale",
+            "2",
+            "--seed",
+            "7",
+            "--out",
+            sim.to_str().unwrap(),
+        ],
+        root,
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for fixture in ["two-buckets", "datalake", "mixed-age"] {
+        let from = root.join("fixtures").join(fixture);
+        for file in tree(&from) {
+            let to = dir.join(fixture).join(&file);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(from.join(&file), &to).unwrap();
+        }
+    }
+}

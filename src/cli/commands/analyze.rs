@@ -3,7 +3,7 @@
 use super::super::args::AnalyzeArgs;
 use super::super::config::Output;
 use super::super::exit::{ExitCode, UsageError};
-use super::super::runner::{about, nothing_to_report, read_trail, write_report};
+use super::super::runner::{about, nothing_to_report, read_trail_in_parts, write_report};
 use crate::render::{self, sanitize::visible};
 use crate::reports;
 use crate::trail::config::AnalyzeConfig;
@@ -17,23 +17,30 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // The chart sets each bucket against its what-if: replayed only when a chart is drawn.
     let charted = out.chart.is_some() || out.format == render::Format::Html;
     let params = args.engine.params();
-    let read = read_trail(&cfg, |j, progress| {
-        if !charted {
-            return (reports::calls::rows(&j, &cfg), Vec::new());
-        }
-        progress.stage("replaying S3 traffic through the envelope engine");
-        let (report, what_if) = rayon::join(
-            || reports::calls::rows(&j, &cfg),
-            || reports::whatif::project(&j, &params),
-        );
-        let buckets: BTreeSet<String> = report.rows.iter().map(|r| r.bucket.clone()).collect();
-        let counterparts = reports::whatif::counterparts(&j, &what_if, Some(&buckets));
-        (report, counterparts)
+    // Past the memory budget the trail is joined a group of buckets at a time: each part's
+    // rows and chart bars, then the report of them all.
+    let read = read_trail_in_parts(&cfg, |parts, progress| {
+        parts.each(|j| {
+            if !charted {
+                return (reports::calls::part(j, &cfg), Vec::new());
+            }
+            progress.stage("replaying S3 traffic through the envelope engine");
+            let (part, what_if) = rayon::join(
+                || reports::calls::part(j, &cfg),
+                || reports::whatif::project(j, &params),
+            );
+            let buckets: BTreeSet<String> = part.buckets().map(str::to_string).collect();
+            let counterparts = reports::whatif::counterparts(j, &what_if, Some(&buckets));
+            (part, counterparts)
+        })
     });
-    let (report, counterparts) = match read {
-        Ok(r) => r,
+    let (parts, counterparts): (Vec<_>, Vec<_>) = match read {
+        Ok(r) => r.into_iter().unzip(),
         Err(code) => return Ok(code),
     };
+    let report = reports::calls::finish(parts, &cfg);
+    let mut counterparts: Vec<_> = counterparts.into_iter().flatten().collect();
+    counterparts.sort_by(|a, b| (&a.account, &a.bucket).cmp(&(&b.account, &b.bucket)));
     let bytes = if out.format == render::Format::Html {
         let mut doc = render::analyze_doc(&report, &counterparts);
         doc.about = about(&report.summary);

@@ -21,7 +21,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let result = read_trail(&cfg, |j, _| {
         let report = reports::calls::rows(&j, &cfg);
-        let q = window(&cfg, &j).map(|w| {
+        let q = window(&cfg, &j.summary).map(|w| {
             let what_if = crate::reports::whatif::WhatIf::default();
             crate::reports::quota::quota(&j, &what_if, &quotas, w)
         });

@@ -1,26 +1,31 @@
 //! `keytrail cost` and `keytrail quota`: the trail read keeping every KMS call, the what-if
 //! replayed through the envelope engine, the report's document written.
 
-use super::super::args::{CostArgs, EngineArgs, OutputArgs, QuotaArgs, TrailArgs};
+use super::super::args::{CostArgs, EngineArgs, MemoryArgs, OutputArgs, QuotaArgs, TrailArgs};
 use super::super::config::Output;
 use super::super::exit::ExitCode;
-use super::super::runner::{about, nothing_to_report, read_trail, window, write_report};
-use crate::join::Joined;
+use super::super::runner::{about, nothing_to_report, read_trail_in_parts, window, write_report};
+use crate::join::{Joined, Parts};
 use crate::pricing::{Prices, Quotas};
 use crate::render::{self, doc::Doc, sanitize::visible};
 use crate::reports;
+use crate::reports::cost::Window;
+use crate::reports::whatif::WhatIf;
 use crate::trail::config::AnalyzeConfig;
+use crate::trail::Stopped;
 
 /// `keytrail cost`.
 pub fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
     let prices = Prices::from(&args);
     projection(
         &args.trail,
+        &args.memory,
         &args.out,
         &args.engine,
-        |j, what_if, w, report| {
-            let cost = crate::reports::cost::cost(j, what_if, &prices, w);
-            render::cost::doc(&cost, &report.summary, &report.warnings)
+        crate::reports::cost::part,
+        |parts, w, _, report| {
+            let cost = crate::reports::cost::finish(parts, &prices, w);
+            Ok(render::cost::doc(&cost, &report.summary, &report.warnings))
         },
     )
 }
@@ -30,44 +35,55 @@ pub fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
     let quotas = Quotas::from(&args);
     projection(
         &args.trail,
+        &args.memory,
         &args.out,
         &args.engine,
-        |j, what_if, w, report| {
-            let q = crate::reports::quota::quota(j, what_if, &quotas, w);
-            render::quota::doc(&q, &report.summary, &report.warnings)
+        crate::reports::quota::part,
+        |parts, w, all, report| {
+            // The peak seconds are known once every part is counted: a second look at the
+            // parts names their callers.
+            let totals = crate::reports::quota::totals(parts);
+            let peaks = totals.peaks();
+            let callers = all.each(|j| crate::reports::quota::contributors(j, &peaks))?;
+            let q = crate::reports::quota::finish(totals, callers, &quotas, w);
+            Ok(render::quota::doc(&q, &report.summary, &report.warnings))
         },
     )
 }
 
-/// `cost` and `quota`: read the trail keeping every KMS call, group it (for the input summary
-/// and warnings) while the engine replays it, build the report's document and write it.
-fn projection(
+/// `cost` and `quota`: read the trail keeping every KMS call, and a part at a time (one
+/// within the memory budget) group it (for the input summary and warnings) while the engine
+/// replays it, and count it (`part`); then build the report's document of the parts' counts
+/// (`finish`, which may look at the parts again) and write it.
+fn projection<P: Send>(
     trail: &TrailArgs,
+    memory_limit: &MemoryArgs,
     out: &OutputArgs,
     engine: &EngineArgs,
-    build: impl FnOnce(
-            &Joined,
-            &crate::reports::whatif::WhatIf,
-            crate::reports::cost::Window,
-            &reports::calls::Report,
-        ) -> Doc
-        + Send,
+    part: impl Fn(&Joined, &WhatIf) -> P + Sync + Send,
+    finish: impl FnOnce(Vec<P>, Window, &Parts, &reports::calls::Report) -> Result<Doc, Stopped> + Send,
 ) -> anyhow::Result<ExitCode> {
     let out = Output::try_from(out)?;
     let mut cfg = AnalyzeConfig::try_from(trail)?;
     cfg.keep_calls = true;
+    cfg.memory_limit = Some(super::super::config::memory_budget(memory_limit)?);
     let params = engine.params();
-    let result = read_trail(&cfg, |j, progress| {
-        progress.stage("replaying S3 traffic through the envelope engine");
-        let Some(w) = window(&cfg, &j) else {
+    let result = read_trail_in_parts(&cfg, |all, progress| {
+        let parts = all.each(|j| {
+            progress.stage("replaying S3 traffic through the envelope engine");
+            let (rows, what_if) = rayon::join(
+                || reports::calls::part(j, &cfg),
+                || crate::reports::whatif::project(j, &params),
+            );
+            (rows, part(j, &what_if))
+        })?;
+        let (rows, counts): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        let report = reports::calls::finish(rows, &cfg);
+        let Some(w) = window(&cfg, &report.summary) else {
             // Nothing to project from; the input is still accounted for.
-            return Err(Box::new(reports::calls::rows(&j, &cfg).summary));
+            return Ok(Err(Box::new(report.summary)));
         };
-        let (report, what_if) = rayon::join(
-            || reports::calls::rows(&j, &cfg),
-            || crate::reports::whatif::project(&j, &params),
-        );
-        Ok((build(&j, &what_if, w, &report), report))
+        Ok(Ok((finish(counts, w, all, &report)?, report)))
     });
     let (mut doc, report) = match result {
         Ok(Ok(done)) => done,
