@@ -705,6 +705,9 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub trail: TrailArgs,
 
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+
     /// Fail when a bucket's KMS calls per object pass this.
     #[arg(long, value_name = "RATIO", value_parser = parse_threshold, help_heading = "Thresholds")]
     pub max_calls_per_object: Option<f64>,

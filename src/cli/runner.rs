@@ -4,22 +4,11 @@
 use super::config::Output;
 use super::exit::ExitCode;
 use super::progress::Progress;
-use crate::join::{self, Joined};
+use crate::join;
 use crate::output;
 use crate::render::{self, sanitize::visible, Format};
 use crate::trail::config::{AnalyzeConfig, InputSpec};
 use crate::trail::Stopped;
-
-/// Reads and joins the trail, then runs `then` on it. `Err(code)`: the run stopped (strict,
-/// Ctrl-C), already reported.
-pub fn read_trail<T: Send>(
-    cfg: &AnalyzeConfig,
-    then: impl FnOnce(Joined, &Progress) -> T + Send,
-) -> Result<T, ExitCode> {
-    reading(cfg, |observer| {
-        join::run(cfg, observer, |j| then(j, observer))
-    })
-}
 
 /// Reads and joins the trail, then runs `then` on its parts (`join::Parts`: one part within
 /// the memory budget).

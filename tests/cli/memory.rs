@@ -72,6 +72,25 @@ fn a_trail_spilled_past_the_budget_gives_the_report_it_gives_in_memory() {
         let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
         assert!(left.is_empty(), "{extra:?}: left in TMPDIR: {left:?}");
     }
+    // check's verdicts (calls per object and quota use) are the whole trail's.
+    let gate = [
+        "check",
+        trail,
+        "--json",
+        "--max-calls-per-object",
+        "1.5",
+        "--max-quota-use",
+        "0.001%",
+    ];
+    let whole = run(&gate, root(), None);
+    let (code, out, stderr) =
+        run_with_tmp(&[&gate[..], &["--memory-limit", "4KiB"]].concat(), &tmp);
+    assert_eq!(code, whole.code, "{stderr}");
+    assert_eq!(code, 5, "some bucket passes 1.5 calls per object: {stderr}");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(whole.stdout).unwrap()
+    );
     // What the summary says of the spill does not depend on how the threads split the input.
     let spill_of = |threads: &str| {
         let (code, out, stderr) = run_with_tmp(

@@ -1,8 +1,9 @@
 //! `keytrail check`: thresholds over calls per object and quota use, as a CI gate.
 
 use super::super::args::CheckArgs;
+use super::super::config::memory_budget;
 use super::super::exit::ExitCode;
-use super::super::runner::{nothing_to_report, read_trail, window};
+use super::super::runner::{nothing_to_report, read_trail_in_parts, window};
 use crate::output;
 use crate::render;
 use crate::reports::{
@@ -19,14 +20,35 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let quotas = crate::pricing::Quotas {
         overrides: t.quota.iter().map(|(r, n)| (r.clone(), *n)).collect(),
     };
-    let result = read_trail(&cfg, |j, _| {
-        let report = reports::calls::rows(&j, &cfg);
-        let q = window(&cfg, &j.summary).map(|w| {
+    cfg.memory_limit = Some(memory_budget(&args.memory)?);
+    // A part at a time past the memory budget: each part's rows and quota counts, added up;
+    // the quota's peak seconds named in a second look at the parts.
+    let result = read_trail_in_parts(&cfg, |parts, _| {
+        let counted = parts.each(|j| {
             let what_if = crate::reports::whatif::WhatIf::default();
-            crate::reports::quota::quota(&j, &what_if, &quotas, w)
-        });
+            (
+                reports::calls::part(j, &cfg),
+                crate::reports::quota::part(j, &what_if),
+            )
+        })?;
+        let (rows, quota_parts): (Vec<_>, Vec<_>) = counted.into_iter().unzip();
+        let report = reports::calls::finish(rows, &cfg);
+        let q = match window(&cfg, &report.summary) {
+            Some(w) => {
+                let totals = crate::reports::quota::totals(quota_parts);
+                let peaks = totals.peaks();
+                // Without a quota threshold no call is kept: no caller to name.
+                let callers = if cfg.keep_calls {
+                    parts.each(|j| crate::reports::quota::contributors(j, &peaks))?
+                } else {
+                    Vec::new()
+                };
+                Some(crate::reports::quota::finish(totals, callers, &quotas, w))
+            }
+            None => None,
+        };
         let why = nothing_to_report(&report.summary);
-        (check::evaluate(&report, q.as_ref(), &t), why)
+        Ok((check::evaluate(&report, q.as_ref(), &t), why))
     });
     let (outcomes, empty) = match result {
         Ok(o) => o,
