@@ -1,5 +1,5 @@
 //! How time and memory grow with the events a report keeps, within a memory budget:
-//! `keytrail analyze` and `cost` over simulated trails of 5, 10 and 20 million used events
+//! `keytrail analyze`, `cost` and `quota` over simulated trails of 5, 10 and 20 million used events
 //! (per-object SSE-KMS traffic over many buckets, one KMS call per S3 request, so half are S3
 //! requests and half KMS calls; no unrelated records, which cost reading time but no memory),
 //! each run twice: all in memory (a budget of 1 TiB), and within `--memory-limit` (default
@@ -16,6 +16,7 @@
 //! cargo bench --profile release --bench scale
 //! KEYTRAIL_BENCH_MILLIONS=1,2,4 cargo bench --profile release --bench scale   # smaller
 //! KEYTRAIL_BENCH_MEMORY_LIMIT=256MiB KEYTRAIL_BENCH_BUCKETS=16 cargo bench --profile release --bench scale
+//! KEYTRAIL_BENCH_COMMANDS=quota cargo bench --profile release --bench scale           # one command
 //! ```
 
 mod common;
@@ -29,6 +30,7 @@ fn main() {
     let millions: String = env_or("KEYTRAIL_BENCH_MILLIONS", "5,10,20".to_string());
     let budget: String = env_or("KEYTRAIL_BENCH_MEMORY_LIMIT", "512MiB".to_string());
     let buckets: usize = env_or("KEYTRAIL_BENCH_BUCKETS", 64);
+    let commands: String = env_or("KEYTRAIL_BENCH_COMMANDS", "analyze,cost,quota".to_string());
     let sizes: Vec<f64> = millions
         .split(',')
         .map(|m| {
@@ -46,7 +48,7 @@ fn main() {
     let threads_arg = threads.to_string();
     for m in sizes {
         let dir = corpus(m, buckets);
-        for command in ["analyze", "cost"] {
+        for command in commands.split(',').map(str::trim) {
             for limit in ["1TiB", budget.as_str()] {
                 let args: Vec<&OsStr> = vec![
                     OsStr::new(command),

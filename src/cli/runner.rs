@@ -10,6 +10,9 @@ use crate::render::{self, sanitize::visible, Format};
 use crate::trail::config::{AnalyzeConfig, InputSpec};
 use crate::trail::Stopped;
 
+/// What quota's second look at the parts does, for the progress line.
+pub const PEAK_CALLERS: &str = "naming the callers of the peak seconds";
+
 /// Reads and joins the trail, then runs `then` on its parts (`join::Parts`: one part within
 /// the memory budget).
 pub fn read_trail_in_parts<T: Send>(

@@ -164,7 +164,16 @@ impl Parts<'_> {
     /// Runs `each` on every part in turn and returns what it made of them, in order. It can
     /// be called again (a report that needs a second look, once it knows the totals): past
     /// the budget, each group is read back and joined again.
-    pub fn each<P>(&self, mut each: impl FnMut(&Joined) -> P) -> Result<Vec<P>, Stopped> {
+    pub fn each<P>(&self, each: impl FnMut(&Joined) -> P) -> Result<Vec<P>, Stopped> {
+        self.each_saying("matching KMS calls to S3 requests", each)
+    }
+
+    /// [`Parts::each`], the progress line saying `what` is done, part by part.
+    pub fn each_saying<P>(
+        &self,
+        what: &str,
+        mut each: impl FnMut(&Joined) -> P,
+    ) -> Result<Vec<P>, Stopped> {
         match &self.trail {
             PartsOf::Whole(j) => Ok(vec![each(j)]),
             PartsOf::Spilled { summary, spill } => {
@@ -175,7 +184,7 @@ impl Parts<'_> {
                         return Err(Stopped::Interrupted);
                     }
                     self.observer.stage(&format!(
-                        "matching KMS calls to S3 requests: part {} of {} ({} MB read back)",
+                        "{what}: part {} of {} ({} MB read back)",
                         i + 1,
                         groups.len(),
                         spill.group_bytes(group) >> 20

@@ -794,6 +794,31 @@ mod tests {
     }
 
     #[test]
+    fn damaged_chunks_are_errors_never_panics() {
+        let mut strings = Interner::default();
+        let events = sample(&mut strings);
+        let chunk = encode(&strings, &events);
+        let mut rng = crate::envelope::Rng::new(5);
+        for _ in 0..5_000 {
+            let mut bad = chunk.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(bad.len() as u64) as usize;
+                bad[at] = rng.below(256) as u8;
+            }
+            let cut = bad.len() - rng.below(4) as usize;
+            // Either read back, every symbol in range (checked by use), or an error.
+            if let Ok((s, e)) = decode(&bad[..cut]) {
+                for k in &e.kms {
+                    let _ = (s.get(k.bucket), s.get(k.key), s.get(k.ctx_value));
+                }
+                for r in &e.s3 {
+                    let _ = (s.get(r.src_bucket), s.get(r.src_key));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn copies_put_their_two_buckets_in_one_group_and_the_folder_goes_with_the_spill() {
         let spill = Spill::new(1 << 20).unwrap();
         let dir = spill.dir().to_path_buf();

@@ -39,7 +39,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 let peaks = totals.peaks();
                 // Without a quota threshold no call is kept: no caller to name.
                 let callers = if cfg.keep_calls {
-                    parts.each(|j| crate::reports::quota::contributors(j, &peaks))?
+                    parts.each_saying(super::super::runner::PEAK_CALLERS, |j| {
+                        crate::reports::quota::contributors(j, &peaks)
+                    })?
                 } else {
                     Vec::new()
                 };

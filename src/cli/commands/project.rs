@@ -44,7 +44,9 @@ pub fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
             // parts names their callers.
             let totals = crate::reports::quota::totals(parts);
             let peaks = totals.peaks();
-            let callers = all.each(|j| crate::reports::quota::contributors(j, &peaks))?;
+            let callers = all.each_saying(super::super::runner::PEAK_CALLERS, |j| {
+                crate::reports::quota::contributors(j, &peaks)
+            })?;
             let q = crate::reports::quota::finish(totals, callers, &quotas, w);
             Ok(render::quota::doc(&q, &report.summary, &report.warnings))
         },
