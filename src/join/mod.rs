@@ -162,42 +162,63 @@ enum PartsOf {
 
 impl Parts<'_> {
     /// Runs `each` on every part in turn and returns what it made of them, in order. It can
-    /// be called again (a report that needs a second look, once it knows the totals): past
-    /// the budget, each group is read back and joined again.
-    pub fn each<P>(&self, each: impl FnMut(&Joined) -> P) -> Result<Vec<P>, Stopped> {
-        self.each_saying("matching KMS calls to S3 requests", each)
-    }
-
-    /// [`Parts::each`], the progress line saying `what` is done, part by part.
-    pub fn each_saying<P>(
-        &self,
-        what: &str,
-        mut each: impl FnMut(&Joined) -> P,
-    ) -> Result<Vec<P>, Stopped> {
+    /// be called again: past the budget, each group is read back and joined again.
+    pub fn each<P>(&self, mut each: impl FnMut(&Joined) -> P) -> Result<Vec<P>, Stopped> {
         match &self.trail {
             PartsOf::Whole(j) => Ok(vec![each(j)]),
-            PartsOf::Spilled { summary, spill } => {
-                let groups = spill.groups();
-                let mut out = Vec::with_capacity(groups.len());
-                for (i, group) in groups.iter().enumerate() {
-                    if self.observer.cancelled() {
-                        return Err(Stopped::Interrupted);
-                    }
-                    self.observer.stage(&format!(
-                        "{what}: part {} of {} ({} MB read back)",
-                        i + 1,
-                        groups.len(),
-                        spill.group_bytes(group) >> 20
-                    ));
-                    let mut batch = spill.read_group(group).map_err(Stopped::Input)?;
+            PartsOf::Spilled { summary, spill } => self.groups(
+                spill,
+                "matching KMS calls to S3 requests",
+                |i, mut batch| {
                     if i == 0 {
                         batch.summary = Summary::clone(summary);
                     }
-                    out.push(each(&join(batch, self.cfg)));
-                }
-                Ok(out)
-            }
+                    each(&join(batch, self.cfg))
+                },
+            ),
         }
+    }
+
+    /// Runs `each` on every part's symmetric calls (deduplicated, in the part's strings), in
+    /// turn: a second look that needs nothing else (quota's callers of its peak seconds)
+    /// reads the spilled groups back without joining them again. `what` says what it does, on
+    /// the progress line.
+    pub fn each_calls<P>(
+        &self,
+        what: &str,
+        mut each: impl FnMut(&crate::intern::Interner, &[CallRec]) -> P,
+    ) -> Result<Vec<P>, Stopped> {
+        match &self.trail {
+            PartsOf::Whole(j) => Ok(vec![each(&j.strings, &j.calls)]),
+            PartsOf::Spilled { spill, .. } => self.groups(spill, what, |_, batch| {
+                let (strings, calls) = calls_only(batch);
+                each(&strings, &calls)
+            }),
+        }
+    }
+
+    /// Reads each group of the spill back in turn and hands it to `f` with its number.
+    fn groups<P>(
+        &self,
+        spill: &crate::trail::spill::Spill,
+        what: &str,
+        mut f: impl FnMut(usize, Batch) -> P,
+    ) -> Result<Vec<P>, Stopped> {
+        let groups = spill.groups();
+        let mut out = Vec::with_capacity(groups.len());
+        for (i, group) in groups.iter().enumerate() {
+            if self.observer.cancelled() {
+                return Err(Stopped::Interrupted);
+            }
+            self.observer.stage(&format!(
+                "{what}: part {} of {} ({} MB read back)",
+                i + 1,
+                groups.len(),
+                spill.group_bytes(group) >> 20
+            ));
+            out.push(f(i, spill.read_group(group).map_err(Stopped::Input)?));
+        }
+        Ok(out)
     }
 }
 
@@ -281,15 +302,14 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
     by_id += dedup_by(&mut non_kms, |w| w.id);
     by_shared += dedup_by(&mut non_kms, |w| w.shared);
     let not_sse_kms = non_kms.len() as u64;
-    // S3's calls are in `kms` too, and counted there; other callers' are counted here.
-    let others = |c: &[CallRec]| c.iter().filter(|c| c.bucket.is_none()).count() as u64;
-    let others_read = others(&calls);
-    dedup_by(&mut calls, |c| c.id);
-    let others_unique_ids = others(&calls);
-    let shared_calls = dedup_by(&mut calls, |c| c.shared);
-    let others_kept = others(&calls);
-    by_id += others_read - others_unique_ids;
-    by_shared += others_unique_ids - others_kept;
+    let CallsDedup {
+        others_by_id,
+        others_by_shared,
+        others_kept,
+        shared_calls,
+    } = dedup_calls(&mut calls);
+    by_id += others_by_id;
+    by_shared += others_by_shared;
     summary.records.used += others_kept;
     // Reads of objects the trail shows were not written with SSE-KMS are no SSE-KMS traffic.
     let non_kms_reads = drop_reads_of_non_kms_objects(&mut s3, &non_kms);
@@ -319,6 +339,48 @@ pub fn join(batch: Batch, cfg: &AnalyzeConfig) -> Joined {
         shared_calls,
         bucket_modes,
     }
+}
+
+/// What deduplicating the symmetric calls dropped and kept.
+struct CallsDedup {
+    /// Other callers' calls dropped as copies by eventID, then by sharedEventID, and kept. (S3's
+    /// calls are in `kms` too, and counted there.)
+    others_by_id: u64,
+    others_by_shared: u64,
+    others_kept: u64,
+    /// Calls of any caller dropped as delivered to two accounts.
+    shared_calls: u64,
+}
+
+/// Keeps each symmetric call once: by eventID (a file read twice), then by sharedEventID (one
+/// call delivered to two accounts). `calls` must be sorted.
+fn dedup_calls(calls: &mut Vec<CallRec>) -> CallsDedup {
+    let others = |c: &[CallRec]| c.iter().filter(|c| c.bucket.is_none()).count() as u64;
+    let others_read = others(calls);
+    dedup_by(calls, |c| c.id);
+    let others_unique_ids = others(calls);
+    let shared_calls = dedup_by(calls, |c| c.shared);
+    let others_kept = others(calls);
+    CallsDedup {
+        others_by_id: others_read - others_unique_ids,
+        others_by_shared: others_unique_ids - others_kept,
+        others_kept,
+        shared_calls,
+    }
+}
+
+/// A batch's symmetric calls only, deduplicated as [`join`] does, without matching anything:
+/// for a report that needs nothing else of a part it has joined once already.
+pub fn calls_only(mut batch: Batch) -> (crate::intern::Interner, Vec<CallRec>) {
+    // Nothing but the calls is renumbered and sorted.
+    let parts = std::iter::once(&mut batch.events).chain(batch.absorbed.iter_mut().map(|(_, e)| e));
+    for e in parts {
+        (e.kms, e.s3, e.non_kms) = Default::default();
+    }
+    let (strings, events, _) = batch.into_events();
+    let mut calls = events.calls;
+    dedup_calls(&mut calls);
+    (strings, calls)
 }
 
 /// Removes the GETs (and UploadParts) of objects whose last logged write at or before them was

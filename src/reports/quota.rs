@@ -7,11 +7,12 @@
 //! seconds sorted ascending.
 
 use crate::event::{Failure, Mode};
-use crate::intern::Sym;
+use crate::intern::{Interner, Sym};
 use crate::join::Joined;
 use crate::pricing::{Quota, Quotas};
 use crate::reports::cost::Window;
 use crate::reports::whatif::WhatIf;
+use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, HashMap};
 
 /// Peak seconds listed by time (all are counted).
@@ -262,12 +263,12 @@ pub struct Peaks(BTreeMap<Place, Vec<i64>>);
 /// caller, by name.
 pub struct PeakCallers(BTreeMap<Place, [HashMap<String, u64>; 4]>);
 
-/// Counts the callers of one part's calls in the peak seconds.
-pub fn contributors(j: &Joined, peaks: &Peaks) -> PeakCallers {
-    let strings = &j.strings;
+/// Counts the callers of one part's calls (deduplicated, as a joined part has them) in the
+/// peak seconds.
+pub fn contributors(strings: &Interner, calls: &[CallRec], peaks: &Peaks) -> PeakCallers {
     let name = |s: Sym, none: &str| strings.get_opt(s).unwrap_or(none).to_string();
     let mut out: BTreeMap<Place, [HashMap<String, u64>; 4]> = BTreeMap::new();
-    for c in &j.calls {
+    for c in calls {
         let place = (
             strings.get(c.account).to_string(),
             strings.get(c.region).to_string(),
@@ -294,7 +295,7 @@ pub fn contributors(j: &Joined, peaks: &Peaks) -> PeakCallers {
 /// Builds the quota report.
 pub fn quota(j: &Joined, what_if: &WhatIf, quotas: &Quotas, window: Window) -> QuotaReport {
     let totals = totals(vec![part(j, what_if)]);
-    let callers = contributors(j, &totals.peaks());
+    let callers = contributors(&j.strings, &j.calls, &totals.peaks());
     finish(totals, vec![callers], quotas, window)
 }
 

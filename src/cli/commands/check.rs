@@ -39,8 +39,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 let peaks = totals.peaks();
                 // Without a quota threshold no call is kept: no caller to name.
                 let callers = if cfg.keep_calls {
-                    parts.each_saying(super::super::runner::PEAK_CALLERS, |j| {
-                        crate::reports::quota::contributors(j, &peaks)
+                    parts.each_calls(super::super::runner::PEAK_CALLERS, |strings, calls| {
+                        crate::reports::quota::contributors(strings, calls, &peaks)
                     })?
                 } else {
                     Vec::new()

@@ -44,9 +44,10 @@ pub fn quota(args: QuotaArgs) -> anyhow::Result<ExitCode> {
             // parts names their callers.
             let totals = crate::reports::quota::totals(parts);
             let peaks = totals.peaks();
-            let callers = all.each_saying(super::super::runner::PEAK_CALLERS, |j| {
-                crate::reports::quota::contributors(j, &peaks)
-            })?;
+            let callers = all
+                .each_calls(super::super::runner::PEAK_CALLERS, |strings, calls| {
+                    crate::reports::quota::contributors(strings, calls, &peaks)
+                })?;
             let q = crate::reports::quota::finish(totals, callers, &quotas, w);
             Ok(render::quota::doc(&q, &report.summary, &report.warnings))
         },
