@@ -158,11 +158,6 @@ pub fn run_with<T: Send>(
     let halted = || stop.load(Ordering::Relaxed) || observer.cancelled();
     // The memory budget: a worker's batch past its share is written out (spill.rs); the
     // folder is made when first needed.
-    let workers = if cfg.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        cfg.threads
-    };
     let spill: std::sync::OnceLock<Result<std::sync::Arc<spill::Spill>, String>> =
         std::sync::OnceLock::new();
     let spill_failed: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
@@ -179,11 +174,12 @@ pub fn run_with<T: Send>(
         });
         s.as_ref().map_err(Clone::clone)?.write(batch)
     };
-    let batch_budget = cfg
-        .memory_limit
-        .map(|limit| spill::batch_budget(limit, workers));
+    // A worker's share: the workers are the run's pool, which this runs in.
     let over_budget = |batch: &mut Batch| {
-        if batch_budget.is_some_and(|b| batch.held_bytes() > b) {
+        let share = cfg
+            .memory_limit
+            .map(|limit| spill::batch_budget(limit, rayon::current_num_threads()));
+        if share.is_some_and(|b| batch.held_bytes() > b) {
             if let Err(e) = spill_out(batch) {
                 spill_failed.lock().expect("not poisoned").get_or_insert(e);
                 stop.store(true, Ordering::Relaxed);

@@ -486,11 +486,7 @@ fn an_interrupted_run_leaves_no_partial_output() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        let _ = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        let out = child.wait_with_output().unwrap();
+        let out = interrupt(child, delay_ms, 1);
         // Killed by the signal itself: Ctrl-C came before keytrail set its handler (a loaded
         // machine can take longer than the delay to start), before anything was written.
         let before_handler = {

@@ -216,13 +216,7 @@ fn ctrl_c_removes_the_temporary_files_once_or_twice() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        for _ in 0..signals {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = interrupt(child, delay_ms, signals);
         // 130: interrupted; 0: the run was done first; no code: the signal came before the
         // handler was set (a loaded machine), before any folder was made.
         assert!(

@@ -585,3 +585,18 @@ pub fn many_shapes(dir: &Path) {
         }
     }
 }
+
+/// Presses Ctrl-C `signals` times (SIGINT) `delay_ms` after `child` started, and waits for it.
+pub fn interrupt(
+    child: std::process::Child,
+    delay_ms: u64,
+    signals: usize,
+) -> std::process::Output {
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    for _ in 0..signals {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+    }
+    child.wait_with_output().unwrap()
+}
