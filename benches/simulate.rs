@@ -9,14 +9,19 @@
 //! rendered beforehand and held in memory, compressed one file per task on the same threads,
 //! nothing written): the goal is an end to end no slower than that.
 //!
+//! Last, memory as the trail grows: `keytrail simulate --builtin datalake --scale N` for each N
+//! of `KEYTRAIL_BENCH_SIM_SCALES` (default `10,100,500`; 500 writes 930 MB of gzip), its wall
+//! time and peak resident memory. The goal: under 1 GB at any scale.
+//!
 //! ```text
 //! cargo bench --bench simulate
 //! KEYTRAIL_BENCH_THREADS=2 KEYTRAIL_BENCH_SCALE=2 cargo bench --bench simulate
+//! KEYTRAIL_BENCH_SIM_SCALES=100,1000 KEYTRAIL_BENCH_WEEKS=0 cargo bench --bench simulate
 //! ```
 
 mod common;
 
-use common::env_or;
+use common::{env_or, run_measured};
 use keytrail::simulate::{self, builtin, scenario::Scenario};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -32,6 +37,58 @@ fn main() {
 
     measure(&scenario, threads);
     let weeks: f64 = env_or("KEYTRAIL_BENCH_WEEKS", 4.0);
+    if weeks > 0.0 {
+        quiet(weeks, threads);
+    }
+    let scales: String = env_or("KEYTRAIL_BENCH_SIM_SCALES", "10,100,500".to_string());
+    println!();
+    println!("Memory as the trail grows: keytrail simulate --builtin datalake --scale N, {threads} threads");
+    println!();
+    println!("| scale | S3 requests | KMS calls | files | gzip | wall | peak memory |");
+    println!("|---|---|---|---|---|---|---|");
+    for scale in scales.split(',').filter(|s| !s.is_empty()) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("trail");
+        let threads = threads.to_string();
+        let words = [
+            "simulate",
+            "--builtin",
+            "datalake",
+            "--scale",
+            scale,
+            "--threads",
+            &threads,
+            "--out",
+        ];
+        let args: Vec<&std::ffi::OsStr> = words
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([out.as_os_str()])
+            .collect();
+        let (_, wall, peak_kib) = run_measured(&args, &[]);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        let (mut files, mut bytes) = (0u64, 0u64);
+        for entry in walkdir::WalkDir::new(&out) {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "gz") {
+                files += 1;
+                bytes += entry.metadata().unwrap().len();
+            }
+        }
+        println!(
+            "| {scale} | {} | {} | {files} | {:.0} MB | {:.2} s | {:.0} MB |",
+            manifest["truth"]["s3_requests"],
+            manifest["truth"]["kms_calls"],
+            bytes as f64 / 1e6,
+            wall.as_secs_f64(),
+            peak_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// A long, quiet run: `weeks` of one-minute files at a few requests a minute.
+fn quiet(weeks: f64, threads: usize) {
     let quiet = format!(
         r#"
 name = "quiet"
@@ -59,30 +116,41 @@ get_rate = 0.03
 }
 
 fn measure(scenario: &Scenario, threads: usize) {
-    let t = Instant::now();
     let sim = simulate::simulate(scenario, 7);
+    let (mut requests, mut calls) = (0usize, 0usize);
+    let t = Instant::now();
+    for second in sim.plan() {
+        requests += second.requests.len();
+        calls += second.calls.len();
+    }
     let plan = t.elapsed();
 
     let (mut records, mut bytes, mut files) = (0u64, 0u64, 0u64);
     let t = Instant::now();
-    simulate::render_stream(&sim, &mut |_, file, _| {
-        records += file.records() as u64;
-        bytes += file.json_len() as u64;
-        files += 1;
-    });
-    let render = t.elapsed();
+    simulate::render_stream(
+        &sim,
+        &mut |_, file, _| {
+            records += file.records() as u64;
+            bytes += file.json_len() as u64;
+            files += 1;
+        },
+        &mut |_| {},
+    );
+    let generate = t.elapsed();
     // The same files' JSON, for the gzip-only pass.
     let mut texts: Vec<Vec<u8>> = Vec::new();
-    simulate::render_stream(&sim, &mut |_, file, document| {
-        let mut text = Vec::with_capacity(file.json_len());
-        file.write_json(&mut text, document).unwrap();
-        texts.push(text);
-    });
+    simulate::render_stream(
+        &sim,
+        &mut |_, file, document| {
+            let mut text = Vec::with_capacity(file.json_len());
+            file.write_json(&mut text, document).unwrap();
+            texts.push(text);
+        },
+        &mut |_| {},
+    );
 
     println!(
-        "{} S3 requests, {} KMS calls -> {records} records in {files} files, {:.2} GB of JSON",
-        sim.requests.len(),
-        sim.calls.len(),
+        "{requests} S3 requests, {calls} KMS calls -> {records} records in {files} files, {:.2} GB of JSON",
         bytes as f64 / 1e9
     );
     println!();
@@ -94,7 +162,7 @@ fn measure(scenario: &Scenario, threads: usize) {
         plan.as_secs_f64(),
         rate(plan.as_secs_f64())
     );
-    let gen = (plan + render).as_secs_f64();
+    let gen = generate.as_secs_f64();
     println!(
         "| generate (plan, engine, render JSON) | 1 | {gen:.3} s | {} |",
         rate(gen)
@@ -116,7 +184,7 @@ fn measure(scenario: &Scenario, threads: usize) {
         let dir = tempfile::tempdir().unwrap();
         let t = Instant::now();
         simulate::write(&sim, dir.path(), true, n, &|_| {}).unwrap();
-        let wall = (plan + t.elapsed()).as_secs_f64();
+        let wall = t.elapsed().as_secs_f64();
         println!(
             "| end to end, gzip level 6 to disk | {n} | {wall:.3} s | {} |",
             rate(wall)

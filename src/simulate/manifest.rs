@@ -9,23 +9,43 @@
 //! account). `truth.prefixes` holds what the analyzer can only estimate: which key prefix
 //! (first segment) each KMS call served, bucket-key calls included.
 
-use super::{ObjectSse, Simulation};
-use crate::envelope::{Encryption, Op};
+use super::{ObjectSse, Planned, Second, Simulation};
+use crate::envelope::{Encryption, KmsCall, Op};
 use crate::reports::calls::key_prefix;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// The versioned name of the manifest schema.
 pub const SCHEMA: &str = "keytrail.manifest/v1";
 
 #[derive(Default)]
-struct Group<'a> {
+struct Group {
     s3: BTreeMap<&'static str, u64>,
     kms: BTreeMap<&'static str, u64>,
-    /// The simulation's keys, borrowed: a group can hold millions.
-    objects: BTreeSet<&'a str>,
+    objects: BTreeSet<Arc<str>>,
     /// Requests S3 refused: no object, not in the ratio.
     s3_errors: u64,
+}
+
+impl Group {
+    /// Counts an object, sharing its key with the plan's (a group can hold millions).
+    fn object(&mut self, key: &Arc<str>) {
+        if !self.objects.contains(key) {
+            self.objects.insert(Arc::clone(key));
+        }
+    }
+
+    fn add(&mut self, other: Group) {
+        for (op, n) in other.s3 {
+            *self.s3.entry(op).or_default() += n;
+        }
+        for (op, n) in other.kms {
+            *self.kms.entry(op).or_default() += n;
+        }
+        self.objects.extend(other.objects);
+        self.s3_errors += other.s3_errors;
+    }
 }
 
 fn is_write(op: Op) -> bool {
@@ -43,6 +63,10 @@ fn mode(bucket_key: bool) -> &'static str {
     }
 }
 
+/// The mode of a request nothing in the trail tells: its bucket's, once the whole trail's KMS
+/// calls are known (see [`Tally::finish`]).
+const INFERRED: &str = "(inferred)";
+
 /// How a manifest section groups rows within a bucket, as `analyze --group-by` does.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Grouping {
@@ -51,270 +75,325 @@ enum Grouping {
     KmsKey,
 }
 
-/// The expected rows of one grouping, keyed by (bucket, group, mode).
-fn expected(
-    sim: &Simulation,
-    grouping: Grouping,
-) -> BTreeMap<(String, String, &'static str), Group<'_>> {
-    let trail = &sim.scenario.trail;
-    let mut groups: BTreeMap<(String, String, &'static str), Group> = BTreeMap::new();
-    // A request's mode (and KMS key) is observable when the trail holds evidence of it: a KMS
-    // call it caused, its own SSE response headers (writes), or the logged write of the object
-    // it reads. Otherwise the analyzer rightly reports `unknown`.
-    let caused_call: BTreeSet<usize> = if trail.kms_events {
-        sim.calls.iter().map(|c| c.request).collect()
-    } else {
-        BTreeSet::new()
-    };
-    let written: BTreeSet<(usize, &str)> = sim
-        .requests
-        .iter()
-        .filter(|r| is_write(r.op) && r.failure.is_none())
-        .map(|r| (r.bucket, &*r.key))
-        .collect();
-    // A request whose mode nothing in the trail tells takes its bucket's, when all the
-    // bucket's logged KMS calls are of one mode (as the analyzer infers it).
-    let mut bucket_modes: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
-    if trail.kms_events {
-        for c in &sim.calls {
-            let e = bucket_modes.entry(c.bucket.as_str()).or_default();
-            if c.key.is_none() {
-                e.0 = true;
-            } else {
-                e.1 = true;
+const GROUPINGS: [Grouping; 3] = [Grouping::Bucket, Grouping::Principal, Grouping::KmsKey];
+
+type Rows = BTreeMap<(String, String, &'static str), Group>;
+
+/// The true figures of a simulation, added up a second at a time as it is planned
+/// ([`super::render_stream`]'s `planned`): what the manifest says, from state that grows with
+/// the objects written, not with the requests made.
+pub struct Tally<'s> {
+    sim: &'s Simulation,
+    /// Per grouping, the expected rows, keyed by (bucket, group, mode).
+    rows: [Rows; 3],
+    /// Objects whose successful write is logged.
+    written: HashSet<(usize, Arc<str>)>,
+    /// Objects of SSE-S3 buckets whose successful write is logged: reads (and upload parts)
+    /// after it are known not to be SSE-KMS.
+    written_not_kms: HashSet<(usize, Arc<str>)>,
+    /// Per bucket: whether its logged KMS calls include bucket-key ones, per-object ones.
+    bucket_modes: HashMap<String, (bool, bool)>,
+    prefixes: BTreeMap<(String, String, &'static str), u64>,
+    requests: u64,
+    calls: u64,
+    not_sse_kms: u64,
+    non_kms_reads: u64,
+    shared: u64,
+}
+
+impl<'s> Tally<'s> {
+    pub fn new(sim: &'s Simulation) -> Tally<'s> {
+        Tally {
+            sim,
+            rows: Default::default(),
+            written: HashSet::new(),
+            written_not_kms: HashSet::new(),
+            bucket_modes: HashMap::new(),
+            prefixes: BTreeMap::new(),
+            requests: 0,
+            calls: 0,
+            not_sse_kms: 0,
+            non_kms_reads: 0,
+            shared: 0,
+        }
+    }
+
+    /// S3 requests and KMS calls planned so far.
+    pub fn planned(&self) -> (u64, u64) {
+        (self.requests, self.calls)
+    }
+
+    /// Adds a second of the plan. Seconds come in order, and an object is written before it
+    /// is read: what the trail shows of a request (its object's logged write) is known by then.
+    pub fn add(&mut self, second: &Second) {
+        let sim = self.sim;
+        let trail = &sim.scenario.trail;
+        self.requests += second.requests.len() as u64;
+        self.calls += second.calls.len() as u64;
+        for c in &second.calls {
+            let request = second.request_of(c);
+            let served = c.key.as_deref().unwrap_or(&request.key);
+            *self
+                .prefixes
+                .entry((
+                    c.bucket.clone(),
+                    key_prefix(served, 1),
+                    mode(c.key.is_none()),
+                ))
+                .or_default() += 1;
+            if trail.kms_events {
+                let e = self.bucket_modes.entry(c.bucket.clone()).or_default();
+                if c.key.is_none() {
+                    e.0 = true;
+                } else {
+                    e.1 = true;
+                }
+            }
+        }
+        // A request's mode (and KMS key) is observable when the trail holds evidence of it: a
+        // KMS call it caused, its own SSE response headers (writes), or the logged write of
+        // the object it reads. Otherwise the analyzer rightly reports `unknown`.
+        let caused_call: HashSet<usize> = if trail.kms_events {
+            second.calls.iter().map(|c| c.request).collect()
+        } else {
+            HashSet::new()
+        };
+        for (k, r) in second.requests.iter().enumerate() {
+            if is_write(r.op) && r.failure.is_none() {
+                self.written.insert((r.bucket, Arc::clone(&r.key)));
+            }
+            let counted = self.counted_in_rows(r);
+            self.filtered(r, counted);
+            if sim.buckets[r.bucket].sse == ObjectSse::SseS3
+                && is_write(r.op)
+                && r.failure.is_none()
+            {
+                self.written_not_kms.insert((r.bucket, Arc::clone(&r.key)));
+            }
+            if trail.s3_data_events && !matches!(r.op, Op::HeadObject | Op::Replicate) && counted {
+                let i = second.first_request + k;
+                for g in GROUPINGS {
+                    self.request_row(g, r, caused_call.contains(&i));
+                }
+            }
+        }
+        for c in &second.calls {
+            let r = second.request_of(c);
+            if trail.kms_events {
+                for g in GROUPINGS {
+                    self.call_row(g, c, r);
+                }
+            }
+            if trail.kms_events && trail.cross_account_delivery {
+                let owner = c.kms_key.split(':').nth(4).unwrap_or("");
+                if !owner.is_empty() && owner != sim.sessions[r.session].identity.account {
+                    self.shared += 1;
+                }
             }
         }
     }
-    let inferred = |bucket: &str| match bucket_modes.get(bucket) {
-        Some((true, false)) => "bucket_key",
-        Some((false, true)) => "per_object",
-        _ => "unknown",
-    };
-    let principal = |session: usize| sim.sessions[session].identity.arn.clone();
-    // DSSE-KMS shows only in a write's SSE headers: a request is known to be DSSE-KMS when it
-    // is such a write, or its object's write is logged (the analyzer's `dsse` mode).
-    let dsse_known = |r: &super::Planned| {
-        trail.s3_data_events
+
+    /// DSSE-KMS shows only in a write's SSE headers: a request is known to be DSSE-KMS when it
+    /// is such a write, or its object's write is logged (the analyzer's `dsse` mode).
+    fn dsse_known(&self, r: &Planned) -> bool {
+        self.sim.scenario.trail.s3_data_events
             && r.failure.is_none()
             && matches!(r.encryption, Encryption::DsseKms)
             && !matches!(r.op, Op::HeadObject | Op::Replicate)
-            && (is_write(r.op) || written.contains(&(r.bucket, &*r.key)))
-    };
-    if trail.s3_data_events {
-        let first_writes = first_non_kms_writes(sim);
-        for (i, r) in sim.requests.iter().enumerate() {
-            if matches!(r.op, Op::HeadObject | Op::Replicate)
-                || !counted_in_rows(sim, &first_writes, r)
-            {
-                continue;
-            }
-            let b = &sim.buckets[r.bucket];
-            if r.failure.is_some() {
-                let group = match grouping {
-                    Grouping::Bucket => b.name.clone(),
-                    Grouping::Principal => principal(r.session),
-                    Grouping::KmsKey => "(unknown)".to_string(),
-                };
-                let mode = inferred(&b.name);
-                groups
-                    .entry((b.name.clone(), group, mode))
-                    .or_default()
-                    .s3_errors += 1;
-                continue;
-            }
-            let observable = caused_call.contains(&i)
-                || is_write(r.op)
-                || written.contains(&(r.bucket, &*r.key));
-            let mode = if dsse_known(r) {
-                "dsse"
-            } else if observable {
-                mode(r.bucket_key_path)
-            } else {
-                inferred(&b.name)
-            };
+            && (is_write(r.op) || self.written.contains(&(r.bucket, Arc::clone(&r.key))))
+    }
+
+    fn principal(&self, session: usize) -> String {
+        self.sim.sessions[session].identity.arn.clone()
+    }
+
+    fn request_row(&mut self, grouping: Grouping, r: &Planned, caused_call: bool) {
+        let b = &self.sim.buckets[r.bucket];
+        if r.failure.is_some() {
             let group = match grouping {
                 Grouping::Bucket => b.name.clone(),
-                Grouping::Principal => principal(r.session),
-                Grouping::KmsKey if observable => b.key_for(&r.key).to_string(),
+                Grouping::Principal => self.principal(r.session),
                 Grouping::KmsKey => "(unknown)".to_string(),
             };
-            let g = groups.entry((b.name.clone(), group, mode)).or_default();
-            *g.s3.entry(r.op.name()).or_default() += 1;
-            g.objects.insert(&r.key);
+            self.rows[grouping as usize]
+                .entry((b.name.clone(), group, INFERRED))
+                .or_default()
+                .s3_errors += 1;
+            return;
         }
+        let observable =
+            caused_call || is_write(r.op) || self.written.contains(&(r.bucket, Arc::clone(&r.key)));
+        let mode = if self.dsse_known(r) {
+            "dsse"
+        } else if observable {
+            mode(r.bucket_key_path)
+        } else {
+            INFERRED
+        };
+        let group = match grouping {
+            Grouping::Bucket => b.name.clone(),
+            Grouping::Principal => self.principal(r.session),
+            Grouping::KmsKey if observable => b.key_for(&r.key).to_string(),
+            Grouping::KmsKey => "(unknown)".to_string(),
+        };
+        let g = self.rows[grouping as usize]
+            .entry((b.name.clone(), group, mode))
+            .or_default();
+        *g.s3.entry(r.op.name()).or_default() += 1;
+        g.object(&r.key);
     }
-    if trail.kms_events {
-        for c in &sim.calls {
-            let group = match grouping {
-                Grouping::Bucket => c.bucket.clone(),
-                Grouping::Principal => principal(sim.requests[c.request].session),
-                Grouping::KmsKey => c.kms_key.clone(),
-            };
-            let call_mode = if dsse_known(&sim.requests[c.request]) {
-                "dsse"
-            } else {
-                mode(c.key.is_none())
-            };
-            let g = groups
-                .entry((c.bucket.clone(), group, call_mode))
-                .or_default();
-            *g.kms.entry(c.op.name()).or_default() += 1;
-            if let Some(k) = &c.key {
-                g.objects.insert(k);
+
+    fn call_row(&mut self, grouping: Grouping, c: &KmsCall, r: &Planned) {
+        let group = match grouping {
+            Grouping::Bucket => c.bucket.clone(),
+            Grouping::Principal => self.principal(r.session),
+            Grouping::KmsKey => c.kms_key.clone(),
+        };
+        let call_mode = if self.dsse_known(r) {
+            "dsse"
+        } else {
+            mode(c.key.is_none())
+        };
+        let g = self.rows[grouping as usize]
+            .entry((c.bucket.clone(), group, call_mode))
+            .or_default();
+        *g.kms.entry(c.op.name()).or_default() += 1;
+        if let Some(k) = &c.key {
+            // The object a per-object call names: the request's, or a copy's source.
+            let source = r.source.as_ref().map(|(_, key)| key);
+            match [Some(&r.key), source]
+                .into_iter()
+                .flatten()
+                .find(|o| ***o == **k)
+            {
+                Some(key) => g.object(key),
+                None => g.object(&Arc::from(k.as_str())),
             }
         }
     }
-    groups
-}
 
-pub fn manifest(sim: &Simulation) -> Value {
-    let trail = &sim.scenario.trail;
-    let mut prefixes: BTreeMap<(String, String, &'static str), u64> = BTreeMap::new();
-    for c in &sim.calls {
-        let request = &sim.requests[c.request];
-        let served = c.key.as_deref().unwrap_or(&request.key);
-        *prefixes
-            .entry((
-                c.bucket.clone(),
-                key_prefix(served, 1),
-                mode(c.key.is_none()),
-            ))
-            .or_default() += 1;
+    /// Whether the analyzer counts a (non-HEAD) request in its rows: not when the trail shows
+    /// it is not SSE-KMS (an SSE-C request carries its header; an SSE-S3 write its response),
+    /// nor when it reads, or uploads a part of, an object whose logged write was not SSE-KMS.
+    fn counted_in_rows(&self, r: &Planned) -> bool {
+        match self.sim.buckets[r.bucket].sse {
+            ObjectSse::SseKms | ObjectSse::DsseKms => true,
+            ObjectSse::SseC => false,
+            ObjectSse::SseS3 if is_write(r.op) => r.failure.is_some(),
+            ObjectSse::SseS3 => {
+                !matches!(r.op, Op::GetObject | Op::UploadPart)
+                    || !self
+                        .written_not_kms
+                        .contains(&(r.bucket, Arc::clone(&r.key)))
+            }
+        }
     }
-    let count_map = |m: &BTreeMap<&'static str, u64>| -> Value {
-        let mut out: Map<String, Value> =
-            m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-        out.insert("total".into(), json!(m.values().sum::<u64>()));
-        Value::Object(out)
-    };
-    let section = |grouping: Grouping| -> Vec<Value> {
-        expected(sim, grouping)
-            .iter()
-            .map(|((bucket, group, mode), g)| {
-                json!({
-                    "bucket": bucket,
-                    "group": group,
-                    "mode": mode,
-                    "s3_requests": count_map(&g.s3),
-                    "kms_calls": count_map(&g.kms),
-                    "objects": g.objects.len(),
-                    "s3_errors": g.s3_errors,
+
+    /// The summary's filtered counts the simulation fixes: requests that are not SSE-KMS
+    /// (each counted once), reads set apart for reading such objects, and records delivered
+    /// to a second account (one per cross-account request or call).
+    fn filtered(&mut self, r: &Planned, counted: bool) {
+        let sim = self.sim;
+        let trail = &sim.scenario.trail;
+        if !trail.s3_data_events || matches!(r.op, Op::HeadObject | Op::Replicate) {
+            return;
+        }
+        let b = &sim.buckets[r.bucket];
+        match b.sse {
+            ObjectSse::SseC => self.not_sse_kms += 1,
+            ObjectSse::SseS3 if is_write(r.op) && r.failure.is_none() => self.not_sse_kms += 1,
+            ObjectSse::SseS3 if !counted => self.non_kms_reads += 1,
+            _ => {}
+        }
+        if trail.cross_account_delivery && b.account != sim.sessions[r.session].identity.account {
+            self.shared += 1;
+        }
+    }
+
+    /// The manifest: the rows whose mode the trail does not tell take their bucket's, when
+    /// all its logged KMS calls are of one mode (as the analyzer infers it).
+    pub fn finish(self) -> Value {
+        let sim = self.sim;
+        let trail = &sim.scenario.trail;
+        let inferred = |bucket: &str| match self.bucket_modes.get(bucket) {
+            Some((true, false)) => "bucket_key",
+            Some((false, true)) => "per_object",
+            _ => "unknown",
+        };
+        let count_map = |m: &BTreeMap<&'static str, u64>| -> Value {
+            let mut out: Map<String, Value> =
+                m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            out.insert("total".into(), json!(m.values().sum::<u64>()));
+            Value::Object(out)
+        };
+        let [by_bucket, by_principal, by_kms_key] = self.rows.map(|rows| {
+            let mut resolved = Rows::new();
+            for ((bucket, group, mode), g) in rows {
+                let mode = if mode == INFERRED {
+                    inferred(&bucket)
+                } else {
+                    mode
+                };
+                resolved.entry((bucket, group, mode)).or_default().add(g);
+            }
+            resolved
+                .iter()
+                .map(|((bucket, group, mode), g)| {
+                    json!({
+                        "bucket": bucket,
+                        "group": group,
+                        "mode": mode,
+                        "s3_requests": count_map(&g.s3),
+                        "kms_calls": count_map(&g.kms),
+                        "objects": g.objects.len(),
+                        "s3_errors": g.s3_errors,
+                    })
                 })
-            })
-            .collect()
-    };
-    let p = &sim.params;
-    json!({
-        "schema": SCHEMA,
-        "scenario": {
-            "name": sim.scenario.name,
-            "source": sim.origin.source,
-            "scale": sim.origin.scale,
-            "toml": sim.origin.toml,
-        },
-        "seed": sim.seed,
-        "engine": {
-            "bucket_key_ttl_secs": p.bucket_key_ttl_secs,
-            "max_front_end_caches": p.max_front_end_caches,
-            "requests_per_cache": p.requests_per_cache,
-            "complete_multipart_calls_kms": p.complete_multipart_calls_kms,
-            "sharing": match p.sharing {
-                crate::envelope::Sharing::PerSession => "session",
-                crate::envelope::Sharing::RoleAndPolicy => "role",
+                .collect::<Vec<_>>()
+        });
+        let p = &sim.params;
+        json!({
+            "schema": SCHEMA,
+            "scenario": {
+                "name": sim.scenario.name,
+                "source": sim.origin.source,
+                "scale": sim.origin.scale,
+                "toml": sim.origin.toml,
             },
-        },
-        "trail": {
-            "s3_data_events": trail.s3_data_events,
-            "kms_events": trail.kms_events,
-            "start": crate::event::format_time(sim.start),
-            "end": crate::event::format_time(sim.end),
-        },
-        "expected": {
-            "groups": section(Grouping::Bucket),
-            "by_principal": section(Grouping::Principal),
-            "by_kms_key": section(Grouping::KmsKey),
-            "filtered": filtered(sim),
-        },
-        "truth": {
-            "s3_requests": sim.requests.len(),
-            "kms_calls": sim.calls.len(),
-            "prefixes": prefixes.iter().map(|((bucket, prefix, mode), n)| json!({
-                "bucket": bucket, "prefix": prefix, "mode": mode, "kms_calls": n,
-            })).collect::<Vec<_>>(),
-        },
-    })
-}
-
-/// The first logged (successful) write of each object of an SSE-S3 bucket: reads (and upload
-/// parts) at or after it are known not to be SSE-KMS.
-fn first_non_kms_writes(sim: &Simulation) -> BTreeMap<(usize, &str), i64> {
-    let mut first: BTreeMap<(usize, &str), i64> = BTreeMap::new();
-    for w in &sim.requests {
-        if sim.buckets[w.bucket].sse == ObjectSse::SseS3 && is_write(w.op) && w.failure.is_none() {
-            let t = first.entry((w.bucket, &*w.key)).or_insert(w.time);
-            *t = (*t).min(w.time);
-        }
+            "seed": sim.seed,
+            "engine": {
+                "bucket_key_ttl_secs": p.bucket_key_ttl_secs,
+                "max_front_end_caches": p.max_front_end_caches,
+                "requests_per_cache": p.requests_per_cache,
+                "complete_multipart_calls_kms": p.complete_multipart_calls_kms,
+                "sharing": match p.sharing {
+                    crate::envelope::Sharing::PerSession => "session",
+                    crate::envelope::Sharing::RoleAndPolicy => "role",
+                },
+            },
+            "trail": {
+                "s3_data_events": trail.s3_data_events,
+                "kms_events": trail.kms_events,
+                "start": crate::event::format_time(sim.start),
+                "end": crate::event::format_time(sim.end),
+            },
+            "expected": {
+                "groups": by_bucket,
+                "by_principal": by_principal,
+                "by_kms_key": by_kms_key,
+                "filtered": {
+                    "s3_not_sse_kms": self.not_sse_kms,
+                    "s3_read_of_non_kms_object": self.non_kms_reads,
+                    "duplicate_shared_event_id": self.shared,
+                },
+            },
+            "truth": {
+                "s3_requests": self.requests,
+                "kms_calls": self.calls,
+                "prefixes": self.prefixes.iter().map(|((bucket, prefix, mode), n)| json!({
+                    "bucket": bucket, "prefix": prefix, "mode": mode, "kms_calls": n,
+                })).collect::<Vec<_>>(),
+            },
+        })
     }
-    first
-}
-
-/// Whether the analyzer counts a (non-HEAD) request in its rows: not when the trail shows it
-/// is not SSE-KMS (an SSE-C request carries its header; an SSE-S3 write its response), nor
-/// when it reads, or uploads a part of, an object whose logged write was not SSE-KMS.
-fn counted_in_rows(
-    sim: &Simulation,
-    first_writes: &BTreeMap<(usize, &str), i64>,
-    r: &super::Planned,
-) -> bool {
-    match sim.buckets[r.bucket].sse {
-        ObjectSse::SseKms | ObjectSse::DsseKms => true,
-        ObjectSse::SseC => false,
-        ObjectSse::SseS3 if is_write(r.op) => r.failure.is_some(),
-        ObjectSse::SseS3 => {
-            !matches!(r.op, Op::GetObject | Op::UploadPart)
-                || first_writes
-                    .get(&(r.bucket, &*r.key))
-                    .is_none_or(|&t| t > r.time)
-        }
-    }
-}
-
-/// The summary's filtered counts the simulation fixes: requests that are not SSE-KMS (each
-/// counted once), reads set apart for reading such objects, and records delivered to a
-/// second account (one per cross-account request or call).
-fn filtered(sim: &Simulation) -> Value {
-    let trail = &sim.scenario.trail;
-    let (mut not_sse_kms, mut non_kms_reads, mut shared) = (0u64, 0u64, 0u64);
-    let first_writes = first_non_kms_writes(sim);
-    let account = |session: usize| sim.sessions[session].identity.account.as_str();
-    if trail.s3_data_events {
-        for r in &sim.requests {
-            if matches!(r.op, Op::HeadObject | Op::Replicate) {
-                continue;
-            }
-            let b = &sim.buckets[r.bucket];
-            match b.sse {
-                ObjectSse::SseC => not_sse_kms += 1,
-                ObjectSse::SseS3 if is_write(r.op) && r.failure.is_none() => not_sse_kms += 1,
-                ObjectSse::SseS3 if !counted_in_rows(sim, &first_writes, r) => non_kms_reads += 1,
-                _ => {}
-            }
-            if trail.cross_account_delivery && b.account != account(r.session) {
-                shared += 1;
-            }
-        }
-    }
-    if trail.kms_events && trail.cross_account_delivery {
-        for c in &sim.calls {
-            let owner = c.kms_key.split(':').nth(4).unwrap_or("");
-            if !owner.is_empty() && owner != account(sim.requests[c.request].session) {
-                shared += 1;
-            }
-        }
-    }
-    json!({
-        "s3_not_sse_kms": not_sse_kms,
-        "s3_read_of_non_kms_object": non_kms_reads,
-        "duplicate_shared_event_id": shared,
-    })
 }

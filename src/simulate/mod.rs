@@ -14,7 +14,7 @@ pub mod scenario;
 pub mod write;
 
 pub use render::{render_stream, FileBuf, TreeFile};
-pub use write::{gzip, write, WriteError};
+pub use write::{gzip, write, WriteError, Written};
 
 use crate::envelope::{self, Encryption, Engine, KmsCall, Op, Params, Rng, Sharing};
 use crate::event::partition_of;
@@ -108,18 +108,45 @@ pub struct Origin {
     pub scale: f64,
 }
 
-/// A simulated trail, before it is written.
+/// A simulated trail, before it is planned and written: the scenario with every bucket and
+/// session resolved. Its requests are planned a second at a time ([`Simulation::plan`]) as the
+/// files are written, so memory holds the seconds being rendered, not the whole run.
 pub struct Simulation {
     pub scenario: Scenario,
     pub origin: Origin,
     pub seed: u64,
     pub params: Params,
+    /// The first and last second (exclusive) of the traffic.
     pub start: i64,
     pub end: i64,
     pub buckets: Vec<BucketInfo>,
     pub sessions: Vec<Session>,
+    /// The scenario's start, which phases count their seconds from.
+    epoch: i64,
+    /// Per phase: its bucket, and the sessions of its principal.
+    phases: Vec<(usize, Vec<usize>)>,
+    /// The draws after the sessions', where planning goes on.
+    rng: Rng,
+}
+
+/// One second of the plan: the requests made in it and the KMS calls they caused, each
+/// numbered in the whole run (a call's `request` is the run-wide number of its request).
+#[derive(Debug, Default)]
+pub struct Second {
+    pub time: i64,
+    /// The run-wide number of `requests[0]`.
+    pub first_request: usize,
     pub requests: Vec<Planned>,
+    /// The run-wide number of `calls[0]`.
+    pub first_call: usize,
     pub calls: Vec<KmsCall>,
+}
+
+impl Second {
+    /// The request a call of this second was caused by.
+    pub fn request_of(&self, call: &KmsCall) -> &Planned {
+        &self.requests[call.request - self.first_request]
+    }
 }
 
 pub(crate) fn kms_arn(id: &str, account: &str, region: &str) -> String {
@@ -141,10 +168,17 @@ pub(crate) fn name_uuid(name: &str) -> String {
     records::uuid(&mut Rng::new(name_hash(name)))
 }
 
-/// Plans the requests and runs the engine.
+/// How many events of a `rate` per second happen in one second: its whole part, and one more
+/// with the probability of its fraction.
+pub(crate) fn draws(rng: &mut Rng, rate: f64) -> u64 {
+    let whole = rate.floor();
+    whole as u64 + u64::from(rng.unit() < rate - whole)
+}
+
+/// Resolves a scenario's buckets and sessions; [`Simulation::plan`] then plans its requests.
 pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
     let mut rng = Rng::new(seed);
-    let start = crate::event::parse_time(&scenario.start).expect("validated");
+    let epoch = crate::event::parse_time(&scenario.start).expect("validated");
     let buckets: Vec<BucketInfo> = scenario
         .buckets
         .iter()
@@ -226,22 +260,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
             });
         }
     }
-    let params = engine_params(scenario);
-    let mut engine = Engine::new(params.clone(), seed);
-    // Objects each phase can read, per bucket, in the order written.
-    let mut objects: Vec<Vec<Arc<str>>> = vec![Vec::new(); buckets.len()];
-    for (bi, b) in buckets.iter().enumerate() {
-        for n in 0..b.spec.preexisting_objects {
-            let key: Arc<str> = format!("old/{n:06}.parquet").into();
-            if b.sse.is_kms() {
-                engine.preexisting(&b.name, &key, false);
-            } else {
-                engine.preexisting_not_kms(&b.name, &key);
-            }
-            objects[bi].push(key);
-        }
-    }
-    let phases: Vec<(&Phase, usize, Vec<usize>)> = scenario
+    let phases: Vec<(usize, Vec<usize>)> = scenario
         .phases
         .iter()
         .map(|p| {
@@ -250,260 +269,10 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
                 .iter()
                 .position(|b| b.name == p.bucket)
                 .expect("validated");
-            (p, bi, principal_sessions[&p.principal].clone())
+            (bi, principal_sessions[&p.principal].clone())
         })
         .collect();
-    // What every request of a phase carries alike: its context, its access point.
-    type Shared = (Arc<[(String, String)]>, Option<Arc<str>>);
-    let shared: Vec<Shared> = phases
-        .iter()
-        .map(|(p, _, _)| {
-            let context: Vec<(String, String)> = p
-                .context
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            (context.into(), p.access_point.as_deref().map(Arc::from))
-        })
-        .collect();
-    let end_offset = phases.iter().map(|(p, _, _)| p.end_secs).max().unwrap_or(0);
-    let first_offset = phases
-        .iter()
-        .map(|(p, _, _)| p.start_secs)
-        .min()
-        .unwrap_or(0);
-    let mut requests: Vec<Planned> = Vec::new();
-    let mut calls: Vec<KmsCall> = Vec::new();
-    let mut seq = vec![0u64; phases.len()];
-    let mut refusals = Rng::new(seed ^ 0x7265_6675_7365);
-    let mut rr = vec![0usize; phases.len()];
-    // Per phase: the indices of the objects it can read, and how many of its bucket's objects
-    // have been looked at.
-    let mut readable_of: Vec<(Vec<usize>, usize)> = vec![(Vec::new(), 0); phases.len()];
-    let draws = |rng: &mut Rng, rate: f64| -> u64 {
-        let whole = rate.floor();
-        whole as u64 + u64::from(rng.unit() < rate - whole)
-    };
-    for offset in first_offset..end_offset {
-        let time = start + offset;
-        for (pi, (phase, bi, phase_sessions)) in phases.iter().enumerate() {
-            if offset < phase.start_secs || offset >= phase.end_secs {
-                continue;
-            }
-            let b = &buckets[*bi];
-            let encryption = match b.sse {
-                ObjectSse::DsseKms => Encryption::DsseKms,
-                ObjectSse::SseS3 | ObjectSse::SseC => Encryption::NotKms,
-                ObjectSse::SseKms => Encryption::SseKms {
-                    bucket_key: phase.bucket_key_header.unwrap_or(b.bucket_key_at(offset)),
-                },
-            };
-            let (context, access_point) = &shared[pi];
-            let mut emit = |rng: &mut Rng,
-                            engine: &mut Engine,
-                            op: Op,
-                            key: Arc<str>,
-                            source: Option<(usize, Arc<str>)>,
-                            failure: Option<&'static str>| {
-                let session = phase_sessions[rr[pi] % phase_sessions.len()];
-                rr[pi] += 1;
-                let s = &sessions[session];
-                let bucket_key_path = failure.is_none()
-                    && match op {
-                        Op::GetObject | Op::UploadPart | Op::HeadObject => {
-                            engine.under_bucket_key(&b.name, &key).unwrap_or(false)
-                        }
-                        _ => matches!(encryption, Encryption::SseKms { bucket_key: true }),
-                    };
-                let kms_key = b.key_for(&key).to_string();
-                let request = envelope::Request {
-                    time,
-                    session: s.identity.arn.clone(),
-                    role: s.role.clone(),
-                    session_policy: s.policy.clone(),
-                    bucket: b.name.clone(),
-                    key: key.to_string(),
-                    kms_key,
-                    op,
-                    encryption,
-                    source: source.as_ref().map(|(sb, sk)| {
-                        (
-                            buckets[*sb].name.clone(),
-                            sk.to_string(),
-                            buckets[*sb].key_for(sk).to_string(),
-                        )
-                    }),
-                    destination: None,
-                };
-                if failure.is_some() {
-                    engine.refused();
-                } else {
-                    engine.request(&request, &mut calls);
-                }
-                requests.push(Planned {
-                    time,
-                    session,
-                    bucket: *bi,
-                    key,
-                    op,
-                    source,
-                    encryption,
-                    context: Arc::clone(context),
-                    bytes: 1024 + rng.below(64 << 20),
-                    bucket_key_path,
-                    failure,
-                    access_point: access_point.clone(),
-                });
-            };
-            // Refusals draw from a stream of their own: scenarios without them are unchanged.
-            let mut refuse = |p: f64| p > 0.0 && refusals.unit() < p;
-            let prefix = |rng: &mut Rng| {
-                phase.prefixes[rng.below(phase.prefixes.len() as u64) as usize].clone()
-            };
-            for _ in 0..draws(&mut rng, phase.put_rate) {
-                seq[pi] += 1;
-                let key: Arc<str> =
-                    format!("{}p{pi}-{:07}.parquet", prefix(&mut rng), seq[pi]).into();
-                if refuse(phase.error_rate) {
-                    let denied = Some("AccessDenied");
-                    emit(&mut rng, &mut engine, Op::PutObject, key, None, denied);
-                    continue;
-                }
-                emit(
-                    &mut rng,
-                    &mut engine,
-                    Op::PutObject,
-                    key.clone(),
-                    None,
-                    None,
-                );
-                objects[*bi].push(key);
-            }
-            for _ in 0..draws(&mut rng, phase.multipart_rate) {
-                seq[pi] += 1;
-                let key: Arc<str> =
-                    format!("{}p{pi}-{:07}.mpu.parquet", prefix(&mut rng), seq[pi]).into();
-                emit(
-                    &mut rng,
-                    &mut engine,
-                    Op::CreateMultipartUpload,
-                    key.clone(),
-                    None,
-                    None,
-                );
-                for _ in 0..phase.parts {
-                    emit(
-                        &mut rng,
-                        &mut engine,
-                        Op::UploadPart,
-                        key.clone(),
-                        None,
-                        None,
-                    );
-                }
-                emit(
-                    &mut rng,
-                    &mut engine,
-                    Op::CompleteMultipartUpload,
-                    key.clone(),
-                    None,
-                    None,
-                );
-                objects[*bi].push(key);
-            }
-            // The objects this phase reads: its bucket's under its prefixes, in the order they
-            // were written, kept up to date with the new ones only (a bucket's objects only
-            // grow; scanning them all each second made long runs quadratic).
-            let readable = &mut readable_of[pi];
-            for (i, k) in objects[*bi].iter().enumerate().skip(readable.1) {
-                if phase.prefixes.iter().any(|p| k.starts_with(p.as_str())) {
-                    readable.0.push(i);
-                }
-            }
-            readable.1 = objects[*bi].len();
-            let readable = &readable.0;
-            let n = readable.len() as u64;
-            let pick = |rng: &mut Rng| -> Arc<str> {
-                let i = match phase.read.as_str() {
-                    "recent" => n - 1 - rng.below(n.min(100)),
-                    "skewed" => ((n as f64) * rng.unit().powi(3)) as u64,
-                    _ => rng.below(n),
-                };
-                objects[*bi][readable[i.min(n - 1) as usize]].clone()
-            };
-            if n > 0 {
-                for _ in 0..draws(&mut rng, phase.get_rate) {
-                    let key = pick(&mut rng);
-                    if refuse(phase.error_rate) {
-                        seq[pi] += 1;
-                        let missing: Arc<str> =
-                            format!("{}missing-{pi}-{:07}", prefix(&mut rng), seq[pi]).into();
-                        let no_such_key = Some("NoSuchKey");
-                        emit(
-                            &mut rng,
-                            &mut engine,
-                            Op::GetObject,
-                            missing,
-                            None,
-                            no_such_key,
-                        );
-                        continue;
-                    }
-                    for _ in 0..phase.ranged_gets {
-                        emit(
-                            &mut rng,
-                            &mut engine,
-                            Op::GetObject,
-                            key.clone(),
-                            None,
-                            None,
-                        );
-                    }
-                }
-                for _ in 0..draws(&mut rng, phase.head_rate) {
-                    let key = pick(&mut rng);
-                    emit(&mut rng, &mut engine, Op::HeadObject, key, None, None);
-                }
-            }
-            // Copies read their source from the phase's bucket as reads pick objects, or any
-            // object of `copy_from`'s bucket.
-            let from = phase.copy_from.as_ref().map_or(*bi, |name| {
-                buckets
-                    .iter()
-                    .position(|b| &b.name == name)
-                    .expect("validated")
-            });
-            let sources = if from == *bi {
-                n
-            } else {
-                objects[from].len() as u64
-            };
-            if sources > 0 {
-                let mut copies = Vec::new();
-                for _ in 0..draws(&mut rng, phase.copy_rate) {
-                    let src = if from == *bi {
-                        pick(&mut rng)
-                    } else {
-                        objects[from][rng.below(sources) as usize].clone()
-                    };
-                    seq[pi] += 1;
-                    let key: Arc<str> =
-                        format!("{}p{pi}-{:07}.copy.parquet", prefix(&mut rng), seq[pi]).into();
-                    let source = Some((from, src));
-                    emit(
-                        &mut rng,
-                        &mut engine,
-                        Op::CopyObject,
-                        key.clone(),
-                        source,
-                        None,
-                    );
-                    copies.push(key);
-                }
-                objects[*bi].extend(copies);
-            }
-        }
-    }
+    let (first_offset, end_offset) = offsets(scenario);
     Simulation {
         scenario: scenario.clone(),
         origin: Origin {
@@ -512,13 +281,333 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
             scale: 1.0,
         },
         seed,
-        params,
-        start: start + first_offset,
-        end: start + end_offset.max(first_offset + 1),
+        params: engine_params(scenario),
+        start: epoch + first_offset,
+        end: epoch + end_offset.max(first_offset + 1),
         buckets,
         sessions,
-        requests,
-        calls,
+        epoch,
+        phases,
+        rng,
+    }
+}
+
+/// The seconds (after the scenario's start) of its first request and after its last.
+fn offsets(scenario: &Scenario) -> (i64, i64) {
+    let phases = || scenario.phases.iter().map(|p| p.get_ref());
+    let first = phases().map(|p| p.start_secs).min().unwrap_or(0);
+    let end = phases().map(|p| p.end_secs).max().unwrap_or(0);
+    (first, end)
+}
+
+impl Simulation {
+    /// The plan, a second at a time, from the first second of traffic to the last.
+    pub fn plan(&self) -> Plan<'_> {
+        let mut engine = Engine::new(self.params.clone(), self.seed);
+        // Objects each phase can read, per bucket, in the order written.
+        let mut objects: Vec<Vec<Arc<str>>> = vec![Vec::new(); self.buckets.len()];
+        for (bi, b) in self.buckets.iter().enumerate() {
+            for n in 0..b.spec.preexisting_objects {
+                let key: Arc<str> = format!("old/{n:06}.parquet").into();
+                if b.sse.is_kms() {
+                    engine.preexisting(&b.name, &key, false);
+                } else {
+                    engine.preexisting_not_kms(&b.name, &key);
+                }
+                objects[bi].push(key);
+            }
+        }
+        // What every request of a phase carries alike: its context, its access point.
+        let shared = self
+            .scenario
+            .phases
+            .iter()
+            .map(|p| {
+                let p = p.get_ref();
+                let context: Vec<(String, String)> = p
+                    .context
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                (context.into(), p.access_point.as_deref().map(Arc::from))
+            })
+            .collect();
+        let (first_offset, end_offset) = offsets(&self.scenario);
+        let phases = self.phases.len();
+        Plan {
+            sim: self,
+            rng: self.rng.clone(),
+            refusals: Rng::new(self.seed ^ 0x7265_6675_7365),
+            engine,
+            objects,
+            shared,
+            seq: vec![0; phases],
+            rr: vec![0; phases],
+            readable_of: vec![(Vec::new(), 0); phases],
+            offset: first_offset,
+            end_offset,
+            requests: 0,
+            calls: 0,
+        }
+    }
+}
+
+/// What every request of a phase carries alike: its context, its access point.
+type Shared = (Arc<[(String, String)]>, Option<Arc<str>>);
+
+/// A simulation's requests being planned, in time order: an iterator over its [`Second`]s. It
+/// holds what the scenario has built so far (each bucket's objects, the envelope engine's
+/// keys), not the requests already planned.
+pub struct Plan<'a> {
+    sim: &'a Simulation,
+    rng: Rng,
+    /// Refusals draw from a stream of their own: scenarios without them are unchanged.
+    refusals: Rng,
+    engine: Engine,
+    objects: Vec<Vec<Arc<str>>>,
+    shared: Vec<Shared>,
+    seq: Vec<u64>,
+    /// Per phase: the next of its sessions to make a request (round robin).
+    rr: Vec<usize>,
+    /// Per phase: the indices of the objects it can read, and how many of its bucket's objects
+    /// have been looked at.
+    readable_of: Vec<(Vec<usize>, usize)>,
+    offset: i64,
+    end_offset: i64,
+    /// Requests and calls planned so far.
+    requests: usize,
+    calls: usize,
+}
+
+impl Iterator for Plan<'_> {
+    type Item = Second;
+
+    fn next(&mut self) -> Option<Second> {
+        if self.offset >= self.end_offset {
+            return None;
+        }
+        let offset = self.offset;
+        self.offset += 1;
+        let mut out = Second {
+            time: self.sim.epoch + offset,
+            first_request: self.requests,
+            first_call: self.calls,
+            ..Second::default()
+        };
+        for pi in 0..self.sim.phases.len() {
+            self.phase_second(pi, offset, &mut out);
+        }
+        self.requests += out.requests.len();
+        self.calls += out.calls.len();
+        Some(out)
+    }
+}
+
+impl Plan<'_> {
+    /// One phase's requests in one second.
+    fn phase_second(&mut self, pi: usize, offset: i64, out: &mut Second) {
+        let sim = self.sim;
+        let phase: &Phase = sim.scenario.phases[pi].get_ref();
+        if offset < phase.start_secs || offset >= phase.end_secs {
+            return;
+        }
+        let bi = sim.phases[pi].0;
+        let b = &sim.buckets[bi];
+        let encryption = match b.sse {
+            ObjectSse::DsseKms => Encryption::DsseKms,
+            ObjectSse::SseS3 | ObjectSse::SseC => Encryption::NotKms,
+            ObjectSse::SseKms => Encryption::SseKms {
+                bucket_key: phase.bucket_key_header.unwrap_or(b.bucket_key_at(offset)),
+            },
+        };
+        let emit = |plan: &mut Self, out: &mut Second, op, key, source, failure| {
+            plan.emit(out, pi, encryption, op, key, source, failure)
+        };
+        let refuse =
+            |plan: &mut Self| phase.error_rate > 0.0 && plan.refusals.unit() < phase.error_rate;
+        let prefix =
+            |rng: &mut Rng| &phase.prefixes[rng.below(phase.prefixes.len() as u64) as usize];
+        for _ in 0..draws(&mut self.rng, phase.put_rate) {
+            self.seq[pi] += 1;
+            let key: Arc<str> =
+                format!("{}p{pi}-{:07}.parquet", prefix(&mut self.rng), self.seq[pi]).into();
+            if refuse(self) {
+                let denied = Some("AccessDenied");
+                emit(self, out, Op::PutObject, key, None, denied);
+                continue;
+            }
+            emit(self, out, Op::PutObject, key.clone(), None, None);
+            self.objects[bi].push(key);
+        }
+        for _ in 0..draws(&mut self.rng, phase.multipart_rate) {
+            self.seq[pi] += 1;
+            let key: Arc<str> = format!(
+                "{}p{pi}-{:07}.mpu.parquet",
+                prefix(&mut self.rng),
+                self.seq[pi]
+            )
+            .into();
+            emit(
+                self,
+                out,
+                Op::CreateMultipartUpload,
+                key.clone(),
+                None,
+                None,
+            );
+            for _ in 0..phase.parts {
+                emit(self, out, Op::UploadPart, key.clone(), None, None);
+            }
+            emit(
+                self,
+                out,
+                Op::CompleteMultipartUpload,
+                key.clone(),
+                None,
+                None,
+            );
+            self.objects[bi].push(key);
+        }
+        // The objects this phase reads: its bucket's under its prefixes, in the order they
+        // were written, kept up to date with the new ones only (a bucket's objects only
+        // grow; scanning them all each second made long runs quadratic).
+        let readable = &mut self.readable_of[pi];
+        for (i, k) in self.objects[bi].iter().enumerate().skip(readable.1) {
+            if phase.prefixes.iter().any(|p| k.starts_with(p.as_str())) {
+                readable.0.push(i);
+            }
+        }
+        readable.1 = self.objects[bi].len();
+        let n = readable.0.len() as u64;
+        let pick = |plan: &mut Self| -> Arc<str> {
+            let i = match phase.read.as_str() {
+                "recent" => n - 1 - plan.rng.below(n.min(100)),
+                "skewed" => ((n as f64) * plan.rng.unit().powi(3)) as u64,
+                _ => plan.rng.below(n),
+            };
+            let readable = &plan.readable_of[pi].0;
+            plan.objects[bi][readable[i.min(n - 1) as usize]].clone()
+        };
+        if n > 0 {
+            for _ in 0..draws(&mut self.rng, phase.get_rate) {
+                let key = pick(self);
+                if refuse(self) {
+                    self.seq[pi] += 1;
+                    let missing: Arc<str> =
+                        format!("{}missing-{pi}-{:07}", prefix(&mut self.rng), self.seq[pi]).into();
+                    emit(self, out, Op::GetObject, missing, None, Some("NoSuchKey"));
+                    continue;
+                }
+                for _ in 0..phase.ranged_gets {
+                    emit(self, out, Op::GetObject, key.clone(), None, None);
+                }
+            }
+            for _ in 0..draws(&mut self.rng, phase.head_rate) {
+                let key = pick(self);
+                emit(self, out, Op::HeadObject, key, None, None);
+            }
+        }
+        // Copies read their source from the phase's bucket as reads pick objects, or any
+        // object of `copy_from`'s bucket.
+        let from = phase.copy_from.as_ref().map_or(bi, |name| {
+            sim.buckets
+                .iter()
+                .position(|b| &b.name == name)
+                .expect("validated")
+        });
+        let sources = if from == bi {
+            n
+        } else {
+            self.objects[from].len() as u64
+        };
+        if sources > 0 {
+            let mut copies = Vec::new();
+            for _ in 0..draws(&mut self.rng, phase.copy_rate) {
+                let src = if from == bi {
+                    pick(self)
+                } else {
+                    self.objects[from][self.rng.below(sources) as usize].clone()
+                };
+                self.seq[pi] += 1;
+                let key: Arc<str> = format!(
+                    "{}p{pi}-{:07}.copy.parquet",
+                    prefix(&mut self.rng),
+                    self.seq[pi]
+                )
+                .into();
+                let source = Some((from, src));
+                emit(self, out, Op::CopyObject, key.clone(), source, None);
+                copies.push(key);
+            }
+            self.objects[bi].extend(copies);
+        }
+    }
+
+    /// One request of phase `pi`: through the envelope engine (unless S3 refused it), into
+    /// `out` with the calls it caused.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        out: &mut Second,
+        pi: usize,
+        encryption: Encryption,
+        op: Op,
+        key: Arc<str>,
+        source: Option<(usize, Arc<str>)>,
+        failure: Option<&'static str>,
+    ) {
+        let sim = self.sim;
+        let (bi, phase_sessions) = &sim.phases[pi];
+        let b = &sim.buckets[*bi];
+        let session = phase_sessions[self.rr[pi] % phase_sessions.len()];
+        self.rr[pi] += 1;
+        let s = &sim.sessions[session];
+        let bucket_key_path = failure.is_none()
+            && match op {
+                Op::GetObject | Op::UploadPart | Op::HeadObject => {
+                    self.engine.under_bucket_key(&b.name, &key).unwrap_or(false)
+                }
+                _ => matches!(encryption, Encryption::SseKms { bucket_key: true }),
+            };
+        let request = envelope::Request {
+            time: out.time,
+            session: s.identity.arn.clone(),
+            role: s.role.clone(),
+            session_policy: s.policy.clone(),
+            bucket: b.name.clone(),
+            key: key.to_string(),
+            kms_key: b.key_for(&key).to_string(),
+            op,
+            encryption,
+            source: source.as_ref().map(|(sb, sk)| {
+                (
+                    sim.buckets[*sb].name.clone(),
+                    sk.to_string(),
+                    sim.buckets[*sb].key_for(sk).to_string(),
+                )
+            }),
+            destination: None,
+        };
+        if failure.is_some() {
+            self.engine.refused();
+        } else {
+            self.engine.request(&request, &mut out.calls);
+        }
+        let (context, access_point) = &self.shared[pi];
+        out.requests.push(Planned {
+            time: out.time,
+            session,
+            bucket: *bi,
+            key,
+            op,
+            source,
+            encryption,
+            context: Arc::clone(context),
+            bytes: 1024 + self.rng.below(64 << 20),
+            bucket_key_path,
+            failure,
+            access_point: access_point.clone(),
+        });
     }
 }
 

@@ -2,9 +2,9 @@
 //! files of the delivered layout, each file's records in a shuffled order, streamed to a sink.
 
 use super::records::{self, AccessPoint, Delivery, S3Request, Sse};
-use super::{kms_arn, name_uuid, scenario, Simulation};
-use crate::envelope::{Op, Rng};
-use std::collections::BTreeMap;
+use super::{kms_arn, name_uuid, scenario, Planned, Second, Simulation};
+use crate::envelope::{KmsCall, Op, Rng};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -66,11 +66,12 @@ impl FileBuf {
     }
 }
 
-/// What a record in the trail is, before it is rendered.
+/// What a record in the trail is, before it is rendered. Requests and calls are numbered in
+/// the whole run.
 #[derive(Clone, Copy)]
 enum Source {
-    Request(u32),
-    Call(u32),
+    Request(u64),
+    Call(u64),
     /// An unrelated event: its session and bucket (for account and Region).
     Noise {
         session: u32,
@@ -83,11 +84,61 @@ enum Source {
     },
 }
 
+impl Source {
+    /// Its place among the records of the same second: requests, calls, noise, other
+    /// services' calls, each as generated.
+    fn order(&self) -> (u8, u64) {
+        match *self {
+            Source::Request(i) => (0, i),
+            Source::Call(i) => (1, i),
+            Source::Noise { session, bucket } => (2, ((session as u64) << 32) | bucket as u64),
+            Source::OtherKms { session, bucket } => (3, ((session as u64) << 32) | bucket as u64),
+        }
+    }
+}
+
+/// The requests and calls of the seconds still being rendered: a call's record can be logged
+/// up to `kms_skew_secs` before or after its request's, so the plan is kept that long.
+struct Recent {
+    first_request: u64,
+    requests: VecDeque<Planned>,
+    first_call: u64,
+    calls: VecDeque<KmsCall>,
+}
+
+impl Recent {
+    fn request(&self, i: u64) -> &Planned {
+        &self.requests[(i - self.first_request) as usize]
+    }
+
+    fn call(&self, i: u64) -> &KmsCall {
+        &self.calls[(i - self.first_call) as usize]
+    }
+
+    /// Forgets the requests and calls planned at or before `time`.
+    fn forget_through(&mut self, time: i64) {
+        while self.requests.front().is_some_and(|r| r.time <= time) {
+            self.requests.pop_front();
+            self.first_request += 1;
+        }
+        while self.calls.front().is_some_and(|c| c.time <= time) {
+            self.calls.pop_front();
+            self.first_call += 1;
+        }
+    }
+}
+
 /// Renders the simulation as the files of a delivered trail tree, in time order, calling
 /// `sink` with each file's path and uncompressed JSON as soon as no later record can land in
-/// it (late delivery moves a record one file on, no more). Digest files come last. Memory
-/// holds a few files' worth of records, whatever the length of the trail.
-pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bool)) {
+/// it (late delivery moves a record one file on, no more), and `planned` with each second of
+/// the plan as it is made. Digest files come last. The plan is made as the files are written,
+/// and memory holds the seconds being rendered and a few files' worth of records, whatever the
+/// length of the trail.
+pub fn render_stream(
+    sim: &Simulation,
+    sink: &mut dyn FnMut(PathBuf, FileBuf, bool),
+    planned: &mut dyn FnMut(&Second),
+) {
     let trail = &sim.scenario.trail;
     let mut rng = Rng::new(sim.seed ^ 0x7472_6169_6c00);
     let ts = |t: i64| crate::event::format_time(t);
@@ -128,57 +179,12 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                 .expect("listed") as u32
         })
         .collect();
-    let mut events: Vec<(i64, Source)> = Vec::new();
-    if trail.s3_data_events {
-        for (i, r) in sim.requests.iter().enumerate() {
-            if r.op != Op::Replicate {
-                events.push((r.time, Source::Request(i as u32)));
-            }
-        }
-    }
-    if trail.kms_events {
-        // Skew draws from a stream of its own: trails without it are unchanged.
-        let mut skew = Rng::new(sim.seed ^ 0x736b_6577);
-        let spread = u64::from(trail.kms_skew_secs);
-        events.extend(sim.calls.iter().enumerate().map(|(i, c)| {
-            let offset = if spread == 0 {
-                0
-            } else {
-                skew.below(2 * spread + 1) as i64 - spread as i64
-            };
-            (c.time + offset, Source::Call(i as u32))
-        }));
-    }
-    let unrelated = trail.noise_share + trail.other_kms_share;
-    if unrelated > 0.0 && !sim.sessions.is_empty() {
-        let total = events.len() as f64 / (1.0 - unrelated);
-        let span = (sim.end - sim.start).max(1) as u64;
-        for (share, other_kms) in [(trail.noise_share, false), (trail.other_kms_share, true)] {
-            for _ in 0..(total * share).round() as u64 {
-                let session = rng.below(sim.sessions.len() as u64) as u32;
-                let bucket = rng.below(sim.buckets.len() as u64) as u32;
-                let time = sim.start + rng.below(span) as i64;
-                events.push((
-                    time,
-                    if other_kms {
-                        Source::OtherKms { session, bucket }
-                    } else {
-                        Source::Noise { session, bucket }
-                    },
-                ));
-            }
-        }
-    }
-    // A stable order: by time, then requests, calls and noise as generated.
-    events.sort_by_key(|(t, src)| {
-        let (kind, i) = match *src {
-            Source::Request(i) => (0, i as u64),
-            Source::Call(i) => (1, i as u64),
-            Source::Noise { session, bucket } => (2, ((session as u64) << 32) | bucket as u64),
-            Source::OtherKms { session, bucket } => (3, ((session as u64) << 32) | bucket as u64),
-        };
-        (*t, kind, i)
-    });
+    let bucket_index: HashMap<&str, usize> = sim
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.name.as_str(), i))
+        .collect();
     let window = trail.file_minutes as i64 * 60;
     let max_file = trail.max_file_mib as usize * (1 << 20);
     let mut shared_ids = Rng::new(sim.seed ^ 0x7368_6172_6564);
@@ -225,7 +231,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             .or_default() += 1;
         sink(path, recs, false);
     };
-    for (time, src) in events {
+    let mut record = |time: i64, src: Source, recent: &Recent| {
         let w_now = time.div_euclid(window);
         // Files of earlier windows can receive nothing more.
         while let Some(entry) = open.first_entry() {
@@ -236,11 +242,11 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             finish(&mut rng, key, recs);
         }
         let place = match src {
-            Source::Request(i) => place_of[sim.requests[i as usize].bucket],
+            Source::Request(i) => place_of[recent.request(i).bucket],
             Source::Call(i) => {
-                let c = &sim.calls[i as usize];
-                let bi = sim.buckets.iter().position(|b| b.name == c.bucket);
-                place_of[bi.unwrap_or(sim.requests[c.request].bucket)]
+                let c = recent.call(i);
+                let bi = bucket_index.get(c.bucket.as_str()).copied();
+                place_of[bi.unwrap_or(recent.request(c.request as u64).bucket)]
             }
             Source::Noise { bucket, .. } | Source::OtherKms { bucket, .. } => {
                 place_of[bucket as usize]
@@ -253,7 +259,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
         // the resource owner's account, and a copy in the caller's.
         let cross = trail
             .cross_account_delivery
-            .then(|| cross_account(sim, src))
+            .then(|| cross_account(sim, recent, src))
             .flatten();
         let shared = cross.map(|_| records::salted_uuid(&mut shared_ids, id_salt));
         let file = open.entry((w, place)).or_default();
@@ -265,12 +271,12 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                     id_salt,
                 },
                 _ => Delivery {
-                    recipient: caller_account(sim, src),
+                    recipient: caller_account(sim, recent, src),
                     shared_event_id: None,
                     id_salt,
                 },
             };
-            write_record(out, &mut rng, sim, src, &stamp, delivery)
+            write_record(out, &mut rng, sim, recent, src, &stamp, delivery)
         });
         // The files this event went into: each is delivered as soon as it is full.
         let mut touched = [Some((w, place)), None, None];
@@ -295,7 +301,7 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
             };
             open.entry((w, there))
                 .or_default()
-                .push_with(|out| write_record(out, &mut rng, sim, src, &stamp, delivery));
+                .push_with(|out| write_record(out, &mut rng, sim, recent, src, &stamp, delivery));
             touched[2] = Some((w, there));
         }
         for key in touched.into_iter().flatten() {
@@ -304,7 +310,99 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
                 finish(&mut rng, key, recs);
             }
         }
+    };
+    // Records not rendered yet, by second: a call's record is logged up to `kms_skew_secs`
+    // from its request's, so a second is rendered once no later plan can add to it.
+    let spread = i64::from(trail.kms_skew_secs);
+    let mut pending: BTreeMap<i64, Vec<Source>> = BTreeMap::new();
+    let mut render_through =
+        |through: i64, pending: &mut BTreeMap<i64, Vec<Source>>, recent: &Recent| {
+            while let Some(entry) = pending.first_entry() {
+                if *entry.key() > through {
+                    break;
+                }
+                let (time, mut sources) = entry.remove_entry();
+                // A stable order: requests, calls and unrelated records as generated.
+                sources.sort_by_key(Source::order);
+                for src in sources {
+                    record(time, src, recent);
+                }
+            }
+        };
+    // Skew draws from a stream of its own: trails without it are unchanged.
+    let mut skew = Rng::new(sim.seed ^ 0x736b_6577);
+    // So do unrelated records: their share of all the trail's records, spread evenly over
+    // the run (an account's other activity goes on whatever the scenario's traffic does).
+    // Their number needs the trail's: the plan is run once ahead to count its records, which
+    // costs about a tenth of the rendering (docs/speed.md).
+    let mut unrelated_rng = Rng::new(sim.seed ^ 0x6e6f_6973_6500);
+    let unrelated = trail.noise_share + trail.other_kms_share;
+    let mut unrelated_left = [0u64; 2];
+    if unrelated > 0.0 && !sim.sessions.is_empty() {
+        let logged: u64 = sim.plan().map(|second| logged(trail, &second)).sum();
+        let total = logged as f64 / (1.0 - unrelated);
+        unrelated_left = [
+            (total * trail.noise_share).round() as u64,
+            (total * trail.other_kms_share).round() as u64,
+        ];
     }
+    let mut seconds_left = (sim.end - sim.start).max(1) as u64;
+    let mut recent = Recent {
+        first_request: 0,
+        requests: VecDeque::new(),
+        first_call: 0,
+        calls: VecDeque::new(),
+    };
+    for second in sim.plan() {
+        planned(&second);
+        if trail.s3_data_events {
+            let at = pending.entry(second.time).or_default();
+            for (k, r) in second.requests.iter().enumerate() {
+                if r.op != Op::Replicate {
+                    at.push(Source::Request((second.first_request + k) as u64));
+                }
+            }
+        }
+        if trail.kms_events {
+            for k in 0..second.calls.len() {
+                let offset = if spread == 0 {
+                    0
+                } else {
+                    skew.below(2 * spread as u64 + 1) as i64 - spread
+                };
+                let at = pending.entry(second.calls[k].time + offset).or_default();
+                at.push(Source::Call((second.first_call + k) as u64));
+            }
+        }
+        // This second's share of the unrelated records left, the last second all of them.
+        for (kind, left) in unrelated_left.iter_mut().enumerate() {
+            if *left == 0 {
+                continue;
+            }
+            let n = if seconds_left <= 1 {
+                *left
+            } else {
+                super::draws(&mut unrelated_rng, *left as f64 / seconds_left as f64).min(*left)
+            };
+            *left -= n;
+            let at = pending.entry(second.time).or_default();
+            for _ in 0..n {
+                let session = unrelated_rng.below(sim.sessions.len() as u64) as u32;
+                let bucket = unrelated_rng.below(sim.buckets.len() as u64) as u32;
+                at.push(if kind == 1 {
+                    Source::OtherKms { session, bucket }
+                } else {
+                    Source::Noise { session, bucket }
+                });
+            }
+        }
+        seconds_left = seconds_left.saturating_sub(1);
+        recent.requests.extend(second.requests);
+        recent.calls.extend(second.calls);
+        render_through(second.time - spread, &mut pending, &recent);
+        recent.forget_through(second.time - 2 * spread);
+    }
+    render_through(i64::MAX, &mut pending, &recent);
     while let Some((key, recs)) = open.pop_first() {
         finish(&mut rng, key, recs);
     }
@@ -340,6 +438,26 @@ pub fn render_stream(sim: &Simulation, sink: &mut dyn FnMut(PathBuf, FileBuf, bo
     }
 }
 
+/// The records a second of the plan puts in the trail: its requests (unless the trail logs no
+/// data events) and its calls (unless it logs no KMS events).
+fn logged(trail: &scenario::Trail, second: &Second) -> u64 {
+    let requests = if trail.s3_data_events {
+        second
+            .requests
+            .iter()
+            .filter(|r| r.op != Op::Replicate)
+            .count()
+    } else {
+        0
+    };
+    let calls = if trail.kms_events {
+        second.calls.len()
+    } else {
+        0
+    };
+    (requests + calls) as u64
+}
+
 fn base_dir(trail: &scenario::Trail, account: &str) -> PathBuf {
     let mut p = PathBuf::from("AWSLogs");
     if let Some(org) = &trail.organization {
@@ -351,15 +469,11 @@ fn base_dir(trail: &scenario::Trail, account: &str) -> PathBuf {
 
 /// The account that made a request or call (its record's `recipientAccountId` when it is
 /// delivered to one account only).
-fn caller_account(sim: &Simulation, src: Source) -> &str {
+fn caller_account<'a>(sim: &'a Simulation, recent: &Recent, src: Source) -> &'a str {
     match src {
-        Source::Request(i) => {
-            &sim.sessions[sim.requests[i as usize].session]
-                .identity
-                .account
-        }
+        Source::Request(i) => &sim.sessions[recent.request(i).session].identity.account,
         Source::Call(i) => {
-            let r = &sim.requests[sim.calls[i as usize].request];
+            let r = recent.request(recent.call(i).request as u64);
             &sim.sessions[r.session].identity.account
         }
         Source::Noise { session, .. } | Source::OtherKms { session, .. } => {
@@ -370,14 +484,16 @@ fn caller_account(sim: &Simulation, src: Source) -> &str {
 
 /// For a request made to a bucket of another account, or a KMS call on a key of another
 /// account: (the resource owner's account, the caller's).
-fn cross_account(sim: &Simulation, src: Source) -> Option<(&str, &str)> {
-    let caller = caller_account(sim, src);
+fn cross_account<'a>(
+    sim: &'a Simulation,
+    recent: &'a Recent,
+    src: Source,
+) -> Option<(&'a str, &'a str)> {
+    let caller = caller_account(sim, recent, src);
     let owner = match src {
-        Source::Request(i) => sim.buckets[sim.requests[i as usize].bucket]
-            .account
-            .as_str(),
+        Source::Request(i) => sim.buckets[recent.request(i).bucket].account.as_str(),
         Source::Call(i) => {
-            let key = &sim.calls[i as usize].kms_key;
+            let key = &recent.call(i).kms_key;
             key.split(':').nth(4).filter(|a| !a.is_empty())?
         }
         Source::Noise { .. } | Source::OtherKms { .. } => return None,
@@ -390,13 +506,14 @@ fn write_record(
     out: &mut Vec<u8>,
     rng: &mut Rng,
     sim: &Simulation,
+    recent: &Recent,
     src: Source,
     stamp: &str,
     delivery: Delivery<'_>,
 ) {
     match src {
         Source::Request(i) => {
-            let r = &sim.requests[i as usize];
+            let r = recent.request(i);
             let b = &sim.buckets[r.bucket];
             let s = &sim.sessions[r.session];
             let copy_source = r
@@ -431,8 +548,8 @@ fn write_record(
             records::s3_request(out, rng, &s.identity, &request, delivery);
         }
         Source::Call(i) => {
-            let c = &sim.calls[i as usize];
-            let r = &sim.requests[c.request];
+            let c = recent.call(i);
+            let r = recent.request(c.request as u64);
             let b = sim
                 .buckets
                 .iter()

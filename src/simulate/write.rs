@@ -68,17 +68,25 @@ pub enum WriteError {
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
+/// What [`write`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub files: usize,
+    pub s3_requests: u64,
+    pub kms_calls: u64,
+}
+
 /// Writes a simulation into `dir`: the tree first, `manifest.json` last, so a tree with a
-/// manifest is complete. Refuses a non-empty directory unless `force`. Files are compressed in
-/// parallel batches on `threads` threads (0: one per core); each on its own, so the bytes do
-/// not depend on the thread count. Returns the number of files written.
+/// manifest is complete. Refuses a non-empty directory unless `force`. The plan is made as the
+/// files are written; files are compressed in parallel on `threads` threads (0: one per core),
+/// each on its own, so the bytes do not depend on the thread count.
 pub fn write(
     sim: &Simulation,
     dir: &Path,
     force: bool,
     threads: usize,
     on_file: &(dyn Fn(usize) + Sync),
-) -> Result<usize, WriteError> {
+) -> Result<Written, WriteError> {
     if dir.exists() {
         let non_empty = std::fs::read_dir(dir)
             .map_err(|source| WriteError::Read {
@@ -137,8 +145,10 @@ pub fn write(
     // files are written in does not matter: the manifest, written last, marks the tree done.
     let in_flight = std::sync::atomic::AtomicUsize::new(0);
     let limit = pool.current_num_threads();
+    let mut tally = manifest::Tally::new(sim);
     pool.scope(|scope| {
-        render_stream(sim, &mut |path, file, document| {
+        let planned = &mut |second: &_| tally.add(second);
+        let sink = &mut |path, file, document| {
             use std::sync::atomic::Ordering::SeqCst;
             if in_flight.load(SeqCst) >= limit {
                 compress_and_write(path, file, document);
@@ -150,16 +160,22 @@ pub fn write(
                     in_flight.fetch_sub(1, SeqCst);
                 });
             }
-        });
+        };
+        render_stream(sim, sink, planned);
     });
     if let Some(e) = failure.into_inner().expect("not poisoned") {
         return Err(e);
     }
-    let manifest = manifest::manifest(sim);
+    let (s3_requests, kms_calls) = tally.planned();
+    let manifest = tally.finish();
     let mut text = serde_json::to_vec_pretty(&manifest).expect("a JSON value serialises");
     text.push(b'\n');
     let path = dir.join("manifest.json");
     crate::output::write_atomically(&path, &text)
         .map_err(|source| WriteError::Write { path, source })?;
-    Ok(written.into_inner())
+    Ok(Written {
+        files: written.into_inner(),
+        s3_requests,
+        kms_calls,
+    })
 }

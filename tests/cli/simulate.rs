@@ -341,8 +341,9 @@ fn the_seed_10k_figures_readme_quotes_are_the_simulators() {
     let text = builtin::get("seed-10k").unwrap();
     let scenario = Scenario::parse(text, "builtin:seed-10k").unwrap();
     let sim = simulate::simulate(&scenario, 7);
+    let calls: Vec<_> = sim.plan().flat_map(|second| second.calls).collect();
     let count = |bucket: &str, op: KmsOp| {
-        sim.calls
+        calls
             .iter()
             .filter(|c| c.op == op && c.bucket == bucket)
             .count()
@@ -458,4 +459,106 @@ get_rate = 4.0
         );
     }
     assert_eq!(reports[0], reports[1], "split files read differently");
+}
+
+/// Unrelated records (`noise_share`, `other_kms_share`) are their exact share of the trail's
+/// records and go on through a stretch without traffic, spread over the run, as an account's
+/// other activity does: the plan is made a second at a time, but their number is the whole
+/// trail's.
+#[test]
+fn unrelated_records_are_their_exact_share_spread_over_the_whole_run() {
+    let t = Trail::new();
+    let toml = t.file(
+        "gap.toml",
+        br#"
+name = "gap"
+start = "2026-11-01T00:00:00Z"
+[trail]
+noise_share = 0.5
+other_kms_share = 0.1
+[[buckets]]
+name = "gap-lake"
+[[principals]]
+name = "etl"
+[[phases]]
+principal = "etl"
+bucket = "gap-lake"
+end_secs = 60
+put_rate = 3.0
+[[phases]]
+principal = "etl"
+bucket = "gap-lake"
+start_secs = 600
+end_secs = 660
+put_rate = 1.0
+get_rate = 4.0
+"#,
+    );
+    let out = t.path("gap");
+    let r = run_in(
+        &t,
+        &[
+            "simulate",
+            "--scenario",
+            toml.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let logged = manifest["truth"]["s3_requests"].as_u64().unwrap()
+        + manifest["truth"]["kms_calls"].as_u64().unwrap();
+    let total = logged as f64 / (1.0 - 0.6);
+    let r = run_in(&t, &["analyze", "gap", "--quiet", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let filtered = &r.json()["input"]["records"]["filtered_out"];
+    assert_eq!(filtered["other_service"], (total * 0.5).round() as u64);
+    assert_eq!(
+        filtered["kms_call_not_for_s3"],
+        (total * 0.1).round() as u64
+    );
+    // Every record by second of the run: the nine idle minutes between the phases hold their
+    // share of the unrelated records, and nothing else.
+    let start = 1_793_491_200; // 2026-11-01T00:00:00Z
+    let mut by_second = vec![0u64; 660];
+    for rel in tree(&out) {
+        if rel.extension().is_none_or(|e| e != "gz") || rel.to_string_lossy().contains("Digest") {
+            continue;
+        }
+        let gz = std::fs::read(out.join(&rel)).unwrap();
+        let mut json = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
+        let file: Value = serde_json::from_slice(&json).unwrap();
+        for record in file["Records"].as_array().unwrap() {
+            if record["eventName"] == "GenerateDataKey"
+                && record["requestParameters"]["encryptionContext"]
+                    .get("aws:cloudtrail:arn")
+                    .is_some()
+            {
+                continue; // CloudTrail's own, at delivery
+            }
+            let time = record["eventTime"].as_str().unwrap();
+            let secs = chrono::DateTime::parse_from_rfc3339(time)
+                .unwrap()
+                .timestamp()
+                - start;
+            assert!((0..660).contains(&secs), "{time} is outside the run");
+            by_second[secs as usize] += 1;
+        }
+    }
+    let unrelated = (total * 0.6).round();
+    let idle: u64 = by_second[60..600].iter().sum();
+    let expected = unrelated * 540.0 / 660.0;
+    assert!(
+        (idle as f64 - expected).abs() < expected * 0.1,
+        "{idle} records in the idle minutes, about {expected:.0} expected"
+    );
+    assert!(
+        by_second[60..600]
+            .chunks(60)
+            .all(|minute| minute.iter().sum::<u64>() > 0),
+        "a minute without records: {by_second:?}"
+    );
 }

@@ -59,17 +59,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     };
     spinner.set_message("simulating S3 traffic through the envelope engine");
     let mut sim = simulate::simulate(&scenario, args.seed);
-    spinner.set_message(format!(
-        "writing {} S3 requests and {} KMS calls as CloudTrail files",
-        sim.requests.len(),
-        sim.calls.len()
-    ));
     sim.origin = simulate::Origin {
         source: source_name,
         toml: text,
         scale: args.scale,
     };
-    let files = simulate::write(&sim, out, args.force, args.threads.unwrap_or(0), &|n| {
+    let written = simulate::write(&sim, out, args.force, args.threads.unwrap_or(0), &|n| {
         if n % 16 == 0 {
             spinner.set_message(format!("writing CloudTrail files: {n} written"));
         }
@@ -79,11 +74,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         e => e.into(),
     })?;
     spinner.finish_and_clear();
+    let files = written.files;
     eprintln!(
         "keytrail: wrote {files} file{} ({} S3 requests, {} KMS calls) to {}; true figures in {}",
         if files == 1 { "" } else { "s" },
-        sim.requests.len(),
-        sim.calls.len(),
+        written.s3_requests,
+        written.kms_calls,
         visible(&out.display().to_string()),
         visible(&out.join("manifest.json").display().to_string()),
     );
