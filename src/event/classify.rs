@@ -15,7 +15,7 @@ pub fn classify(raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
     classify_with(raw, false)
 }
 
-/// [`classify`], keeping other KMS calls when `other_kms` (see [`parse_with`]).
+/// [`classify`], keeping other KMS calls when `other_kms` (see [`super::parse_with`]).
 pub fn classify_with(raw: RawRecord<'_>, other_kms: bool) -> Result<Event<'_>, NotUsed> {
     if raw.insight_details.is_some() || raw.category.as_deref() == Some("Insight") {
         return Err(NotUsed::Filtered(reason::INSIGHTS_RECORD));

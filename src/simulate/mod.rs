@@ -110,7 +110,8 @@ pub struct Origin {
 
 /// A simulated trail, before it is planned and written: the scenario with every bucket and
 /// session resolved. Its requests are planned a second at a time ([`Simulation::plan`]) as the
-/// files are written, so memory holds the seconds being rendered, not the whole run.
+/// files are written, so memory holds the seconds being rendered and what the plan keeps of
+/// each object written, not the whole run's requests.
 pub struct Simulation {
     pub scenario: Scenario,
     pub origin: Origin,

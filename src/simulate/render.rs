@@ -133,7 +133,7 @@ impl Recent {
 /// it (late delivery moves a record one file on, no more), and `planned` with each second of
 /// the plan as it is made. Digest files come last. The plan is made as the files are written,
 /// and memory holds the seconds being rendered and a few files' worth of records, whatever the
-/// length of the trail.
+/// length of the trail, beside what the plan keeps of each object written ([`super::Plan`]).
 pub fn render_stream(
     sim: &Simulation,
     sink: &mut dyn FnMut(PathBuf, FileBuf, bool),

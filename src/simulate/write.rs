@@ -68,7 +68,7 @@ pub enum WriteError {
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
     pub files: usize,
