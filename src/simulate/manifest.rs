@@ -171,18 +171,13 @@ impl<'s> Tally<'s> {
                 self.written_not_kms.insert((r.bucket, Arc::clone(&r.key)));
             }
             if trail.s3_data_events && !matches!(r.op, Op::HeadObject | Op::Replicate) && counted {
-                let i = second.first_request + k;
-                for g in GROUPINGS {
-                    self.request_row(g, r, caused_call.contains(&i));
-                }
+                self.request_rows(r, caused_call.contains(&(second.first_request + k)));
             }
         }
         for c in &second.calls {
             let r = second.request_of(c);
             if trail.kms_events {
-                for g in GROUPINGS {
-                    self.call_row(g, c, r);
-                }
+                self.call_rows(c, r);
             }
             if trail.kms_events && trail.cross_account_delivery {
                 let owner = c.kms_key.split(':').nth(4).unwrap_or("");
@@ -207,67 +202,73 @@ impl<'s> Tally<'s> {
         self.sim.sessions[session].identity.arn.clone()
     }
 
-    fn request_row(&mut self, grouping: Grouping, r: &Planned, caused_call: bool) {
+    /// A request's row in each grouping: its mode (and KMS key) told once, by what the trail
+    /// shows of it.
+    fn request_rows(&mut self, r: &Planned, caused_call: bool) {
         let b = &self.sim.buckets[r.bucket];
-        if r.failure.is_some() {
+        let (mode, observable) = if r.failure.is_some() {
+            (INFERRED, false)
+        } else {
+            let observable = caused_call
+                || is_write(r.op)
+                || self.written.contains(&(r.bucket, Arc::clone(&r.key)));
+            let mode = if self.dsse_known(r) {
+                "dsse"
+            } else if observable {
+                mode(r.bucket_key_path)
+            } else {
+                INFERRED
+            };
+            (mode, observable)
+        };
+        for grouping in GROUPINGS {
             let group = match grouping {
                 Grouping::Bucket => b.name.clone(),
                 Grouping::Principal => self.principal(r.session),
+                Grouping::KmsKey if observable => b.key_for(&r.key).to_string(),
                 Grouping::KmsKey => "(unknown)".to_string(),
             };
-            self.rows[grouping as usize]
-                .entry((b.name.clone(), group, INFERRED))
-                .or_default()
-                .s3_errors += 1;
-            return;
+            let g = self.rows[grouping as usize]
+                .entry((b.name.clone(), group, mode))
+                .or_default();
+            if r.failure.is_some() {
+                g.s3_errors += 1;
+            } else {
+                *g.s3.entry(r.op.name()).or_default() += 1;
+                g.object(&r.key);
+            }
         }
-        let observable =
-            caused_call || is_write(r.op) || self.written.contains(&(r.bucket, Arc::clone(&r.key)));
-        let mode = if self.dsse_known(r) {
-            "dsse"
-        } else if observable {
-            mode(r.bucket_key_path)
-        } else {
-            INFERRED
-        };
-        let group = match grouping {
-            Grouping::Bucket => b.name.clone(),
-            Grouping::Principal => self.principal(r.session),
-            Grouping::KmsKey if observable => b.key_for(&r.key).to_string(),
-            Grouping::KmsKey => "(unknown)".to_string(),
-        };
-        let g = self.rows[grouping as usize]
-            .entry((b.name.clone(), group, mode))
-            .or_default();
-        *g.s3.entry(r.op.name()).or_default() += 1;
-        g.object(&r.key);
     }
 
-    fn call_row(&mut self, grouping: Grouping, c: &KmsCall, r: &Planned) {
-        let group = match grouping {
-            Grouping::Bucket => c.bucket.clone(),
-            Grouping::Principal => self.principal(r.session),
-            Grouping::KmsKey => c.kms_key.clone(),
-        };
+    /// A call's row in each grouping, and the object it names (the request's, or a copy's
+    /// source), sharing the plan's key.
+    fn call_rows(&mut self, c: &KmsCall, r: &Planned) {
         let call_mode = if self.dsse_known(r) {
             "dsse"
         } else {
             mode(c.key.is_none())
         };
-        let g = self.rows[grouping as usize]
-            .entry((c.bucket.clone(), group, call_mode))
-            .or_default();
-        *g.kms.entry(c.op.name()).or_default() += 1;
-        if let Some(k) = &c.key {
-            // The object a per-object call names: the request's, or a copy's source.
+        let object = c.key.as_ref().map(|k| {
             let source = r.source.as_ref().map(|(_, key)| key);
-            match [Some(&r.key), source]
+            [Some(&r.key), source]
                 .into_iter()
                 .flatten()
                 .find(|o| ***o == **k)
-            {
-                Some(key) => g.object(key),
-                None => g.object(&Arc::from(k.as_str())),
+                .cloned()
+                .unwrap_or_else(|| Arc::from(k.as_str()))
+        });
+        for grouping in GROUPINGS {
+            let group = match grouping {
+                Grouping::Bucket => c.bucket.clone(),
+                Grouping::Principal => self.principal(r.session),
+                Grouping::KmsKey => c.kms_key.clone(),
+            };
+            let g = self.rows[grouping as usize]
+                .entry((c.bucket.clone(), group, call_mode))
+                .or_default();
+            *g.kms.entry(c.op.name()).or_default() += 1;
+            if let Some(key) = &object {
+                g.object(key);
             }
         }
     }

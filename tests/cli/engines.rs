@@ -142,20 +142,7 @@ get_rate = 1.0
 fn simulate_dsse(work: &Path, out: &Path) {
     let scenario = work.join("dsse.toml");
     std::fs::write(&scenario, DSSE_SCENARIO).unwrap();
-    let r = run(
-        &[
-            "simulate",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--seed",
-            "19",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        root(),
-        None,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    simulate_scenario(root(), &scenario, out, &["--seed", "19"]);
 }
 
 #[test]

@@ -414,17 +414,7 @@ get_rate = 4.0
         let name = format!("busy-{mib}");
         let toml = t.file(&format!("{name}.toml"), scenario(mib).as_bytes());
         let out = t.path(&name);
-        let r = run_in(
-            &t,
-            &[
-                "simulate",
-                "--scenario",
-                toml.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        simulate_scenario(t.dir.path(), &toml, &out, &[]);
         let expect = out.join("manifest.json");
         let r = run_in(
             &t,
@@ -448,9 +438,7 @@ get_rate = 4.0
     assert_eq!(files[1].len(), 2, "{:?}", files[1]);
     assert!(files[0].len() >= 10, "{} files", files[0].len());
     for f in &files[0] {
-        let mut json = Vec::new();
-        let gz = std::fs::read(f).unwrap();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
+        let json = gunzip(f);
         assert!(
             json.len() < (1 << 20) + 8192,
             "{}: {} bytes",
@@ -495,17 +483,7 @@ get_rate = 4.0
 "#,
     );
     let out = t.path("gap");
-    let r = run_in(
-        &t,
-        &[
-            "simulate",
-            "--scenario",
-            toml.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    simulate_scenario(t.dir.path(), &toml, &out, &[]);
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let logged = manifest["truth"]["s3_requests"].as_u64().unwrap()
@@ -527,10 +505,7 @@ get_rate = 4.0
         if rel.extension().is_none_or(|e| e != "gz") || rel.to_string_lossy().contains("Digest") {
             continue;
         }
-        let gz = std::fs::read(out.join(&rel)).unwrap();
-        let mut json = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
-        let file: Value = serde_json::from_slice(&json).unwrap();
+        let file: Value = serde_json::from_slice(&gunzip(&out.join(&rel))).unwrap();
         for record in file["Records"].as_array().unwrap() {
             if record["eventName"] == "GenerateDataKey"
                 && record["requestParameters"]["encryptionContext"]

@@ -295,6 +295,29 @@ pub fn run_in(t: &Trail, args: &[&str]) -> Run {
     run(args, t.dir.path(), None)
 }
 
+/// Runs `keytrail simulate --scenario SCENARIO --out OUT` (with `extra` arguments) from
+/// `cwd`, and requires it to succeed.
+pub fn simulate_scenario(cwd: &Path, scenario: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "simulate",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let r = run(&args, cwd, None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// The decompressed bytes of a gzip file.
+pub fn gunzip(path: &Path) -> Vec<u8> {
+    let gz = std::fs::read(path).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut bytes).unwrap();
+    bytes
+}
+
 /// Every file under `root`, by relative path.
 pub fn tree(root: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(root)
