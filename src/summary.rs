@@ -72,6 +72,24 @@ pub struct SpillSummary {
     pub group_budget: u64,
 }
 
+/// What reading an engine's output (`--from`) a group of its parts at a time, past the memory
+/// budget, did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FromParts {
+    /// The budget, in bytes.
+    pub limit: u64,
+    /// Parts that hold rows, the groups they were read in, and the rows of all and of the
+    /// largest group.
+    pub parts: u64,
+    pub groups: u64,
+    pub rows: u64,
+    pub largest_group_rows: u64,
+    /// The bytes a row is taken to need while read (`join::engine::READ_BYTES_PER_ROW`), and the bytes a
+    /// group may need within the budget.
+    pub row_bytes: u64,
+    pub group_budget: u64,
+}
+
 /// One problem with the input, named by file and place.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Problem {
@@ -114,6 +132,10 @@ pub struct Summary {
     /// The kept events passed the memory budget and were spilled to temporary files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spill: Option<SpillSummary>,
+    /// The engine's output (`--from`) passed the memory budget and was read a group of parts
+    /// at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_parts: Option<FromParts>,
 }
 
 /// Problems kept in a summary (all are counted).
@@ -187,6 +209,9 @@ impl Summary {
         }
         if self.spill.is_none() {
             self.spill = other.spill;
+        }
+        if self.from_parts.is_none() {
+            self.from_parts = other.from_parts;
         }
     }
 

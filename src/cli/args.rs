@@ -421,6 +421,7 @@ pub struct TrailArgs {
 
     /// Read the output folder (a path or s3://BUCKET/PREFIX/) of the job `keytrail emit spark`
     /// wrote, a joined trail, instead of trail files: the same reports, from a cluster's work.
+    /// Past --memory-limit it is read a group of buckets at a time.
     #[arg(
         long,
         value_name = "DIR",

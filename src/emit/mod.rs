@@ -103,6 +103,8 @@ pub fn definitions(s: &JobSettings) -> Value {
         "field_types": crate::event::FIELD_TYPES,
         "skipped_folders": crate::source::SKIPPED_FOLDERS.iter().map(|&(f, r)| (f, r)).collect::<std::collections::BTreeMap<_, _>>(),
         "partitions": crate::event::PARTITIONS,
+        "output_parts": crate::join::engine::PARTS,
+        "output_rows_per_file": crate::join::engine::ROWS_PER_FILE,
         "default_partition": crate::event::DEFAULT_PARTITION,
         "problems_kept": crate::summary::PROBLEMS_KEPT,
         "problems_kept_per_input": crate::summary::PROBLEMS_KEPT_PER_INPUT,

@@ -28,8 +28,9 @@
 #   5. match KMS calls to S3 requests, per bucket and requester (the unit matching never
 #      crosses), streamed in time order so that a task holds only what a call can still
 #      reach, nearest in time first, as keytrail's join does;
-#   6. write OUTPUT: _keytrail.json (schema, settings, the accounting) and Parquet folders
-#      kms/, s3/, calls/ (columns documented in keytrail's docs/engines.md).
+#   6. write OUTPUT: _keytrail.json (schema, settings, the accounting, the layout) and Parquet
+#      folders kms/, s3/, calls/, each in parts by bucket (columns documented in keytrail's
+#      docs/engines.md).
 import json
 import re
 import sys
@@ -38,6 +39,9 @@ import zlib
 DEFS = json.loads(@@DEFS@@)
 
 R = DEFS["reasons"]
+# The parts the output tables are written in (folders part=N), and the rows a file holds at most.
+PARTS = DEFS["output_parts"]
+ROWS_PER_FILE = DEFS["output_rows_per_file"]
 NONE_KEY = (1, "")
 
 
@@ -555,6 +559,26 @@ def copy_source(s):
         return None
     b, k = s.split("/", 1)
     return (b, percent_decode(k))
+
+
+_PARTS_OF = {}
+
+
+def part_of_bucket(bucket):
+    """The part of the output a bucket's rows are written in: keytrail's partition of the bucket
+    (FNV-1a of its name, then MurmurHash3's finalizer: trail::spill::partition_of)."""
+    part = _PARTS_OF.get(bucket)
+    if part is None:
+        m, h = (1 << 64) - 1, 0xcbf29ce484222325
+        for b in bucket.encode("utf-8"):
+            h = ((h ^ b) * 0x100000001b3) & m
+        h ^= h >> 33
+        h = (h * 0xff51afd7ed558ccd) & m
+        h ^= h >> 33
+        h = (h * 0xc4ceb9fe1a85ec53) & m
+        h ^= h >> 33
+        part = _PARTS_OF[bucket] = h % PARTS
+    return part
 
 
 def partition_of(region):
@@ -1510,15 +1534,45 @@ def main(argv, spark=None):
                    ("kms_key", s), ("requester", s), ("caller", s), ("bucket", s),
                    ("purpose", s), ("mode", s), ("aws_managed", B), ("id", s), ("shared", s)]
 
-    def as_row(fields):
+    def as_row(fields, part):
         def row(r):
-            return tuple(("%032x" % r[n]) if n in ("id", "shared") else r[n] for n, _ in fields)
+            return tuple(("%032x" % r[n]) if n in ("id", "shared") else r[n]
+                         for n, _ in fields) + (part(r),)
         return row
 
-    for name, rdd, fields in (("kms", kms, kms_fields), ("s3", s3, s3_fields),
-                              ("calls", calls, call_fields)):
-        (spark.createDataFrame(rdd.map(as_row(fields)), schema(fields))
-         .write.parquet(dst.rstrip("/") + "/" + name))
+    # Each table in folders part=N by the bucket's part (other callers' calls, which have no
+    # bucket, by their id), so that keytrail reads a group of parts at a time within its
+    # memory budget; a part in one task's files, split past a few million rows.
+    def bucket_part(r):
+        return part_of_bucket(r["bucket"])
+
+    def call_part(r):
+        return part_of_bucket(r["bucket"]) if r["bucket"] is not None else r["id"] % PARTS
+
+    tables = (("kms", kms, kms_fields, bucket_part), ("s3", s3, s3_fields, bucket_part),
+              ("calls", calls, call_fields, call_part))
+    for name, rdd, fields, part in tables:
+        (spark.createDataFrame(rdd.map(as_row(fields, part)),
+                               schema(fields + [("part", T.IntegerType())]))
+         .repartition("part").write.partitionBy("part")
+         .option("maxRecordsPerFile", ROWS_PER_FILE)
+         .parquet(dst.rstrip("/") + "/" + name))
+
+    # What keytrail needs to group the parts before it reads them: each part's rows (read
+    # back from the files' metadata), and the parts a copy links (its bucket's and its source
+    # bucket's: matching pairs a copy's source Decrypt with it).
+    layout = {}
+    for name, _, fields, _ in tables:
+        written = (spark.read.schema(schema(fields + [("part", T.IntegerType())]))
+                   .parquet(dst.rstrip("/") + "/" + name))
+        for row in written.groupBy("part").count().collect():
+            layout.setdefault(row["part"], {"part": row["part"], "kms": 0, "s3": 0, "calls": 0})
+            layout[row["part"]][name] = row["count"]
+        if name == "s3":
+            sources = (written.where(written.src_bucket.isNotNull())
+                       .select("part", "src_bucket").distinct().collect())
+            links = sorted({tuple(sorted((row["part"], part_of_bucket(row["src_bucket"]))))
+                            for row in sources})
 
     result = summaries.value if hasattr(summaries, "value") else summaries
     for variant in ("analyze", "calls"):
@@ -1542,6 +1596,8 @@ def main(argv, spark=None):
         "listing": {"files": len(files), "folders_pruned": pruned},
         "summary": result,
         "shared_calls": shared_calls,
+        "layout": {"parts": PARTS, "rows": [layout[p] for p in sorted(layout)],
+                   "links": [list(l) for l in links if l[0] != l[1]]},
     }
     out = out_fs.create(jvm.org.apache.hadoop.fs.Path(dst.rstrip("/") + "/_keytrail.json"))
     out.write(bytearray(json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")))

@@ -1,15 +1,20 @@
 //! A joined trail computed by another engine: the output of the Spark job `keytrail emit spark`
-//! writes (`keytrail.engine/v1`), read back into a [`Joined`], so that every report keytrail
-//! makes from a trail it makes from that output too.
+//! writes (`keytrail.engine/v2`), read back into a [`Joined`], so that every report keytrail
+//! makes from a trail it makes from that output too; past the memory budget, a group of parts
+//! at a time ([`Output::groups`]), as a spilled trail is joined.
 //!
 //! The output is a folder:
 //!
 //! | path | what |
 //! |---|---|
-//! | `_keytrail.json` | `schema` (`"keytrail.engine/v1"`), `made_by`, `settings` (the record filters the job applied, the matching windows, and the report filters `keytrail emit` was given), `listing` (files read, folders pruned by reason), `summary.analyze` and `summary.calls` (the accounting of every record, without and with other callers' KMS calls), `shared_calls` |
-//! | `kms/*.parquet` | the KMS calls S3 made, deduplicated: `uid` (the job's row number), `time` (Unix seconds), `requester`, `bucket`, `key`, `op`, `mode`, `kms_key`, `head`, `account`, `region`, `failure`, `ctx_pass`, `ctx_value`, `id`, `shared` (as in `keytrail.joined/v1`), and `matched`: the `uid` of the S3 request it was matched to, or null |
-//! | `s3/*.parquet` | the S3 requests, deduplicated, reads of objects written without SSE-KMS set apart: the fields of `keytrail.joined/v1`'s `s3`, `uid`, and what the object's logged writes say: `obj_kms_key`, `writer_bucket_key`, `writer_dsse` |
-//! | `calls/*.parquet` | every caller's symmetric KMS call, deduplicated (for cost and quota) |
+//! | `_keytrail.json` | `schema` (`"keytrail.engine/v2"`), `made_by`, `settings` (the record filters the job applied, the matching windows, and the report filters `keytrail emit` was given), `listing` (files read, folders pruned by reason), `summary.analyze` and `summary.calls` (the accounting of every record, without and with other callers' KMS calls), `shared_calls`, `layout` (`parts`: 256; `rows`: per part that holds any, its rows in `kms`, `s3` and `calls`; `links`: the pairs of parts a copy links, its bucket's and its source bucket's) |
+//! | `kms/part=N/*.parquet` | the KMS calls S3 made, deduplicated: `uid` (the job's row number), `time` (Unix seconds), `requester`, `bucket`, `key`, `op`, `mode`, `kms_key`, `head`, `account`, `region`, `failure`, `ctx_pass`, `ctx_value`, `id`, `shared` (as in `keytrail.joined/v1`), and `matched`: the `uid` of the S3 request it was matched to, or null |
+//! | `s3/part=N/*.parquet` | the S3 requests, deduplicated, reads of objects written without SSE-KMS set apart: the fields of `keytrail.joined/v1`'s `s3`, `uid`, and what the object's logged writes say: `obj_kms_key`, `writer_bucket_key`, `writer_dsse` |
+//! | `calls/part=N/*.parquet` | every caller's symmetric KMS call, deduplicated (for cost and quota) |
+//!
+//! A bucket's rows are in the part [`crate::trail::spill::partition_of`] gives its name (the
+//! spill's partitions); another caller's call, which has no bucket, in the part of its eventID
+//! modulo 256. A file holds at most [`ROWS_PER_FILE`] rows.
 //!
 //! Operations, modes and failures are written by their names in `keytrail.joined/v1`. Rows come
 //! in any order: they are sorted here as the join sorts them, and the symbols numbered in
@@ -18,7 +23,7 @@
 use super::{bucket_modes, Joined, Matches};
 use crate::event::{Failure, KmsOp, Mode, S3Op};
 use crate::intern::{Interner, Sym};
-use crate::summary::{Reasons, Summary};
+use crate::summary::{FromParts, Reasons, Summary};
 use crate::trail::config::AnalyzeConfig;
 use crate::trail::records::{CallRec, KmsRec, S3Rec};
 use polars::prelude::*;
@@ -26,8 +31,23 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-/// The versioned name of the output.
-pub const SCHEMA: &str = "keytrail.engine/v1";
+/// The versioned name of the output. (v1 wrote each table in one folder; v2 in parts by bucket.)
+pub const SCHEMA: &str = "keytrail.engine/v2";
+
+/// The parts the job writes each table in (folders `part=N`): the partitions of the memory
+/// budget's spill, by the same hash of the bucket name ([`crate::trail::spill::partition_of`]).
+pub const PARTS: usize = crate::trail::spill::PARTITIONS;
+
+/// The rows a Parquet file of the output holds at most (the job's `maxRecordsPerFile`): a part
+/// holding a bucket of billions of requests is many files, each written in reasonable time.
+pub const ROWS_PER_FILE: u64 = 4_000_000;
+
+/// The memory reading one row of the output takes at its peak, in bytes: the Parquet file,
+/// its decoded columns and the row as the join holds it, for a whole part at a time. What
+/// `--from` packs parts into groups by, within half of `--memory-limit` (the rest is the
+/// reports' state). Measured: see docs/engines.md ("Reading the output within a memory
+/// budget").
+pub const READ_BYTES_PER_ROW: u64 = 1024;
 
 /// The file that says what the output is.
 pub const MANIFEST: &str = "_keytrail.json";
@@ -108,6 +128,44 @@ pub struct Manifest {
     pub listing: Listing,
     pub summary: Summaries,
     pub shared_calls: u64,
+    pub layout: Layout,
+}
+
+/// How the tables are split: each in folders `part=N` by the hash of the bucket (other callers'
+/// calls by their eventID), the rows of each part, and the parts copies link.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Layout {
+    /// How many parts there can be ([`PARTS`]).
+    pub parts: usize,
+    /// The parts that hold rows, with their rows per table.
+    pub rows: Vec<PartRows>,
+    /// Pairs of parts a copy links (its bucket's and its source bucket's): read together.
+    pub links: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PartRows {
+    pub part: u32,
+    pub kms: u64,
+    pub s3: u64,
+    pub calls: u64,
+}
+
+/// A Parquet file of one of the tables.
+#[derive(Debug, Clone)]
+pub struct TableFile {
+    /// The part it belongs to (its folder `part=N`).
+    pub part: usize,
+    /// Its path, or its `s3://` URL.
+    pub name: PathBuf,
+    /// In S3: the object, and its listed size.
+    object: Option<(crate::source::s3::S3Object, u64)>,
+}
+
+/// The part a file is in, from its folder `part=N`.
+fn part_of_path(path: &str) -> Option<usize> {
+    let folder = path.rsplit('/').nth(1)?;
+    folder.strip_prefix("part=")?.parse().ok()
 }
 
 /// Where an engine's output is: a local folder, or an `s3://` prefix (read with the same S3
@@ -196,30 +254,43 @@ impl Folder {
         }
     }
 
-    /// The Parquet parts of a table, in name order, with their bytes.
-    fn parts(&self, table: &str) -> Result<Vec<(PathBuf, Vec<u8>)>, EngineError> {
+    /// The Parquet files of a table, in name order, each with its part.
+    fn files(&self, table: &str) -> Result<Vec<TableFile>, EngineError> {
         let is_part = |name: &str| name.ends_with(".parquet");
+        let bad_part = |name: &Path| EngineError::Table {
+            path: name.to_path_buf(),
+            message: "a Parquet file outside a folder part=N: the output is not the one \
+                      this keytrail's job writes (emit the job again)"
+                .into(),
+        };
+        let mut files = Vec::new();
         match self {
             Folder::Local(dir) => {
-                let folder = dir.join(table);
                 let io = |path: &Path, source| EngineError::Io {
                     path: path.to_path_buf(),
                     source,
                 };
-                let mut names: Vec<PathBuf> = std::fs::read_dir(&folder)
-                    .map_err(|e| io(&folder, e))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.file_name().is_some_and(|n| is_part(&n.to_string_lossy())))
-                    .collect();
-                names.sort();
-                names
-                    .into_iter()
-                    .map(|p| {
-                        std::fs::read(&p)
-                            .map(|b| (p.clone(), b))
-                            .map_err(|e| io(&p, e))
-                    })
-                    .collect()
+                let folder = dir.join(table);
+                let mut todo = vec![folder];
+                while let Some(folder) = todo.pop() {
+                    for entry in std::fs::read_dir(&folder).map_err(|e| io(&folder, e))? {
+                        let path = entry.map_err(|e| io(&folder, e))?.path();
+                        if path.is_dir() {
+                            todo.push(path);
+                        } else if path
+                            .file_name()
+                            .is_some_and(|n| is_part(&n.to_string_lossy()))
+                        {
+                            let part = part_of_path(&path.to_string_lossy())
+                                .ok_or_else(|| bad_part(&path))?;
+                            files.push(TableFile {
+                                part,
+                                name: path,
+                                object: None,
+                            });
+                        }
+                    }
+                }
             }
             Folder::S3 { reader, url } => {
                 let table_url = crate::source::s3::S3Url {
@@ -239,22 +310,56 @@ impl Folder {
                         url: table_url.to_string(),
                         message: e.to_string(),
                     })?;
-                let objects: Vec<_> = listed
-                    .into_iter()
-                    .filter(|(o, _)| is_part(&o.key))
-                    .collect();
-                let mut got = Vec::new();
-                for (object, bytes) in Self::fetch(reader, objects) {
-                    let bytes = bytes.map_err(|message| EngineError::Remote {
-                        url: object.to_string(),
-                        message,
-                    })?;
-                    got.push((PathBuf::from(object.to_string()), bytes));
+                for (object, size) in listed.into_iter().filter(|(o, _)| is_part(&o.key)) {
+                    let name = PathBuf::from(object.to_string());
+                    let part = part_of_path(&object.key).ok_or_else(|| bad_part(&name))?;
+                    files.push(TableFile {
+                        part,
+                        name,
+                        object: Some((object, size)),
+                    });
                 }
-                got.sort();
-                Ok(got)
             }
         }
+        if let Some(f) = files.iter().find(|f| f.part >= PARTS) {
+            return Err(bad_part(&f.name));
+        }
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    /// The bytes of `files`, in their order.
+    fn read_files(&self, files: &[&TableFile]) -> Result<Vec<Vec<u8>>, EngineError> {
+        let Folder::S3 { reader, .. } = self else {
+            return files
+                .iter()
+                .map(|f| {
+                    std::fs::read(&f.name).map_err(|source| EngineError::Io {
+                        path: f.name.clone(),
+                        source,
+                    })
+                })
+                .collect();
+        };
+        let objects = files.iter().filter_map(|f| f.object.clone()).collect();
+        let mut got: HashMap<String, Vec<u8>> = HashMap::new();
+        for (object, bytes) in Self::fetch(reader, objects) {
+            let bytes = bytes.map_err(|message| EngineError::Remote {
+                url: object.to_string(),
+                message,
+            })?;
+            got.insert(object.to_string(), bytes);
+        }
+        files
+            .iter()
+            .map(|f| {
+                got.remove(f.name.to_string_lossy().as_ref())
+                    .ok_or_else(|| EngineError::Remote {
+                        url: f.name.display().to_string(),
+                        message: "not read".into(),
+                    })
+            })
+            .collect()
     }
 }
 
@@ -397,16 +502,23 @@ struct Table {
 }
 
 impl Table {
-    fn read(folder: &Folder, name: &str) -> Result<Table, EngineError> {
+    /// The rows of `files` (of the table `name`), in one frame.
+    fn read(folder: &Folder, name: &str, files: &[&TableFile]) -> Result<Table, EngineError> {
         let mut frame: Option<DataFrame> = None;
-        for (part, bytes) in folder.parts(name)? {
+        for (file, bytes) in files.iter().zip(folder.read_files(files)?) {
             let fail = |e: PolarsError| EngineError::Table {
-                path: part.clone(),
+                path: file.name.clone(),
                 message: e.to_string(),
             };
             let df = ParquetReader::new(std::io::Cursor::new(bytes))
                 .finish()
                 .map_err(fail)?;
+            if name != "calls" && df.height() > 0 {
+                check_part(file, &df).map_err(|message| EngineError::Table {
+                    path: file.name.clone(),
+                    message,
+                })?;
+            }
             frame = Some(match frame {
                 None => df,
                 Some(mut all) => {
@@ -432,7 +544,8 @@ impl Table {
         }
     }
 
-    fn strings(&self, column: &str) -> Result<Vec<Option<String>>, EngineError> {
+    /// A column of strings, borrowed from the frame.
+    fn strings(&self, column: &str) -> Result<Vec<Option<&str>>, EngineError> {
         if self.len() == 0 {
             return Ok(Vec::new());
         }
@@ -441,7 +554,7 @@ impl Table {
             .column(column)
             .map_err(|e| self.fail(column, e))?;
         let s = c.str().map_err(|e| self.fail(column, e))?;
-        Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+        Ok(s.iter().collect())
     }
 
     fn longs(&self, column: &str) -> Result<Vec<Option<i64>>, EngineError> {
@@ -494,7 +607,7 @@ impl Table {
                 let s = s.ok_or_else(|| self.fail(column, format!("row {i} is null")))?;
                 names
                     .iter()
-                    .find(|(n, _)| *n == s)
+                    .find(|(n, _)| n == s)
                     .map(|&(_, e)| e)
                     .ok_or_else(|| {
                         self.fail(
@@ -515,11 +628,30 @@ impl Table {
             .enumerate()
             .map(|(i, s)| match s {
                 None => Ok(0),
-                Some(s) => u128::from_str_radix(&s, 16)
+                Some(s) => u128::from_str_radix(s, 16)
                     .map_err(|e| self.fail(column, format!("row {i}: {s:?}: {e}"))),
             })
             .collect()
     }
+}
+
+/// That every bucket of a file of the KMS calls or S3 requests is in the file's part, as
+/// keytrail partitions buckets: a part read alone must hold all of its buckets' rows.
+fn check_part(file: &TableFile, df: &DataFrame) -> Result<(), String> {
+    let buckets = df.column("bucket").map_err(|e| e.to_string())?;
+    let buckets = buckets.str().map_err(|e| e.to_string())?;
+    let mut seen = BTreeSet::new();
+    for b in buckets.iter().flatten() {
+        if seen.insert(b) && crate::trail::spill::partition_of(b) != file.part {
+            return Err(format!(
+                "bucket {b} in part={}, where this keytrail puts it in part={}: the job was \
+                 emitted by another keytrail (emit it again and run it)",
+                file.part,
+                crate::trail::spill::partition_of(b)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// String columns of every table, in one interner numbered in string order.
@@ -528,41 +660,150 @@ struct Strings {
 }
 
 impl Strings {
-    fn new(columns: &[&Vec<Option<String>>]) -> Strings {
+    fn new(columns: &[&Vec<Option<&str>>]) -> Strings {
         let all: BTreeSet<&str> = columns
             .iter()
-            .flat_map(|c| c.iter().flatten().map(String::as_str))
+            .flat_map(|c| c.iter().flatten().copied())
             .collect();
         Strings {
             interner: Interner::from_strings(all).expect("distinct strings"),
         }
     }
 
-    fn sym(&self, s: &Option<String>) -> Sym {
-        s.as_deref()
-            .and_then(|s| self.interner.lookup(s))
-            .unwrap_or(Sym::NONE)
+    fn sym(&self, s: &Option<&str>) -> Sym {
+        s.and_then(|s| self.interner.lookup(s)).unwrap_or(Sym::NONE)
     }
 
-    fn syms(&self, v: &[Option<String>]) -> Vec<Sym> {
+    fn syms(&self, v: &[Option<&str>]) -> Vec<Sym> {
         v.iter().map(|s| self.sym(s)).collect()
     }
 }
 
-/// Reads an engine output folder into a joined trail, as `cfg` wants it (with every caller's
-/// KMS calls when it keeps them).
+/// Reads an engine output folder whole into a joined trail, as `cfg` wants it (with every
+/// caller's KMS calls when it keeps them).
 pub fn read(place: &Path, cfg: &AnalyzeConfig) -> Result<Joined, EngineError> {
-    let dir = &Folder::open(place, &cfg.s3)?;
-    let m = manifest(dir)?;
-    let (kms_t, s3_t) = (Table::read(dir, "kms")?, Table::read(dir, "s3")?);
-    let calls_t = if cfg.keep_calls {
-        Some(Table::read(dir, "calls")?)
-    } else {
-        None
-    };
-    let names = |t: &Table, cols: &[&str]| -> Result<Vec<Vec<Option<String>>>, EngineError> {
+    let out = Output::open(place, cfg)?;
+    let all: Vec<usize> = (0..PARTS).collect();
+    out.read(&all, cfg, true, false)
+}
+
+/// An engine output folder, opened: its manifest and the files of its tables.
+pub struct Output {
+    folder: Folder,
+    pub manifest: Manifest,
+    kms: Vec<TableFile>,
+    s3: Vec<TableFile>,
+    calls: Vec<TableFile>,
+}
+
+impl Output {
+    /// Opens the output at `place` (a folder, or an `s3://` prefix) and lists its tables.
+    pub fn open(place: &Path, cfg: &AnalyzeConfig) -> Result<Output, EngineError> {
+        let folder = Folder::open(place, &cfg.s3)?;
+        let manifest = manifest(&folder)?;
+        let (kms, s3) = (folder.files("kms")?, folder.files("s3")?);
+        let calls = if cfg.keep_calls {
+            folder.files("calls")?
+        } else {
+            Vec::new()
+        };
+        Ok(Output {
+            folder,
+            manifest,
+            kms,
+            s3,
+            calls,
+        })
+    }
+
+    /// The bytes reading each part takes at its peak (by [`READ_BYTES_PER_ROW`]), by part.
+    fn weights(&self, cfg: &AnalyzeConfig) -> Vec<u64> {
+        let mut w = vec![0u64; PARTS];
+        for r in &self.manifest.layout.rows {
+            let calls = if cfg.keep_calls { r.calls } else { 0 };
+            if let Some(x) = w.get_mut(r.part as usize) {
+                *x += (r.kms + r.s3 + calls) * READ_BYTES_PER_ROW;
+            }
+        }
+        w
+    }
+
+    /// The groups of parts to read one at a time within `cfg`'s memory budget (half of it:
+    /// the rest is the reports' state): parts copies link read together, neighbours packed
+    /// together ([`crate::trail::spill::groups_of`]). None without a budget, or within it:
+    /// the output is read whole.
+    pub fn groups(&self, cfg: &AnalyzeConfig) -> Option<Vec<Vec<usize>>> {
+        let weights = self.weights(cfg);
+        let total: u64 = weights.iter().sum();
+        let budget = cfg.memory_limit.map_or(u64::MAX, |l| (l / 2).max(1));
+        (total > budget)
+            .then(|| crate::trail::spill::groups_of(&weights, &self.manifest.layout.links, budget))
+    }
+
+    /// What reading in `groups` does, for the summary.
+    pub fn read_in_parts(&self, cfg: &AnalyzeConfig, groups: &[Vec<usize>]) -> FromParts {
+        let weights = self.weights(cfg);
+        let rows = |p: usize| weights[p] / READ_BYTES_PER_ROW;
+        FromParts {
+            limit: cfg.memory_limit.unwrap_or(0),
+            parts: weights.iter().filter(|&&w| w > 0).count() as u64,
+            groups: groups.len() as u64,
+            rows: (0..PARTS).map(rows).sum(),
+            largest_group_rows: groups
+                .iter()
+                .map(|g| g.iter().map(|&p| rows(p)).sum::<u64>())
+                .max()
+                .unwrap_or(0),
+            row_bytes: READ_BYTES_PER_ROW,
+            group_budget: cfg.memory_limit.map_or(0, |l| (l / 2).max(1)),
+        }
+    }
+
+    /// The parts `parts` (part numbers) joined as keytrail's join would join them; with
+    /// `first`, with the job's accounting of the whole input (the others' summaries are empty,
+    /// so that the parts add up to the whole); with `calls_only`, every caller's calls alone.
+    pub fn read(
+        &self,
+        parts: &[usize],
+        cfg: &AnalyzeConfig,
+        first: bool,
+        calls_only: bool,
+    ) -> Result<Joined, EngineError> {
+        let mut wanted = [false; PARTS];
+        for &p in parts {
+            if let Some(w) = wanted.get_mut(p) {
+                *w = true;
+            }
+        }
+        fn of<'a>(files: &'a [TableFile], wanted: &[bool], take: bool) -> Vec<&'a TableFile> {
+            files.iter().filter(|f| take && wanted[f.part]).collect()
+        }
+        let dir = &self.folder;
+        let (kms_t, s3_t) = (
+            Table::read(dir, "kms", &of(&self.kms, &wanted, !calls_only))?,
+            Table::read(dir, "s3", &of(&self.s3, &wanted, !calls_only))?,
+        );
+        let calls_t = if cfg.keep_calls {
+            Some(Table::read(dir, "calls", &of(&self.calls, &wanted, true))?)
+        } else {
+            None
+        };
+        join_tables(&self.manifest, cfg, first, kms_t, s3_t, calls_t)
+    }
+}
+
+/// The tables of a group of parts, joined.
+fn join_tables(
+    m: &Manifest,
+    cfg: &AnalyzeConfig,
+    first: bool,
+    kms_t: Table,
+    s3_t: Table,
+    calls_t: Option<Table>,
+) -> Result<Joined, EngineError> {
+    fn names<'a>(t: &'a Table, cols: &[&str]) -> Result<Vec<Vec<Option<&'a str>>>, EngineError> {
         cols.iter().map(|c| t.strings(c)).collect()
-    };
+    }
     const KMS_SYMS: [&str; 8] = [
         "requester",
         "bucket",
@@ -767,10 +1008,10 @@ pub fn read(place: &Path, cfg: &AnalyzeConfig) -> Result<Joined, EngineError> {
         calls.sort_unstable();
     }
 
-    let mut summary = if cfg.keep_calls {
-        m.summary.calls.clone()
-    } else {
-        m.summary.analyze.clone()
+    let mut summary = match (first, cfg.keep_calls) {
+        (false, _) => Summary::default(),
+        (true, true) => m.summary.calls.clone(),
+        (true, false) => m.summary.analyze.clone(),
     };
     summary.problems.sort();
     let kms: Vec<KmsRec> = kms.into_iter().map(|k| k.0).collect();
@@ -789,7 +1030,11 @@ pub fn read(place: &Path, cfg: &AnalyzeConfig) -> Result<Joined, EngineError> {
         calls,
         m: m_out,
         summary,
-        shared_calls: if cfg.keep_calls { m.shared_calls } else { 0 },
+        shared_calls: if cfg.keep_calls && first {
+            m.shared_calls
+        } else {
+            0
+        },
         bucket_modes,
     })
 }

@@ -158,6 +158,11 @@ enum PartsOf {
         summary: Box<Summary>,
         spill: std::sync::Arc<crate::trail::spill::Spill>,
     },
+    /// An engine's output (`--from`) past the budget: read a group of its parts at a time.
+    Engine {
+        output: Box<engine::Output>,
+        groups: Vec<Vec<usize>>,
+    },
 }
 
 impl Parts<'_> {
@@ -176,6 +181,9 @@ impl Parts<'_> {
                     each(&join(batch, self.cfg))
                 },
             ),
+            PartsOf::Engine { output, groups } => {
+                self.engine_groups(output, groups, "matching", false, |j| each(&j))
+            }
         }
     }
 
@@ -194,7 +202,60 @@ impl Parts<'_> {
                 let (strings, calls) = calls_only(batch);
                 each(&strings, &calls)
             }),
+            PartsOf::Engine { output, groups } => {
+                self.engine_groups(output, groups, what, true, |j| each(&j.strings, &j.calls))
+            }
         }
+    }
+
+    /// Reads each group of an engine output's parts in turn (with `calls_only`, every caller's
+    /// calls alone) and hands it to `f`.
+    fn engine_groups<P>(
+        &self,
+        output: &engine::Output,
+        groups: &[Vec<usize>],
+        what: &str,
+        calls_only: bool,
+        mut f: impl FnMut(Joined) -> P,
+    ) -> Result<Vec<P>, Stopped> {
+        self.in_turn(
+            groups.len(),
+            |i| {
+                format!(
+                    "reading the engine's output, {what}: part {i} of {}",
+                    groups.len()
+                )
+            },
+            |i| {
+                let mut joined = output
+                    .read(&groups[i], self.cfg, i == 0, calls_only)
+                    .map_err(|e| Stopped::Input(e.to_string()))?;
+                if i == 0 {
+                    joined.summary.from_parts = Some(output.read_in_parts(self.cfg, groups));
+                    strict(&joined, self.cfg)?;
+                }
+                Ok(f(joined))
+            },
+        )
+    }
+
+    /// Runs `f` on each of `n` groups in turn, saying `label` (of the group's number from 1)
+    /// on the progress line; stops when the run is cancelled.
+    fn in_turn<P>(
+        &self,
+        n: usize,
+        label: impl Fn(usize) -> String,
+        mut f: impl FnMut(usize) -> Result<P, Stopped>,
+    ) -> Result<Vec<P>, Stopped> {
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            if self.observer.cancelled() {
+                return Err(Stopped::Interrupted);
+            }
+            self.observer.stage(&label(i + 1));
+            out.push(f(i)?);
+        }
+        Ok(out)
     }
 
     /// Reads each group of the spill back in turn and hands it to `f` with its number.
@@ -205,20 +266,17 @@ impl Parts<'_> {
         mut f: impl FnMut(usize, Batch) -> P,
     ) -> Result<Vec<P>, Stopped> {
         let groups = spill.groups();
-        let mut out = Vec::with_capacity(groups.len());
-        for (i, group) in groups.iter().enumerate() {
-            if self.observer.cancelled() {
-                return Err(Stopped::Interrupted);
-            }
-            self.observer.stage(&format!(
-                "{what}: part {} of {} ({} MB read back)",
-                i + 1,
-                groups.len(),
-                spill.group_bytes(group) >> 20
-            ));
-            out.push(f(i, spill.read_group(group).map_err(Stopped::Input)?));
-        }
-        Ok(out)
+        self.in_turn(
+            groups.len(),
+            |i| {
+                format!(
+                    "{what}: part {i} of {} ({} MB read back)",
+                    groups.len(),
+                    spill.group_bytes(&groups[i - 1]) >> 20
+                )
+            },
+            |i| Ok(f(i, spill.read_group(&groups[i]).map_err(Stopped::Input)?)),
+        )
     }
 }
 
@@ -235,8 +293,20 @@ pub fn run_in_parts<T: Send>(
         trail,
     };
     if let Some(dir) = &cfg.engine_output {
-        let joined = engine_output(dir, cfg, observer)?;
-        return then(&parts(PartsOf::Whole(Box::new(joined))));
+        observer.stage("reading the engine's output");
+        let output = engine::Output::open(dir, cfg).map_err(|e| Stopped::Input(e.to_string()))?;
+        let Some(groups) = output.groups(cfg) else {
+            let all: Vec<usize> = (0..engine::PARTS).collect();
+            let joined = output
+                .read(&all, cfg, true, false)
+                .map_err(|e| Stopped::Input(e.to_string()))?;
+            strict(&joined, cfg)?;
+            return then(&parts(PartsOf::Whole(Box::new(joined))));
+        };
+        return then(&parts(PartsOf::Engine {
+            output: Box::new(output),
+            groups,
+        }));
     }
     crate::trail::run_with(cfg, observer, |pass| match pass {
         Pass::Whole(batch) => {
@@ -269,12 +339,16 @@ fn engine_output(
     // Another engine read and joined the trail: its output is the joined trail.
     observer.stage("reading the engine's output");
     let joined = engine::read(dir, cfg).map_err(|e| Stopped::Input(e.to_string()))?;
-    if cfg.strict {
-        if let Some(p) = joined.summary.problems.first() {
-            return Err(Stopped::Strict(p.clone()));
-        }
-    }
+    strict(&joined, cfg)?;
     Ok(joined)
+}
+
+/// With `--strict`, the first problem the engine's job met stops the run.
+fn strict(joined: &Joined, cfg: &AnalyzeConfig) -> Result<(), Stopped> {
+    match joined.summary.problems.first() {
+        Some(p) if cfg.strict => Err(Stopped::Strict(p.clone())),
+        _ => Ok(()),
+    }
 }
 
 /// The barrier: canonicalize, sort, dedup, match.

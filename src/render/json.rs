@@ -18,7 +18,7 @@ pub fn value(report: &Report) -> Value {
     let s = &report.summary;
     let f = &report.settings.filters;
     let time = |t: Option<i64>| t.map(format_time);
-    json!({
+    let mut v = json!({
         "schema": SCHEMA,
         "settings": {
             "group_by": report.settings.group_by,
@@ -52,7 +52,17 @@ pub fn value(report: &Report) -> Value {
             },
         },
         "groups": report.rows.iter().map(row).collect::<Vec<_>>(),
-    })
+    });
+    with_from_parts(&mut v["input"], s);
+    v
+}
+
+/// An engine's output read a group of parts at a time (`--from` past the memory budget) says
+/// so beside `spill`; otherwise the key is absent.
+fn with_from_parts(input: &mut Value, s: &crate::summary::Summary) {
+    if let (Some(p), Value::Object(m)) = (&s.from_parts, input) {
+        m.insert("from_parts".into(), json!(p));
+    }
 }
 
 /// The window of a cost or quota report.
@@ -68,7 +78,7 @@ pub fn window_value(w: &crate::reports::cost::Window) -> Value {
 /// The input accounting of any report: files, bytes, records, problems.
 pub fn input_value(s: &crate::summary::Summary) -> Value {
     let time = |t: Option<i64>| t.map(format_time);
-    json!({
+    let mut v = json!({
         "files": s.files,
         "bytes": s.bytes,
         "records": s.records,
@@ -80,7 +90,9 @@ pub fn input_value(s: &crate::summary::Summary) -> Value {
             "total": s.problems_total,
             "listed": s.problems.iter().take(MAX_PROBLEMS_LISTED).collect::<Vec<_>>(),
         },
-    })
+    });
+    with_from_parts(&mut v, s);
+    v
 }
 
 fn row(r: &Row) -> Value {

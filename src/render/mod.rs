@@ -431,8 +431,20 @@ pub fn input_lines(s: &Summary) -> Vec<String> {
             }
         ));
     }
+    let mb = |b: u64| format!("{} MB", thousands(&(b.div_ceil(1 << 20)).to_string()));
+    // A group past its share of the budget is a bucket (or buckets copies link) held whole.
+    let past = |largest: u64, budget: u64, done: &str| {
+        if largest > budget {
+            format!(
+                ", more than the {} a group may hold: a bucket, or buckets linked by copies, \
+                 is {done} whole, past the budget",
+                mb(budget)
+            )
+        } else {
+            String::new()
+        }
+    };
     if let Some(sp) = &s.spill {
-        let mb = |b: u64| format!("{} MB", thousands(&(b.div_ceil(1 << 20)).to_string()));
         lines.push(format!(
             "memory: {} events ({}) spilled past --memory-limit {} to {} partitions, joined in \
              {} groups (the largest {}{})",
@@ -442,15 +454,21 @@ pub fn input_lines(s: &Summary) -> Vec<String> {
             n(sp.partitions),
             n(sp.groups),
             mb(sp.largest_group_bytes),
-            if sp.largest_group_bytes > sp.group_budget {
-                format!(
-                    ", more than the {} a group may hold: a bucket, or buckets linked by \
-                     copies, is joined whole, past the budget",
-                    mb(sp.group_budget)
-                )
-            } else {
-                String::new()
-            }
+            past(sp.largest_group_bytes, sp.group_budget, "joined")
+        ));
+    }
+    if let Some(fp) = &s.from_parts {
+        let largest = fp.largest_group_rows * fp.row_bytes;
+        lines.push(format!(
+            "memory: the engine's output ({} rows in {} parts) read in {} groups within \
+             --memory-limit {} (the largest {} rows, about {}{})",
+            n(fp.rows),
+            n(fp.parts),
+            n(fp.groups),
+            mb(fp.limit),
+            n(fp.largest_group_rows),
+            mb(largest),
+            past(largest, fp.group_budget, "read")
         ));
     }
     lines.push(format!(

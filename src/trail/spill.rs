@@ -223,50 +223,19 @@ impl Spill {
     /// neighbours packed together up to [`Spill::group_budget`]; in order of their first
     /// partition, so the same trail gives the same groups.
     pub fn groups(&self) -> Vec<Vec<usize>> {
-        let mut parent: Vec<usize> = (0..PARTITIONS).collect();
-        fn root(parent: &mut [usize], mut p: usize) -> usize {
-            while parent[p] != p {
-                parent[p] = parent[parent[p]];
-                p = parent[p];
-            }
-            p
-        }
-        for &(a, b) in self.links.lock().expect("not poisoned").iter() {
-            let (ra, rb) = (root(&mut parent, a as usize), root(&mut parent, b as usize));
-            if ra != rb {
-                parent[ra.max(rb)] = ra.min(rb);
-            }
-        }
-        let size = |p: usize| self.weights[p].load(Ordering::Relaxed);
-        let mut closed: Vec<Vec<usize>> = Vec::new();
-        let mut slot: HashMap<usize, usize> = HashMap::new();
-        for p in 0..PARTITIONS {
-            if size(p) == 0 {
-                continue;
-            }
-            let r = root(&mut parent, p);
-            let i = *slot.entry(r).or_insert_with(|| {
-                closed.push(Vec::new());
-                closed.len() - 1
-            });
-            closed[i].push(p);
-        }
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut held = 0u64;
-        for g in closed {
-            let bytes: u64 = g.iter().map(|&p| size(p)).sum();
-            match groups.last_mut() {
-                Some(last) if held + bytes <= self.group_budget => {
-                    last.extend(g);
-                    held += bytes;
-                }
-                _ => {
-                    groups.push(g);
-                    held = bytes;
-                }
-            }
-        }
-        groups
+        let weights: Vec<u64> = self
+            .weights
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed))
+            .collect();
+        let links: Vec<(u32, u32)> = self
+            .links
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .copied()
+            .collect();
+        groups_of(&weights, &links, self.group_budget)
     }
 
     /// The bytes written for `group`'s partitions.
@@ -350,6 +319,60 @@ impl Drop for Spill {
             live.retain(|d| d != self.dir.path());
         }
     }
+}
+
+/// The groups of partitions to read together, given each partition's weight (0: nothing in
+/// it) and the pairs of partitions copies link: closed under the links, then neighbours packed
+/// together up to `budget`, in order of their first partition (a larger closed set is a group
+/// of its own all the same).
+pub fn groups_of(weights: &[u64], links: &[(u32, u32)], budget: u64) -> Vec<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..weights.len()).collect();
+    fn root(parent: &mut [usize], mut p: usize) -> usize {
+        while parent[p] != p {
+            parent[p] = parent[parent[p]];
+            p = parent[p];
+        }
+        p
+    }
+    for &(a, b) in links {
+        let (a, b) = (a as usize, b as usize);
+        if a >= weights.len() || b >= weights.len() {
+            continue;
+        }
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        if ra != rb {
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    let mut closed: Vec<Vec<usize>> = Vec::new();
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    for (p, &w) in weights.iter().enumerate() {
+        if w == 0 {
+            continue;
+        }
+        let r = root(&mut parent, p);
+        let i = *slot.entry(r).or_insert_with(|| {
+            closed.push(Vec::new());
+            closed.len() - 1
+        });
+        closed[i].push(p);
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut held = 0u64;
+    for g in closed {
+        let bytes: u64 = g.iter().map(|&p| weights[p]).sum();
+        match groups.last_mut() {
+            Some(last) if held + bytes <= budget => {
+                last.extend(g);
+                held += bytes;
+            }
+            _ => {
+                groups.push(g);
+                held = bytes;
+            }
+        }
+    }
+    groups
 }
 
 /// The bytes events take in memory, strings aside.

@@ -241,6 +241,36 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
                     local.join(" ")
                 );
             }
+            // Within a tiny memory budget the output is read a group of parts at a time:
+            // the same report, which says so.
+            let mut parted = json_of(&[
+                command,
+                "--from",
+                out,
+                "--format",
+                "json",
+                "--quiet",
+                "--memory-limit",
+                "4KiB",
+            ]);
+            let read_in = parted["input"]
+                .as_object_mut()
+                .and_then(|i| i.remove("from_parts"))
+                .unwrap_or_else(|| {
+                    panic!("{command} --from {out} --memory-limit 4KiB: no from_parts")
+                });
+            let n = |k: &str| read_in[k].as_u64().unwrap();
+            assert!(n("rows") > 2 && n("groups") >= 1, "{read_in}");
+            // The clean trail's many buckets are read a group at a time.
+            if *out == w("out-clean") {
+                assert!(
+                    n("groups") > 1 && n("largest_group_rows") < n("rows"),
+                    "{read_in}"
+                );
+            }
+            if let Some(at) = difference(&parted, &from, "") {
+                panic!("keytrail {command} --from {out}, read in parts, differs: {at}");
+            }
             // Not an empty comparison.
             if command == "analyze" {
                 assert!(want["input"]["records"]["read"].as_u64().unwrap() > 100);
@@ -289,6 +319,29 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
         );
         assert_eq!(remote.code, 0, "{}", remote.stderr);
         assert_eq!(remote.json(), local, "{command} --from {url}");
+        // A group of parts at a time, from S3 too.
+        let parted = crate::s3::keytrail(
+            &[
+                command,
+                "--from",
+                &url,
+                "--format",
+                "json",
+                "-q",
+                "--memory-limit",
+                "4KiB",
+            ],
+            endpoint,
+            work.path(),
+        );
+        assert_eq!(parted.code, 0, "{}", parted.stderr);
+        let mut parted = parted.json();
+        assert!(parted["input"]
+            .as_object_mut()
+            .unwrap()
+            .remove("from_parts")
+            .is_some());
+        assert_eq!(parted, local, "{command} --from {url} --memory-limit 4KiB");
     }
     let missing = crate::s3::keytrail(
         &["analyze", "--from", &format!("s3://{bucket}/nothing-here/")],
@@ -316,6 +369,39 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("the job applied"), "{}", r.stderr);
+    // A part holding a bucket keytrail puts in another part (a job of another keytrail) is
+    // refused, with the file named: read alone, the part would miss some of its buckets' rows.
+    let moved = work.path().join("out-moved");
+    let cp = std::process::Command::new("cp")
+        .args(["-r", &w("out-clean"), &moved.display().to_string()])
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let parts: Vec<String> = std::fs::read_dir(moved.join("kms"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("part="))
+        .collect();
+    let free = (0..256)
+        .map(|p| format!("part={p}"))
+        .find(|p| !parts.contains(p))
+        .unwrap();
+    std::fs::rename(
+        moved.join("kms").join(&parts[0]),
+        moved.join("kms").join(&free),
+    )
+    .unwrap();
+    let r = run(
+        &["analyze", "--from", &moved.display().to_string()],
+        root(),
+        None,
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&free) && r.stderr.contains("where this keytrail puts it in"),
+        "{}",
+        r.stderr
+    );
     // A folder that is not a job's output is named, with what it should be.
     let r = run(&["analyze", "--from", &clean], root(), None);
     assert_eq!(r.code, 2, "{}", r.stderr);
