@@ -1273,12 +1273,14 @@ def eligible(call, slot, role):
     return priority
 
 
-def sweep(items, window):
+def sweep(items, window, leftovers=False):
     """Greedy matching over one partition's stream, sorted by (bucket, requester, time): each
     call, in keytrail's order, takes the best unused slot within `window` seconds (its own role
     first, then nearest in time, then first in keytrail's order of requests). Holds only the
     slots and calls within a window of the stream's time, whatever the group's size. Yields
-    (call uid, (slot uid, role))."""
+    ("match", (call uid, (slot uid, role))); with `leftovers`, also ("left", item) for each slot
+    no call took, as the stream item it came in, once no call can take it any more (so that the
+    next pass, partitioned the same way, needs no shuffle to find them)."""
     import bisect
     import heapq
 
@@ -1318,11 +1320,21 @@ def sweep(items, window):
             if best is not None:
                 slot = best[1]
                 used.add((slot[4]["uid"], slot[2]))
-                yield (call["uid"], (slot[4]["uid"], slot[2]))
+                yield ("match", (call["uid"], (slot[4]["uid"], slot[2])))
+
+    def left(entries):
+        # The slots of `entries` no call took, as stream items.
+        if leftovers:
+            for entry in entries:
+                slot = entry[3]
+                if (slot[4]["uid"], slot[2]) not in used:
+                    yield ("left", ((state["group"], slot[4]["time"]), ("slot", slot)))
 
     for (group, t), (kind, v) in items:
         if group != state["group"]:
             for m in decide(float("inf")):
+                yield m
+            for m in left(slots):
                 yield m
             state["group"] = group
             del slots[:]
@@ -1333,6 +1345,8 @@ def sweep(items, window):
         # Slots no call to come can reach (calls come in time order), oldest first.
         horizon = (pending[0][0][0] if pending else t) - window
         gone = bisect.bisect_left(slots, at(horizon))
+        for m in left(slots[:gone]):
+            yield m
         for entry in slots[:gone]:
             slot = entry[3]
             used.discard((slot[4]["uid"], slot[2]))
@@ -1350,6 +1364,8 @@ def sweep(items, window):
         elif v["op"] in ("GenerateDataKey", "Decrypt"):
             heapq.heappush(pending, (kms_order(v), v["uid"], v))
     for m in decide(float("inf")):
+        yield m
+    for m in left(slots):
         yield m
 
 
@@ -1499,18 +1515,21 @@ def main(argv, spark=None):
     slots = s3.flatMap(slot_rows)
     parts = max(sc.defaultParallelism, 2)
 
-    def matched(calls, slots, window):
+    def matched(calls, slots, window, leftovers):
         stream = (calls.map(lambda c: (((c["bucket"], c["requester"]), c["time"]), ("call", c)))
                   .union(slots)
                   .repartitionAndSortWithinPartitions(
                       parts, partitionFunc=lambda k: portable_hash(k[0])))
-        return stream.mapPartitions(lambda items: sweep(items, window))
+        return stream.mapPartitions(lambda items: sweep(items, window, leftovers))
 
-    first = matched(kms.filter(lambda c: c["mode"] == "PerObject"), slots, object_window).cache()
-    taken = first.map(lambda m: (m[1], None))
-    left = (slots.map(lambda kv: ((kv[1][1][4]["uid"], kv[1][1][2]), kv))
-            .subtractByKey(taken).map(lambda kv: kv[1]))
-    pairs = first.union(matched(kms.filter(lambda c: c["mode"] != "PerObject"), left, window))
+    # The first pass also hands on the slots it left, where they are: the second pass takes
+    # them without a shuffle to subtract the taken ones.
+    from pyspark import StorageLevel
+    first = (matched(kms.filter(lambda c: c["mode"] == "PerObject"), slots, object_window, True)
+             .persist(StorageLevel.MEMORY_AND_DISK))
+    left = first.filter(lambda m: m[0] == "left").map(lambda m: m[1])
+    second = matched(kms.filter(lambda c: c["mode"] != "PerObject"), left, window, False)
+    pairs = first.filter(lambda m: m[0] == "match").union(second).map(lambda m: m[1])
     kms = (kms.map(lambda c: (c["uid"], c)).leftOuterJoin(pairs.map(lambda m: (m[0], m[1][0])))
            .map(lambda kv: dict(kv[1][0], matched=kv[1][1])))
 
