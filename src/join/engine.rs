@@ -725,6 +725,11 @@ impl Output {
                 *x += (r.kms + r.s3 + calls) * READ_BYTES_PER_ROW;
             }
         }
+        // A part with files is read, whatever the manifest says of it (a group holds only
+        // parts of some weight).
+        for f in self.kms.iter().chain(&self.s3).chain(&self.calls) {
+            w[f.part] = w[f.part].max(1);
+        }
         w
     }
 
