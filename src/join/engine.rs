@@ -45,8 +45,9 @@ pub const ROWS_PER_FILE: u64 = 4_000_000;
 /// The memory reading one row of the output takes at its peak, in bytes: the Parquet file,
 /// its decoded columns and the row as the join holds it, for a whole part at a time. What
 /// `--from` packs parts into groups by, within half of `--memory-limit` (the rest is the
-/// reports' state). Measured: see docs/engines.md ("Reading the output within a memory
-/// budget").
+/// reports' state). Measured at about 550 bytes on the scale bench's trail (docs/engines.md,
+/// "Reading the output within a memory budget"); 1 KiB leaves room for the longer names
+/// (ARNs, object keys) of real trails. `--memory-limit` is the user's handle on it.
 pub const READ_BYTES_PER_ROW: u64 = 1024;
 
 /// The file that says what the output is.
@@ -544,17 +545,23 @@ impl Table {
         }
     }
 
-    /// A column of strings, borrowed from the frame.
-    fn strings(&self, column: &str) -> Result<Vec<Option<&str>>, EngineError> {
+    /// A column of strings, as the frame holds it (None for a table without rows).
+    fn str_column(&self, column: &str) -> Result<Option<&StringChunked>, EngineError> {
         if self.len() == 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let c = self
             .frame
             .column(column)
             .map_err(|e| self.fail(column, e))?;
-        let s = c.str().map_err(|e| self.fail(column, e))?;
-        Ok(s.iter().collect())
+        c.str().map(Some).map_err(|e| self.fail(column, e))
+    }
+
+    /// A column of strings, borrowed from the frame.
+    fn strings(&self, column: &str) -> Result<Vec<Option<&str>>, EngineError> {
+        Ok(self
+            .str_column(column)?
+            .map_or_else(Vec::new, |s| s.iter().collect()))
     }
 
     fn longs(&self, column: &str) -> Result<Vec<Option<i64>>, EngineError> {
@@ -660,11 +667,16 @@ struct Strings {
 }
 
 impl Strings {
-    fn new(columns: &[&Vec<Option<&str>>]) -> Strings {
-        let all: BTreeSet<&str> = columns
-            .iter()
-            .flat_map(|c| c.iter().flatten().copied())
-            .collect();
+    fn new<'a>(columns: &[&Option<&'a StringChunked>]) -> Strings {
+        // Distinct first (a hash set: most cells repeat a bucket, a requester, an account),
+        // then sorted: far fewer comparisons than a sorted set of every cell.
+        let mut distinct: std::collections::HashSet<&'a str, foldhash::fast::RandomState> =
+            Default::default();
+        for c in columns.iter().filter_map(|c| **c) {
+            distinct.extend(c.iter().flatten());
+        }
+        let mut all: Vec<&str> = distinct.into_iter().collect();
+        all.sort_unstable();
         Strings {
             interner: Interner::from_strings(all).expect("distinct strings"),
         }
@@ -674,8 +686,8 @@ impl Strings {
         s.and_then(|s| self.interner.lookup(s)).unwrap_or(Sym::NONE)
     }
 
-    fn syms(&self, v: &[Option<&str>]) -> Vec<Sym> {
-        v.iter().map(|s| self.sym(s)).collect()
+    fn syms(&self, v: &Option<&StringChunked>) -> Vec<Sym> {
+        v.map_or_else(Vec::new, |v| v.iter().map(|s| self.sym(&s)).collect())
     }
 }
 
@@ -806,8 +818,11 @@ fn join_tables(
     s3_t: Table,
     calls_t: Option<Table>,
 ) -> Result<Joined, EngineError> {
-    fn names<'a>(t: &'a Table, cols: &[&str]) -> Result<Vec<Vec<Option<&'a str>>>, EngineError> {
-        cols.iter().map(|c| t.strings(c)).collect()
+    fn names<'a>(
+        t: &'a Table,
+        cols: &[&str],
+    ) -> Result<Vec<Option<&'a StringChunked>>, EngineError> {
+        cols.iter().map(|c| t.str_column(c)).collect()
     }
     const KMS_SYMS: [&str; 8] = [
         "requester",
