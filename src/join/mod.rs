@@ -182,7 +182,9 @@ impl Parts<'_> {
                 },
             ),
             PartsOf::Engine { output, groups } => {
-                self.engine_groups(output, groups, "matching", false, |j| each(&j))
+                self.engine_groups(output, groups, "reading the engine's output", false, |j| {
+                    each(&j)
+                })
             }
         }
     }
@@ -220,12 +222,7 @@ impl Parts<'_> {
     ) -> Result<Vec<P>, Stopped> {
         self.in_turn(
             groups.len(),
-            |i| {
-                format!(
-                    "reading the engine's output, {what}: part {i} of {}",
-                    groups.len()
-                )
-            },
+            |i| format!("{what}: part {i} of {}", groups.len()),
             |i| {
                 let mut joined = output
                     .read(&groups[i], self.cfg, i == 0, calls_only)
