@@ -84,8 +84,8 @@ pub struct FromParts {
     pub groups: u64,
     pub rows: u64,
     pub largest_group_rows: u64,
-    /// The bytes a row is taken to need while read (`join::engine::READ_BYTES_PER_ROW`), and the bytes a
-    /// group may need within the budget.
+    /// The bytes a row is taken to need while read (`join::engine::READ_BYTES_PER_ROW`), and
+    /// the bytes a group may need within the budget.
     pub row_bytes: u64,
     pub group_budget: u64,
 }
