@@ -17,7 +17,14 @@
 //! KEYTRAIL_BENCH_MILLIONS=1,2,4 cargo bench --profile release --bench scale   # smaller
 //! KEYTRAIL_BENCH_MEMORY_LIMIT=256MiB KEYTRAIL_BENCH_BUCKETS=16 cargo bench --profile release --bench scale
 //! KEYTRAIL_BENCH_COMMANDS=quota cargo bench --profile release --bench scale           # one command
+//! KEYTRAIL_BENCH_MILLIONS=1 KEYTRAIL_BENCH_FROM=2GiB,256MiB,64MiB cargo bench --profile release --bench scale
 //! ```
+//!
+//! With `KEYTRAIL_BENCH_FROM` (a list of budgets), each corpus is also run through the Spark job
+//! `keytrail emit spark` writes (PySpark in local mode, `tests/engines/engines.sh`: minutes per
+//! million events; its output kept under `target/bench-corpus/` beside the corpus), and each
+//! command reads the job's output with `--from` within each budget: wall time, peak memory and
+//! the groups it read (docs/engines.md, "Reading the output within a memory budget").
 
 mod common;
 
@@ -31,6 +38,7 @@ fn main() {
     let budget: String = env_or("KEYTRAIL_BENCH_MEMORY_LIMIT", "512MiB".to_string());
     let buckets: usize = env_or("KEYTRAIL_BENCH_BUCKETS", 64);
     let commands: String = env_or("KEYTRAIL_BENCH_COMMANDS", "analyze,cost,quota".to_string());
+    let from: String = env_or("KEYTRAIL_BENCH_FROM", String::new());
     let sizes: Vec<f64> = millions
         .split(',')
         .map(|m| {
@@ -46,7 +54,7 @@ fn main() {
     println!("| command | --memory-limit | used events | wall | used events/s | peak memory | bytes per used event | spilled | groups | wall per million used |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let threads_arg = threads.to_string();
-    for m in sizes {
+    for &m in &sizes {
         let dir = corpus(m, buckets);
         for command in commands.split(',').map(str::trim) {
             for limit in ["1TiB", budget.as_str()] {
@@ -83,6 +91,103 @@ fn main() {
             }
         }
     }
+    if !from.is_empty() {
+        from_engine(&sizes, buckets, &commands, &from, &threads_arg);
+    }
+}
+
+/// `--from` the Spark job's output of each corpus, within each of `budgets`.
+fn from_engine(sizes: &[f64], buckets: usize, commands: &str, budgets: &str, threads: &str) {
+    println!();
+    println!("`--from` the Spark job's output (`tests/engines/engines.sh spark-submit`, local[2])");
+    println!();
+    println!("| command | --memory-limit | rows | groups | wall | peak memory | bytes per row |");
+    println!("|---|---|---|---|---|---|---|");
+    for &m in sizes {
+        let out = job_output(&corpus(m, buckets));
+        for command in commands.split(',').map(str::trim) {
+            for limit in budgets.split(',').map(str::trim) {
+                let args: Vec<&OsStr> = vec![
+                    OsStr::new(command),
+                    OsStr::new("--from"),
+                    out.as_os_str(),
+                    OsStr::new("--format"),
+                    OsStr::new("json"),
+                    OsStr::new("--quiet"),
+                    OsStr::new("-j"),
+                    OsStr::new(threads),
+                    OsStr::new("--memory-limit"),
+                    OsStr::new(limit),
+                ];
+                let (report, wall, peak_kib) = run_measured(&args, &[]);
+                let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
+                let parts = &report["input"]["from_parts"];
+                // Read whole, the report says nothing of parts: count the rows from the
+                // manifest's layout.
+                let rows = parts["rows"]
+                    .as_u64()
+                    .unwrap_or_else(|| layout_rows(&out, command));
+                let groups = parts["groups"].as_u64().unwrap_or(1);
+                println!(
+                    "| `keytrail {command} --from` | {limit} | {rows} | {groups} | {:.2} s | {:.0} MB | {:.0} |",
+                    wall.as_secs_f64(),
+                    peak_kib as f64 / 1024.0,
+                    peak_kib as f64 * 1024.0 / rows.max(1) as f64,
+                );
+            }
+        }
+    }
+}
+
+/// The rows a command reads of a job's output, from its manifest (`analyze` reads no
+/// other callers' calls).
+fn layout_rows(out: &std::path::Path, command: &str) -> u64 {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("_keytrail.json")).unwrap()).unwrap();
+    manifest["layout"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r[k].as_u64().unwrap();
+            n("kms") + n("s3") + if command == "analyze" { 0 } else { n("calls") }
+        })
+        .sum()
+}
+
+/// The Spark job's output of `corpus`, made unless already there (beside the corpus, named by
+/// the output's schema, so a new schema makes a new one).
+fn job_output(corpus: &std::path::Path) -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema = keytrail::join::engine::SCHEMA.replace(['.', '/'], "-");
+    let out = corpus.with_file_name(format!(
+        "{}-{schema}",
+        corpus.file_name().unwrap().to_string_lossy()
+    ));
+    if out.join("_keytrail.json").exists() {
+        return out;
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    let job = out.with_extension("py");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(["emit", "spark", "-o"])
+        .arg(&job)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eprintln!("running the Spark job over {} ...", corpus.display());
+    let t = std::time::Instant::now();
+    let status = std::process::Command::new("bash")
+        .arg(root.join("tests/engines/engines.sh"))
+        .arg("spark-submit")
+        .arg(&job)
+        .arg(corpus)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the Spark job failed");
+    eprintln!("the job took {:.1} s", t.elapsed().as_secs_f64());
+    out
 }
 
 /// The scenario: `buckets` buckets without bucket keys, an ETL role writing and reading them
