@@ -428,10 +428,18 @@ impl Plan<'_> {
             |plan: &mut Self| phase.error_rate > 0.0 && plan.refusals.unit() < phase.error_rate;
         let prefix =
             |rng: &mut Rng| &phase.prefixes[rng.below(phase.prefixes.len() as u64) as usize];
+        // A new key, next in the phase's numbering: `{prefix}{stem}{phase}-{number}{ext}`.
+        let new_key = |plan: &mut Self, stem: &str, ext: &str| -> Arc<str> {
+            plan.seq[pi] += 1;
+            format!(
+                "{}{stem}{pi}-{:07}{ext}",
+                prefix(&mut plan.rng),
+                plan.seq[pi]
+            )
+            .into()
+        };
         for _ in 0..draws(&mut self.rng, phase.put_rate) {
-            self.seq[pi] += 1;
-            let key: Arc<str> =
-                format!("{}p{pi}-{:07}.parquet", prefix(&mut self.rng), self.seq[pi]).into();
+            let key = new_key(self, "p", ".parquet");
             if refuse(self) {
                 let denied = Some("AccessDenied");
                 emit(self, out, Op::PutObject, key, None, denied);
@@ -441,13 +449,7 @@ impl Plan<'_> {
             self.objects[bi].push(key);
         }
         for _ in 0..draws(&mut self.rng, phase.multipart_rate) {
-            self.seq[pi] += 1;
-            let key: Arc<str> = format!(
-                "{}p{pi}-{:07}.mpu.parquet",
-                prefix(&mut self.rng),
-                self.seq[pi]
-            )
-            .into();
+            let key = new_key(self, "p", ".mpu.parquet");
             emit(
                 self,
                 out,
@@ -493,9 +495,7 @@ impl Plan<'_> {
             for _ in 0..draws(&mut self.rng, phase.get_rate) {
                 let key = pick(self);
                 if refuse(self) {
-                    self.seq[pi] += 1;
-                    let missing: Arc<str> =
-                        format!("{}missing-{pi}-{:07}", prefix(&mut self.rng), self.seq[pi]).into();
+                    let missing = new_key(self, "missing-", "");
                     emit(self, out, Op::GetObject, missing, None, Some("NoSuchKey"));
                     continue;
                 }
@@ -529,13 +529,7 @@ impl Plan<'_> {
                 } else {
                     self.objects[from][self.rng.below(sources) as usize].clone()
                 };
-                self.seq[pi] += 1;
-                let key: Arc<str> = format!(
-                    "{}p{pi}-{:07}.copy.parquet",
-                    prefix(&mut self.rng),
-                    self.seq[pi]
-                )
-                .into();
+                let key = new_key(self, "p", ".copy.parquet");
                 let source = Some((from, src));
                 emit(self, out, Op::CopyObject, key.clone(), source, None);
                 copies.push(key);
