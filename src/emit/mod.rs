@@ -105,6 +105,7 @@ pub fn definitions(s: &JobSettings) -> Value {
         "partitions": crate::event::PARTITIONS,
         "output_parts": crate::join::engine::PARTS,
         "output_rows_per_file": crate::join::engine::ROWS_PER_FILE,
+        "output_other_calls_per_part": crate::join::engine::OTHER_CALLS_PER_PART,
         "default_partition": crate::event::DEFAULT_PARTITION,
         "problems_kept": crate::summary::PROBLEMS_KEPT,
         "problems_kept_per_input": crate::summary::PROBLEMS_KEPT_PER_INPUT,

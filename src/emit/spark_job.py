@@ -42,6 +42,7 @@ R = DEFS["reasons"]
 # The parts the output tables are written in (folders part=N), and the rows a file holds at most.
 PARTS = DEFS["output_parts"]
 ROWS_PER_FILE = DEFS["output_rows_per_file"]
+OTHER_CALLS_PER_PART = DEFS["output_other_calls_per_part"]
 NONE_KEY = (1, "")
 
 
@@ -1560,13 +1561,16 @@ def main(argv, spark=None):
         return row
 
     # Each table in folders part=N by the bucket's part (other callers' calls, which have no
-    # bucket, by their id), so that keytrail reads a group of parts at a time within its
-    # memory budget; a part in one task's files, split past a few million rows.
+    # bucket, by their id, over as many parts as their number needs), so that keytrail reads a
+    # group of parts at a time within its memory budget; a part in one task's files, split
+    # past a few million rows.
     def bucket_part(r):
         return part_of_bucket(r["bucket"])
 
+    other_parts = max(1, min(PARTS, -(-others_kept // OTHER_CALLS_PER_PART)))
+
     def call_part(r):
-        return part_of_bucket(r["bucket"]) if r["bucket"] is not None else r["id"] % PARTS
+        return part_of_bucket(r["bucket"]) if r["bucket"] is not None else r["id"] % other_parts
 
     tables = (("kms", kms, kms_fields, bucket_part), ("s3", s3, s3_fields, bucket_part),
               ("calls", calls, call_fields, call_part))

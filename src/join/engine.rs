@@ -14,7 +14,8 @@
 //!
 //! A bucket's rows are in the part [`crate::trail::spill::partition_of`] gives its name (the
 //! spill's partitions); another caller's call, which has no bucket, in the part of its eventID
-//! modulo 256. A file holds at most [`ROWS_PER_FILE`] rows.
+//! modulo the number of parts their count needs ([`OTHER_CALLS_PER_PART`]). A file holds at
+//! most [`ROWS_PER_FILE`] rows.
 //!
 //! Operations, modes and failures are written by their names in `keytrail.joined/v1`. Rows come
 //! in any order: they are sorted here as the join sorts them, and the symbols numbered in
@@ -37,6 +38,13 @@ pub const SCHEMA: &str = "keytrail.engine/v2";
 /// The parts the job writes each table in (folders `part=N`): the partitions of the memory
 /// budget's spill, by the same hash of the bucket name ([`crate::trail::spill::partition_of`]).
 pub const PARTS: usize = crate::trail::spill::PARTITIONS;
+
+/// Other callers' KMS calls (no bucket) a part of the `calls` table holds, about: the job
+/// spreads them by eventID over as many parts as this makes (one for a few thousand, all
+/// [`PARTS`] past four million), so that a small output is not 256 files of a few rows and a
+/// large one still reads a part at a time within a budget of a few hundred MiB (16,384 rows at
+/// [`READ_BYTES_PER_ROW`] is 16 MiB).
+pub const OTHER_CALLS_PER_PART: u64 = 16_384;
 
 /// The rows a Parquet file of the output holds at most (the job's `maxRecordsPerFile`): a part
 /// holding a bucket of billions of requests is many files, each written in reasonable time.
