@@ -1279,9 +1279,10 @@ def sweep(items, window, leftovers=False):
     call, in keytrail's order, takes the best unused slot within `window` seconds (its own role
     first, then nearest in time, then first in keytrail's order of requests). Holds only the
     slots and calls within a window of the stream's time, whatever the group's size. Yields
-    ("match", (call uid, (slot uid, role))); with `leftovers`, also ("left", item) for each slot
-    no call took, as the stream item it came in, once no call can take it any more (so that the
-    next pass, partitioned the same way, needs no shuffle to find them)."""
+    ("call", call) for every call, with `matched` the uid of the S3 request it took (or None),
+    so that the calls need no join with their matches; with `leftovers`, also ("left", item)
+    for each slot no call took, as the stream item it came in, once no call can take it any
+    more (so that the next pass, partitioned the same way, needs no shuffle to find them)."""
     import bisect
     import heapq
 
@@ -1318,10 +1319,12 @@ def sweep(items, window, leftovers=False):
                 score = (priority, gap, slot[0], slot[1])
                 if best is None or score < best[0]:
                     best = (score, slot)
+            matched = None
             if best is not None:
                 slot = best[1]
                 used.add((slot[4]["uid"], slot[2]))
-                yield ("match", (call["uid"], (slot[4]["uid"], slot[2])))
+                matched = slot[4]["uid"]
+            yield ("call", dict(call, matched=matched))
 
     def left(entries):
         # The slots of `entries` no call took, as stream items.
@@ -1364,6 +1367,8 @@ def sweep(items, window, leftovers=False):
                 bisect.insort(by_object.setdefault((v[4]["head"], v[3]), []), entry)
         elif v["op"] in ("GenerateDataKey", "Decrypt"):
             heapq.heappush(pending, (kms_order(v), v["uid"], v))
+        else:
+            yield ("call", dict(v, matched=None))
     for m in decide(float("inf")):
         yield m
     for m in left(slots):
@@ -1530,9 +1535,8 @@ def main(argv, spark=None):
              .persist(StorageLevel.MEMORY_AND_DISK))
     left = first.filter(lambda m: m[0] == "left").map(lambda m: m[1])
     second = matched(kms.filter(lambda c: c["mode"] != "PerObject"), left, window, False)
-    pairs = first.filter(lambda m: m[0] == "match").union(second).map(lambda m: m[1])
-    kms = (kms.map(lambda c: (c["uid"], c)).leftOuterJoin(pairs.map(lambda m: (m[0], m[1][0])))
-           .map(lambda kv: dict(kv[1][0], matched=kv[1][1])))
+    # Every call comes out of one of the two passes, with its match.
+    kms = first.filter(lambda m: m[0] == "call").union(second).map(lambda m: m[1])
 
     # Stage 6: the output.
     s = T.StringType()
