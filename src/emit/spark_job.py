@@ -55,6 +55,9 @@ def fail(message):
 # Options
 # ---------------------------------------------------------------------------------------------
 
+_DAYS = {}
+
+
 def parse_time(s):
     """eventTime (RFC 3339) to Unix seconds, or None: keytrail's parse_time."""
     import datetime
@@ -65,11 +68,20 @@ def parse_time(s):
     if len(b) == 20 and b[4] == "-" and b[7] == "-" and b[10] == "T" and b[19] == "Z":
         parts = (b[0:4], b[5:7], b[8:10], b[11:13], b[14:16], b[17:19])
         if all(p.isascii() and p.isdigit() for p in parts):
-            try:
-                t = datetime.datetime(*(int(p) for p in parts), tzinfo=datetime.timezone.utc)
-                return int(t.timestamp())
-            except ValueError:
+            # The day once per date (a trail has few), then the time of day: what
+            # datetime(...) accepts, and the same seconds.
+            day = _DAYS.get(b[:10], False)
+            if day is False:
+                try:
+                    day = (datetime.date(int(parts[0]), int(parts[1]), int(parts[2]))
+                           - datetime.date(1970, 1, 1)).days
+                except ValueError:
+                    day = None
+                _DAYS[b[:10]] = day
+            h, m, sec = int(parts[3]), int(parts[4]), int(parts[5])
+            if day is None or h > 23 or m > 59 or sec > 59:
                 return None
+            return day * 86400 + h * 3600 + m * 60 + sec
         return None
     # RFC 3339 with fractions or an offset.
     try:
@@ -306,16 +318,16 @@ def merge_summaries(a, b):
     return a
 
 
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def event_id(s):
     """keytrail's trail::read::event_id: a UUID's 128 bits, or two FNV-1a hashes."""
     if not s:
         return 0
+    if UUID.fullmatch(s):
+        return max(int(s.replace("-", ""), 16), 1)
     b = s.encode("utf-8")
-    dashes = (8, 13, 18, 23)
-    if len(b) == 36 and all(b[i] == 0x2D for i in dashes):
-        digits = [chr(b[i]) for i in range(36) if i not in dashes]
-        if all(c in "0123456789abcdefABCDEF" for c in digits):
-            return max(int("".join(digits), 16), 1)
     mask = (1 << 64) - 1
 
     def fnv(h):
@@ -352,7 +364,12 @@ PARAM_STRINGS = ("keyId", "bucketName", "key", "x-amz-server-side-encryption",
 def wrong_type(rec):
     """Why a record does not have the shape keytrail reads, or None."""
     def bad(obj, names):
-        return any(json_kind(obj.get(n)) not in ("string", "null") for n in names)
+        # A loop, not any() over json_kind: this runs for every record.
+        for n in names:
+            v = obj.get(n)
+            if v is not None and not isinstance(v, str):
+                return True
+        return False
 
     def params_bad(p):
         if p is None:
@@ -1166,35 +1183,29 @@ def sym(s):
     return NONE_KEY if s is None else (0, s)
 
 
-def opt_bool(b):
-    return 0 if b is None else (1 if b is False else 2)
-
-
-def order(field_kinds, row):
-    key = []
+def order_of(field_kinds):
+    """The sort key of a record of one table, in keytrail's order (symbols as `sym` orders
+    them, an optional bool as none < false < true, enums by declaration), built as one
+    expression: keys are made for every record, in the deduplication and the matching."""
+    env = {"NONE_KEY": NONE_KEY}
+    terms = []
     for name, kind in field_kinds:
-        v = row[name]
+        v = "r[%r]" % name
         if kind == "sym":
-            key.append(sym(v))
+            terms.append("(NONE_KEY if %s is None else (0, %s))" % (v, v))
         elif kind == "opt_bool":
-            key.append(opt_bool(v))
+            terms.append("(0 if %s is None else (1 if %s is False else 2))" % (v, v))
         elif kind in DEFS["enums"]:
-            key.append(DEFS["enums"][kind].index(v))
+            env["rank_" + kind] = {x: i for i, x in enumerate(DEFS["enums"][kind])}
+            terms.append("rank_%s[%s]" % (kind, v))
         else:
-            key.append(v)
-    return tuple(key)
+            terms.append(v)
+    return eval("lambda r: (%s,)" % ", ".join(terms), env)
 
 
-def kms_order(r):
-    return order(DEFS["order"]["kms"], r)
-
-
-def s3_order(r):
-    return order(DEFS["order"]["s3"], r)
-
-
-def call_order(r):
-    return order(DEFS["order"]["calls"], r)
+kms_order = order_of(DEFS["order"]["kms"])
+s3_order = order_of(DEFS["order"]["s3"])
+call_order = order_of(DEFS["order"]["calls"])
 
 
 def non_kms_order(r):
