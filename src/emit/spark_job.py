@@ -1577,8 +1577,7 @@ def main(argv, spark=None):
 
     # Each table in folders part=N by the bucket's part (other callers' calls, which have no
     # bucket, by their id, over as many parts as their number needs), so that keytrail reads a
-    # group of parts at a time within its memory budget; a part in one task's files, split
-    # past a few million rows.
+    # group of parts at a time within its memory budget; files of at most a few million rows.
     def bucket_part(r):
         return part_of_bucket(r["bucket"])
 
@@ -1589,10 +1588,17 @@ def main(argv, spark=None):
 
     tables = (("kms", kms, kms_fields, bucket_part), ("s3", s3, s3_fields, bucket_part),
               ("calls", calls, call_fields, call_part))
+    # Rebalanced by part, not repartitioned: adaptive execution splits a large part over tasks
+    # of about spark.sql.adaptive.advisoryPartitionSizeInBytes (64 MB) each and packs small
+    # parts together, so a bucket of billions of requests is written by many tasks at once.
+    # (The hint in SQL: PySpark 3.5's DataFrame.hint cannot name a column.)
     for name, rdd, fields, part in tables:
+        view = "keytrail_out_" + name
         (spark.createDataFrame(rdd.map(as_row(fields, part)),
                                schema(fields + [("part", T.IntegerType())]))
-         .repartition("part").write.partitionBy("part")
+         .createOrReplaceTempView(view))
+        (spark.sql("SELECT /*+ REBALANCE(part) */ * FROM " + view)
+         .write.partitionBy("part")
          .option("maxRecordsPerFile", ROWS_PER_FILE)
          .parquet(dst.rstrip("/") + "/" + name))
 

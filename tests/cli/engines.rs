@@ -17,6 +17,10 @@ fn spark(runs: &[Vec<String>]) {
             .display()
             .to_string(),
         "spark-submit".into(),
+        // Parts past 64 KiB written by several tasks (the job rebalances its output by part),
+        // as a bucket of billions of requests is on a cluster at 64 MB.
+        "--conf".into(),
+        "spark.sql.adaptive.advisoryPartitionSizeInBytes=64k".into(),
         root()
             .join("tests/engines/run_jobs.py")
             .display()
@@ -193,6 +197,26 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             account,
         ]),
     ]);
+
+    // The clean trail's largest parts were split between tasks: a part of several files.
+    let split = ["kms", "s3", "calls"].iter().any(|table| {
+        std::fs::read_dir(work.path().join("out-clean").join(table))
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|part| {
+                std::fs::read_dir(part.path()).is_ok_and(|files| {
+                    files
+                        .filter_map(Result::ok)
+                        .filter(|f| f.file_name().to_string_lossy().ends_with(".parquet"))
+                        .count()
+                        > 1
+                })
+            })
+    });
+    assert!(
+        split,
+        "no part of the output was written by more than one task"
+    );
 
     let clean = w("clean");
     let cases: [(&str, Vec<&str>, String, bool); 3] = [
