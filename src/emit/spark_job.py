@@ -55,6 +55,7 @@ def fail(message):
 # Options
 # ---------------------------------------------------------------------------------------------
 
+# The days since 1970-01-01 of each date parse_time has met (None: no such date).
 _DAYS = {}
 
 
