@@ -1445,10 +1445,15 @@ def main(argv, spark=None):
     s3, d4 = dedup(s3, s3_order, "shared")
     non_kms, d5 = dedup(non_kms, non_kms_order, "id")
     non_kms, d6 = dedup(non_kms, non_kms_order, "shared")
-    by_id = total(d1) + total(d3) + total(d5)
-    by_shared = total(d2) + total(d4) + total(d6)
-    not_sse_kms = non_kms.count()
-    others_read = calls.filter(lambda c: c["bucket"] is None).count()
+    # These counts in one job (Spark runs the shuffles' stages side by side), not one each.
+    counts = sc.union(
+        [d.map(lambda n: ("by_id", n)) for d in (d1, d3, d5)]
+        + [d.map(lambda n: ("by_shared", n)) for d in (d2, d4, d6)]
+        + [non_kms.map(lambda _: ("not_sse_kms", 1)),
+           calls.filter(lambda c: c["bucket"] is None).map(lambda _: ("others_read", 1))]
+    ).reduceByKey(lambda a, b: a + b).collectAsMap()
+    by_id, by_shared, not_sse_kms, others_read = (
+        counts.get(k, 0) for k in ("by_id", "by_shared", "not_sse_kms", "others_read"))
     calls, _ = dedup(calls, call_order, "id")
     calls = calls.cache()
     others_unique = calls.filter(lambda c: c["bucket"] is None).count()
