@@ -1436,8 +1436,15 @@ def main(argv, spark=None):
     non_kms = rows.filter(lambda r: r[0] == "non_kms").map(lambda r: r[1])
 
     # Stage 3: dedup.
-    def total(rdd):
-        return rdd.sum()
+    def totals(named):
+        """The sum of each (name, RDD of numbers), in one Spark job (Spark runs the stages
+        behind them side by side), not a job each."""
+        sums = (sc.union([rdd.map(lambda n, k=k: (k, n)) for k, rdd in named])
+                .reduceByKey(lambda a, b: a + b).collectAsMap())
+        return [sums.get(k, 0) for k, _ in named]
+
+    def each(rdd):
+        return rdd.map(lambda _: 1)
 
     kms, d1 = dedup(kms, kms_order, "id")
     kms, d2 = dedup(kms, kms_order, "shared")
@@ -1445,22 +1452,18 @@ def main(argv, spark=None):
     s3, d4 = dedup(s3, s3_order, "shared")
     non_kms, d5 = dedup(non_kms, non_kms_order, "id")
     non_kms, d6 = dedup(non_kms, non_kms_order, "shared")
-    # These counts in one job (Spark runs the shuffles' stages side by side), not one each.
-    counts = sc.union(
-        [d.map(lambda n: ("by_id", n)) for d in (d1, d3, d5)]
-        + [d.map(lambda n: ("by_shared", n)) for d in (d2, d4, d6)]
-        + [non_kms.map(lambda _: ("not_sse_kms", 1)),
-           calls.filter(lambda c: c["bucket"] is None).map(lambda _: ("others_read", 1))]
-    ).reduceByKey(lambda a, b: a + b).collectAsMap()
-    by_id, by_shared, not_sse_kms, others_read = (
-        counts.get(k, 0) for k in ("by_id", "by_shared", "not_sse_kms", "others_read"))
-    calls, _ = dedup(calls, call_order, "id")
+    by_id, by_shared, not_sse_kms, others_read = totals([
+        ("by_id", sc.union([d1, d3, d5])), ("by_shared", sc.union([d2, d4, d6])),
+        ("not_sse_kms", each(non_kms)),
+        ("others_read", each(calls.filter(lambda c: c["bucket"] is None)))])
+    unique, _ = dedup(calls, call_order, "id")
+    unique = unique.cache()
+    calls, d7 = dedup(unique, call_order, "shared")
     calls = calls.cache()
-    others_unique = calls.filter(lambda c: c["bucket"] is None).count()
-    calls, d7 = dedup(calls, call_order, "shared")
-    calls = calls.cache()
-    shared_calls = total(d7)
-    others_kept = calls.filter(lambda c: c["bucket"] is None).count()
+    others_unique, shared_calls, others_kept = totals([
+        ("others_unique", each(unique.filter(lambda c: c["bucket"] is None))),
+        ("shared_calls", d7),
+        ("others_kept", each(calls.filter(lambda c: c["bucket"] is None)))])
 
     # Stage 4, per object (one shuffle): the reads of objects last written without SSE-KMS set
     # apart, and what each object's logged writes say (the last write wins, per field).
