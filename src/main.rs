@@ -30,15 +30,14 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Keeps glibc's mmap threshold at its default (128 KiB) instead of letting it rise, as it
-/// does each time a block above it is freed, up to 32 MiB. Risen, it puts the mid-sized vectors
-/// of a run past `--memory-limit` (each chunk of events read back from its temporary files)
-/// in the heap, where, freed, they leave holes that the join's large vectors cannot use and
-/// that stay mapped: measured with `cost
-/// --memory-limit 512MiB` over 5 million used events (`benches/scale.rs`' corpus), 428 to
-/// 484 MB peak with the rising threshold, 302 to 307 MB with it fixed, for about 5 % more
-/// time (the pages of freed blocks are given back, and new ones fault in again). Runs that
-/// stay in memory are unchanged.
-/// (`MALLOC_MMAP_THRESHOLD_` in the environment, read by glibc itself, overrides it.)
+/// does each time a block above it is freed, up to 32 MiB. Risen, it puts the mid-sized
+/// vectors of a run past `--memory-limit` (each chunk of events read back from its temporary
+/// files) in the heap, where, freed, they leave holes that the join's large vectors cannot use
+/// and that stay mapped. Measured with `cost --memory-limit 512MiB` over 5 million used events
+/// (`benches/scale.rs`' corpus): 428 to 484 MB peak with the rising threshold, 302 to 307 MB
+/// with it fixed, for about 5 % more time (the pages of freed blocks are given back, and new
+/// ones fault in again). Runs that stay in memory are unchanged. (`MALLOC_MMAP_THRESHOLD_` in
+/// the environment, read by glibc itself, overrides it.)
 fn settle_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {

@@ -32,6 +32,7 @@
 #      folders kms/, s3/, calls/, each in parts by bucket (columns documented in keytrail's
 #      docs/engines.md).
 import json
+import pickle
 import re
 import sys
 import zlib
@@ -1421,19 +1422,28 @@ def main(argv, spark=None):
         contents = source.select("path", "content").rdd
         if partitions:
             contents = contents.repartition(partitions)
-        per_file = contents.map(
-            lambda row: read_file(row.path, bytes(row.content), f, numbers.value[row.path]))
+        def one_file(row):
+            summaries, rows = read_file(row.path, bytes(row.content), f, numbers.value[row.path])
+            tables = {}
+            for kind, r in rows:
+                tables.setdefault(kind, []).append(r)
+            # Each table pickled on its own: a stage that reads one table from the cache
+            # unpickles its rows only, not every table's.
+            return summaries, {k: pickle.dumps(v, pickle.HIGHEST_PROTOCOL)
+                               for k, v in tables.items()}
+
+        per_file = contents.map(one_file)
     else:
         per_file = sc.parallelize([], 1)
     per_file = per_file.cache()
     summaries = per_file.map(lambda x: x[0]).fold(
         {"analyze": new_summary(), "calls": new_summary()},
         lambda a, b: {k: merge_summaries(a[k], b[k]) for k in ("analyze", "calls")})
-    rows = per_file.flatMap(lambda x: x[1])
-    kms = rows.filter(lambda r: r[0] == "kms").map(lambda r: r[1])
-    s3 = rows.filter(lambda r: r[0] == "s3").map(lambda r: r[1])
-    calls = rows.filter(lambda r: r[0] == "call").map(lambda r: r[1])
-    non_kms = rows.filter(lambda r: r[0] == "non_kms").map(lambda r: r[1])
+
+    def table(kind):
+        return per_file.flatMap(lambda x: pickle.loads(x[1][kind]) if kind in x[1] else ())
+
+    kms, s3, calls, non_kms = table("kms"), table("s3"), table("call"), table("non_kms")
 
     # Stage 3: dedup.
     def totals(named):
