@@ -1222,14 +1222,17 @@ def dedup(rdd, order_key, field):
     """Keeps, of each non-zero `field`, the first record in keytrail's order; returns the kept
     records and how many were dropped (an RDD of (dropped,) counts summed by the caller)."""
     zero = rdd.filter(lambda r: r[field] == 0)
-    keyed = rdd.filter(lambda r: r[field] != 0).map(lambda r: (r[field], (order_key(r), r, 1)))
+    # The sort key is made only where two records meet (duplicates are rare), not shuffled
+    # with every record.
+    keyed = rdd.filter(lambda r: r[field] != 0).map(lambda r: (r[field], (r, 1)))
 
     def first(a, b):
-        return (a[0], a[1], a[2] + b[2]) if a[0] <= b[0] else (b[0], b[1], a[2] + b[2])
+        kept = a[0] if order_key(a[0]) <= order_key(b[0]) else b[0]
+        return (kept, a[1] + b[1])
 
     reduced = keyed.reduceByKey(first)
-    kept = reduced.map(lambda kv: kv[1][1]).union(zero)
-    dropped = reduced.map(lambda kv: kv[1][2] - 1)
+    kept = reduced.map(lambda kv: kv[1][0]).union(zero)
+    dropped = reduced.map(lambda kv: kv[1][1] - 1)
     return kept, dropped
 
 
