@@ -996,11 +996,14 @@ def prefilter(rec):
 
 
 def read_file(path, data, f, file_no):
-    """One file -> (summaries, rows): summaries {'analyze': ..., 'calls': ...} (without and with
-    other callers' KMS calls), rows ('kms'|'s3'|'call'|'non_kms', tuple)."""
+    """One file -> (summaries, tables): summaries {'analyze': ..., 'calls': ...} (without and
+    with other callers' KMS calls), tables {'kms'|'s3'|'call'|'non_kms': [row dict, ...]}."""
     sa, sb = new_summary(), new_summary()
     both = (sa, sb)
-    rows = []
+    tables = {}
+
+    def add(kind, row):
+        tables.setdefault(kind, []).append(row)
     for s in both:
         s["files"]["read"] += 1
         s["bytes"]["read"] += len(data)
@@ -1096,7 +1099,7 @@ def read_file(path, data, f, file_no):
             reject(out[1], where, out[2])
             return
         if kind == "not_sse_kms":
-            rows.append(("non_kms", out[1]))
+            add("non_kms", out[1])
             return
         ev = out[1]
         c = ev["common"]
@@ -1109,7 +1112,7 @@ def read_file(path, data, f, file_no):
             if flt is not None:
                 bump(sb["records"]["filtered_out"], flt)
                 return
-            rows.append(("call", call_row(ev, None, "Unknown", ev["context_key"] or "(no encryption context)")))
+            add("call", call_row(ev, None, "Unknown", ev["context_key"] or "(no encryption context)"))
             return
         for s in both:
             saw_time(s, c["time"])
@@ -1119,26 +1122,26 @@ def read_file(path, data, f, file_no):
                 bump(s["records"]["filtered_out"], flt)
             return
         if kind == "kms":
-            rows.append(("call", call_row(ev, ev["bucket"], ev["mode"], "s3")))
+            add("call", call_row(ev, ev["bucket"], ev["mode"], "s3"))
             pairs = ev["context"]
             ctx_pass = not f["context"] or any([k, v] in f["context"] for k, v in pairs)
-            rows.append(("kms", {
+            add("kms", {
                 "uid": uid, "time": c["time"], "requester": c["requester"], "bucket": ev["bucket"],
                 "key": ev["key"], "op": ev["op"], "mode": ev["mode"], "kms_key": ev["kms_key"],
                 "head": ev["head"], "account": c["account"], "region": c["region"],
                 "failure": c["failure"], "ctx_pass": ctx_pass, "ctx_value": None,
                 "id": event_id(c["event_id"]),
-                "shared": event_id(c["shared"]) if c["shared"] is not None else 0}))
+                "shared": event_id(c["shared"]) if c["shared"] is not None else 0})
         else:
             src = ev["source"]
-            rows.append(("s3", {
+            add("s3", {
                 "uid": uid, "time": c["time"], "requester": c["requester"], "bucket": ev["bucket"],
                 "key": ev["key"], "op": ev["op"], "kms_key": ev["kms_key"],
                 "bucket_key": ev["bucket_key"], "dsse": ev["dsse"], "head": ev["head"],
                 "account": c["account"], "region": c["region"], "failure": c["failure"],
                 "src_bucket": src[0] if src else None, "src_key": src[1] if src else None,
                 "id": event_id(c["event_id"]),
-                "shared": event_id(c["shared"]) if c["shared"] is not None else 0}))
+                "shared": event_id(c["shared"]) if c["shared"] is not None else 0})
 
     for item in frame(text):
         if item[0] == "record":
@@ -1163,7 +1166,7 @@ def read_file(path, data, f, file_no):
             s["problems_total"] += 1
             s["problems"].append({"file": path, "location": "", "reason": R["EMPTY"],
                                   "message": "the file is empty"})
-    return {"analyze": sa, "calls": sb}, rows
+    return {"analyze": sa, "calls": sb}, tables
 
 
 def call_row(ev, bucket, mode, purpose):
@@ -1426,10 +1429,8 @@ def main(argv, spark=None):
         if partitions:
             contents = contents.repartition(partitions)
         def one_file(row):
-            summaries, rows = read_file(row.path, bytes(row.content), f, numbers.value[row.path])
-            tables = {}
-            for kind, r in rows:
-                tables.setdefault(kind, []).append(r)
+            summaries, tables = read_file(row.path, bytes(row.content), f,
+                                          numbers.value[row.path])
             # Each table pickled on its own: a stage that reads one table from the cache
             # unpickles its rows only, not every table's.
             return summaries, {k: pickle.dumps(v, pickle.HIGHEST_PROTOCOL)

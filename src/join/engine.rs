@@ -565,11 +565,12 @@ impl Table {
         c.str().map(Some).map_err(|e| self.fail(column, e))
     }
 
-    /// A column of strings, borrowed from the frame.
-    fn strings(&self, column: &str) -> Result<Vec<Option<&str>>, EngineError> {
-        Ok(self
-            .str_column(column)?
-            .map_or_else(Vec::new, |s| s.iter().collect()))
+    /// A column of strings, borrowed from the frame, cell by cell.
+    fn strings(
+        &self,
+        column: &str,
+    ) -> Result<impl Iterator<Item = Option<&str>> + '_, EngineError> {
+        Ok(self.str_column(column)?.into_iter().flat_map(|s| s.iter()))
     }
 
     fn longs(&self, column: &str) -> Result<Vec<Option<i64>>, EngineError> {
@@ -615,8 +616,7 @@ impl Table {
                 )
             })
             .collect();
-        let v = self.strings(column)?;
-        v.into_iter()
+        self.strings(column)?
             .enumerate()
             .map(|(i, s)| {
                 let s = s.ok_or_else(|| self.fail(column, format!("row {i} is null")))?;
@@ -638,8 +638,7 @@ impl Table {
     }
 
     fn ids(&self, column: &str) -> Result<Vec<u128>, EngineError> {
-        let v = self.strings(column)?;
-        v.into_iter()
+        self.strings(column)?
             .enumerate()
             .map(|(i, s)| match s {
                 None => Ok(0),
