@@ -11,6 +11,9 @@
 #   --context K=V           (for keytrail's filter_context; any of them)
 #   --partitions N          tasks of the per-file stage (default: Spark's, files packed into
 #                           tasks of up to spark.sql.files.maxPartitionBytes)
+#   --broadcast-duplicates N  the IDs two records share that the deduplication hands to every
+#                           task, so that only their records are shuffled (default 262144);
+#                           past N (a trail read twice), every record with an ID is shuffled
 # The definitions below (event names, operations, reasons, windows, filters given to
 # `keytrail emit`) are written by keytrail from the ones its own pipeline uses; edit the
 # options, not the code.
@@ -44,6 +47,9 @@ R = DEFS["reasons"]
 PARTS = DEFS["output_parts"]
 ROWS_PER_FILE = DEFS["output_rows_per_file"]
 OTHER_CALLS_PER_PART = DEFS["output_other_calls_per_part"]
+# How many of the IDs records share a deduplication hands to every task to pick out their
+# records (--broadcast-duplicates); past it, every record with an ID is shuffled by its ID.
+DUPLICATES_BROADCAST = 1 << 18
 NONE_KEY = (1, "")
 
 
@@ -113,7 +119,7 @@ def parse_args(argv):
     f = dict(DEFS["filters"])
     lists = {"--account": "account", "--region": "region", "--event-name": "event_name",
              "--principal": "principal"}
-    rest, partitions, i = [], None, 0
+    rest, tuning, i = [], {"partitions": None, "broadcast": DUPLICATES_BROADCAST}, 0
     while i < len(argv):
         a = argv[i]
         if a in ("-h", "--help"):
@@ -137,8 +143,10 @@ def parse_args(argv):
                     fail("--context needs KEY=VALUE, got %r" % v)
                 k, val = v.split("=", 1)
                 f["context"] = list(f["context"]) + [[k, val]]
-            elif a == "--partitions":
-                partitions = int(v)
+            elif a in ("--partitions", "--broadcast-duplicates"):
+                if not v.isdigit():
+                    fail("%s needs a number, got %r" % (a, v))
+                tuning["partitions" if a == "--partitions" else "broadcast"] = int(v)
             else:
                 fail("unknown option %s (see --help)" % a)
         else:
@@ -146,7 +154,7 @@ def parse_args(argv):
             i += 1
     if len(rest) != 2:
         fail("give INPUT and OUTPUT (see --help), got %r" % rest)
-    return f, rest[0], rest[1], partitions
+    return f, rest[0], rest[1], tuning
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1221,22 +1229,58 @@ def non_kms_order(r):
 # Stage 3: dedup (keytrail's join::dedup_by, by eventID, then by sharedEventID)
 # ---------------------------------------------------------------------------------------------
 
-def dedup(rdd, order_key, field):
-    """Keeps, of each non-zero `field`, the first record in keytrail's order; returns the kept
-    records and how many were dropped (an RDD of (dropped,) counts summed by the caller)."""
-    zero = rdd.filter(lambda r: r[field] == 0)
-    # The sort key is made only where two records meet (duplicates are rare), not shuffled
-    # with every record.
-    keyed = rdd.filter(lambda r: r[field] != 0).map(lambda r: (r[field], (r, 1)))
-
+def first_of_each(rdd, order_key, field):
+    """Keeps, of each `field` the records of `rdd` share, the first in keytrail's order (the
+    sort key made only where two records meet, not shuffled with every record)."""
     def first(a, b):
-        kept = a[0] if order_key(a[0]) <= order_key(b[0]) else b[0]
-        return (kept, a[1] + b[1])
+        return a if order_key(a) <= order_key(b) else b
 
-    reduced = keyed.reduceByKey(first)
-    kept = reduced.map(lambda kv: kv[1][0]).union(zero)
-    dropped = reduced.map(lambda kv: kv[1][1] - 1)
-    return kept, dropped
+    return rdd.map(lambda r: (r[field], r)).reduceByKey(first).values()
+
+
+M64 = (1 << 64) - 1
+
+
+def signed(v):
+    return v - (1 << 64) if v >> 63 else v
+
+
+def dedup(spark, tables, orders, field, broadcast):
+    """Keeps, of each non-zero `field` (an eventID or a sharedEventID) in each table, the first
+    record in keytrail's order (its `dedup_by`); returns the tables kept and how many records
+    each dropped. The IDs two records share are found by Spark SQL over the IDs alone, one job
+    for every table; duplicates are rare, so only their records are shuffled and the others
+    pass where they are (a trail given twice, all duplicates, shuffles them all by ID)."""
+    from pyspark.sql import functions as F
+    sc = spark.sparkContext
+    names = sorted(tables)
+    ids = sc.union([tables[n].filter(lambda r, f=field: r[f] != 0)
+                    .map(lambda r, t=t, f=field: (t, signed(r[f] >> 64), signed(r[f] & M64)))
+                    for t, n in enumerate(names)])
+    twice = (spark.createDataFrame(ids, "t INT, hi BIGINT, lo BIGINT")
+             .groupBy("t", "hi", "lo").count().where("count > 1"))
+    found = twice.limit(broadcast + 1).collect()
+    if len(found) > broadcast:
+        dropped = {n: 0 for n in names}
+        for row in twice.groupBy("t").agg(F.sum(F.col("count") - 1).alias("d")).collect():
+            dropped[names[row["t"]]] = row["d"]
+        return {n: tables[n].filter(lambda r, f=field: r[f] == 0)
+                .union(first_of_each(tables[n].filter(lambda r, f=field: r[f] != 0),
+                                     orders[n], field))
+                for n in names}, dropped
+    shared = {n: {} for n in names}
+    for row in found:
+        shared[names[row["t"]]][((row["hi"] & M64) << 64) | (row["lo"] & M64)] = row["count"]
+    out = {}
+    for n in names:
+        if not shared[n]:
+            out[n] = tables[n]
+            continue
+        these = sc.broadcast(frozenset(shared[n]))
+        out[n] = (tables[n].filter(lambda r, f=field, s=these: r[f] not in s.value)
+                  .union(first_of_each(tables[n].filter(
+                      lambda r, f=field, s=these: r[f] in s.value), orders[n], field)))
+    return out, {n: sum(c - 1 for c in shared[n].values()) for n in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1400,7 +1444,7 @@ def sweep(items, window, leftovers=False):
 
 def main(argv, spark=None):
     """Runs the job; with `spark`, in that session (left running), else in a new one."""
-    f, src, dst, partitions = parse_args(argv)
+    f, src, dst, tuning = parse_args(argv)
     from pyspark.sql import SparkSession
     from pyspark.rdd import portable_hash
     from pyspark.sql import types as T
@@ -1426,8 +1470,8 @@ def main(argv, spark=None):
         paths = sorted(row.path for row in source.select("path").collect())
         numbers = sc.broadcast({p: n + 1 for n, p in enumerate(paths)})
         contents = source.select("path", "content").rdd
-        if partitions:
-            contents = contents.repartition(partitions)
+        if tuning["partitions"]:
+            contents = contents.repartition(tuning["partitions"])
         def one_file(row):
             summaries, tables = read_file(row.path, bytes(row.content), f,
                                           numbers.value[row.path])
@@ -1460,24 +1504,23 @@ def main(argv, spark=None):
     def each(rdd):
         return rdd.map(lambda _: 1)
 
-    kms, d1 = dedup(kms, kms_order, "id")
-    kms, d2 = dedup(kms, kms_order, "shared")
-    s3, d3 = dedup(s3, s3_order, "id")
-    s3, d4 = dedup(s3, s3_order, "shared")
-    non_kms, d5 = dedup(non_kms, non_kms_order, "id")
-    non_kms, d6 = dedup(non_kms, non_kms_order, "shared")
-    by_id, by_shared, not_sse_kms, others_read = totals([
-        ("by_id", sc.union([d1, d3, d5])), ("by_shared", sc.union([d2, d4, d6])),
+    calls_read = calls
+
+    orders = {"kms": kms_order, "s3": s3_order, "non_kms": non_kms_order, "calls": call_order}
+    tables, by_id = dedup(spark, {"kms": kms, "s3": s3, "non_kms": non_kms, "calls": calls},
+                          orders, "id", tuning["broadcast"])
+    unique = tables["calls"] = tables["calls"].cache()
+    tables, by_shared = dedup(spark, tables, orders, "shared", tuning["broadcast"])
+    kms, s3, non_kms = tables["kms"], tables["s3"], tables["non_kms"]
+    calls = tables["calls"].cache()
+    not_sse_kms, others_read, others_unique, others_kept = totals([
         ("not_sse_kms", each(non_kms)),
-        ("others_read", each(calls.filter(lambda c: c["bucket"] is None)))])
-    unique, _ = dedup(calls, call_order, "id")
-    unique = unique.cache()
-    calls, d7 = dedup(unique, call_order, "shared")
-    calls = calls.cache()
-    others_unique, shared_calls, others_kept = totals([
+        ("others_read", each(calls_read.filter(lambda c: c["bucket"] is None))),
         ("others_unique", each(unique.filter(lambda c: c["bucket"] is None))),
-        ("shared_calls", d7),
         ("others_kept", each(calls.filter(lambda c: c["bucket"] is None)))])
+    shared_calls = by_shared["calls"]
+    by_id, by_shared = (sum(d for n, d in counts.items() if n != "calls")
+                        for counts in (by_id, by_shared))
 
     # Stage 4, per object (one shuffle): the reads of objects last written without SSE-KMS set
     # apart, and what each object's logged writes say (the last write wins, per field).

@@ -185,6 +185,15 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
     spark(&[
         s(&[&job, &w("clean"), &w("out-clean")]),
         s(&[&job, &real, &w("out-real")]),
+        // The deduplication as for a trail read twice: every record with an ID shuffled by it,
+        // where it otherwise hands the few shared IDs to every task.
+        s(&[
+            &job,
+            &w("clean"),
+            &w("out-shuffled"),
+            "--broadcast-duplicates",
+            "0",
+        ]),
         s(&[
             &filtered_job,
             &w("clean"),
@@ -197,6 +206,17 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
             account,
         ]),
     ]);
+
+    // The clean trail repeats events by eventID and by sharedEventID (copies delivered to two
+    // accounts): both deduplications have records to pick between.
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(work.path().join("out-clean/_keytrail.json")).unwrap(),
+    )
+    .unwrap();
+    for reason in ["duplicate_event_id", "duplicate_shared_event_id"] {
+        let n = &manifest["summary"]["analyze"]["records"]["filtered_out"][reason];
+        assert!(n.as_u64() > Some(0), "no {reason} in the clean trail: {n}");
+    }
 
     // The clean trail's largest parts were split between tasks: a part of several files.
     let split = ["kms", "s3", "calls"].iter().any(|table| {
@@ -219,8 +239,9 @@ fn the_spark_jobs_output_gives_every_report_of_the_trail_itself() {
     );
 
     let clean = w("clean");
-    let cases: [(&str, Vec<&str>, String, bool); 3] = [
+    let cases: [(&str, Vec<&str>, String, bool); 4] = [
         (&clean, vec![], w("out-clean"), true),
+        (&clean, vec![], w("out-shuffled"), true),
         (&real, vec![], w("out-real"), false),
         (
             &clean,
