@@ -499,6 +499,27 @@ impl S3Reader {
     }
 }
 
+/// What object_store's HTTP client says when no answer came: a refused or reset connection, a
+/// name that does not resolve, a timeout.
+const UNREACHABLE: [&str; 5] = [
+    "error sending request",
+    "Connection refused",
+    "dns error",
+    "timed out",
+    "connection closed",
+];
+
+/// The scheme and host of the first URL in an error's text (`http://127.0.0.1:8333`).
+fn endpoint_in(text: &str) -> Option<&str> {
+    let start = text.find("https://").or_else(|| text.find("http://"))?;
+    let url = &text[start..];
+    let host = url.find("://")? + 3;
+    let end = url[host..]
+        .find(['/', ' ', '?'])
+        .map_or(url.len(), |i| i + host);
+    Some(&url[..end])
+}
+
 /// A short message for an S3 error, with what to do about it. S3's own error code and message,
 /// when its answer has them, are quoted: a 403 of a listing reaches here as a generic error
 /// whose text holds S3's XML.
@@ -532,6 +553,21 @@ fn describe(e: &object_store::Error) -> String {
         _ if code == Some("AccessDenied") || text.contains("403 Forbidden") => {
             format!("access denied{says}: reading needs s3:GetObject (and s3:ListBucket to list)")
         }
+        _ if code == Some("NoSuchBucket") => format!(
+            "no such bucket{says}: check the bucket's name in the s3:// address, and \
+             --endpoint-url for a store that is not AWS's"
+        ),
+        _ if code.is_none() && UNREACHABLE.iter().any(|m| text.contains(m)) => {
+            let endpoint = endpoint_in(&text).map_or(String::new(), |e| format!(" {e}"));
+            let retries = text
+                .split_once("after ")
+                .and_then(|(_, rest)| rest.split_once(',').map(|(n, _)| format!(" after {n}")))
+                .unwrap_or_default();
+            format!(
+                "cannot reach the S3 endpoint{endpoint}{retries}: check --endpoint-url (or \
+                 AWS_ENDPOINT_URL), the Region and the network"
+            )
+        }
         _ => {
             // The first line is the useful one; the rest repeats the request, or is S3's XML.
             let first = text.lines().next().unwrap_or(&text);
@@ -547,6 +583,47 @@ mod profile;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let generic = |text: &str| object_store::Error::Generic {
+            store: "S3",
+            source: text.into(),
+        };
+        // What SeaweedFS and object_store 0.13 answered, measured.
+        let no_bucket = describe(&generic(
+            "Error performing list request: Error performing GET http://127.0.0.1:8333/nobucket?\
+             delimiter=%2F&list-type=2&prefix=AWSLogs%2F in 1.85ms - Server returned non-2xx \
+             status code: 404 Not Found: <?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+             <Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist\
+             </Message></Error>",
+        ));
+        assert!(
+            no_bucket.starts_with("no such bucket (S3 says NoSuchBucket: The specified bucket")
+                && no_bucket.contains("--endpoint-url"),
+            "{no_bucket}"
+        );
+        let refused = describe(&generic(
+            "Error performing list request: Error performing GET http://127.0.0.1:8334/nobucket?\
+             delimiter=%2F&list-type=2&prefix=AWSLogs%2F in 2.196174045s, after 8 retries, \
+             max_retries: 8, retry_timeout: 120s  - HTTP error: error sending request",
+        ));
+        assert_eq!(
+            refused,
+            "cannot reach the S3 endpoint http://127.0.0.1:8334 after 8 retries: check \
+             --endpoint-url (or AWS_ENDPOINT_URL), the Region and the network"
+        );
+        assert_eq!(
+            endpoint_in("GET https://b.s3.eu-west-1.amazonaws.com/k failed"),
+            Some("https://b.s3.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(endpoint_in("no address here"), None);
+        // Anything else keeps its first line, S3's XML left out.
+        let other = describe(&generic(
+            "something else: <?xml version=\"1.0\"?><Error/>\nmore",
+        ));
+        assert_eq!(other, "something else");
+    }
 
     #[test]
     fn urls_name_a_bucket_and_a_prefix() {
