@@ -1407,22 +1407,25 @@ def sweep(items, window, leftovers=False):
             del slots[:]
             by_object.clear()
             used.clear()
-        for m in decide(t):
-            yield m
+        # (Each test made here, not in a generator: this runs for every item of the stream.)
+        if pending and pending[0][0][0] + window < t:
+            for m in decide(t):
+                yield m
         # Slots no call to come can reach (calls come in time order), oldest first.
         horizon = (pending[0][0][0] if pending else t) - window
-        gone = bisect.bisect_left(slots, at(horizon))
-        for m in left(slots[:gone]):
-            yield m
-        for entry in slots[:gone]:
-            slot = entry[3]
-            used.discard((slot[4]["uid"], slot[2]))
-            same = by_object.get((slot[4]["head"], slot[3]))
-            if same is not None:
-                same.remove(entry)
-                if not same:
-                    del by_object[(slot[4]["head"], slot[3])]
-        del slots[:gone]
+        if slots and slots[0][0][0] < horizon:
+            gone = bisect.bisect_left(slots, at(horizon))
+            for m in left(slots[:gone]):
+                yield m
+            for entry in slots[:gone]:
+                slot = entry[3]
+                used.discard((slot[4]["uid"], slot[2]))
+                same = by_object.get((slot[4]["head"], slot[3]))
+                if same is not None:
+                    same.remove(entry)
+                    if not same:
+                        del by_object[(slot[4]["head"], slot[3])]
+            del slots[:gone]
         if kind == "slot":
             entry = (v[0], v[1], v[4]["uid"], v)
             bisect.insort(slots, entry)
