@@ -12,9 +12,9 @@
 use super::{ObjectSse, Planned, Second, Simulation};
 use crate::envelope::{Encryption, KmsCall, Op};
 use crate::reports::calls::key_prefix;
+use roaring::RoaringBitmap;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The versioned name of the manifest schema.
 pub const SCHEMA: &str = "keytrail.manifest/v1";
@@ -23,17 +23,17 @@ pub const SCHEMA: &str = "keytrail.manifest/v1";
 struct Group {
     s3: BTreeMap<&'static str, u64>,
     kms: BTreeMap<&'static str, u64>,
-    objects: BTreeSet<Arc<str>>,
+    /// The objects, by their number in the group's bucket ([`Planned::object`]).
+    objects: RoaringBitmap,
     /// Requests S3 refused: no object, not in the ratio.
     s3_errors: u64,
 }
 
 impl Group {
-    /// Counts an object, sharing its key with the plan's (a group can hold millions).
-    fn object(&mut self, key: &Arc<str>) {
-        if !self.objects.contains(key) {
-            self.objects.insert(Arc::clone(key));
-        }
+    /// Counts an object of the group's bucket, by its number (a group can hold millions: a
+    /// few bits each).
+    fn object(&mut self, object: u32) {
+        self.objects.insert(object);
     }
 
     fn add(&mut self, other: Group) {
@@ -43,9 +43,15 @@ impl Group {
         for (op, n) in other.kms {
             *self.kms.entry(op).or_default() += n;
         }
-        self.objects.extend(other.objects);
+        self.objects |= other.objects;
         self.s3_errors += other.s3_errors;
     }
+}
+
+/// Whether a request's object is in one of the per-bucket sets.
+fn among(sets: &[RoaringBitmap], r: &Planned) -> bool {
+    r.object
+        .is_some_and(|object| sets[r.bucket].contains(object))
 }
 
 fn is_write(op: Op) -> bool {
@@ -86,11 +92,11 @@ pub struct Tally<'s> {
     sim: &'s Simulation,
     /// Per grouping, the expected rows, keyed by (bucket, group, mode).
     rows: [Rows; 3],
-    /// Objects whose successful write is logged.
-    written: HashSet<(usize, Arc<str>)>,
-    /// Objects of SSE-S3 buckets whose successful write is logged: reads (and upload parts)
-    /// after it are known not to be SSE-KMS.
-    written_not_kms: HashSet<(usize, Arc<str>)>,
+    /// Per bucket, the objects whose successful write is logged.
+    written: Vec<RoaringBitmap>,
+    /// Per bucket, the objects of SSE-S3 buckets whose successful write is logged: reads (and
+    /// upload parts) after it are known not to be SSE-KMS.
+    written_not_kms: Vec<RoaringBitmap>,
     /// Per bucket: whether its logged KMS calls include bucket-key ones, per-object ones.
     bucket_modes: HashMap<String, (bool, bool)>,
     prefixes: BTreeMap<(String, String, &'static str), u64>,
@@ -106,8 +112,8 @@ impl<'s> Tally<'s> {
         Tally {
             sim,
             rows: Default::default(),
-            written: HashSet::new(),
-            written_not_kms: HashSet::new(),
+            written: vec![RoaringBitmap::new(); sim.buckets.len()],
+            written_not_kms: vec![RoaringBitmap::new(); sim.buckets.len()],
             bucket_modes: HashMap::new(),
             prefixes: BTreeMap::new(),
             requests: 0,
@@ -159,16 +165,18 @@ impl<'s> Tally<'s> {
             HashSet::new()
         };
         for (k, r) in second.requests.iter().enumerate() {
-            if is_write(r.op) && r.failure.is_none() {
-                self.written.insert((r.bucket, Arc::clone(&r.key)));
+            if let (true, None, Some(object)) = (is_write(r.op), r.failure, r.object) {
+                self.written[r.bucket].insert(object);
             }
             let counted = self.counted_in_rows(r);
             self.filtered(r, counted);
-            if sim.buckets[r.bucket].sse == ObjectSse::SseS3
-                && is_write(r.op)
-                && r.failure.is_none()
-            {
-                self.written_not_kms.insert((r.bucket, Arc::clone(&r.key)));
+            if let (ObjectSse::SseS3, true, None, Some(object)) = (
+                sim.buckets[r.bucket].sse,
+                is_write(r.op),
+                r.failure,
+                r.object,
+            ) {
+                self.written_not_kms[r.bucket].insert(object);
             }
             if trail.s3_data_events && !matches!(r.op, Op::HeadObject | Op::Replicate) && counted {
                 self.request_rows(r, caused_call.contains(&(second.first_request + k)));
@@ -195,7 +203,7 @@ impl<'s> Tally<'s> {
             && r.failure.is_none()
             && matches!(r.encryption, Encryption::DsseKms)
             && !matches!(r.op, Op::HeadObject | Op::Replicate)
-            && (is_write(r.op) || self.written.contains(&(r.bucket, Arc::clone(&r.key))))
+            && (is_write(r.op) || among(&self.written, r))
     }
 
     fn principal(&self, session: usize) -> String {
@@ -209,9 +217,7 @@ impl<'s> Tally<'s> {
         let (mode, observable) = if r.failure.is_some() {
             (INFERRED, false)
         } else {
-            let observable = caused_call
-                || is_write(r.op)
-                || self.written.contains(&(r.bucket, Arc::clone(&r.key)));
+            let observable = caused_call || is_write(r.op) || among(&self.written, r);
             let mode = if self.dsse_known(r) {
                 "dsse"
             } else if observable {
@@ -235,7 +241,9 @@ impl<'s> Tally<'s> {
                 g.s3_errors += 1;
             } else {
                 *g.s3.entry(r.op.name()).or_default() += 1;
-                g.object(&r.key);
+                if let Some(object) = r.object {
+                    g.object(object);
+                }
             }
         }
     }
@@ -248,14 +256,13 @@ impl<'s> Tally<'s> {
         } else {
             mode(c.key.is_none())
         };
-        let object = c.key.as_ref().map(|k| {
-            let source = r.source.as_ref().map(|(_, key)| key);
-            [Some(&r.key), source]
-                .into_iter()
-                .flatten()
-                .find(|o| ***o == **k)
-                .cloned()
-                .unwrap_or_else(|| Arc::from(k.as_str()))
+        // The object a per-object call names: the copy's source (which it decrypts) or the
+        // request's own.
+        let object = c.key.as_ref().and_then(|k| match &r.source {
+            Some((sb, sk, object)) if self.sim.buckets[*sb].name == c.bucket && **sk == **k => {
+                Some(*object)
+            }
+            _ => r.object,
         });
         for grouping in GROUPINGS {
             let group = match grouping {
@@ -267,8 +274,8 @@ impl<'s> Tally<'s> {
                 .entry((c.bucket.clone(), group, call_mode))
                 .or_default();
             *g.kms.entry(c.op.name()).or_default() += 1;
-            if let Some(key) = &object {
-                g.object(key);
+            if let Some(object) = object {
+                g.object(object);
             }
         }
     }
@@ -282,10 +289,7 @@ impl<'s> Tally<'s> {
             ObjectSse::SseC => false,
             ObjectSse::SseS3 if is_write(r.op) => r.failure.is_some(),
             ObjectSse::SseS3 => {
-                !matches!(r.op, Op::GetObject | Op::UploadPart)
-                    || !self
-                        .written_not_kms
-                        .contains(&(r.bucket, Arc::clone(&r.key)))
+                !matches!(r.op, Op::GetObject | Op::UploadPart) || !among(&self.written_not_kms, r)
             }
         }
     }

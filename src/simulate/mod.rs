@@ -76,8 +76,13 @@ pub struct Planned {
     pub session: usize,
     pub bucket: usize,
     pub key: Arc<str>,
+    /// The object's number in its bucket (the order the plan wrote them in), for the manifest's
+    /// sets of objects; `None` for a key the bucket does not hold (a refused write's, a read's
+    /// of a missing key).
+    pub object: Option<u32>,
     pub op: Op,
-    pub source: Option<(usize, Arc<str>)>,
+    /// For copies: the source's bucket, key and number in its bucket.
+    pub source: Option<(usize, Arc<str>, u32)>,
     pub encryption: Encryption,
     pub context: Arc<[(String, String)]>,
     pub bytes: u64,
@@ -372,7 +377,7 @@ pub struct Plan<'a> {
     rr: Vec<usize>,
     /// Per phase: the indices of the objects it can read, and how many of its bucket's objects
     /// have been looked at.
-    readable_of: Vec<(Vec<usize>, usize)>,
+    readable_of: Vec<(Vec<u32>, usize)>,
     offset: i64,
     end_offset: i64,
     /// Requests and calls planned so far.
@@ -421,8 +426,8 @@ impl Plan<'_> {
                 bucket_key: phase.bucket_key_header.unwrap_or(b.bucket_key_at(offset)),
             },
         };
-        let emit = |plan: &mut Self, out: &mut Second, op, key, source, failure| {
-            plan.emit(out, pi, encryption, op, key, source, failure)
+        let emit = |plan: &mut Self, out: &mut Second, op, key, object, source, failure| {
+            plan.emit(out, pi, encryption, op, (key, object), source, failure)
         };
         let refuse =
             |plan: &mut Self| phase.error_rate > 0.0 && plan.refusals.unit() < phase.error_rate;
@@ -442,33 +447,23 @@ impl Plan<'_> {
             let key = new_key(self, "p", ".parquet");
             if refuse(self) {
                 let denied = Some("AccessDenied");
-                emit(self, out, Op::PutObject, key, None, denied);
+                emit(self, out, Op::PutObject, key, None, None, denied);
                 continue;
             }
-            emit(self, out, Op::PutObject, key.clone(), None, None);
+            let object = Some(self.objects[bi].len() as u32);
+            emit(self, out, Op::PutObject, key.clone(), object, None, None);
             self.objects[bi].push(key);
         }
         for _ in 0..draws(&mut self.rng, phase.multipart_rate) {
             let key = new_key(self, "p", ".mpu.parquet");
-            emit(
-                self,
-                out,
-                Op::CreateMultipartUpload,
-                key.clone(),
-                None,
-                None,
-            );
+            let object = Some(self.objects[bi].len() as u32);
+            let op = Op::CreateMultipartUpload;
+            emit(self, out, op, key.clone(), object, None, None);
             for _ in 0..phase.parts {
-                emit(self, out, Op::UploadPart, key.clone(), None, None);
+                emit(self, out, Op::UploadPart, key.clone(), object, None, None);
             }
-            emit(
-                self,
-                out,
-                Op::CompleteMultipartUpload,
-                key.clone(),
-                None,
-                None,
-            );
+            let op = Op::CompleteMultipartUpload;
+            emit(self, out, op, key.clone(), object, None, None);
             self.objects[bi].push(key);
         }
         // The objects this phase reads: its bucket's under its prefixes, in the order they
@@ -477,35 +472,37 @@ impl Plan<'_> {
         let readable = &mut self.readable_of[pi];
         for (i, k) in self.objects[bi].iter().enumerate().skip(readable.1) {
             if phase.prefixes.iter().any(|p| k.starts_with(p.as_str())) {
-                readable.0.push(i);
+                readable.0.push(i as u32);
             }
         }
         readable.1 = self.objects[bi].len();
         let n = readable.0.len() as u64;
-        let pick = |plan: &mut Self| -> Arc<str> {
+        let pick = |plan: &mut Self| -> (Arc<str>, u32) {
             let i = match phase.read.as_str() {
                 "recent" => n - 1 - plan.rng.below(n.min(100)),
                 "skewed" => ((n as f64) * plan.rng.unit().powi(3)) as u64,
                 _ => plan.rng.below(n),
             };
-            let readable = &plan.readable_of[pi].0;
-            plan.objects[bi][readable[i.min(n - 1) as usize]].clone()
+            let object = plan.readable_of[pi].0[i.min(n - 1) as usize];
+            (plan.objects[bi][object as usize].clone(), object)
         };
         if n > 0 {
             for _ in 0..draws(&mut self.rng, phase.get_rate) {
-                let key = pick(self);
+                let (key, object) = pick(self);
                 if refuse(self) {
                     let missing = new_key(self, "missing-", "");
-                    emit(self, out, Op::GetObject, missing, None, Some("NoSuchKey"));
+                    let op = Op::GetObject;
+                    emit(self, out, op, missing, None, None, Some("NoSuchKey"));
                     continue;
                 }
                 for _ in 0..phase.ranged_gets {
-                    emit(self, out, Op::GetObject, key.clone(), None, None);
+                    let op = Op::GetObject;
+                    emit(self, out, op, key.clone(), Some(object), None, None);
                 }
             }
             for _ in 0..draws(&mut self.rng, phase.head_rate) {
-                let key = pick(self);
-                emit(self, out, Op::HeadObject, key, None, None);
+                let (key, object) = pick(self);
+                emit(self, out, Op::HeadObject, key, Some(object), None, None);
             }
         }
         // Copies read their source from the phase's bucket as reads pick objects, or any
@@ -524,14 +521,16 @@ impl Plan<'_> {
         if sources > 0 {
             let mut copies = Vec::new();
             for _ in 0..draws(&mut self.rng, phase.copy_rate) {
-                let src = if from == bi {
+                let (src, src_object) = if from == bi {
                     pick(self)
                 } else {
-                    self.objects[from][self.rng.below(sources) as usize].clone()
+                    let object = self.rng.below(sources) as u32;
+                    (self.objects[from][object as usize].clone(), object)
                 };
                 let key = new_key(self, "p", ".copy.parquet");
-                let source = Some((from, src));
-                emit(self, out, Op::CopyObject, key.clone(), source, None);
+                let source = Some((from, src, src_object));
+                let object = Some((self.objects[bi].len() + copies.len()) as u32);
+                emit(self, out, Op::CopyObject, key.clone(), object, source, None);
                 copies.push(key);
             }
             self.objects[bi].extend(copies);
@@ -547,8 +546,8 @@ impl Plan<'_> {
         pi: usize,
         encryption: Encryption,
         op: Op,
-        key: Arc<str>,
-        source: Option<(usize, Arc<str>)>,
+        (key, object): (Arc<str>, Option<u32>),
+        source: Option<(usize, Arc<str>, u32)>,
         failure: Option<&'static str>,
     ) {
         let sim = self.sim;
@@ -574,7 +573,7 @@ impl Plan<'_> {
             kms_key: b.key_for(&key).to_string(),
             op,
             encryption,
-            source: source.as_ref().map(|(sb, sk)| {
+            source: source.as_ref().map(|(sb, sk, _)| {
                 (
                     sim.buckets[*sb].name.clone(),
                     sk.to_string(),
@@ -594,6 +593,7 @@ impl Plan<'_> {
             session,
             bucket: *bi,
             key,
+            object,
             op,
             source,
             encryption,

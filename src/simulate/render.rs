@@ -518,7 +518,7 @@ fn write_record(
             let copy_source = r
                 .source
                 .as_ref()
-                .map(|(sb, sk)| format!("{}/{}", sim.buckets[*sb].name, sk));
+                .map(|(sb, sk, _)| format!("{}/{}", sim.buckets[*sb].name, sk));
             let sse = Sse {
                 kind: b.sse,
                 kms_key: b.key_for(&r.key),
