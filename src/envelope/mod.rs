@@ -134,11 +134,18 @@ pub struct Request {
     pub session_policy: String,
     pub bucket: String,
     pub key: String,
+    /// The object's number in its bucket, when the caller numbers its objects (the simulator,
+    /// which writes millions): the engine then keeps the object's state by that number and
+    /// holds no copy of its key. `None`: by the key (a trail's requests). A caller gives one
+    /// or the other for an object, always the same.
+    pub object: Option<u32>,
     pub kms_key: String,
     pub op: Op,
     pub encryption: Encryption,
     /// For CopyObject, UploadPartCopy and Replicate: the source object, and its KMS key.
     pub source: Option<(String, String, String)>,
+    /// The source object's number in its bucket, as `object`.
+    pub source_object: Option<u32>,
     /// For Replicate: the replica's bucket and KMS key.
     pub destination: Option<(String, String)>,
 }
@@ -192,6 +199,10 @@ type KeyId = u64;
 /// An interned name (session, role, bucket, object key, KMS key): the engine's maps are keyed
 /// by these, so a lookup allocates nothing.
 type Name = u32;
+/// An object: its bucket, and its key's name or, tagged with [`NUMBERED`], the caller's
+/// number for it ([`Request::object`]).
+type Object = (Name, u64);
+const NUMBERED: u64 = 1 << 32;
 /// Who holds a bucket-level key: a session, or a role and session policy (see [`Sharing`]).
 type Requester = u64;
 
@@ -209,9 +220,9 @@ pub struct Engine {
     /// Decrypted bucket-level keys for reading: (requester, key id, cache) -> expiry.
     read_cache: HashMap<(Requester, KeyId, u32), i64>,
     /// Which bucket-level key derived each object's data key (`None`: a per-object key).
-    objects: HashMap<(Name, Name), Option<KeyId>>,
+    objects: HashMap<Object, Option<KeyId>>,
     /// Objects last written with SSE-S3 or SSE-C: reading them calls no KMS.
-    not_kms: std::collections::HashSet<(Name, Name)>,
+    not_kms: std::collections::HashSet<Object, foldhash::fast::FixedState>,
     /// Requests per requester and bucket in the current second, for the front-end fan-out.
     rate: HashMap<(Requester, Name), (i64, u32)>,
     /// The bucket-level key of objects older than a what-if: (bucket, KMS key) -> key.
@@ -256,9 +267,22 @@ impl Engine {
         n
     }
 
-    /// The name of an object, if the engine has seen it.
-    fn known_object(&self, bucket: &str, key: &str) -> Option<(Name, Name)> {
-        Some((*self.names.get(bucket)?, *self.names.get(key)?))
+    /// An object, named as the engine keeps it.
+    fn object(&mut self, bucket: &str, key: &str, number: Option<u32>) -> Object {
+        let bucket = self.name(bucket);
+        match number {
+            Some(n) => (bucket, NUMBERED | u64::from(n)),
+            None => (bucket, u64::from(self.name(key))),
+        }
+    }
+
+    /// An object, if the engine has seen its bucket (and key).
+    fn known_object(&self, bucket: &str, key: &str, number: Option<u32>) -> Option<Object> {
+        let bucket = *self.names.get(bucket)?;
+        Some(match number {
+            Some(n) => (bucket, NUMBERED | u64::from(n)),
+            None => (bucket, u64::from(*self.names.get(key)?)),
+        })
     }
 
     fn requester(&mut self, r: &Request) -> Requester {
@@ -308,13 +332,13 @@ impl Engine {
         let bucket_key = matches!(r.encryption, Encryption::SseKms { bucket_key: true });
         if r.encryption == Encryption::NotKms {
             if let (Op::UploadPartCopy | Op::CopyObject, Some((sb, sk, skms))) = (r.op, &r.source) {
-                self.read(r, sb, sk, skms, out, index);
+                self.read(r, (sb, sk, r.source_object), skms, out, index);
             }
             if matches!(
                 r.op,
                 Op::PutObject | Op::CopyObject | Op::CreateMultipartUpload | Op::Replicate
             ) {
-                let object = (self.name(&r.bucket), self.name(&r.key));
+                let object = self.object(&r.bucket, &r.key, r.object);
                 self.objects.remove(&object);
                 self.not_kms.insert(object);
             }
@@ -331,22 +355,22 @@ impl Engine {
                 }
             }
             Op::GetObject | Op::UploadPart => {
-                self.read(r, &r.bucket, &r.key, &r.kms_key, out, index);
+                self.read(r, (&r.bucket, &r.key, r.object), &r.kms_key, out, index);
             }
             Op::UploadPartCopy | Op::CopyObject => {
                 if let Some((sb, sk, skms)) = &r.source {
-                    self.read(r, sb, sk, skms, out, index);
+                    self.read(r, (sb, sk, r.source_object), skms, out, index);
                 }
                 if r.op == Op::UploadPartCopy {
                     // The part is encrypted under the upload's data key.
-                    self.read(r, &r.bucket, &r.key, &r.kms_key, out, index);
+                    self.read(r, (&r.bucket, &r.key, r.object), &r.kms_key, out, index);
                 } else {
                     self.write(r, bucket_key, out, index);
                 }
             }
             Op::Replicate => {
                 if let Some((sb, sk, skms)) = &r.source {
-                    self.read(r, sb, sk, skms, out, index);
+                    self.read(r, (sb, sk, r.source_object), skms, out, index);
                 }
                 if let Some((db, dkms)) = &r.destination {
                     out.push(call(KmsOp::Encrypt, db, Some(&r.key), dkms));
@@ -356,7 +380,7 @@ impl Engine {
     }
 
     fn write(&mut self, r: &Request, bucket_key: bool, out: &mut Vec<KmsCall>, index: usize) {
-        let object = (self.name(&r.bucket), self.name(&r.key));
+        let object = self.object(&r.bucket, &r.key, r.object);
         self.not_kms.remove(&object);
         if !bucket_key {
             self.objects.insert(object, None);
@@ -404,25 +428,24 @@ impl Engine {
         self.objects.insert(object, Some(id));
     }
 
+    /// The calls reading an object (`(bucket, key, number)`) causes.
     fn read(
         &mut self,
         r: &Request,
-        bucket: &str,
-        key: &str,
+        (bucket, key, number): (&str, &str, Option<u32>),
         kms_key: &str,
         out: &mut Vec<KmsCall>,
         index: usize,
     ) {
-        let object = self.known_object(bucket, key);
+        let object = self.known_object(bucket, key, number);
         if object.is_some_and(|o| self.not_kms.contains(&o)) {
             return;
         }
         let derived = match r.encryption {
             Encryption::DsseKms => None,
-            Encryption::SseKms { .. } | Encryption::NotKms => self
-                .known_object(bucket, key)
-                .and_then(|o| self.objects.get(&o).copied())
-                .flatten(),
+            Encryption::SseKms { .. } | Encryption::NotKms => {
+                object.and_then(|o| self.objects.get(&o).copied()).flatten()
+            }
         };
         let Some(id) = derived else {
             out.push(KmsCall {
@@ -464,15 +487,15 @@ impl Engine {
         self.requests_seen += 1;
     }
 
-    pub fn under_bucket_key(&self, bucket: &str, key: &str) -> Option<bool> {
-        let object = self.known_object(bucket, key)?;
+    pub fn under_bucket_key(&self, bucket: &str, key: &str, number: Option<u32>) -> Option<bool> {
+        let object = self.known_object(bucket, key, number)?;
         self.objects.get(&object).map(|id| id.is_some())
     }
 
     /// Records that an object exists, written earlier under the one bucket-level key shared
     /// by every such object of its bucket and KMS key (the steady state a what-if assumes).
     pub fn preexisting_shared(&mut self, bucket: &str, key: &str, kms_key: &str) {
-        let object = (self.name(bucket), self.name(key));
+        let object = self.object(bucket, key, None);
         let slot = (object.0, self.name(kms_key));
         let id = match self.shared_keys.get(&slot) {
             Some(id) => *id,
@@ -489,19 +512,25 @@ impl Engine {
     /// Records that an object exists, written earlier under a per-object key or a bucket-level
     /// key, without a KMS call (objects older than the trail).
     /// Records that an object exists, written earlier with SSE-S3 or SSE-C.
-    pub fn preexisting_not_kms(&mut self, bucket: &str, key: &str) {
-        let object = (self.name(bucket), self.name(key));
+    pub fn preexisting_not_kms(&mut self, bucket: &str, key: &str, number: Option<u32>) {
+        let object = self.object(bucket, key, number);
         self.objects.remove(&object);
         self.not_kms.insert(object);
     }
 
-    pub fn preexisting(&mut self, bucket: &str, key: &str, under_bucket_key: bool) {
+    pub fn preexisting(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        number: Option<u32>,
+        under_bucket_key: bool,
+    ) {
         let id = under_bucket_key.then(|| {
             let id = self.next_key_id;
             self.next_key_id += 1;
             id
         });
-        let object = (self.name(bucket), self.name(key));
+        let object = self.object(bucket, key, number);
         self.objects.insert(object, id);
     }
 }
@@ -523,10 +552,12 @@ mod tests {
             session_policy: String::new(),
             bucket: "bucket".into(),
             key: key.into(),
+            object: None,
             kms_key: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
             op,
             encryption: Encryption::SseKms { bucket_key },
             source: None,
+            source_object: None,
             destination: None,
         }
     }
@@ -558,6 +589,48 @@ mod tests {
             ));
         }
         reqs
+    }
+
+    /// Objects kept by the caller's numbers ([`Request::object`], the simulator's) cause the
+    /// same calls as objects kept by their keys, copies' sources and SSE-S3 objects included.
+    #[test]
+    fn numbered_objects_behave_as_keyed_ones() {
+        for bucket_key in [false, true] {
+            let keyed = seed_000_requests(bucket_key);
+            let number = |key: &str| key.rsplit('/').next().unwrap().parse::<u32>().unwrap();
+            let mut numbered: Vec<Request> = keyed
+                .iter()
+                .cloned()
+                .map(|mut r| {
+                    r.object = Some(number(&r.key));
+                    r
+                })
+                .collect();
+            let mut keyed = keyed;
+            // A copy of object 7 to object 20,000, read back; an SSE-S3 write of object 3, read.
+            let mut copy = request(400, "s", Op::CopyObject, "user-1/20000", bucket_key);
+            copy.source = Some(("bucket".into(), "user-1/7".into(), copy.kms_key.clone()));
+            let read = request(401, "s", Op::GetObject, "user-1/20000", bucket_key);
+            let mut sse_s3 = request(402, "s", Op::PutObject, "user-1/3", false);
+            sse_s3.encryption = Encryption::NotKms;
+            let read_3 = request(403, "s", Op::GetObject, "user-1/3", bucket_key);
+            keyed.extend([copy.clone(), read.clone(), sse_s3.clone(), read_3.clone()]);
+            for mut r in [copy, read, sse_s3, read_3] {
+                r.object = Some(number(&r.key));
+                r.source_object = r.source.as_ref().map(|(_, k, _)| number(k));
+                numbered.push(r);
+            }
+            let calls = |reqs: &[Request]| Engine::run(Params::default(), 7, reqs);
+            assert_eq!(calls(&numbered), calls(&keyed), "bucket keys {bucket_key}");
+            // Seeing neither the key nor the number, the engine knows nothing of the object.
+            let mut e = Engine::new(Params::default(), 7);
+            e.request(&numbered[0], &mut Vec::new());
+            assert_eq!(
+                e.under_bucket_key("bucket", "user-1/0", Some(0)),
+                Some(bucket_key)
+            );
+            assert_eq!(e.under_bucket_key("bucket", "user-1/0", None), None);
+        }
     }
 
     /// The same requester busy in another bucket in the same seconds changes nothing of a
@@ -701,7 +774,7 @@ mod tests {
     #[test]
     fn objects_older_than_the_bucket_key_still_cost_a_decrypt_per_read() {
         let mut e = Engine::new(Params::default(), 1);
-        e.preexisting("bucket", "old", false);
+        e.preexisting("bucket", "old", None, false);
         let mut out = Vec::new();
         for t in 0..3 {
             e.request(&request(t, "s", Op::GetObject, "old", true), &mut out);

@@ -342,10 +342,12 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         session_policy: String::new(),
         bucket: String::new(),
         key: String::new(),
+        object: None,
         kms_key: String::new(),
         op: Op::HeadObject,
         encryption: Encryption::SseKms { bucket_key: false },
         source: None,
+        source_object: None,
         destination: None,
     };
     let set = |field: &mut String, value: &str| {

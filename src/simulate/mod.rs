@@ -316,9 +316,9 @@ impl Simulation {
             for n in 0..b.spec.preexisting_objects {
                 let key: Arc<str> = format!("old/{n:06}.parquet").into();
                 if b.sse.is_kms() {
-                    engine.preexisting(&b.name, &key, false);
+                    engine.preexisting(&b.name, &key, Some(n), false);
                 } else {
-                    engine.preexisting_not_kms(&b.name, &key);
+                    engine.preexisting_not_kms(&b.name, &key, Some(n));
                 }
                 objects[bi].push(key);
             }
@@ -558,9 +558,10 @@ impl Plan<'_> {
         let s = &sim.sessions[session];
         let bucket_key_path = failure.is_none()
             && match op {
-                Op::GetObject | Op::UploadPart | Op::HeadObject => {
-                    self.engine.under_bucket_key(&b.name, &key).unwrap_or(false)
-                }
+                Op::GetObject | Op::UploadPart | Op::HeadObject => self
+                    .engine
+                    .under_bucket_key(&b.name, &key, object)
+                    .unwrap_or(false),
                 _ => matches!(encryption, Encryption::SseKms { bucket_key: true }),
             };
         let request = envelope::Request {
@@ -570,6 +571,7 @@ impl Plan<'_> {
             session_policy: s.policy.clone(),
             bucket: b.name.clone(),
             key: key.to_string(),
+            object,
             kms_key: b.key_for(&key).to_string(),
             op,
             encryption,
@@ -580,6 +582,7 @@ impl Plan<'_> {
                     sim.buckets[*sb].key_for(sk).to_string(),
                 )
             }),
+            source_object: source.as_ref().map(|(_, _, n)| *n),
             destination: None,
         };
         if failure.is_some() {
