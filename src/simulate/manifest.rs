@@ -249,7 +249,7 @@ impl<'s> Tally<'s> {
     }
 
     /// A call's row in each grouping, and the object it names (the request's, or a copy's
-    /// source), sharing the plan's key.
+    /// source), by its number.
     fn call_rows(&mut self, c: &KmsCall, r: &Planned) {
         let call_mode = if self.dsse_known(r) {
             "dsse"
