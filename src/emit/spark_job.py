@@ -1238,27 +1238,42 @@ def first_of_each(rdd, order_key, field):
     return rdd.map(lambda r: (r[field], r)).reduceByKey(first).values()
 
 
-M64 = (1 << 64) - 1
+def packed_ids(rows, field):
+    """The non-zero `field`s of a file's rows of a table, 16 bytes each (big-endian), in one
+    byte string: what the deduplication counts, without unpickling the rows."""
+    return b"".join(r[field].to_bytes(16, "big") for r in rows if r[field])
 
 
-def signed(v):
-    return v - (1 << 64) if v >> 63 else v
-
-
-def dedup(spark, tables, orders, field, broadcast):
+def dedup(spark, tables, orders, field, broadcast, packed):
     """Keeps, of each non-zero `field` (an eventID or a sharedEventID) in each table, the first
     record in keytrail's order (its `dedup_by`); returns the tables kept and how many records
     each dropped. The IDs two records share are found by Spark SQL over the IDs alone, one job
-    for every table; duplicates are rare, so only their records are shuffled and the others
-    pass where they are (a trail given twice, all duplicates, shuffles them all by ID)."""
+    for every table, from `packed` (per table whose records are as read, an RDD of each file's
+    `packed_ids`) or else from the records; duplicates are rare, so only their records are
+    shuffled and the others pass where they are (a trail given twice, all duplicates, shuffles
+    them all by ID)."""
     from pyspark.sql import functions as F
     sc = spark.sparkContext
     names = sorted(tables)
-    ids = sc.union([tables[n].filter(lambda r, f=field: r[f] != 0)
-                    .map(lambda r, t=t, f=field: (t, signed(r[f] >> 64), signed(r[f] & M64)))
-                    for t, n in enumerate(names)])
-    twice = (spark.createDataFrame(ids, "t INT, hi BIGINT, lo BIGINT")
-             .groupBy("t", "hi", "lo").count().where("count > 1"))
+    frames = []
+    from_records = [(t, n) for t, n in enumerate(names) if n not in packed]
+    if from_records:
+        ids = sc.union([tables[n].filter(lambda r, f=field: r[f] != 0)
+                        .map(lambda r, t=t, f=field: (t, r[f].to_bytes(16, "big")))
+                        for t, n in from_records])
+        frames.append(spark.createDataFrame(ids, "t INT, id BINARY"))
+    from_packed = [(t, n) for t, n in enumerate(names) if n in packed]
+    if from_packed:
+        blobs = sc.union([packed[n].filter(len).map(lambda b, t=t: (t, b))
+                          for t, n in from_packed])
+        # (explode, then substring: a transform() over the array made the same IDs 40 times
+        # slower, measured on 24 files' worth.)
+        frames.append(spark.createDataFrame(blobs, "t INT, ids BINARY")
+                      .select("t", "ids", F.expr("explode(sequence(0, length(ids) div 16 - 1))")
+                              .alias("i"))
+                      .select("t", F.expr("substring(ids, i * 16 + 1, 16)").alias("id")))
+    ids = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+    twice = ids.groupBy("t", "id").count().where("count > 1")
     found = twice.limit(broadcast + 1).collect()
     if len(found) > broadcast:
         dropped = {n: 0 for n in names}
@@ -1270,7 +1285,7 @@ def dedup(spark, tables, orders, field, broadcast):
                 for n in names}, dropped
     shared = {n: {} for n in names}
     for row in found:
-        shared[names[row["t"]]][((row["hi"] & M64) << 64) | (row["lo"] & M64)] = row["count"]
+        shared[names[row["t"]]][int.from_bytes(row["id"], "big")] = row["count"]
     out = {}
     for n in names:
         if not shared[n]:
@@ -1479,14 +1494,20 @@ def main(argv, spark=None):
             summaries, tables = read_file(row.path, bytes(row.content), f,
                                           numbers.value[row.path])
             # Each table pickled on its own: a stage that reads one table from the cache
-            # unpickles its rows only, not every table's.
-            return summaries, {k: pickle.dumps(v, pickle.HIGHEST_PROTOCOL)
-                               for k, v in tables.items()}
+            # unpickles its rows only, not every table's. And their IDs packed apart, for the
+            # deduplication to count.
+            return (summaries, {k: pickle.dumps(v, pickle.HIGHEST_PROTOCOL)
+                                for k, v in tables.items()},
+                    {(k, field): packed_ids(v, field)
+                     for k, v in tables.items() for field in ("id", "shared")})
 
         per_file = contents.map(one_file)
     else:
         per_file = sc.parallelize([], 1)
-    per_file = per_file.cache()
+    # Kept on disk past the executors' storage memory: evicted, a file would be read, inflated
+    # and parsed again by each later stage that needs its rows.
+    from pyspark import StorageLevel
+    per_file = per_file.persist(StorageLevel.MEMORY_AND_DISK)
     summaries = per_file.map(lambda x: x[0]).fold(
         {"analyze": new_summary(), "calls": new_summary()},
         lambda a, b: {k: merge_summaries(a[k], b[k]) for k in ("analyze", "calls")})
@@ -1510,10 +1531,17 @@ def main(argv, spark=None):
     calls_read = calls
 
     orders = {"kms": kms_order, "s3": s3_order, "non_kms": non_kms_order, "calls": call_order}
+    kinds = {"kms": "kms", "s3": "s3", "non_kms": "non_kms", "calls": "call"}
+
+    def packed(field, names):
+        return {n: per_file.map(lambda x, k=(kinds[n], field): x[2].get(k, b"")) for n in names}
+
     tables, by_id = dedup(spark, {"kms": kms, "s3": s3, "non_kms": non_kms, "calls": calls},
-                          orders, "id", tuning["broadcast"])
+                          orders, "id", tuning["broadcast"], packed("id", kinds))
     unique = tables["calls"] = tables["calls"].cache()
-    tables, by_shared = dedup(spark, tables, orders, "shared", tuning["broadcast"])
+    # By sharedEventID: the packed IDs of a table the first deduplication left as read.
+    tables, by_shared = dedup(spark, tables, orders, "shared", tuning["broadcast"],
+                              packed("shared", [n for n in kinds if by_id[n] == 0]))
     kms, s3, non_kms = tables["kms"], tables["s3"], tables["non_kms"]
     calls = tables["calls"].cache()
     not_sse_kms, others_read, others_unique, others_kept = totals([
@@ -1610,7 +1638,6 @@ def main(argv, spark=None):
 
     # The first pass also hands on the slots it left, where they are: the second pass takes
     # them without a shuffle to subtract the taken ones.
-    from pyspark import StorageLevel
     first = (matched(kms.filter(lambda c: c["mode"] == "PerObject"), slots, object_window, True)
              .persist(StorageLevel.MEMORY_AND_DISK))
     left = first.filter(lambda m: m[0] == "left").map(lambda m: m[1])
