@@ -14,6 +14,7 @@
 #   --broadcast-duplicates N  the IDs two records share that the deduplication hands to every
 #                           task, so that only their records are shuffled (default 262144);
 #                           past N (a trail read twice), every record with an ID is shuffled
+#                           in a table that holds duplicates
 # The definitions below (event names, operations, reasons, windows, filters given to
 # `keytrail emit`) are written by keytrail from the ones its own pipeline uses; edit the
 # options, not the code.
@@ -1275,27 +1276,27 @@ def dedup(spark, tables, orders, field, broadcast, packed):
     ids = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
     twice = ids.groupBy("t", "id").count().where("count > 1")
     found = twice.limit(broadcast + 1).collect()
+    dropped = {n: 0 for n in names}
     if len(found) > broadcast:
-        dropped = {n: 0 for n in names}
         for row in twice.groupBy("t").agg(F.sum(F.col("count") - 1).alias("d")).collect():
             dropped[names[row["t"]]] = row["d"]
-        return {n: tables[n].filter(lambda r, f=field: r[f] == 0)
-                .union(first_of_each(tables[n].filter(lambda r, f=field: r[f] != 0),
-                                     orders[n], field))
-                for n in names}, dropped
-    shared = {n: {} for n in names}
-    for row in found:
-        shared[names[row["t"]]][int.from_bytes(row["id"], "big")] = row["count"]
-    out = {}
-    for n in names:
-        if not shared[n]:
-            out[n] = tables[n]
-            continue
-        these = sc.broadcast(frozenset(shared[n]))
-        out[n] = (tables[n].filter(lambda r, f=field, s=these: r[f] not in s.value)
-                  .union(first_of_each(tables[n].filter(
-                      lambda r, f=field, s=these: r[f] in s.value), orders[n], field)))
-    return out, {n: sum(c - 1 for c in shared[n].values()) for n in names}
+        # Too many to hand out: every record with an ID in a table with duplicates is
+        # shuffled by it.
+        shuffled = {n: (lambda r, f=field: r[f] != 0) for n in names if dropped[n]}
+    else:
+        shared = {n: set() for n in names}
+        for row in found:
+            shared[names[row["t"]]].add(int.from_bytes(row["id"], "big"))
+            dropped[names[row["t"]]] += row["count"] - 1
+        shuffled = {}
+        for n in names:
+            if shared[n]:
+                these = sc.broadcast(frozenset(shared[n]))
+                shuffled[n] = lambda r, f=field, s=these: r[f] in s.value
+    return {n: tables[n] if n not in shuffled else
+            tables[n].filter(lambda r, p=shuffled[n]: not p(r))
+            .union(first_of_each(tables[n].filter(shuffled[n]), orders[n], field))
+            for n in names}, dropped
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1515,7 +1516,10 @@ def main(argv, spark=None):
     def table(kind):
         return per_file.flatMap(lambda x: pickle.loads(x[1][kind]) if kind in x[1] else ())
 
-    kms, s3, calls, non_kms = table("kms"), table("s3"), table("call"), table("non_kms")
+    # The tables by the names the deduplication and the output give them, and the per-file
+    # kinds they are read from.
+    kinds = {"kms": "kms", "s3": "s3", "non_kms": "non_kms", "calls": "call"}
+    read = {n: table(kind) for n, kind in kinds.items()}
 
     # Stage 3: dedup.
     def totals(named):
@@ -1528,16 +1532,12 @@ def main(argv, spark=None):
     def each(rdd):
         return rdd.map(lambda _: 1)
 
-    calls_read = calls
-
     orders = {"kms": kms_order, "s3": s3_order, "non_kms": non_kms_order, "calls": call_order}
-    kinds = {"kms": "kms", "s3": "s3", "non_kms": "non_kms", "calls": "call"}
 
     def packed(field, names):
         return {n: per_file.map(lambda x, k=(kinds[n], field): x[2].get(k, b"")) for n in names}
 
-    tables, by_id = dedup(spark, {"kms": kms, "s3": s3, "non_kms": non_kms, "calls": calls},
-                          orders, "id", tuning["broadcast"], packed("id", kinds))
+    tables, by_id = dedup(spark, read, orders, "id", tuning["broadcast"], packed("id", kinds))
     unique = tables["calls"] = tables["calls"].cache()
     # By sharedEventID: the packed IDs of a table the first deduplication left as read.
     tables, by_shared = dedup(spark, tables, orders, "shared", tuning["broadcast"],
@@ -1546,7 +1546,7 @@ def main(argv, spark=None):
     calls = tables["calls"].cache()
     not_sse_kms, others_read, others_unique, others_kept = totals([
         ("not_sse_kms", each(non_kms)),
-        ("others_read", each(calls_read.filter(lambda c: c["bucket"] is None))),
+        ("others_read", each(read["calls"].filter(lambda c: c["bucket"] is None))),
         ("others_unique", each(unique.filter(lambda c: c["bucket"] is None))),
         ("others_kept", each(calls.filter(lambda c: c["bucket"] is None)))])
     shared_calls = by_shared["calls"]

@@ -559,10 +559,12 @@ fn describe(e: &object_store::Error) -> String {
         ),
         _ if code.is_none() && UNREACHABLE.iter().any(|m| text.contains(m)) => {
             let endpoint = endpoint_in(&text).map_or(String::new(), |e| format!(" {e}"));
+            // object_store's "..., after 8 retries, max_retries: ...".
             let retries = text
-                .split_once("after ")
-                .and_then(|(_, rest)| rest.split_once(',').map(|(n, _)| format!(" after {n}")))
-                .unwrap_or_default();
+                .split_once(", after ")
+                .and_then(|(_, rest)| rest.split_once(','))
+                .filter(|(n, _)| n.ends_with(" retries"))
+                .map_or(String::new(), |(n, _)| format!(" after {n}"));
             format!(
                 "cannot reach the S3 endpoint{endpoint}{retries}: check --endpoint-url (or \
                  AWS_ENDPOINT_URL), the Region and the network"
