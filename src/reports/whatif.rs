@@ -18,6 +18,7 @@ use crate::envelope::{Encryption, Engine, Op, Params, Request};
 use crate::event::{arn_account, Failure, KmsOp, Mode, S3Op};
 use crate::intern::Sym;
 use crate::join::Joined;
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The engine seed of projections: fixed, so a report does not change between runs.
@@ -316,13 +317,103 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
     replay.append(&mut stand_ins);
     replay.sort_by_key(|r| r.time);
 
+    // A bucket's calls are a function of its own traffic and of its copies' sources (the
+    // engine's state and random streams are per bucket), so buckets closed under copies
+    // replay in engines of their own, in parallel, each in time order: the same calls as one
+    // engine over the whole trail.
+    let replayed: Vec<Replayed> = replay_groups(&replay)
+        .par_iter()
+        .map(|group| replay_group(&replay, group, strings, params))
+        .collect();
+    let mut projected_calls: Vec<(Sym, Sym, Sym, i64)> = Vec::new();
+    for g in replayed {
+        for (slot, c) in g.buckets {
+            let b = out.buckets.entry(slot).or_default();
+            b.per_object_requests += c.per_object_requests;
+            b.per_object_traffic_with_bucket_keys += c.per_object_traffic_with_bucket_keys;
+            b.bucket_key_requests += c.bucket_key_requests;
+            b.bucket_key_traffic_without += c.bucket_key_traffic_without;
+        }
+        projected_calls.extend(g.calls);
+    }
+    for (account, bucket, _) in objects {
+        out.buckets.entry((account, bucket)).or_default().objects += 1;
+    }
+    // A bucket whose KMS events are missing has nothing to set its projection against.
+    out.with_bucket_keys_calls = projected_calls
+        .into_iter()
+        .filter(|(a, b, _, _)| out.buckets[&(*a, *b)].projected())
+        .map(|(a, _, r, t)| (a, r, t))
+        .collect();
+    out
+}
+
+/// The requests to replay (their positions in `replay`) split into groups of buckets closed
+/// under copies (a copy reads its source bucket's state), each in the order of `replay`; small
+/// groups packed together so that there are a few per thread.
+fn replay_groups(replay: &[Replay]) -> Vec<Vec<u32>> {
+    // Each bucket's number, in order of first appearance, and its requests.
+    let mut index: HashMap<Sym, u32> = HashMap::new();
+    let mut weights: Vec<u64> = Vec::new();
+    let mut dense = |s: Sym| -> u32 {
+        let n = index.len() as u32;
+        *index.entry(s).or_insert_with(|| {
+            weights.push(0);
+            n
+        })
+    };
+    let mut links: Vec<(u32, u32)> = Vec::new();
+    let mut of_request: Vec<u32> = Vec::with_capacity(replay.len());
+    for r in replay {
+        let b = dense(r.bucket);
+        if let Some((source, _)) = r.source {
+            links.push((b, dense(source)));
+        }
+        of_request.push(b);
+    }
+    for &b in &of_request {
+        weights[b as usize] += 1;
+    }
+    let pack = (replay.len() as u64 / (4 * rayon::current_num_threads() as u64)).max(1);
+    let groups = crate::trail::spill::groups_of(&weights, &links, pack);
+    let mut group_of = vec![0usize; weights.len()];
+    for (g, members) in groups.iter().enumerate() {
+        for &b in members {
+            group_of[b] = g;
+        }
+    }
+    let mut out: Vec<Vec<u32>> = groups.iter().map(|_| Vec::new()).collect();
+    for (i, b) in of_request.into_iter().enumerate() {
+        out[group_of[b as usize]].push(i as u32);
+    }
+    out
+}
+
+/// What one group's replay found: each (account, bucket)'s replayed requests and calls, and
+/// the calls with bucket keys on as (account, bucket, Region, time).
+#[derive(Default)]
+struct Replayed {
+    buckets: HashMap<(Sym, Sym), BucketWhatIf>,
+    calls: Vec<(Sym, Sym, Sym, i64)>,
+}
+
+/// Replays one group of buckets (`group`, positions in `replay`), in order, through an engine
+/// of its own.
+fn replay_group(
+    replay: &[Replay],
+    group: &[u32],
+    strings: &crate::intern::Interner,
+    params: &Params,
+) -> Replayed {
+    let replay = || group.iter().map(|&i| &replay[i as usize]);
+    let mut out = Replayed::default();
     let mut engine = Engine::new(params.clone(), PROJECTION_SEED);
     // Objects read before the trail writes them existed before it: under bucket keys, one
     // bucket-level key per bucket and KMS key (see the module's assumptions).
     let unknown_key = "(unknown)";
     let kms_key_of = |s: Sym| strings.get_opt(s).unwrap_or(unknown_key);
     let mut written: HashSet<(Sym, Sym)> = HashSet::new();
-    for r in &replay {
+    for r in replay() {
         match r.op {
             Op::PutObject | Op::CreateMultipartUpload | Op::CopyObject => {
                 written.insert((r.bucket, r.key));
@@ -355,8 +446,7 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         field.push_str(value);
     };
     let mut calls = Vec::new();
-    let mut projected_calls: Vec<(Sym, Sym, Sym, i64)> = Vec::new();
-    for r in &replay {
+    for r in replay() {
         let session = strings.get(r.requester);
         let role = roles.entry(r.requester).or_insert_with(|| role_of(session));
         request.time = r.time;
@@ -382,7 +472,7 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
         if r.was_per_object {
             b.per_object_requests += 1;
             b.per_object_traffic_with_bucket_keys += calls.len() as u64;
-            projected_calls.extend(
+            out.calls.extend(
                 calls
                     .iter()
                     .map(|c| (r.account, r.bucket, r.region, c.time)),
@@ -392,15 +482,6 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
             b.bucket_key_traffic_without += calls.len() as u64;
         }
     }
-    for (account, bucket, _) in objects {
-        out.buckets.entry((account, bucket)).or_default().objects += 1;
-    }
-    // A bucket whose KMS events are missing has nothing to set its projection against.
-    out.with_bucket_keys_calls = projected_calls
-        .into_iter()
-        .filter(|(a, b, _, _)| out.buckets[&(*a, *b)].projected())
-        .map(|(a, _, r, t)| (a, r, t))
-        .collect();
     out
 }
 
@@ -418,5 +499,89 @@ mod tests {
             role_of("arn:aws:iam::111122223333:user/alice"),
             "arn:aws:iam::111122223333:user/alice"
         );
+    }
+    /// Many buckets' traffic, one requester across all of them, busy enough to spread over
+    /// front-end caches, with copies linking some buckets: replayed in groups, in parallel,
+    /// it must give what one engine over the whole trail gives.
+    #[test]
+    fn groups_of_buckets_replay_as_one_engine_does() {
+        let mut strings = crate::intern::Interner::default();
+        let requester = strings.intern("arn:aws:sts::111122223333:assumed-role/etl/i-1");
+        let (account, region) = (strings.intern("111122223333"), strings.intern("eu-west-1"));
+        let kms_key = strings.intern("arn:aws:kms:eu-west-1:111122223333:key/k");
+        let buckets: Vec<Sym> = (0..12)
+            .map(|b| strings.intern(&format!("bucket-{b}")))
+            .collect();
+        let keys: Vec<Sym> = (0..40)
+            .map(|k| strings.intern(&format!("data/{k}")))
+            .collect();
+        let mut replay = Vec::new();
+        let mut rng = crate::envelope::Rng::new(3);
+        for i in 0..6_000u64 {
+            let b = rng.below(buckets.len() as u64) as usize;
+            let op = match rng.below(10) {
+                0..=2 => Op::PutObject,
+                3 if b % 3 == 0 => Op::CopyObject,
+                _ => Op::GetObject,
+            };
+            let key = keys[rng.below(keys.len() as u64) as usize];
+            replay.push(Replay {
+                time: 1_700_000_000 + (i / 40) as i64,
+                requester,
+                bucket: buckets[b],
+                key,
+                kms_key,
+                op,
+                // Bucket 0 copies from 1, 3 from 4, ...: groups of two.
+                source: (op == Op::CopyObject).then(|| (buckets[b + 1], key)),
+                account,
+                region,
+                was_per_object: rng.below(4) != 0,
+            });
+        }
+        let groups = replay_groups(&replay);
+        assert!(groups.len() > 1, "{} groups", groups.len());
+        let mut seen: Vec<u32> = groups.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..replay.len() as u32).collect::<Vec<_>>());
+        for g in &groups {
+            assert!(g.windows(2).all(|w| w[0] < w[1]), "a group out of order");
+        }
+        let group_of = |bucket: Sym| {
+            groups
+                .iter()
+                .position(|g| g.iter().any(|&i| replay[i as usize].bucket == bucket))
+        };
+        for r in &replay {
+            if let Some((source, _)) = r.source {
+                assert_eq!(group_of(r.bucket), group_of(source));
+            }
+        }
+
+        let params = Params::default();
+        let whole: Vec<u32> = (0..replay.len() as u32).collect();
+        let one = replay_group(&replay, &whole, &strings, &params);
+        let mut buckets_of_groups: HashMap<(Sym, Sym), BucketWhatIf> = HashMap::new();
+        let mut calls_of_groups = Vec::new();
+        for g in &groups {
+            let part = replay_group(&replay, g, &strings, &params);
+            for (slot, b) in part.buckets {
+                assert!(
+                    buckets_of_groups.insert(slot, b).is_none(),
+                    "a bucket in two groups"
+                );
+            }
+            calls_of_groups.extend(part.calls);
+        }
+        assert_eq!(buckets_of_groups, one.buckets);
+        let mut calls_of_one = one.calls;
+        calls_of_one.sort_unstable();
+        calls_of_groups.sort_unstable();
+        assert_eq!(calls_of_groups, calls_of_one);
+        // Bucket keys made a difference somewhere, so the caches were exercised.
+        assert!(one
+            .buckets
+            .values()
+            .any(|b| b.per_object_traffic_with_bucket_keys < b.per_object_requests));
     }
 }
