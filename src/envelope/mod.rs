@@ -494,8 +494,15 @@ impl Engine {
 
     /// Records that an object exists, written earlier under the one bucket-level key shared
     /// by every such object of its bucket and KMS key (the steady state a what-if assumes).
-    pub fn preexisting_shared(&mut self, bucket: &str, key: &str, kms_key: &str) {
-        let object = self.object(bucket, key, None);
+    /// `number` as [`Request::object`].
+    pub fn preexisting_shared(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        number: Option<u32>,
+        kms_key: &str,
+    ) {
+        let object = self.object(bucket, key, number);
         let slot = (object.0, self.name(kms_key));
         let id = match self.shared_keys.get(&slot) {
             Some(id) => *id,

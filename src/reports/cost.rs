@@ -13,6 +13,9 @@ use crate::pricing::Prices;
 use crate::reports::whatif::{BucketWhatIf, WhatIf};
 use std::collections::{BTreeMap, BTreeSet};
 
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 /// The time window the requests were observed in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
@@ -180,7 +183,8 @@ pub fn cost(j: &Joined, what_if: &WhatIf, prices: &Prices, window: Window) -> Co
     finish(vec![part(j, what_if)], prices, window)
 }
 
-/// Counts one joined part of the trail.
+/// Counts one joined part of the trail: by symbol first (a call costs a few hash-map
+/// increments), then by name once per distinct account, key, bucket and caller.
 pub fn part(j: &Joined, what_if: &WhatIf) -> Part {
     let strings: &Interner = &j.strings;
     let mut p = Part {
@@ -188,26 +192,51 @@ pub fn part(j: &Joined, what_if: &WhatIf) -> Part {
         what_if: what_if.by_name(strings),
         ..Part::default()
     };
+    // (account, key or bucket or purpose) -> calls; and each key's flags, once per key.
+    let mut keys: HashMap<(Sym, Sym), u64> = HashMap::default();
+    let mut buckets: HashMap<(Sym, Sym), u64> = HashMap::default();
+    let mut others: HashMap<(Sym, Sym), u64> = HashMap::default();
+    let mut aws_managed: HashSet<Sym> = HashSet::default();
     for c in &j.calls {
-        let a = p
-            .accounts
-            .entry(strings.get(c.account).to_string())
-            .or_default();
-        a.requests += 1;
-        *a.keys.entry(name_of(strings, c.kms_key)).or_default() += 1;
+        *keys.entry((c.account, c.kms_key)).or_default() += 1;
         if c.bucket.is_none() {
-            *a.others.entry(name_of(strings, c.purpose)).or_default() += 1;
+            *others.entry((c.account, c.purpose)).or_default() += 1;
         } else {
-            *a.buckets
-                .entry(strings.get(c.bucket).to_string())
-                .or_default() += 1;
+            *buckets.entry((c.account, c.bucket)).or_default() += 1;
         }
         if c.aws_managed {
-            p.aws_managed.insert(name_of(strings, c.kms_key));
+            aws_managed.insert(c.kms_key);
         }
-        if let Some(owner) = strings.get_opt(c.kms_key).and_then(arn_account) {
+    }
+    fn account<'a>(
+        accounts: &'a mut BTreeMap<String, Acc>,
+        strings: &Interner,
+        a: Sym,
+    ) -> &'a mut Acc {
+        accounts.entry(strings.get(a).to_string()).or_default()
+    }
+    for (&(a, key), &n) in &keys {
+        let acc = account(&mut p.accounts, strings, a);
+        acc.requests += n;
+        *acc.keys.entry(name_of(strings, key)).or_default() += n;
+    }
+    for (&(a, b), &n) in &buckets {
+        *account(&mut p.accounts, strings, a)
+            .buckets
+            .entry(strings.get(b).to_string())
+            .or_default() += n;
+    }
+    for (&(a, purpose), &n) in &others {
+        *account(&mut p.accounts, strings, a)
+            .others
+            .entry(name_of(strings, purpose))
+            .or_default() += n;
+    }
+    p.aws_managed = aws_managed.iter().map(|&k| name_of(strings, k)).collect();
+    for &(_, key) in keys.keys() {
+        if let Some(owner) = strings.get_opt(key).and_then(arn_account) {
             p.key_owners
-                .insert((owner.to_string(), name_of(strings, c.kms_key)));
+                .insert((owner.to_string(), name_of(strings, key)));
         }
     }
     p

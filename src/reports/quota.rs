@@ -15,6 +15,9 @@ use crate::reports::whatif::WhatIf;
 use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, HashMap};
 
+/// A map keyed by symbols, for counting before names are looked up.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Peak seconds listed by time (all are counted).
 pub const PEAK_SECONDS_LISTED: usize = 10;
 /// Contributors listed per kind at the peak.
@@ -152,19 +155,15 @@ pub struct Part {
     cross_account_copies: u64,
 }
 
-/// Counts one joined part of the trail.
+/// Counts one joined part of the trail: by the symbols of account and Region first, then by
+/// name once per account and Region.
 pub fn part(j: &Joined, what_if: &WhatIf) -> Part {
     let strings = &j.strings;
     let name = |s: Sym| strings.get(s).to_string();
-    let mut p = Part {
-        cross_account_copies: j.shared_calls,
-        ..Part::default()
-    };
+    let place = |(a, r): (Sym, Sym)| (name(a), name(r));
+    let mut series: FastMap<(Sym, Sym), Series> = FastMap::default();
     for c in &j.calls {
-        let g = p
-            .series
-            .entry((name(c.account), name(c.region)))
-            .or_default();
+        let g = series.entry((c.account, c.region)).or_default();
         *g.per_second.entry(c.time).or_default() += 1;
         if !c.bucket.is_none()
             && c.mode == Mode::PerObject
@@ -177,13 +176,17 @@ pub fn part(j: &Joined, what_if: &WhatIf) -> Part {
             g.throttled += 1;
         }
     }
+    let mut projected: FastMap<(Sym, Sym), BTreeMap<i64, u64>> = FastMap::default();
     for &(a, r, t) in &what_if.with_bucket_keys_calls {
-        *p.projected
-            .entry((name(a), name(r)))
-            .or_default()
-            .entry(t)
-            .or_default() += 1;
+        *projected.entry((a, r)).or_default().entry(t).or_default() += 1;
     }
+    let mut p = Part {
+        cross_account_copies: j.shared_calls,
+        ..Part::default()
+    };
+    // Distinct symbols name distinct strings: each place is inserted once.
+    p.series = series.into_iter().map(|(k, s)| (place(k), s)).collect();
+    p.projected = projected.into_iter().map(|(k, s)| (place(k), s)).collect();
     for r in j.s3.iter().filter(|r| r.failure == Failure::Throttled) {
         let requester = strings.get(r.requester);
         let account = crate::event::arn_account(requester).unwrap_or(strings.get(r.account));
@@ -264,29 +267,43 @@ pub struct Peaks(BTreeMap<Place, Vec<i64>>);
 pub struct PeakCallers(BTreeMap<Place, [HashMap<String, u64>; 4]>);
 
 /// Counts the callers of one part's calls (deduplicated, as a joined part has them) in the
-/// peak seconds.
+/// peak seconds: by symbol first, then by name once per distinct caller.
 pub fn contributors(strings: &Interner, calls: &[CallRec], peaks: &Peaks) -> PeakCallers {
     let name = |s: Sym, none: &str| strings.get_opt(s).unwrap_or(none).to_string();
-    let mut out: BTreeMap<Place, [HashMap<String, u64>; 4]> = BTreeMap::new();
+    const NONE: [&str; 4] = ["(not S3)", "(unknown key)", "(unknown)", "(unknown)"];
+    // Each account and Region's peak seconds, looked up by name once.
+    let mut at: FastMap<(Sym, Sym), Option<&Vec<i64>>> = FastMap::default();
+    let mut counts: FastMap<(Sym, Sym), [FastMap<Sym, u64>; 4]> = FastMap::default();
     for c in calls {
-        let place = (
-            strings.get(c.account).to_string(),
-            strings.get(c.region).to_string(),
-        );
-        let Some(at) = peaks.0.get(&place) else {
+        let key = (c.account, c.region);
+        let Some(seconds) = *at.entry(key).or_insert_with(|| {
+            peaks.0.get(&(
+                strings.get(c.account).to_string(),
+                strings.get(c.region).to_string(),
+            ))
+        }) else {
             continue;
         };
-        if at.binary_search(&c.time).is_err() {
+        if seconds.binary_search(&c.time).is_err() {
             continue;
         }
-        let by = out.entry(place).or_default();
-        for (map, (sym, none)) in by.iter_mut().zip([
-            (c.bucket, "(not S3)"),
-            (c.kms_key, "(unknown key)"),
-            (c.requester, "(unknown)"),
-            (c.caller, "(unknown)"),
-        ]) {
-            *map.entry(name(sym, none)).or_default() += 1;
+        let by = counts.entry(key).or_default();
+        for (map, sym) in by
+            .iter_mut()
+            .zip([c.bucket, c.kms_key, c.requester, c.caller])
+        {
+            *map.entry(sym).or_default() += 1;
+        }
+    }
+    let mut out: BTreeMap<Place, [HashMap<String, u64>; 4]> = BTreeMap::new();
+    for ((a, r), by) in counts {
+        let into = out
+            .entry((strings.get(a).to_string(), strings.get(r).to_string()))
+            .or_default();
+        for ((into, from), none) in into.iter_mut().zip(by).zip(NONE) {
+            for (sym, n) in from {
+                *into.entry(name(sym, none)).or_default() += n;
+            }
         }
     }
     PeakCallers(out)

@@ -19,7 +19,10 @@ use crate::event::{arn_account, Failure, KmsOp, Mode, S3Op};
 use crate::intern::Sym;
 use crate::join::Joined;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The engine seed of projections: fixed, so a report does not change between runs.
 pub const PROJECTION_SEED: u64 = 0x6b65_7974_7261_696c;
@@ -227,14 +230,18 @@ struct Replay {
 pub fn project(j: &Joined, params: &Params) -> WhatIf {
     let strings = &j.strings;
     let mut out = WhatIf::default();
-    let account_of = |requester: Sym, fallback: Sym| -> Sym {
-        arn_account(strings.get(requester))
-            .and_then(|a| strings.lookup(a))
-            .unwrap_or(fallback)
+    // The account of a requester's ARN, looked up once per requester (and fallback).
+    let mut accounts: HashMap<(Sym, Sym), Sym> = HashMap::default();
+    let mut account_of = |requester: Sym, fallback: Sym| -> Sym {
+        *accounts.entry((requester, fallback)).or_insert_with(|| {
+            arn_account(strings.get(requester))
+                .and_then(|a| strings.lookup(a))
+                .unwrap_or(fallback)
+        })
     };
     // Observed calls per bucket and mode, and the per-object calls no S3 request explains.
     let mut replay: Vec<Replay> = Vec::new();
-    let mut objects: HashSet<(Sym, Sym, Sym)> = HashSet::new();
+    let mut objects: HashSet<(Sym, Sym, Sym)> = HashSet::default();
     let mut stand_ins: Vec<Replay> = Vec::new();
     for (idx, k) in j.kms.iter().enumerate() {
         let account = account_of(k.requester, k.account);
@@ -353,7 +360,7 @@ pub fn project(j: &Joined, params: &Params) -> WhatIf {
 /// groups packed together so that there are a few per thread.
 fn replay_groups(replay: &[Replay]) -> Vec<Vec<u32>> {
     // Each bucket's number, in order of first appearance, and its requests.
-    let mut index: HashMap<Sym, u32> = HashMap::new();
+    let mut index: HashMap<Sym, u32> = HashMap::default();
     let mut weights: Vec<u64> = Vec::new();
     let mut dense = |s: Sym| -> u32 {
         let n = index.len() as u32;
@@ -412,7 +419,7 @@ fn replay_group(
     // bucket-level key per bucket and KMS key (see the module's assumptions).
     let unknown_key = "(unknown)";
     let kms_key_of = |s: Sym| strings.get_opt(s).unwrap_or(unknown_key);
-    let mut written: HashSet<(Sym, Sym)> = HashSet::new();
+    let mut written: HashSet<(Sym, Sym)> = HashSet::default();
     for r in replay() {
         match r.op {
             Op::PutObject | Op::CreateMultipartUpload | Op::CopyObject => {
@@ -420,12 +427,12 @@ fn replay_group(
             }
             _ if r.was_per_object && written.insert((r.bucket, r.key)) => {
                 let (bucket, key) = (strings.get(r.bucket), strings.get(r.key));
-                engine.preexisting_shared(bucket, key, kms_key_of(r.kms_key));
+                engine.preexisting_shared(bucket, key, Some(r.key.0), kms_key_of(r.kms_key));
             }
             _ => {}
         }
     }
-    let mut roles: HashMap<Sym, String> = HashMap::new();
+    let mut roles: HashMap<Sym, String> = HashMap::default();
     let mut request = Request {
         time: 0,
         session: String::new(),
@@ -454,6 +461,9 @@ fn replay_group(
         set(&mut request.role, role);
         set(&mut request.bucket, strings.get(r.bucket));
         set(&mut request.key, strings.get(r.key));
+        // Objects by their key's symbol: one number per key, so the engine keeps no copy of
+        // the keys (the same calls as by key: the engine's tests require it).
+        request.object = Some(r.key.0);
         set(&mut request.kms_key, kms_key_of(r.kms_key));
         request.op = r.op;
         request.encryption = Encryption::SseKms {
@@ -466,6 +476,7 @@ fn replay_group(
                 kms_key_of(r.kms_key).to_string(),
             )
         });
+        request.source_object = r.source.map(|(_, k)| k.0);
         calls.clear();
         engine.request(&request, &mut calls);
         let b = out.buckets.entry((r.account, r.bucket)).or_default();
@@ -561,7 +572,7 @@ mod tests {
         let params = Params::default();
         let whole: Vec<u32> = (0..replay.len() as u32).collect();
         let one = replay_group(&replay, &whole, &strings, &params);
-        let mut buckets_of_groups: HashMap<(Sym, Sym), BucketWhatIf> = HashMap::new();
+        let mut buckets_of_groups: HashMap<(Sym, Sym), BucketWhatIf> = HashMap::default();
         let mut calls_of_groups = Vec::new();
         for g in &groups {
             let part = replay_group(&replay, g, &strings, &params);
