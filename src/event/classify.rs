@@ -11,12 +11,13 @@ use crate::reason;
 use std::borrow::Cow;
 
 /// Classifies a parsed record.
-pub fn classify(raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
-    classify_with(raw, false)
+pub fn classify(mut raw: RawRecord<'_>) -> Result<Event<'_>, NotUsed> {
+    classify_with(&mut raw, false)
 }
 
 /// [`classify`], keeping other KMS calls when `other_kms` (see [`super::parse_with`]).
-pub fn classify_with(raw: RawRecord<'_>, other_kms: bool) -> Result<Event<'_>, NotUsed> {
+/// Takes what the event keeps out of `raw`.
+pub fn classify_with<'a>(raw: &mut RawRecord<'a>, other_kms: bool) -> Result<Event<'a>, NotUsed> {
     if raw.insight_details.is_some() || raw.category.as_deref() == Some("Insight") {
         return Err(NotUsed::Filtered(reason::INSIGHTS_RECORD));
     }
@@ -93,13 +94,13 @@ fn common<'a>(raw: &RawRecord<'a>, name: Cow<'a, str>) -> Result<Common<'a>, Not
 }
 
 fn classify_kms<'a>(
-    raw: RawRecord<'a>,
+    raw: &mut RawRecord<'a>,
     name: Cow<'a, str>,
     other_kms: bool,
 ) -> Result<Event<'a>, NotUsed> {
     let op = KmsOp::from_event_name(&name).ok_or(NotUsed::Filtered(reason::KMS_OTHER_OPERATION))?;
-    let common = common(&raw, name)?;
-    let mut request = raw.request.unwrap_or_default();
+    let common = common(raw, name)?;
+    let mut request = raw.request.take().unwrap_or_default();
     let context = request.encryption_context.take().unwrap_or_default();
     let aws_managed = request
         .key_id
@@ -109,7 +110,7 @@ fn classify_kms<'a>(
         .key_id
         .take()
         .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
-        .or_else(|| raw.resources.and_then(|r| r.kms_key));
+        .or_else(|| raw.resources.take().and_then(|r| r.kms_key));
     let s3_arn = match context.0.iter().find(|(k, _)| k == "aws:s3:arn") {
         Some((_, arn)) if context.get("aws:cloudtrail:arn").is_none() => arn,
         _ => {
@@ -163,7 +164,7 @@ fn classify_kms<'a>(
     }))
 }
 
-fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, NotUsed> {
+fn classify_s3<'a>(raw: &mut RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, NotUsed> {
     let Some(op) = S3Op::from_event_name(&name) else {
         let data = raw.category.as_deref() == Some("Data") || is_object_level(&name);
         return Err(NotUsed::Filtered(if data {
@@ -179,9 +180,9 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
     {
         return Err(NotUsed::Filtered(reason::S3_ANONYMOUS));
     }
-    let common = common(&raw, name)?;
-    let request = raw.request.unwrap_or_default();
-    let response = raw.response.unwrap_or_default();
+    let common = common(raw, name)?;
+    let request = raw.request.take().unwrap_or_default();
+    let response = raw.response.take().unwrap_or_default();
     let sse = response.sse.as_deref().or(request.sse.as_deref());
     let applied = raw
         .additional
@@ -196,7 +197,7 @@ fn classify_s3<'a>(raw: RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<'a>, 
     // The bucket and key as the resources name them: a request through an access point names
     // the access point (alias or ARN) in `bucketName`, and some records carry the object only
     // in `resources[]`.
-    let resources = raw.resources.unwrap_or_default();
+    let resources = raw.resources.take().unwrap_or_default();
     let from_object = resources.s3_object.as_ref().and_then(|arn| {
         let after = arn.find(":::")? + 3;
         let slash = after + arn[after..].find('/')?;

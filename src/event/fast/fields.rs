@@ -35,8 +35,8 @@ pub(super) fn opt_object<'a, T>(
     }
 }
 
-pub(super) fn record<'a>(w: &mut Walker<'a, '_>) -> Option<RawRecord<'a>> {
-    let mut r = RawRecord::default();
+/// Walks a record's fields into `r` (a default record: a field the record lacks stays unset).
+pub(super) fn record<'a>(w: &mut Walker<'a, '_>, r: &mut RawRecord<'a>) -> Option<()> {
     let mut seen = 0;
     w.members(|w, key, v| {
         match key {
@@ -118,7 +118,7 @@ pub(super) fn record<'a>(w: &mut Walker<'a, '_>) -> Option<RawRecord<'a>> {
         }
         Some(())
     })?;
-    Some(r)
+    Some(())
 }
 
 pub(super) fn identity<'a>(w: &mut Walker<'a, '_>) -> Option<Identity<'a>> {
