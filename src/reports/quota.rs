@@ -184,9 +184,14 @@ pub fn part(j: &Joined, what_if: &WhatIf) -> Part {
         cross_account_copies: j.shared_calls,
         ..Part::default()
     };
-    // Distinct symbols name distinct strings: each place is inserted once.
-    p.series = series.into_iter().map(|(k, s)| (place(k), s)).collect();
-    p.projected = projected.into_iter().map(|(k, s)| (place(k), s)).collect();
+    // Added up by name: symbols that name the same text (an absent Region and an empty one)
+    // count as one place, as they did when counted by name.
+    for (k, s) in series {
+        p.series.entry(place(k)).or_default().absorb(s);
+    }
+    for (k, s) in projected {
+        add(p.projected.entry(place(k)).or_default(), s);
+    }
     for r in j.s3.iter().filter(|r| r.failure == Failure::Throttled) {
         let requester = strings.get(r.requester);
         let account = crate::event::arn_account(requester).unwrap_or(strings.get(r.account));
@@ -205,6 +210,16 @@ pub struct Totals {
     cross_account_copies: u64,
 }
 
+impl Series {
+    /// Adds `other`'s counts to these.
+    fn absorb(&mut self, other: Series) {
+        add(&mut self.per_second, other.per_second);
+        add(&mut self.per_object, other.per_object);
+        self.requests += other.requests;
+        self.throttled += other.throttled;
+    }
+}
+
 fn add(into: &mut BTreeMap<i64, u64>, from: BTreeMap<i64, u64>) {
     for (t, n) in from {
         *into.entry(t).or_default() += n;
@@ -221,11 +236,7 @@ pub fn totals(parts: Vec<Part>) -> Totals {
     };
     for p in parts {
         for (place, s) in p.series {
-            let g = t.series.entry(place).or_default();
-            add(&mut g.per_second, s.per_second);
-            add(&mut g.per_object, s.per_object);
-            g.requests += s.requests;
-            g.throttled += s.throttled;
+            t.series.entry(place).or_default().absorb(s);
         }
         for (place, series) in p.projected {
             add(t.projected.entry(place).or_default(), series);
