@@ -134,10 +134,10 @@ pub struct Request {
     pub session_policy: String,
     pub bucket: String,
     pub key: String,
-    /// The object's number in its bucket, when the caller numbers its objects (the simulator,
-    /// which writes millions): the engine then keeps the object's state by that number and
-    /// holds no copy of its key. `None`: by the key (a trail's requests). A caller gives one
-    /// or the other for an object, always the same.
+    /// The object's number, when the caller numbers its objects (the simulator, in the order
+    /// it writes them in a bucket; the what-if, by the symbol of the object's key): the engine
+    /// then keeps the object's state by that number and holds no copy of its key. `None`: by
+    /// the key. A caller gives one or the other for an object, always the same.
     pub object: Option<u32>,
     pub kms_key: String,
     pub op: Op,
@@ -638,6 +638,47 @@ mod tests {
             );
             assert_eq!(e.under_bucket_key("bucket", "user-1/0", None), None);
         }
+    }
+
+    /// Objects older than the trail under the bucket's shared key ([`Engine::preexisting_shared`],
+    /// the what-if's), recorded by number or by key, are read with the same calls; unrecorded,
+    /// each read is a Decrypt of its own.
+    #[test]
+    fn shared_preexisting_objects_by_number_or_key_read_alike() {
+        let reads: Vec<Request> = (0..400)
+            .map(|i| request(i / 40, "s", Op::GetObject, &format!("old/{}", i % 50), true))
+            .collect();
+        let kms = reads[0].kms_key.clone();
+        let run = |by_number: Option<bool>| {
+            let mut e = Engine::new(Params::default(), 7);
+            for n in 0..50u32 {
+                if let Some(numbered) = by_number {
+                    e.preexisting_shared(
+                        "bucket",
+                        &format!("old/{n}"),
+                        numbered.then_some(n),
+                        &kms,
+                    );
+                }
+            }
+            let mut out = Vec::new();
+            for r in &reads {
+                let mut r = r.clone();
+                if by_number == Some(true) {
+                    r.object = Some(r.key.trim_start_matches("old/").parse().unwrap());
+                }
+                e.request(&r, &mut out);
+            }
+            out
+        };
+        let (numbered, keyed, unknown) = (run(Some(true)), run(Some(false)), run(None));
+        assert_eq!(numbered, keyed);
+        assert!(
+            !keyed.is_empty() && keyed.len() < reads.len(),
+            "{}",
+            keyed.len()
+        );
+        assert_eq!(unknown.len(), reads.len());
     }
 
     /// The same requester busy in another bucket in the same seconds changes nothing of a
