@@ -8,6 +8,13 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
+/// The hash map of the layers that count by symbols and event IDs: foldhash, seeded per map
+/// (SipHash, std's default, cost more than the counting in the what-if and the reports). Only
+/// for maps whose iteration order never reaches a report.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, RandomState>;
+/// [`HashMap`]'s set.
+pub type HashSet<K> = std::collections::HashSet<K, RandomState>;
+
 /// An interned string. [`Sym::NONE`] stands for "absent" (`null` when serialised).
 #[derive(
     Debug,

@@ -8,10 +8,8 @@
 //! greedy in time order over canonically sorted events, so it is deterministic.
 
 use crate::event::{Failure, KmsOp, Mode, S3Op};
-use crate::intern::Sym;
+use crate::intern::{HashMap, Sym};
 use crate::trail::records::{KmsRec, S3Rec};
-
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Which KMS operation a side of an S3 request can cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,14 +23,11 @@ pub mod wire;
 pub use matching::{match_events, Calls, Matches};
 
 use crate::event::{Failure, KmsOp, Mode, S3Op};
-use crate::intern::Sym;
+use crate::intern::{HashMap, HashSet, Sym};
 use crate::summary::Summary;
 use crate::trail::config::AnalyzeConfig;
 use crate::trail::records::{CallRec, KmsRec, NonKms, S3Rec};
 use crate::trail::{Batch, Events, Observer, Pass, Stopped};
-
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The merged batch after the barrier's first half: canonical symbols, sorted and deduplicated
 /// events, and the matches between them. `analyze` groups it into rows; cost and quota read

@@ -4,16 +4,13 @@
 //! [`Row`]s; [`analyze`] runs the whole pipeline for a config.
 
 use crate::event::{Failure, KmsOp, Mode, S3Op};
-use crate::intern::{Interner, Sym};
+use crate::intern::{HashMap, HashSet, Interner, Sym};
 use crate::join::{self, Joined, Resolved};
 use crate::summary::Summary;
 use crate::trail::config::{AnalyzeConfig, Filters, GroupBy};
 use crate::trail::filter::{self, PrefixMatch};
 use crate::trail::{Observer, Stopped};
 use std::collections::BTreeMap;
-
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Runs `analyze` end to end: read, join (a group of buckets at a time past the memory
 /// budget), group into rows.

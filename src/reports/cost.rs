@@ -7,14 +7,11 @@
 //! customer managed keys cost a flat monthly fee in the account that owns them.
 
 use crate::event::arn_account;
-use crate::intern::{Interner, Sym};
+use crate::intern::{HashMap, HashSet, Interner, Sym};
 use crate::join::Joined;
 use crate::pricing::Prices;
 use crate::reports::whatif::{BucketWhatIf, WhatIf};
 use std::collections::{BTreeMap, BTreeSet};
-
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The time window the requests were observed in.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,16 +7,14 @@
 //! seconds sorted ascending.
 
 use crate::event::{Failure, Mode};
-use crate::intern::{Interner, Sym};
+// Maps counted by symbols, before names are looked up, are foldhash's.
+use crate::intern::{HashMap as FastMap, Interner, Sym};
 use crate::join::Joined;
 use crate::pricing::{Quota, Quotas};
 use crate::reports::cost::Window;
 use crate::reports::whatif::WhatIf;
 use crate::trail::records::CallRec;
 use std::collections::{BTreeMap, HashMap};
-
-/// A map keyed by symbols, for counting before names are looked up.
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Peak seconds listed by time (all are counted).
 pub const PEAK_SECONDS_LISTED: usize = 10;

@@ -16,13 +16,10 @@
 
 use crate::envelope::{Encryption, Engine, Op, Params, Request};
 use crate::event::{arn_account, Failure, KmsOp, Mode, S3Op};
-use crate::intern::Sym;
+use crate::intern::{HashMap, HashSet, Sym};
 use crate::join::Joined;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The engine seed of projections: fixed, so a report does not change between runs.
 pub const PROJECTION_SEED: u64 = 0x6b65_7974_7261_696c;
