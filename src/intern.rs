@@ -53,7 +53,7 @@ impl Sym {
 
 /// Strings stored end to end in one buffer, found again through a table of symbols keyed by
 /// their hash: no allocation per string, and about the string's own size in memory.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Interner {
     /// Every string, end to end, in symbol order.
     text: String,
@@ -64,6 +64,40 @@ pub struct Interner {
     /// cannot force collisions.
     table: HashTable<Sym>,
     hasher: RandomState,
+    /// Per [`Field`], the symbol it was last given ([`Interner::intern_field`]), or
+    /// [`Sym::NONE`].
+    recent: [Sym; Field::COUNT],
+}
+
+/// The fields a reader interns record after record. Consecutive records of a file mostly share
+/// their account, Region, requester, bucket and KMS key: [`Interner::intern_field`] compares
+/// such a string with the field's last one before it hashes it.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    Partition,
+    Account,
+    Region,
+    Requester,
+    Bucket,
+    KmsKey,
+    Caller,
+    Purpose,
+}
+
+impl Field {
+    const COUNT: usize = Field::Purpose as usize + 1;
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner {
+            text: String::new(),
+            ends: Vec::new(),
+            table: HashTable::new(),
+            hasher: RandomState::default(),
+            recent: [Sym::NONE; Field::COUNT],
+        }
+    }
 }
 
 impl Interner {
@@ -74,6 +108,7 @@ impl Interner {
             ends,
             table,
             hasher,
+            ..
         } = self;
         let string = |sym: Sym| string_of(text, ends, sym);
         if let Some(&sym) = table.find(hash, |&sym| string(sym) == s) {
@@ -95,6 +130,26 @@ impl Interner {
 
     pub fn intern_opt(&mut self, s: Option<&str>) -> Sym {
         s.map_or(Sym::NONE, |s| self.intern(s))
+    }
+
+    /// [`Interner::intern`], for a string of `field`: when it is the string that field was last
+    /// given (the same account, Region, bucket... as the record before), its symbol without a
+    /// hash or a table probe.
+    #[inline]
+    pub fn intern_field(&mut self, field: Field, s: &str) -> Sym {
+        let last = self.recent[field as usize];
+        if !last.is_none() && string_of(&self.text, &self.ends, last) == s {
+            return last;
+        }
+        let sym = self.intern(s);
+        self.recent[field as usize] = sym;
+        sym
+    }
+
+    /// [`Interner::intern_field`] of a string that may be absent.
+    #[inline]
+    pub fn intern_field_opt(&mut self, field: Field, s: Option<&str>) -> Sym {
+        s.map_or(Sym::NONE, |s| self.intern_field(field, s))
     }
 
     /// The string of `sym`; `""` for [`Sym::NONE`].
@@ -165,6 +220,7 @@ impl Interner {
             ends: Vec::with_capacity(self.ends.len()),
             table: HashTable::with_capacity(self.ends.len()),
             hasher: self.hasher.clone(),
+            recent: [Sym::NONE; Field::COUNT],
         };
         for (new, &old) in order.iter().enumerate() {
             let s = self.get(Sym(old));
@@ -177,6 +233,7 @@ impl Interner {
             ends,
             table,
             hasher,
+            ..
         } = &mut sorted;
         for i in 0..ends.len() as u32 {
             let hash = hasher.hash_one(string_of(text, ends, Sym(i)));
@@ -246,6 +303,27 @@ mod tests {
         let a_to_c = a_to_b.then(&b_to_c);
         assert_eq!(c.get(a_to_c.apply(x)), "x");
         assert_eq!(a_to_c.apply(Sym::NONE), Sym::NONE);
+    }
+
+    #[test]
+    fn a_fields_last_string_gives_the_symbol_interning_gives() {
+        let mut a = Interner::default();
+        let z = a.intern_field(Field::Account, "z");
+        assert_eq!(a.intern_field(Field::Account, "z"), z);
+        // Another field's cache, or none, finds the same symbol.
+        assert_eq!(a.intern_field(Field::Region, "z"), z);
+        assert_eq!(a.intern("z"), z);
+        let y = a.intern_field(Field::Account, "y");
+        assert_ne!(y, z);
+        let again = a.intern_field(Field::Account, "z");
+        assert_eq!(a.get(again), "z");
+        assert_eq!(a.intern_field_opt(Field::Account, None), Sym::NONE);
+        // Renumbered ("z" was 0 and is 1 once "y" sorts first), it gives the new symbols.
+        let remap = a.canonicalize();
+        assert_eq!(remap.apply(z), Sym(1));
+        assert_eq!(a.intern_field(Field::Account, "z"), Sym(1));
+        assert_eq!(a.intern_field(Field::Account, "y"), Sym(0));
+        assert_eq!(a.intern_field(Field::Region, "z"), Sym(1));
     }
 
     #[test]

@@ -105,11 +105,11 @@ fn classify_kms<'a>(
     let aws_managed = request
         .key_id
         .as_deref()
-        .is_some_and(|k| k.starts_with("alias/aws/") || k.contains(":alias/aws/"));
+        .is_some_and(|k| k.starts_with("alias/aws/") || ALIAS_AWS.find(k.as_bytes()).is_some());
     let kms_key = request
         .key_id
         .take()
-        .filter(|k| k.starts_with("arn:") && k.contains(":key/"))
+        .filter(|k| k.starts_with("arn:") && KEY.find(k.as_bytes()).is_some())
         .or_else(|| raw.resources.take().and_then(|r| r.kms_key));
     let s3_arn = match context.0.iter().find(|(k, _)| k == "aws:s3:arn") {
         Some((_, arn)) if context.get("aws:cloudtrail:arn").is_none() => arn,
@@ -132,7 +132,7 @@ fn classify_kms<'a>(
             }));
         }
     };
-    let Some(after) = s3_arn.find(":::").map(|i| i + 3) else {
+    let Some(after) = resource_start(s3_arn) else {
         return Err(NotUsed::Rejected(
             reason::BAD_S3_ARN,
             format!("aws:s3:arn {s3_arn:?} is not an S3 ARN"),
@@ -199,12 +199,12 @@ fn classify_s3<'a>(raw: &mut RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<
     // in `resources[]`.
     let resources = raw.resources.take().unwrap_or_default();
     let from_object = resources.s3_object.as_ref().and_then(|arn| {
-        let after = arn.find(":::")? + 3;
+        let after = resource_start(arn)?;
         let slash = after + arn[after..].find('/')?;
         Some((sub(arn, after..slash), sub(arn, slash + 1..arn.len())))
     });
     let from_bucket = resources.s3_bucket.as_ref().and_then(|arn| {
-        let after = arn.find(":::")? + 3;
+        let after = resource_start(arn)?;
         (!arn[after..].contains('/')).then(|| sub(arn, after..arn.len()))
     });
     let bucket = from_object
@@ -257,6 +257,22 @@ fn classify_s3<'a>(raw: &mut RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<
 }
 
 /// A part of a string that borrows when the whole does.
+/// Where an S3 ARN's resource starts: just past its `:::` (`arn:aws:s3:::bucket/key`). A byte
+/// scan, where `str::find` built a two-way searcher on every call (0.7 % of a read's CPU).
+fn resource_start(arn: &str) -> Option<usize> {
+    arn.as_bytes()
+        .windows(3)
+        .position(|w| w == b":::")
+        .map(|i| i + 3)
+}
+
+/// Searchers for the parts of a KMS key's name, built once (`str::contains` builds one per
+/// call).
+static ALIAS_AWS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(":alias/aws/"));
+static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(":key/"));
+
 fn sub<'a>(s: &Cow<'a, str>, range: std::ops::Range<usize>) -> Cow<'a, str> {
     match s {
         Cow::Borrowed(b) => Cow::Borrowed(&b[range]),
@@ -332,6 +348,15 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_s3_arns_resource_starts_after_its_triple_colon() {
+        assert_eq!(resource_start("arn:aws:s3:::bkt/k"), Some(13));
+        assert_eq!(resource_start("arn:aws-cn:s3:::bkt"), Some(16));
+        assert_eq!(resource_start(":::"), Some(3));
+        assert_eq!(resource_start("arn:aws:s3::bkt"), None);
+        assert_eq!(resource_start(""), None);
+    }
 
     #[test]
     fn copy_sources_are_decoded() {

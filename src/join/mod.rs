@@ -120,10 +120,10 @@ pub fn run<T: Send>(
     }
     crate::trail::run_with(cfg, observer, |pass| {
         let batch = match pass {
-            Pass::Whole(batch) => batch,
+            Pass::Whole(batch) => *batch,
             Pass::Spilled { summary, spill } => {
                 let mut all = Batch {
-                    summary,
+                    summary: *summary,
                     ..Batch::default()
                 };
                 for group in spill.groups() {
@@ -305,12 +305,9 @@ pub fn run_in_parts<T: Send>(
     crate::trail::run_with(cfg, observer, |pass| match pass {
         Pass::Whole(batch) => {
             observer.stage("matching KMS calls to S3 requests");
-            then(&parts(PartsOf::Whole(Box::new(join(batch, cfg)))))
+            then(&parts(PartsOf::Whole(Box::new(join(*batch, cfg)))))
         }
-        Pass::Spilled { summary, spill } => then(&parts(PartsOf::Spilled {
-            summary: Box::new(summary),
-            spill,
-        })),
+        Pass::Spilled { summary, spill } => then(&parts(PartsOf::Spilled { summary, spill })),
     })?
 }
 

@@ -25,7 +25,7 @@ use crate::source::{self, Input, InputSpec, Origin, Prune};
 use crate::summary::{Problem, Summary};
 use config::AnalyzeConfig;
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A run that stopped before its report.
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +66,11 @@ pub trait Observer: Sync {
 /// What the pass hands to the barrier.
 pub enum Pass {
     /// Every kept event, in memory.
-    Whole(Batch),
+    Whole(Box<Batch>),
     /// The kept events passed the memory budget (`memory_limit`): they are in the spill's
     /// partitions, and `summary` accounts for the input.
     Spilled {
-        summary: Summary,
+        summary: Box<Summary>,
         spill: std::sync::Arc<spill::Spill>,
     },
 }
@@ -161,7 +161,7 @@ pub fn run_with<T: Send>(
     let spill: std::sync::OnceLock<Result<std::sync::Arc<spill::Spill>, String>> =
         std::sync::OnceLock::new();
     let spill_failed: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-    let spill_out = |batch: &mut Batch| -> Result<(), String> {
+    let spill_dir = || -> Result<&std::sync::Arc<spill::Spill>, String> {
         let limit = cfg.memory_limit.expect("spilling only under a budget");
         let s = spill.get_or_init(|| {
             spill::Spill::new(limit).map(Into::into).map_err(|e| {
@@ -172,15 +172,26 @@ pub fn run_with<T: Send>(
                 )
             })
         });
-        s.as_ref().map_err(Clone::clone)?.write(batch)
+        s.as_ref().map_err(Clone::clone)
     };
-    // A worker's share: the workers are the run's pool, which this runs in.
+    // What the events kept so far weigh (their bytes in memory, strings aside), added up input
+    // by input: the same whichever worker read which input. A run spills only once it passes a
+    // quarter of the budget, so whether it spills depends on its input and budget alone, never
+    // on how the inputs fell between workers (and every event is spilled then, the rest at
+    // the barrier: the summary's spill section is the same from run to run).
+    let kept = AtomicU64::new(0);
+    let past_quarter = || {
+        cfg.memory_limit
+            .is_some_and(|limit| kept.load(Ordering::Relaxed) > limit / 4)
+    };
+    // Past that, a worker whose batch passes its share writes it out. The workers are the
+    // run's pool, which this runs in.
     let over_budget = |batch: &mut Batch| {
         let share = cfg
             .memory_limit
             .map(|limit| spill::batch_budget(limit, rayon::current_num_threads()));
-        if share.is_some_and(|b| batch.held_bytes() > b) {
-            if let Err(e) = spill_out(batch) {
+        if share.is_some_and(|b| batch.held_bytes() > b) && past_quarter() {
+            if let Err(e) = spill_dir().and_then(|s| s.write(batch)) {
                 spill_failed.lock().expect("not poisoned").get_or_insert(e);
                 stop.store(true, Ordering::Relaxed);
             }
@@ -199,7 +210,10 @@ pub fn run_with<T: Send>(
             }
             observer.cancelled()
         };
+        let weight = spill::weight_of(&batch.events);
         read(batch, &poll);
+        let added = spill::weight_of(&batch.events).saturating_sub(weight);
+        kept.fetch_add(added, Ordering::Relaxed);
         for p in &batch.summary.problems[before..] {
             observer.problem(p);
             if cfg.strict {
@@ -284,19 +298,23 @@ pub fn run_with<T: Send>(
                 return Err(Stopped::Strict(p.clone()));
             }
         }
-        match spill.get() {
-            Some(Ok(s)) if !s.is_empty() => {
-                // The rest joins the spilled events, so the join reads every bucket from disk.
-                observer.stage("writing the rest of the events past --memory-limit");
-                s.write(&mut batch)
-                    .and_then(|()| s.finish_writing())
-                    .map_err(Stopped::Input)?;
-                let mut summary = std::mem::take(&mut batch.summary);
-                summary.spill = Some(s.spilled(cfg.memory_limit.unwrap_or(0)));
-                let spill = std::sync::Arc::clone(s);
-                Ok(then(Pass::Spilled { summary, spill }))
-            }
-            _ => Ok(then(Pass::Whole(batch))),
+        if past_quarter() {
+            // The rest joins the spilled events, so the join reads every bucket from disk.
+            observer.stage("writing the rest of the events past --memory-limit");
+            let s = spill_dir().map_err(Stopped::Input)?;
+            s.write(&mut batch)
+                .and_then(|()| s.finish_writing())
+                .map_err(Stopped::Input)?;
+            let mut summary = std::mem::take(&mut batch.summary);
+            summary.spill = Some(s.spilled(cfg.memory_limit.unwrap_or(0)));
+            let spill = std::sync::Arc::clone(s);
+            Ok(then(Pass::Spilled {
+                summary: Box::new(summary),
+                spill,
+            }))
+        } else {
+            // Nothing was written out: a batch is spilled only past the quarter.
+            Ok(then(Pass::Whole(Box::new(batch))))
         }
     };
     match build_pool(cfg.threads) {

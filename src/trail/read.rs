@@ -6,7 +6,7 @@ use super::filter;
 use super::records::{CallRec, KmsRec, NonKms, S3Rec};
 use super::Batch;
 use crate::event::{self, Event, NotUsed};
-use crate::intern::{Interner, Sym};
+use crate::intern::{Field, Interner, Sym};
 use crate::reason;
 use crate::source::frame::{self, Item, Wrapping};
 use crate::source::{decode, Input};
@@ -388,13 +388,13 @@ impl RecordReader<'_, '_, '_> {
                     mode: k.mode,
                     failure: k.common.failure,
                     ctx_pass,
-                    head: strings.intern(&k.bucket_arn[..head_len]),
-                    account: strings.intern(&k.common.account),
-                    region: strings.intern(&k.common.region),
-                    requester: strings.intern(&k.common.requester),
-                    bucket: strings.intern(&k.bucket),
+                    head: strings.intern_field(Field::Partition, &k.bucket_arn[..head_len]),
+                    account: strings.intern_field(Field::Account, &k.common.account),
+                    region: strings.intern_field(Field::Region, &k.common.region),
+                    requester: strings.intern_field(Field::Requester, &k.common.requester),
+                    bucket: strings.intern_field(Field::Bucket, &k.bucket),
                     key: strings.intern_opt(k.key.as_deref()),
-                    kms_key: strings.intern_opt(k.kms_key.as_deref()),
+                    kms_key: strings.intern_field_opt(Field::KmsKey, k.kms_key.as_deref()),
                     ctx_value,
                 };
                 self.batch.events.kms.push(rec);
@@ -412,13 +412,13 @@ impl RecordReader<'_, '_, '_> {
                     failure: s.common.failure,
                     bucket_key: s.bucket_key,
                     dsse: s.dsse,
-                    head: strings.intern(s.partition),
-                    account: strings.intern(&s.common.account),
-                    region: strings.intern(&s.common.region),
-                    requester: strings.intern(&s.common.requester),
-                    bucket: strings.intern(&s.bucket),
+                    head: strings.intern_field(Field::Partition, s.partition),
+                    account: strings.intern_field(Field::Account, &s.common.account),
+                    region: strings.intern_field(Field::Region, &s.common.region),
+                    requester: strings.intern_field(Field::Requester, &s.common.requester),
+                    bucket: strings.intern_field(Field::Bucket, &s.bucket),
                     key: strings.intern(&s.key),
-                    kms_key: strings.intern_opt(s.kms_key.as_deref()),
+                    kms_key: strings.intern_field_opt(Field::KmsKey, s.kms_key.as_deref()),
                     src_bucket,
                     src_key,
                 };
@@ -460,13 +460,13 @@ fn call_rec(ev: &Event<'_>, strings: &mut Interner) -> Option<CallRec> {
         mode,
         failure: c.failure,
         aws_managed,
-        account: strings.intern(&c.caller_account),
-        region: strings.intern(&c.region),
-        requester: strings.intern(&c.requester),
-        caller: strings.intern(c.invoked_by.as_deref().unwrap_or("(direct)")),
-        kms_key: strings.intern_opt(kms_key),
-        bucket: strings.intern_opt(bucket),
-        purpose: strings.intern(purpose),
+        account: strings.intern_field(Field::Account, &c.caller_account),
+        region: strings.intern_field(Field::Region, &c.region),
+        requester: strings.intern_field(Field::Requester, &c.requester),
+        caller: strings.intern_field(Field::Caller, c.invoked_by.as_deref().unwrap_or("(direct)")),
+        kms_key: strings.intern_field_opt(Field::KmsKey, kms_key),
+        bucket: strings.intern_field_opt(Field::Bucket, bucket),
+        purpose: strings.intern_field(Field::Purpose, purpose),
     })
 }
 

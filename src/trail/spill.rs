@@ -1,9 +1,10 @@
 //! The memory budget: kept events written out of memory when they pass it, by partition of
 //! their bucket, and read back a group of partitions at a time for the join.
 //!
-//! A worker whose batch holds more than its share of the budget writes the batch's events to
-//! temporary files, one per partition, and starts afresh; at the end of the pass the batches
-//! still in memory are written too. The join then reads one group of partitions at a time
+//! Once the events read weigh more than a quarter of the budget (summed input by input, so the
+//! same whichever worker read which: `trail::run_with`), a worker whose batch holds more than
+//! its share writes the batch's events to temporary files, one per partition, and starts
+//! afresh; at the end of the pass the batches still in memory are written too. The join then reads one group of partitions at a time
 //! ([`Spill::groups`]): the join matches a KMS call only to an S3 request of its own bucket,
 //! except a copy, whose source object is in another bucket, so a group is a set of partitions
 //! closed under the copies between them (a union-find fed by every copy's two buckets), and
@@ -376,7 +377,7 @@ pub fn groups_of(weights: &[u64], links: &[(u32, u32)], budget: u64) -> Vec<Vec<
 }
 
 /// The bytes events take in memory, strings aside.
-fn weight_of(e: &Events) -> u64 {
+pub(super) fn weight_of(e: &Events) -> u64 {
     use std::mem::size_of;
     (e.kms.len() * size_of::<KmsRec>()
         + e.s3.len() * size_of::<S3Rec>()

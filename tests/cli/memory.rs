@@ -232,3 +232,44 @@ fn ctrl_c_removes_the_temporary_files_once_or_twice() {
         );
     }
 }
+
+#[test]
+fn whether_a_run_spills_depends_on_its_input_and_budget_not_on_the_threads() {
+    // Whether a run spills, and what its summary says of it, used to depend on how the inputs
+    // fell between the workers' batches near the budget: it spills now once the events kept
+    // weigh more than a quarter of the budget, the same sum whoever read what.
+    let tmp = tempfile::tempdir().unwrap();
+    let report = |limit: &str, threads: &str| {
+        let args = [
+            "cost",
+            "fixtures/org-trail",
+            "--format",
+            "json",
+            "--quiet",
+            "--memory-limit",
+            limit,
+            "-j",
+            threads,
+        ];
+        let (code, out, stderr) = run_with_tmp(&args, tmp.path());
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_slice::<Value>(&out).unwrap()
+    };
+    // What the events weigh: all of them are spilled past a tiny budget.
+    let weight = report("4KiB", "1")["input"]["spill"]["event_bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(weight > 16 << 10, "a trail of some size: {weight} bytes");
+    for (limit, spills) in [(4 * weight + 4096, false), (4 * weight - 4096, true)] {
+        let limit = limit.to_string();
+        let one = report(&limit, "1");
+        let spill = &one["input"]["spill"];
+        assert_eq!(!spill.is_null(), spills, "--memory-limit {limit}: {spill}");
+        if spills {
+            assert_eq!(spill["event_bytes"].as_u64(), Some(weight));
+        }
+        for threads in ["2", "3", "3", "4"] {
+            assert_eq!(report(&limit, threads), one, "{limit}, {threads} threads");
+        }
+    }
+}
