@@ -256,7 +256,6 @@ fn classify_s3<'a>(raw: &mut RawRecord<'a>, name: Cow<'a, str>) -> Result<Event<
     }))
 }
 
-/// A part of a string that borrows when the whole does.
 /// Where an S3 ARN's resource starts: just past its `:::` (`arn:aws:s3:::bucket/key`). A byte
 /// scan, where `str::find` built a two-way searcher on every call (0.7 % of a read's CPU).
 fn resource_start(arn: &str) -> Option<usize> {
@@ -273,6 +272,7 @@ static ALIAS_AWS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(":key/"));
 
+/// A part of a string that borrows when the whole does.
 fn sub<'a>(s: &Cow<'a, str>, range: std::ops::Range<usize>) -> Cow<'a, str> {
     match s {
         Cow::Borrowed(b) => Cow::Borrowed(&b[range]),

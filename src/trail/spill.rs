@@ -4,11 +4,12 @@
 //! Once the events read weigh more than a quarter of the budget (summed input by input, so the
 //! same whichever worker read which: `trail::run_with`), a worker whose batch holds more than
 //! its share writes the batch's events to temporary files, one per partition, and starts
-//! afresh; at the end of the pass the batches still in memory are written too. The join then reads one group of partitions at a time
-//! ([`Spill::groups`]): the join matches a KMS call only to an S3 request of its own bucket,
-//! except a copy, whose source object is in another bucket, so a group is a set of partitions
-//! closed under the copies between them (a union-find fed by every copy's two buckets), and
-//! every report of a group is the report of its buckets in the whole trail (docs/speed.md).
+//! afresh; at the end of the pass the batches still in memory are written too. The join then
+//! reads one group of partitions at a time ([`Spill::groups`]): the join matches a KMS call
+//! only to an S3 request of its own bucket, except a copy, whose source object is in another
+//! bucket, so a group is a set of partitions closed under the copies between them (a
+//! union-find fed by every copy's two buckets), and every report of a group is the report of
+//! its buckets in the whole trail (docs/speed.md).
 //!
 //! The files hold chunks, one per partition and write: the chunk's strings, then its events in
 //! those strings' numbering, little-endian, fixed-size fields. They live in a folder of the
