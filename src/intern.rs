@@ -85,6 +85,12 @@ impl Entry {
     fn text<'t>(&self, text: &'t str) -> &'t str {
         &text[self.start..self.start + self.len as usize]
     }
+
+    /// Whether its string is `s` (the length first: no read of the text when it differs).
+    #[inline]
+    fn is(&self, text: &str, s: &str) -> bool {
+        self.len as usize == s.len() && self.text(text) == s
+    }
 }
 
 /// The fields a reader interns record after record. Consecutive records of a file mostly share
@@ -128,8 +134,7 @@ impl Interner {
             hasher,
             ..
         } = self;
-        let found = table.find(hash, |e| e.len as usize == s.len() && e.text(text) == s);
-        if let Some(e) = found {
+        if let Some(e) = table.find(hash, |e| e.is(text, s)) {
             return e.sym;
         }
         // `Sym::NONE` (u32::MAX) is never a string's symbol.
@@ -184,9 +189,8 @@ impl Interner {
     /// The symbol of `s`, if it was interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
         let hash = self.hasher.hash_one(s);
-        let text = &self.text;
         self.table
-            .find(hash, |e| e.len as usize == s.len() && e.text(text) == s)
+            .find(hash, |e| e.is(&self.text, s))
             .map(|e| e.sym)
     }
 

@@ -114,11 +114,6 @@ impl Spill {
         self.dir.path()
     }
 
-    /// Whether anything was written.
-    pub fn is_empty(&self) -> bool {
-        self.events.load(Ordering::Relaxed) == 0
-    }
-
     /// Writes `batch`'s events (its own and those it absorbed) out, and empties it but for
     /// its summary.
     pub fn write(&self, batch: &mut Batch) -> Result<(), String> {
