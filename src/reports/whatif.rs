@@ -529,7 +529,7 @@ mod tests {
             let b = rng.below(buckets.len() as u64) as usize;
             let op = match rng.below(10) {
                 0..=2 => Op::PutObject,
-                3 if b % 3 == 0 => Op::CopyObject,
+                3 if b.is_multiple_of(3) => Op::CopyObject,
                 _ => Op::GetObject,
             };
             let key = keys[rng.below(keys.len() as u64) as usize];

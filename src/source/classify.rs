@@ -3,11 +3,13 @@
 //! which are control bytes (below 0x20) and which are not ASCII, as bitmasks (bit `i` for byte
 //! `i`), plus the prefix XOR that turns quote bits into "inside a string" bits.
 //!
-//! The same function exists three times: [`portable`], compiled on every target and used where
-//! no SIMD version exists (ARM today); [`sse2`], the x86_64 baseline; and [`avx2`], chosen at
-//! run time where the CPU has it ([`has_simd`]). Tests and the fuzz targets check that they
-//! agree on the same bytes. Each is `#[inline(always)]`, so a caller compiled for AVX2 gets
-//! AVX2 throughout, and masks a caller does not read are never computed.
+//! The same function exists four times: [`portable`], compiled on every target and used where
+//! no SIMD version exists (ARM today); [`sse2`], the x86_64 baseline; [`avx2`] and [`avx512`]
+//! (AVX-512BW: one comparison into a mask register per character and block), chosen at run
+//! time where the CPU has them ([`has_simd`], [`has_avx512`]). Tests and the fuzz targets check
+//! that every version the CPU runs agrees on the same bytes. Each is `#[inline(always)]`, so a
+//! caller compiled for AVX2 or AVX-512 gets those instructions throughout, and masks a caller
+//! does not read are never computed.
 
 /// The classes of one 64-byte block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +107,37 @@ pub unsafe fn avx2<const N: usize>(block: &[u8; 64], chars: [u8; N]) -> Masks<N>
     }
 }
 
+/// 64 bytes at a time, with AVX-512BW: one comparison into a mask register per character.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F and AVX-512BW (see [`has_avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn avx512<const N: usize>(block: &[u8; 64], chars: [u8; N]) -> Masks<N> {
+    use std::arch::x86_64::*;
+    let v = _mm512_loadu_si512(block.as_ptr().cast());
+    let mut eq = [0; N];
+    for (mask_of, &c) in eq.iter_mut().zip(&chars) {
+        *mask_of = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(c as i8));
+    }
+    Masks {
+        eq,
+        control: _mm512_cmplt_epu8_mask(v, _mm512_set1_epi8(0x20)),
+        high: _mm512_movepi8_mask(v),
+    }
+}
+
+/// Whether the CPU has what the AVX-512 passes are compiled for: [`has_simd`]'s features, and
+/// AVX-512F and AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn has_avx512() -> bool {
+    has_simd()
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+}
+
 /// Whether the CPU has what the AVX2 passes are compiled for: AVX2, carry-less multiplication
 /// (the prefix XOR in one instruction) and POPCNT (otherwise `count_ones` is a dozen).
 #[cfg(target_arch = "x86_64")]
@@ -159,7 +192,7 @@ mod tests {
                 x ^= x << 17;
                 // Mostly JSON punctuation and text, now and then anything.
                 const JSON: &[u8] = b"{}[]:,\"\\ ae0\n\t\x1f\x7f\x80\xc3\xa9";
-                if x % 4 == 0 {
+                if x.is_multiple_of(4) {
                     (x >> 8) as u8
                 } else {
                     JSON[(x >> 8) as usize % JSON.len()]
@@ -194,6 +227,10 @@ mod tests {
             if has_simd() {
                 // SAFETY: checked just above.
                 assert_eq!(unsafe { avx2(&block, CHARS) }, want);
+            }
+            if has_avx512() {
+                // SAFETY: checked just above.
+                assert_eq!(unsafe { avx512(&block, CHARS) }, want);
             }
         }
     }

@@ -9,10 +9,10 @@
 //! are skipped with two popcounts.
 //!
 //! The classifying is [`super::classify`]'s, shared with the record index. [`find_value_end`]
-//! is the entry point (AVX2 or SSE2 on x86_64, chosen at run time; the portable classifier
-//! elsewhere); [`find_value_end_portable`] is what other targets run, and
-//! [`find_value_end_scalar`] the obvious byte-at-a-time version, kept as the reference both are
-//! tested against, here and in the `scan` fuzz target.
+//! is the entry point (AVX-512, AVX2 or SSE2 on x86_64, chosen at run time; the portable
+//! classifier elsewhere); [`find_value_end_portable`] is what other targets run, and
+//! [`find_value_end_scalar`] the obvious byte-at-a-time version, kept as the reference every
+//! version ([`find_value_end_each`]) is tested against, here and in the `scan` fuzz target.
 
 use super::classify;
 
@@ -90,20 +90,50 @@ pub fn find_value_end(buf: &[u8], start: usize) -> Option<usize> {
     debug_assert!(matches!(buf.get(start), Some(b'{' | b'[')));
     #[cfg(target_arch = "x86_64")]
     {
+        if classify::has_avx512() {
+            // SAFETY: the CPU has AVX-512BW, PCLMULQDQ and POPCNT, checked just above.
+            return unsafe { find_value_end_avx512(buf, start) };
+        }
         if classify::has_simd() {
             // SAFETY: the CPU has AVX2, PCLMULQDQ and POPCNT, checked just above.
             return unsafe { find_value_end_avx2(buf, start) };
         }
-        let chars = Masks::chars(pair_of(buf[start]));
-        find_end(
-            buf,
-            start,
-            |b| Masks::of(classify::sse2(b, chars)),
-            classify::prefix_xor,
-        )
+        find_value_end_sse2(buf, start)
     }
     #[cfg(not(target_arch = "x86_64"))]
     find_value_end_portable(buf, start)
+}
+
+/// [`find_value_end`] by every version this CPU can run (portable, then SSE2, AVX2 and
+/// AVX-512 where it has them), by name: what the tests and the `scan` fuzz target compare with
+/// the reference, so a machine with AVX-512 still checks the AVX2 version it would not use.
+pub fn find_value_end_each(buf: &[u8], start: usize) -> Vec<(&'static str, Option<usize>)> {
+    #[allow(unused_mut)]
+    let mut each = vec![("portable", find_value_end_portable(buf, start))];
+    #[cfg(target_arch = "x86_64")]
+    {
+        each.push(("sse2", find_value_end_sse2(buf, start)));
+        if classify::has_simd() {
+            // SAFETY: checked just above.
+            each.push(("avx2", unsafe { find_value_end_avx2(buf, start) }));
+        }
+        if classify::has_avx512() {
+            // SAFETY: checked just above.
+            each.push(("avx512", unsafe { find_value_end_avx512(buf, start) }));
+        }
+    }
+    each
+}
+
+#[cfg(target_arch = "x86_64")]
+fn find_value_end_sse2(buf: &[u8], start: usize) -> Option<usize> {
+    let chars = Masks::chars(pair_of(buf[start]));
+    find_end(
+        buf,
+        start,
+        |b| Masks::of(classify::sse2(b, chars)),
+        classify::prefix_xor,
+    )
 }
 
 /// [`find_value_end`] with the portable classifier: what targets without a SIMD version run,
@@ -127,6 +157,19 @@ unsafe fn find_value_end_avx2(buf: &[u8], start: usize) -> Option<usize> {
         buf,
         start,
         |b| Masks::of(unsafe { classify::avx2(b, chars) }),
+        |x| unsafe { classify::prefix_xor_clmul(x) },
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,pclmulqdq,popcnt")]
+unsafe fn find_value_end_avx512(buf: &[u8], start: usize) -> Option<usize> {
+    let chars = Masks::chars(pair_of(buf[start]));
+    // SAFETY: only called where the CPU has these features.
+    find_end(
+        buf,
+        start,
+        |b| Masks::of(unsafe { classify::avx512(b, chars) }),
         |x| unsafe { classify::prefix_xor_clmul(x) },
     )
 }
@@ -305,11 +348,9 @@ mod tests {
                 "case {case}: {}",
                 String::from_utf8_lossy(&buf)
             );
-            assert_eq!(
-                find_value_end_portable(&buf, 0),
-                expected,
-                "portable, case {case}"
-            );
+            for (version, end) in find_value_end_each(&buf, 0) {
+                assert_eq!(end, expected, "{version}, case {case}");
+            }
         }
     }
 
@@ -322,9 +363,14 @@ mod tests {
                 .map(|_| b"{}[]\\\"a\n\xff"[(rng.next() % 9) as usize])
                 .collect();
             buf[0] = b'[';
-            if let Some(end) = find_value_end(&buf, 0) {
-                assert!(end <= buf.len());
-                assert!(matches!(buf[end - 1], b'}' | b']'));
+            let each = find_value_end_each(&buf, 0);
+            for (version, end) in &each {
+                // Every version finds the same end, even of what is not JSON.
+                assert_eq!(*end, each[0].1, "{version}");
+                if let Some(end) = *end {
+                    assert!(end <= buf.len());
+                    assert!(matches!(buf[end - 1], b'}' | b']'));
+                }
             }
         }
     }

@@ -184,14 +184,56 @@ impl BatchPool {
     }
 }
 
-/// The sorted runs in one vector, sorted: the runs are laid end to end in the order of their
-/// first records and the stable sort, which finds runs, merges them. Inputs cover stretches of
-/// time that overlap little, so that merging does little.
-pub(super) fn merge_runs<T: Ord + Clone>(mut runs: Vec<Vec<T>>) -> Vec<T> {
-    runs.sort_by(|a, b| a.first().cmp(&b.first()));
-    let mut all = runs.concat();
-    all.sort();
-    all
+/// The sorted runs in one vector, sorted: neighbouring runs merged two at a time, the pairs in
+/// parallel. Records order on every field, so records that tie are the same and the result does
+/// not depend on how the runs were split.
+pub(super) fn merge_runs<T: Ord + Send>(runs: Vec<Vec<T>>) -> Vec<T> {
+    runs.into_par_iter()
+        .reduce_with(merge_two)
+        .unwrap_or_default()
+}
+
+/// Two sorted runs in one, each record moved once (where concatenating them and sorting moved
+/// every record into the new vector, then the shorter run into the sort's scratch and back).
+fn merge_two<T: Ord>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    // Inputs of stretches of time that do not overlap: one run follows the other.
+    match (a.last(), b.first()) {
+        (None, _) => return b,
+        (_, None) => return a,
+        (Some(last), Some(first)) if last <= first => {
+            a.extend(b);
+            return a;
+        }
+        _ => {}
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    let (mut x, mut y) = (a.next(), b.next());
+    loop {
+        match (x, y) {
+            (Some(p), Some(q)) => {
+                if q < p {
+                    out.push(q);
+                    (x, y) = (Some(p), b.next());
+                } else {
+                    out.push(p);
+                    (x, y) = (a.next(), Some(q));
+                }
+            }
+            (Some(p), None) => {
+                out.push(p);
+                out.extend(a);
+                break;
+            }
+            (None, Some(q)) => {
+                out.push(q);
+                out.extend(b);
+                break;
+            }
+            (None, None) => break,
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -264,5 +306,9 @@ mod tests {
             want.sort();
             assert_eq!(merge_runs(runs), want);
         }
+        // Empty runs, runs that follow one another, a run inside another's span.
+        let runs: Vec<Vec<u8>> = vec![vec![1, 2], vec![], vec![3, 5], vec![4], vec![], vec![5, 9]];
+        assert_eq!(merge_runs(runs), vec![1u8, 2, 3, 4, 5, 5, 9]);
+        assert!(merge_runs(Vec::<Vec<u8>>::new()).is_empty());
     }
 }
