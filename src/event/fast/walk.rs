@@ -59,7 +59,9 @@ impl<'a> Walker<'a, '_> {
     }
 
     /// Reads the start of a value: scalars and strings whole, the bracket of a container.
-    #[inline]
+    /// Inlined into its callers: returned from a call, the value (24 bytes) goes through
+    /// memory and is read back before it is complete (a store-forwarding stall).
+    #[inline(always)]
     pub(super) fn value(&mut self) -> Option<Value<'a>> {
         let at = *self.tape.get(self.next)? as usize;
         let bytes = self.text.as_bytes();
