@@ -174,8 +174,8 @@ unsafe fn find_value_end_avx512(buf: &[u8], start: usize) -> Option<usize> {
     )
 }
 
-/// The scan, for a given way of classifying a block (inlined into each caller so the AVX2
-/// version is compiled with AVX2 throughout).
+/// The scan, for a given way of classifying a block (inlined into each caller, so the AVX2 and
+/// AVX-512 versions are compiled with those instructions throughout).
 #[inline(always)]
 fn find_end(
     buf: &[u8],

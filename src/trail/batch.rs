@@ -197,14 +197,17 @@ pub(super) fn merge_runs<T: Ord + Send>(runs: Vec<Vec<T>>) -> Vec<T> {
 /// every record into the new vector, then the shorter run into the sort's scratch and back).
 fn merge_two<T: Ord>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
     // Inputs of stretches of time that do not overlap: one run follows the other.
-    match (a.last(), b.first()) {
-        (None, _) => return b,
-        (_, None) => return a,
-        (Some(last), Some(first)) if last <= first => {
-            a.extend(b);
-            return a;
-        }
-        _ => {}
+    let (Some(a_first), Some(b_first)) = (a.first(), b.first()) else {
+        return if a.is_empty() { b } else { a };
+    };
+    if a.last() <= Some(b_first) {
+        a.extend(b);
+        return a;
+    }
+    if b.last() <= Some(a_first) {
+        let mut b = b;
+        b.extend(a);
+        return b;
     }
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut a, mut b) = (a.into_iter(), b.into_iter());
@@ -309,6 +312,9 @@ mod tests {
         // Empty runs, runs that follow one another, a run inside another's span.
         let runs: Vec<Vec<u8>> = vec![vec![1, 2], vec![], vec![3, 5], vec![4], vec![], vec![5, 9]];
         assert_eq!(merge_runs(runs), vec![1u8, 2, 3, 4, 5, 5, 9]);
+        // A run before the one it is merged with.
+        let runs: Vec<Vec<u8>> = vec![vec![7, 8], vec![1, 7], vec![0], vec![9]];
+        assert_eq!(merge_runs(runs), vec![0u8, 1, 7, 7, 8, 9]);
         assert!(merge_runs(Vec::<Vec<u8>>::new()).is_empty());
     }
 }

@@ -195,8 +195,8 @@ unsafe fn write_compressed(tape: &mut [u32], mut len: usize, bits: u64, base: u3
     len
 }
 
-/// The index, for a given way of classifying a block (inlined into each caller so the AVX2
-/// version is compiled with AVX2 throughout). Returns how many positions it wrote, and whether
+/// The index, for a given way of classifying a block and writing positions (inlined into each
+/// caller, so the AVX2 and AVX-512 versions are compiled with those instructions throughout). Returns how many positions it wrote, and whether
 /// every byte is ASCII.
 #[inline(always)]
 pub(super) fn index_with(
