@@ -195,7 +195,7 @@ pub(super) fn merge_runs<T: Ord + Send>(runs: Vec<Vec<T>>) -> Vec<T> {
 
 /// Two sorted runs in one, each record moved once (where concatenating them and sorting moved
 /// every record into the new vector, then the shorter run into the sort's scratch and back).
-fn merge_two<T: Ord>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
+fn merge_two<T: Ord>(mut a: Vec<T>, mut b: Vec<T>) -> Vec<T> {
     // Inputs of stretches of time that do not overlap: one run follows the other.
     let (Some(a_first), Some(b_first)) = (a.first(), b.first()) else {
         return if a.is_empty() { b } else { a };
@@ -205,7 +205,6 @@ fn merge_two<T: Ord>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
         return a;
     }
     if b.last() <= Some(a_first) {
-        let mut b = b;
         b.extend(a);
         return b;
     }
