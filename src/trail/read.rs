@@ -110,6 +110,7 @@ pub fn read_bytes(
         kept: 0,
         prefiltered: 0,
         finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
+        keys: Keys::default(),
     };
     let mut framer = frame::Framer::default();
     let (decoded, problem) = match decode::sniff(raw) {
@@ -151,6 +152,7 @@ pub fn read_bytes(
             }
         }
     };
+    reader.intern_keys();
     let summary = &mut reader.batch.summary;
     crate::summary::bump(
         &mut summary.records.filtered_out,
@@ -262,10 +264,76 @@ struct RecordReader<'c, 'b, 'n> {
     /// of the input rather than looked up there once per record.
     prefiltered: u64,
     finder: memchr::memmem::Finder<'static>,
+    /// Object keys of the records kept, not interned yet.
+    keys: Keys,
+}
+
+/// Object keys waiting to be interned. A record's other strings are interned as it is read
+/// (they are mostly the record before's: `Interner::intern_field`), its object keys
+/// [`KEYS_AT_ONCE`] at a time with [`Interner::intern_many`]: a busy trail has a million
+/// distinct ones, and looked up one by one each cost two or three cache misses in a row
+/// (docs/speed.md).
+#[derive(Default)]
+struct Keys {
+    /// The keys, end to end.
+    text: String,
+    /// Each key's end in `text`, and the event whose symbol it is.
+    ends: Vec<(usize, KeyOf)>,
+}
+
+/// Keys interned together: enough for [`Interner::intern_many`]'s prefetching to run ahead.
+const KEYS_AT_ONCE: usize = 64;
+
+/// Which event's key: its index in the batch's events of that kind.
+#[derive(Debug, Clone, Copy)]
+enum KeyOf {
+    Kms(usize),
+    S3(usize),
+    /// A copy's source key.
+    Source(usize),
+    NonKms(usize),
+}
+
+impl Keys {
+    fn push(&mut self, key: &str, of: KeyOf) {
+        self.text.push_str(key);
+        self.ends.push((self.text.len(), of));
+    }
 }
 
 impl RecordReader<'_, '_, '_> {
+    /// Interns the keys waiting, and gives each its event.
+    fn intern_keys(&mut self) {
+        let Keys { text, ends } = &mut self.keys;
+        if ends.is_empty() {
+            return;
+        }
+        let mut start = 0;
+        let keys: Vec<&str> = ends
+            .iter()
+            .map(|&(end, _)| {
+                let key = &text[start..end];
+                start = end;
+                key
+            })
+            .collect();
+        let Batch {
+            strings, events, ..
+        } = &mut *self.batch;
+        strings.intern_many(&keys, |i, sym| match ends[i].1 {
+            KeyOf::Kms(at) => events.kms[at].key = sym,
+            KeyOf::S3(at) => events.s3[at].key = sym,
+            KeyOf::Source(at) => events.s3[at].src_key = sym,
+            KeyOf::NonKms(at) => events.non_kms[at].key = sym,
+        });
+        text.clear();
+        ends.clear();
+    }
+
     fn item(&mut self, item: Item<'_>) {
+        if self.keys.ends.len() >= KEYS_AT_ONCE {
+            self.intern_keys();
+        }
         match item {
             Item::Document { kind, .. } => {
                 crate::summary::bump(&mut self.batch.summary.documents_skipped, kind, 1);
@@ -320,16 +388,19 @@ impl RecordReader<'_, '_, '_> {
                 shared_event_id,
             }) => {
                 let strings = &mut self.batch.strings;
-                let mut sym = |s: Option<String>| s.map_or(Sym::NONE, |s| strings.intern(&s));
                 let request = NonKms {
                     time,
-                    bucket: sym(bucket),
-                    key: sym(key),
+                    bucket: bucket.map_or(Sym::NONE, |b| strings.intern(&b)),
+                    key: Sym::NONE, // interned with the next keys
                     write,
                     id: event_id(&id),
                     shared: shared_event_id.as_deref().map_or(0, event_id),
                 };
-                self.batch.events.non_kms.push(request);
+                let non_kms = &mut self.batch.events.non_kms;
+                if let Some(key) = key {
+                    self.keys.push(&key, KeyOf::NonKms(non_kms.len()));
+                }
+                non_kms.push(request);
             }
             Err(NotUsed::Rejected(reason, message)) => {
                 let location = format!("record {} at byte {offset}", self.index);
@@ -393,16 +464,20 @@ impl RecordReader<'_, '_, '_> {
                     region: strings.intern_field(Field::Region, &k.common.region),
                     requester: strings.intern_field(Field::Requester, &k.common.requester),
                     bucket: strings.intern_field(Field::Bucket, &k.bucket),
-                    key: strings.intern_opt(k.key.as_deref()),
+                    key: Sym::NONE, // interned with the next keys
                     kms_key: strings.intern_field_opt(Field::KmsKey, k.kms_key.as_deref()),
                     ctx_value,
                 };
-                self.batch.events.kms.push(rec);
+                let kms = &mut self.batch.events.kms;
+                if let Some(key) = k.key.as_deref() {
+                    self.keys.push(key, KeyOf::Kms(kms.len()));
+                }
+                kms.push(rec);
             }
             Event::S3(s) => {
-                let (src_bucket, src_key) = match &s.source {
-                    Some((b, k)) => (strings.intern(b), strings.intern(k)),
-                    None => (Sym::NONE, Sym::NONE),
+                let src_bucket = match &s.source {
+                    Some((b, _)) => strings.intern(b),
+                    None => Sym::NONE,
                 };
                 let rec = S3Rec {
                     time: s.common.time,
@@ -417,11 +492,16 @@ impl RecordReader<'_, '_, '_> {
                     region: strings.intern_field(Field::Region, &s.common.region),
                     requester: strings.intern_field(Field::Requester, &s.common.requester),
                     bucket: strings.intern_field(Field::Bucket, &s.bucket),
-                    key: strings.intern(&s.key),
+                    key: Sym::NONE, // interned with the next keys, as is src_key
                     kms_key: strings.intern_field_opt(Field::KmsKey, s.kms_key.as_deref()),
                     src_bucket,
-                    src_key,
+                    src_key: Sym::NONE,
                 };
+                let at = self.batch.events.s3.len();
+                self.keys.push(&s.key, KeyOf::S3(at));
+                if let Some((_, k)) = &s.source {
+                    self.keys.push(k, KeyOf::Source(at));
+                }
                 self.batch.events.s3.push(rec);
             }
         }
@@ -549,10 +629,8 @@ mod tests {
         assert_eq!(batch.summary.records.read, 0);
     }
 
-    /// A trail document of `n` bytes or more: a fixture's records over and over, with records
-    /// longer than the carry room between them (the first longer than a chunk), so that records
-    /// straddle the inflated chunks.
-    fn long_document(n: usize) -> Vec<u8> {
+    /// The records of the `two-buckets` fixture, in file order.
+    fn fixture_records() -> Vec<serde_json::Value> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/two-buckets/AWSLogs");
         let mut records: Vec<serde_json::Value> = Vec::new();
         for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
@@ -570,6 +648,14 @@ mod tests {
             }
         }
         assert!(records.len() > 100);
+        records
+    }
+
+    /// A trail document of `n` bytes or more: a fixture's records over and over, with records
+    /// longer than the carry room between them (the first longer than a chunk), so that records
+    /// straddle the inflated chunks.
+    fn long_document(n: usize) -> Vec<u8> {
+        let records = fixture_records();
         let mut out = b"{\"Records\":[".to_vec();
         let mut i = 0;
         while out.len() < n {
@@ -695,8 +781,10 @@ mod tests {
             kept: 0,
             prefiltered: 0,
             finder: memchr::memmem::Finder::new(event::EVENT_SOURCE_NEEDLE),
+            keys: Keys::default(),
         };
         framer.feed(&text, true, &mut |item| reader.item(item));
+        reader.intern_keys();
         assert!(batch.summary.records.read > 1000);
         assert_eq!(batch.summary.records.read, whole.summary.records.read);
         assert_eq!(
@@ -738,6 +826,66 @@ mod tests {
                 plain
             );
             assert_eq!(read_one(&gz, &AnalyzeConfig::new(Vec::new())), plain);
+        }
+    }
+
+    /// Object keys are interned many at a time ([`Keys`]), after their events are kept: each
+    /// event still gets its own record's key (and a copy its source's), plain or gzipped.
+    #[test]
+    fn every_event_gets_its_own_records_object_key() {
+        let texts: Vec<String> = std::iter::repeat_n(fixture_records(), 3)
+            .flatten()
+            .map(|r| r.to_string())
+            .collect();
+        let cfg = AnalyzeConfig::new(Vec::new());
+        let (mut kms, mut s3, mut sources, mut non_kms) = (vec![], vec![], vec![], vec![]);
+        for text in &texts {
+            let ev = event::parse_with(text.as_bytes(), cfg.keep_calls);
+            if let Ok(ev) = &ev {
+                if filter::record_passes(&cfg.filters, ev.common()).is_err() {
+                    continue;
+                }
+            }
+            match ev {
+                Ok(Event::Kms(k)) => kms.push(k.key.as_deref().map(str::to_string)),
+                Ok(Event::S3(r)) => {
+                    s3.push(Some(r.key.to_string()));
+                    sources.push(r.source.as_ref().map(|(_, k)| k.to_string()));
+                }
+                Err(NotUsed::NotSseKms { key, .. }) => non_kms.push(key),
+                _ => {}
+            }
+        }
+        assert!(
+            kms.len() + s3.len() > 3 * KEYS_AT_ONCE,
+            "{}",
+            kms.len() + s3.len()
+        );
+        // Bucket-key calls name no object; every S3 request does.
+        assert!(kms.iter().any(Option::is_some) && s3.iter().all(Option::is_some));
+        let doc = format!("{{\"Records\":[{}]}}", texts.join(","));
+        for raw in [
+            doc.as_bytes().to_vec(),
+            crate::simulate::gzip(doc.as_bytes()),
+        ] {
+            let mut batch = Batch::default();
+            read_bytes(
+                "t",
+                &raw,
+                &cfg,
+                &mut batch,
+                &mut Windows::default(),
+                &|_| false,
+            );
+            let names = |syms: &mut dyn Iterator<Item = Sym>| -> Vec<Option<String>> {
+                syms.map(|s| batch.strings.get_opt(s).map(str::to_string))
+                    .collect()
+            };
+            let events = &batch.events;
+            assert_eq!(names(&mut events.kms.iter().map(|k| k.key)), kms);
+            assert_eq!(names(&mut events.s3.iter().map(|r| r.key)), s3);
+            assert_eq!(names(&mut events.s3.iter().map(|r| r.src_key)), sources);
+            assert_eq!(names(&mut events.non_kms.iter().map(|r| r.key)), non_kms);
         }
     }
 
